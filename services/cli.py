@@ -1,0 +1,120 @@
+"""`proactive-care`: the one console entry point."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from services.platform import auth
+from services.platform.settings import Settings
+
+# Services with a folder of the same shape; each may add its own subcommands in `commands.py`.
+COMMAND_MODULES = ("simulator", "fraud", "notify", "advice", "advisor", "mortgage")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="proactive-care", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    kafka = sub.add_parser("kafka", help="the embedded Apache Kafka broker")
+    kafka.add_argument("action", choices=("start", "stop", "status"))
+    kafka.set_defaults(func=_kafka)
+
+    serve = sub.add_parser("serve", help="run one service (gRPC + its stream workers + /metrics)")
+    serve.add_argument("service")
+    serve.set_defaults(func=_serve)
+
+    run = sub.add_parser("run", help="Kafka + every service + the simulator at a live rate (`make run`)")
+    run.add_argument("--rate", type=float, default=20.0, help="simulated transactions per second")
+    run.add_argument("--customers", type=int, default=200)
+    run.set_defaults(func=_run)
+
+    token = sub.add_parser("token", help="issue a bearer token signed with the configured key")
+    token.add_argument("--subject", required=True)
+    token.add_argument("--role", choices=[r.value for r in auth.Role], required=True)
+    token.add_argument("--queue", action="append", default=[])
+    token.add_argument("--ttl", type=int, default=3600)
+    token.set_defaults(func=_token)
+
+    bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
+    bench.add_argument("name", help="runner, fraud, notify or all")
+    bench.add_argument("--out", help="also write the figures as JSON to this file")
+    bench.set_defaults(func=_bench)
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"services.{name}.commands")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"services.{name}.commands" and exc.name != f"services.{name}":
+                raise
+            continue
+        module.register(sub)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+def _kafka(args: argparse.Namespace) -> int:
+    from services.platform.kafka_launcher import EmbeddedKafka, port_open
+
+    settings = Settings.from_env()
+    broker = EmbeddedKafka(settings)
+    if args.action == "start":
+        if not settings.embedded_kafka:
+            print(f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}: not starting an embedded broker")
+            return 0
+        broker.start()
+        print(f"Kafka running on {settings.bootstrap_servers} (data in {broker.data_dir})")
+    elif args.action == "stop":
+        broker.stop()
+        print("Kafka stopped")
+    else:
+        up = port_open(settings.kafka_port)
+        print(json.dumps({"bootstrap_servers": settings.bootstrap_servers, "answering": up,
+                          "pid": broker.running_pid()}))
+        return 0 if up else 1
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from services.platform.app import run_service
+
+    settings = Settings.from_env()
+    app_module = importlib.import_module(f"services.{args.service}.app")
+    app = app_module.build(settings)
+
+    def announce(running: object) -> None:
+        print(json.dumps({"service": args.service, "grpc_port": running.grpc_port,  # type: ignore[attr-defined]
+                          "metrics_port": running.metrics_port}), flush=True)  # type: ignore[attr-defined]
+
+    run_service(app, settings, announce=announce)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from services.platform.devstack import run_stack
+
+    return run_stack(Settings.from_env(), rate=args.rate, customers=args.customers)
+
+
+def _token(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    print(auth.issue_token(settings.auth_secret, args.subject, args.role, queues=args.queue,
+                           ttl_seconds=args.ttl))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from services.platform.bench import run_benchmarks
+
+    return run_benchmarks(Settings.from_env(), args.name, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

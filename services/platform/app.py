@@ -1,0 +1,107 @@
+"""One service process: its gRPC services, its stream workers, its store and its metrics, started and stopped
+the same way for every service.
+
+Shutdown order (SIGTERM or SIGINT): health NOT_SERVING at once -> a short drain so load balancers notice ->
+workers finish their batch, commit and exit -> the gRPC server stops with a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from services.platform.grpc_server import GrpcServer, GrpcService, start_grpc_server
+from services.platform.metrics import GrpcMetrics, serve_metrics
+from services.platform.runner import StreamRunner
+from services.platform.settings import Settings
+from services.platform.storage import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceApp:
+    """What a service's `app.build(settings)` returns."""
+
+    name: str
+    store: Store
+    registry: CollectorRegistry
+    grpc_services: list[GrpcService] = field(default_factory=list)
+    runners: list[StreamRunner] = field(default_factory=list)
+    # async background jobs of the service (e.g. a scheduler), started with the server, cancelled on stop
+    background: list[Callable[[], asyncio.Future[None] | object]] = field(default_factory=list)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+
+
+@dataclass
+class RunningService:
+    app: ServiceApp
+    grpc: GrpcServer
+    metrics_port: int
+    _tasks: list[asyncio.Task[None]]
+    _metrics_server: object
+
+    @property
+    def grpc_port(self) -> int:
+        return self.grpc.port
+
+    async def stop(self, drain_seconds: float = 0.5, grace_seconds: float = 5.0) -> None:
+        await self.grpc.health.enter_graceful_shutdown()
+        await asyncio.sleep(drain_seconds)
+        for runner in self.app.runners:
+            runner.stop()
+        await asyncio.gather(*(asyncio.to_thread(r.join, 30) for r in self.app.runners))
+        for task in self._tasks:
+            task.cancel()
+        await self.grpc.server.stop(grace_seconds)
+        for hook in self.app.on_stop:
+            hook()
+        self._metrics_server.shutdown()  # type: ignore[attr-defined]
+        self._metrics_server.server_close()  # type: ignore[attr-defined]
+
+
+async def start_service(app: ServiceApp, settings: Settings) -> RunningService:
+    server = await start_grpc_server(app.grpc_services, host=settings.grpc_host, port=settings.grpc_port,
+                                     secret=settings.auth_secret, metrics=GrpcMetrics.create(app.registry))
+    metrics_server, metrics_port = serve_metrics(app.registry, settings.metrics_port, settings.grpc_host)
+    for runner in app.runners:
+        runner.start()
+    tasks = [asyncio.create_task(_watch_health(app, server))]
+    tasks += [asyncio.ensure_future(job()) for job in app.background]  # type: ignore[arg-type]
+    log.info("%s: gRPC on %s:%d, metrics on :%d", app.name, settings.grpc_host, server.port, metrics_port)
+    return RunningService(app, server, metrics_port, tasks, metrics_server)
+
+
+async def _watch_health(app: ServiceApp, server: GrpcServer, interval: float = 0.5) -> None:
+    """A service whose worker died or is stuck on a batch reports NOT_SERVING (and back when it recovers)."""
+    while True:
+        healthy = all(r.is_healthy() for r in app.runners)
+        for name in ("", *server.service_names):
+            await server.set_serving(name, healthy)
+        await asyncio.sleep(interval)
+
+
+def run_service(app: ServiceApp, settings: Settings, *, announce: Callable[[RunningService], None] | None = None,
+                ) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully."""
+
+    async def main() -> None:
+        running = await start_service(app, settings)
+        if announce is not None:
+            announce(running)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        # A dead worker keeps the process up and NOT_SERVING, so operators see why; the supervisor restarts it.
+        await stop.wait()
+        log.info("%s: shutting down", app.name)
+        await running.stop()
+
+    asyncio.run(main())
+

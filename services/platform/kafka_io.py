@@ -1,0 +1,87 @@
+"""Kafka clients with the project's settings, and the `Output` a handler asks the runner to produce."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+from services.platform.settings import Settings
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One record to produce. `key` is a customer id wherever there is one, so order per customer holds."""
+
+    topic: str
+    key: str
+    value: bytes
+    headers: Headers = field(default=())
+
+
+def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
+    """Idempotent producer, acks=all: a record is written once, in order, or the send fails."""
+    config: dict[str, object] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "client_id": "proactive-care",
+    }
+    config.update(overrides)
+    return KafkaProducer(**config)
+
+
+def make_consumer(settings: Settings, group_id: str | None, **overrides: object) -> KafkaConsumer:
+    """A classic-protocol group consumer with auto-commit off: offsets are committed by the runner."""
+    config: dict[str, object] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_records": settings.poll_max_records,
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 1_000,
+        "client_id": group_id or "proactive-care-reader",
+    }
+    config.update(overrides)
+    return KafkaConsumer(**config)
+
+
+def make_admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="proactive-care-admin")
+
+
+def produce_all(producer: KafkaProducer, outputs: Iterable[Output]) -> int:
+    """Send every output, flush, and raise if any send failed. Returns how many were sent."""
+    futures = [
+        producer.send(o.topic, key=o.key.encode(), value=o.value, headers=list(o.headers)) for o in outputs
+    ]
+    producer.flush()
+    for f in futures:
+        f.get(timeout=0)  # re-raises a failed send: offsets must then not be committed
+    return len(futures)
+
+
+def encode_outputs(outputs: Sequence[Output]) -> bytes:
+    """Outputs stored beside a processed event id, so a redelivered event re-produces the same records."""
+    if not outputs:
+        return b""
+    return json.dumps([
+        [o.topic, o.key, base64.b64encode(o.value).decode(), [[k, base64.b64encode(v).decode()] for k, v in o.headers]]
+        for o in outputs
+    ]).encode()
+
+
+def decode_outputs(blob: bytes) -> list[Output]:
+    if not blob:
+        return []
+    return [
+        Output(topic, key, base64.b64decode(value), tuple((k, base64.b64decode(v)) for k, v in headers))
+        for topic, key, value, headers in json.loads(blob)
+    ]

@@ -1,0 +1,184 @@
+"""The embedded Apache Kafka: a single-node KRaft broker the project starts itself.
+
+Jars come from Maven Central through `deploy/kafka/pom.xml` into a cache outside the work tree. On first start
+the storage directory is formatted; then the broker starts, the launcher waits until it answers, creates the
+topics with their partition counts, and on stop shuts the broker down cleanly (SIGTERM, then SIGKILL).
+`KAFKA_BOOTSTRAP_SERVERS` pointing at another cluster skips all of this.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from string import Template
+
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from services.platform.kafka_io import make_admin
+from services.platform.settings import Settings
+from services.platform.topics import ALL_TOPICS
+
+log = logging.getLogger(__name__)
+
+DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
+
+
+class KafkaLaunchError(RuntimeError):
+    pass
+
+
+def ensure_jars(settings: Settings) -> Path:
+    """Fetch Apache Kafka and its runtime dependencies with Maven, once."""
+    libs = settings.kafka_home / "libs"
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    libs.mkdir(parents=True, exist_ok=True)
+    log.info("fetching Apache Kafka jars from Maven Central into %s", libs)
+    subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(DEPLOY_DIR / "pom.xml"), "dependency:copy-dependencies",
+         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+        check=True,
+    )
+    marker.touch()
+    return libs
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedKafka:
+    """One broker process whose data lives in `data_dir`."""
+
+    def __init__(self, settings: Settings, data_dir: Path | None = None) -> None:
+        self.settings = settings
+        self.data_dir = (data_dir or settings.data_dir / "kafka").resolve()
+        self.pid_file = self.data_dir / "broker.pid"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    # ---- lifecycle --------------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 90.0) -> None:
+        if port_open(self.settings.kafka_port):
+            log.info("a broker already answers on port %d: using it", self.settings.kafka_port)
+            self.wait_until_ready(timeout)
+            ensure_topics(self.settings)
+            return
+        libs = ensure_jars(self.settings)
+        config = self._write_config()
+        if not (self.data_dir / "logs" / "meta.properties").exists():
+            subprocess.run(_java_cmd(libs, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c",
+                                     str(config), "--ignore-formatted"), check=True, stdout=subprocess.DEVNULL)
+        with open(self.data_dir / "broker.log", "ab") as log_file:
+            self.process = subprocess.Popen(_java_cmd(libs, "kafka.Kafka", str(config)), stdout=log_file,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid_file.write_text(str(self.process.pid))
+        self.wait_until_ready(timeout)
+        ensure_topics(self.settings)
+
+    def wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise KafkaLaunchError(f"broker exited with {self.process.returncode}; see {self.data_dir}/broker.log")
+            if port_open(self.settings.kafka_port):
+                try:
+                    make_admin(self.settings).close()
+                    return
+                except KafkaError:
+                    pass
+            time.sleep(0.3)
+        raise KafkaLaunchError(f"broker did not answer within {timeout:.0f} s; see {self.data_dir}/broker.log")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        pid = self.process.pid if self.process else self.running_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            if self.process is not None:
+                self.process.poll()
+            time.sleep(0.2)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+        self.pid_file.unlink(missing_ok=True)
+
+    def running_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    # ---- helpers ----------------------------------------------------------------------------------------
+
+    def _write_config(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        template = Template((DEPLOY_DIR / "server.properties").read_text())
+        path = self.data_dir / "server.properties"
+        path.write_text(template.substitute(
+            port=self.settings.kafka_port,
+            controller_port=self.settings.kafka_controller_port,
+            data_dir=self.data_dir / "logs",
+        ))
+        return path
+
+
+def _java_cmd(libs: Path, main: str, *args: str) -> list[str]:
+    return ["java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.yaml'}", "-cp", f"{libs}/*", main, *args]
+
+
+def ensure_topics(settings: Settings) -> None:
+    """Create every topic of this deployment (idempotent)."""
+    admin = make_admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(settings.topic(t.name), t.partitions, 1,
+                     topic_configs={"cleanup.policy": "compact"} if t.compacted else {})
+            for t in ALL_TOPICS
+            if settings.topic(t.name) not in existing
+        ]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won the race
+                admin.create_topics(wanted)
+    finally:
+        admin.close()
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True

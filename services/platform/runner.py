@@ -1,0 +1,286 @@
+"""The stream runner: the only consumer loop in the project.
+
+poll a batch -> decode -> validate -> skip already-processed events -> hand the batch to the service's handler
+(inside one store transaction that also records the processed event ids and their outputs) -> produce outputs
+and dead letters -> flush -> commit offsets (last + 1). A record that cannot be decoded, fails validation, or
+makes the handler fail on its own goes to `<topic>.dlq` with the reason in headers, and the loop goes on.
+SIGTERM (`stop()`) finishes the batch in hand, commits, and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from google.protobuf.message import DecodeError, Message
+from kafka import ConsumerRebalanceListener, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import CollectorRegistry
+
+from services.platform.errors import ValidationError
+from services.platform.kafka_io import (
+    Output,
+    decode_outputs,
+    encode_outputs,
+    make_consumer,
+    make_producer,
+    produce_all,
+)
+from services.platform.metrics import StreamMetrics
+from services.platform.settings import Settings
+from services.platform.storage import Store, mark_processed, processed_outputs
+from services.platform.topics import dlq
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A decoded, validated record handed to a handler."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    event_id: str
+    value: Any  # the decoded protobuf message
+    timestamp_ms: int  # the Kafka record timestamp (produce time)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A topic a worker reads: how to decode, validate and identify its records."""
+
+    topic: str
+    decode: Callable[[bytes], Message]
+    validate: Callable[[Any], None] = lambda _value: None
+    # The event id effects dedupe on; by default the record's position, which is stable across redelivery.
+    event_id: Callable[[Any, ConsumerRecord], str] = field(
+        default=lambda _value, rec: f"{rec.partition}:{rec.offset}"
+    )
+
+
+class Handler(Protocol):
+    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+        """Apply the batch's effects through `tx`; return the outputs of each event id."""
+        ...
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    def __init__(self, runner: StreamRunner) -> None:
+        self.runner = runner
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.runner.commit_pending()
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("%s assigned %s", self.runner.service, sorted((tp.topic, tp.partition) for tp in assigned))
+
+
+class StreamRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        service: str,
+        sources: Sequence[Source],
+        handler: Handler,
+        store: Store,
+        registry: CollectorRegistry,
+        *,
+        name: str = "worker",
+        group_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.name = name
+        self.sources = {s.topic: s for s in sources}
+        self.handler = handler
+        self.store = store
+        self.group_id = group_id or settings.group_id(f"{service}.{name}")
+        self.metrics = StreamMetrics.create(registry)
+        self._stop = threading.Event()
+        self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._thread: threading.Thread | None = None
+        self.batch_started_at: float | None = None  # set while a batch is in hand (stuck detection)
+        self.failure: BaseException | None = None
+        self.ready = threading.Event()  # set once the group has assigned partitions
+        self._consumer = None
+        self._producer: KafkaProducer | None = None
+        for topic in self.sources:
+            self.metrics.consumed.labels(service, topic)
+            self.metrics.handled.labels(service, topic)
+
+    # ---- lifecycle --------------------------------------------------------------------------------------
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self._run_guarded, name=f"{self.service}-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, commit and exit (what SIGTERM does)."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def is_healthy(self) -> bool:
+        """False when the thread died or a batch has been in hand longer than the stuck limit."""
+        if not self.is_alive():
+            return False
+        started = self.batch_started_at
+        return started is None or time.monotonic() - started < self.settings.stuck_batch_seconds
+
+    def _run_guarded(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:  # the health check reports NOT_SERVING; the process supervisor restarts
+            self.failure = exc
+            log.exception("%s %s stopped on an error", self.service, self.name)
+
+    def run(self) -> None:
+        consumer = make_consumer(self.settings, self.group_id)
+        self._consumer = consumer
+        self._producer = make_producer(self.settings)
+        try:
+            consumer.subscribe(list(self.sources), listener=_CommitOnRevoke(self))
+            last_lag = 0.0
+            while not self._stop.is_set():
+                polled = consumer.poll(timeout_ms=self.settings.poll_timeout_ms,
+                                       max_records=self.settings.poll_max_records)
+                if consumer.assignment():
+                    self.ready.set()
+                if polled:
+                    self.process(polled)
+                if time.monotonic() - last_lag > 2.0:
+                    self._update_lag()
+                    last_lag = time.monotonic()
+            self.commit_pending()
+        finally:
+            consumer.close(autocommit=False)
+            self._producer.close(timeout=10)
+
+    # ---- one batch --------------------------------------------------------------------------------------
+
+    def process(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        self.batch_started_at = time.monotonic()
+        records: list[Record] = []
+        dead: list[Output] = []
+        for tp, messages in polled.items():
+            source = self.sources[tp.topic]
+            for msg in messages:
+                self.metrics.consumed.labels(self.service, tp.topic).inc()
+                self._pending[tp] = OffsetAndMetadata(msg.offset + 1, "", -1)
+                try:
+                    value = source.decode(msg.value)
+                    source.validate(value)
+                    event_id = f"{tp.topic}/{source.event_id(value, msg)}"
+                except ValidationError as exc:
+                    dead.append(self._dead_letter(msg, exc.reason, str(exc)))
+                    continue
+                except (DecodeError, ValueError, TypeError) as exc:
+                    dead.append(self._dead_letter(msg, "undecodable", f"{type(exc).__name__}: {exc}"))
+                    continue
+                key = msg.key.decode(errors="replace") if msg.key else ""
+                records.append(Record(tp.topic, tp.partition, msg.offset, key, event_id, value, msg.timestamp))
+
+        outputs = self._apply(records, dead)
+        assert self._producer is not None
+        produce_all(self._producer, [*dead, *outputs])
+        self.commit_pending()
+        self.metrics.batch_seconds.labels(self.service).observe(time.monotonic() - self.batch_started_at)
+        self.metrics.last_processed.labels(self.service).set(time.time())
+        self.batch_started_at = None
+
+    def _apply(self, records: list[Record], dead: list[Output]) -> list[Output]:
+        """Run the handler on the records not yet processed; return every output to produce."""
+        try:
+            return self._apply_in_one_transaction(records)
+        except Exception:
+            log.exception("%s: batch of %d failed; retrying record by record", self.service, len(records))
+        outputs: list[Output] = []
+        for record in records:
+            try:
+                outputs += self._apply_in_one_transaction([record])
+            except Exception as exc:
+                msg = _RecordView(record)
+                dead.append(self._dead_letter(msg, "handler_error", f"{type(exc).__name__}: {exc}"))
+        return outputs
+
+    def _apply_in_one_transaction(self, records: list[Record]) -> list[Output]:
+        consumer_name = self.group_id
+        with self.store.transaction() as tx:
+            seen = processed_outputs(tx, consumer_name, (r.event_id for r in records))
+            fresh: dict[str, Record] = {}
+            for r in records:
+                if r.event_id not in seen and r.event_id not in fresh:
+                    fresh[r.event_id] = r
+            result = self.handler.handle(list(fresh.values()), tx) if fresh else {}
+            mark_processed(tx, consumer_name, ((eid, encode_outputs(result.get(eid, ()))) for eid in fresh))
+        for r in records:
+            if r.event_id in fresh:
+                self.metrics.handled.labels(self.service, r.topic).inc()
+            else:
+                self.metrics.replayed.labels(self.service, r.topic).inc()
+        outputs: list[Output] = []
+        for blob in seen.values():
+            outputs += decode_outputs(blob)
+        for eid in fresh:
+            outputs += result.get(eid, ())
+        return outputs
+
+    def _dead_letter(self, msg: ConsumerRecord | _RecordView, reason: str, error: str) -> Output:
+        self.metrics.dead_lettered.labels(self.service, msg.topic, reason).inc()
+        log.warning("%s: dead letter %s[%d]@%d: %s", self.service, msg.topic, msg.partition, msg.offset, error)
+        headers = (
+            ("dlq.reason", reason.encode()),
+            ("dlq.error", error[:1000].encode()),
+            ("dlq.service", self.service.encode()),
+            ("dlq.source.topic", msg.topic.encode()),
+            ("dlq.source.partition", str(msg.partition).encode()),
+            ("dlq.source.offset", str(msg.offset).encode()),
+            ("dlq.failed_at_ms", str(int(time.time() * 1000)).encode()),
+        )
+        key = msg.key.decode(errors="replace") if isinstance(msg.key, bytes) else (msg.key or "")
+        return Output(dlq(msg.topic), key, msg.value or b"", headers)
+
+    # ---- offsets ----------------------------------------------------------------------------------------
+
+    def commit_pending(self) -> None:
+        if self._pending and self._consumer is not None:
+            self._consumer.commit(offsets=dict(self._pending))
+            self._pending.clear()
+
+    def _update_lag(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            position = consumer.position(tp, timeout_ms=1000)
+            if position is not None:
+                self.metrics.lag.labels(self.service, tp.topic, str(tp.partition)).set(max(0, end - position))
+
+
+class _RecordView:
+    """The parts of a failed record a dead letter needs, rebuilt from a decoded Record."""
+
+    def __init__(self, record: Record) -> None:
+        self.topic = record.topic
+        self.partition = record.partition
+        self.offset = record.offset
+        self.key = record.key.encode()
+        self.value = record.value.SerializeToString()

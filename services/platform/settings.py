@@ -1,0 +1,81 @@
+"""One settings object, read from environment variables with working defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+KAFKA_VERSION = "4.3.1"
+DEV_AUTH_SECRET = "proactive-care-development-key-not-for-production"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "")
+    return value if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process needs to know about its surroundings."""
+
+    # Kafka: empty bootstrap servers = the embedded broker started by the project
+    kafka_bootstrap_servers: str = ""
+    kafka_home: Path = Path.home() / ".cache" / "proactive-care" / f"kafka-{KAFKA_VERSION}"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    data_dir: Path = Path("var")
+    # gRPC and metrics
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 0
+    metrics_port: int = 0
+    auth_secret: str = DEV_AUTH_SECRET
+    # stream runner
+    poll_max_records: int = 500
+    poll_timeout_ms: int = 200
+    stuck_batch_seconds: float = 60.0
+    consumer_group_prefix: str = "proactive-care"
+    topic_prefix: str = ""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        d = cls()
+        return cls(
+            kafka_bootstrap_servers=_env("KAFKA_BOOTSTRAP_SERVERS", ""),
+            kafka_home=Path(_env("KAFKA_HOME", str(d.kafka_home))),
+            kafka_port=int(_env("KAFKA_PORT", str(d.kafka_port))),
+            kafka_controller_port=int(_env("KAFKA_CONTROLLER_PORT", str(d.kafka_controller_port))),
+            data_dir=Path(_env("PROACTIVE_CARE_DATA_DIR", str(d.data_dir))),
+            grpc_host=_env("GRPC_HOST", d.grpc_host),
+            grpc_port=int(_env("GRPC_PORT", str(d.grpc_port))),
+            metrics_port=int(_env("METRICS_PORT", str(d.metrics_port))),
+            auth_secret=_env("AUTH_SECRET", d.auth_secret),
+            poll_max_records=int(_env("POLL_MAX_RECORDS", str(d.poll_max_records))),
+            poll_timeout_ms=int(_env("POLL_TIMEOUT_MS", str(d.poll_timeout_ms))),
+            stuck_batch_seconds=float(_env("STUCK_BATCH_SECONDS", str(d.stuck_batch_seconds))),
+            consumer_group_prefix=_env("CONSUMER_GROUP_PREFIX", d.consumer_group_prefix),
+            topic_prefix=_env("TOPIC_PREFIX", d.topic_prefix),
+        )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Where clients connect: an external cluster, or the embedded broker."""
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return not self.kafka_bootstrap_servers
+
+    def db_path(self, service: str) -> Path:
+        """Each service owns its own database file (shared by its replicas)."""
+        return self.data_dir / f"{service}.sqlite"
+
+    def topic(self, name: str) -> str:
+        """The topic's name in this deployment (`TOPIC_PREFIX` isolates test runs sharing one broker)."""
+        return f"{self.topic_prefix}{name}"
+
+    def group_id(self, service: str) -> str:
+        return f"{self.consumer_group_prefix}.{service}"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
