@@ -1,0 +1,112 @@
+"""Balance forecast up to the next payday: today's balance, minus the bills and subscriptions predicted by the
+recurring series, minus the customer's usual discretionary spending a day, plus other regular income.
+
+The salary is assumed to arrive on payday before that day's bills (the common bank ordering), so the
+forecast covers today up to the day before payday.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from services.advice.policy import Policy
+from services.advice.state import CustomerState
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    day: date
+    name: str
+    amount_minor: int  # signed: negative leaves the account
+
+
+@dataclass(frozen=True)
+class Forecast:
+    today: date
+    payday: date
+    start_balance_minor: int
+    daily_spend_minor: int
+    lowest_balance_minor: int
+    lowest_day: date
+    first_negative_day: date | None
+    outgoings_minor: int  # everything projected to leave the account until payday
+    upcoming: tuple[Upcoming, ...]
+    balances: tuple[tuple[date, int], ...]  # projected end-of-day balance
+
+    @property
+    def shortfall_minor(self) -> int:
+        return max(0, -self.lowest_balance_minor)
+
+    def largest_bills_before(self, day: date, count: int = 2) -> list[Upcoming]:
+        bills = [u for u in self.upcoming if u.amount_minor < 0 and u.day <= day]
+        return sorted(bills, key=lambda u: u.amount_minor)[:count]
+
+
+def next_payday(state: CustomerState, today: date) -> date | None:
+    """The predicted date of the main income; the profile's payday when no salary series is known yet."""
+    income = state.primary_income()
+    if income is not None:
+        return max(income.next_due, today + timedelta(days=1))
+    if state.profile is not None and 1 <= state.profile.payday <= 31:
+        day = state.profile.payday
+        year, month = today.year, today.month
+        candidate = date(year, month, min(day, calendar.monthrange(year, month)[1]))
+        if candidate <= today:
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            candidate = date(year, month, min(day, calendar.monthrange(year, month)[1]))
+        return candidate
+    return None
+
+
+def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> Forecast | None:
+    """None when the picture is too thin to forecast: no balance, too little history, or no payday."""
+    config = policy.forecast
+    if state.balance_minor is None or state.history_days(today) < config.min_history_days:
+        return None
+    payday = next_payday(state, today)
+    if payday is None:
+        return None
+    end = min(payday, today + timedelta(days=config.horizon_days_max))
+    income = state.primary_income()
+    upcoming: list[Upcoming] = []
+    for series in state.active_series():
+        if income is not None and series.key == income.key:
+            continue
+        # a payment predicted for an earlier day that has not arrived yet is expected today
+        dates = series.due_dates(today, end)
+        if series.next_due < today and series.days_overdue(today) <= policy.recurring.date_tolerance_days.get(
+            series.period, 0
+        ):
+            dates = [today, *dates]
+        sign = 1 if series.is_credit else -1
+        upcoming.extend(Upcoming(d, series.name, sign * series.typical_amount_minor) for d in dates)
+    upcoming.sort(key=lambda u: (u.day, u.amount_minor))
+    daily = int(state.daily_spend_minor(today, policy.spending.discretionary_window_days)
+                * config.daily_spend_multiplier)
+
+    balance = state.balance_minor
+    lowest, lowest_day = balance, today
+    first_negative: date | None = today if balance < 0 else None
+    outgoings = 0
+    balances: list[tuple[date, int]] = []
+    day = today
+    while day < end:
+        if day > today:  # today's usual spending is partly behind us already
+            balance -= daily
+            outgoings += daily
+        for item in (u for u in upcoming if u.day == day):
+            balance += item.amount_minor
+            outgoings += max(0, -item.amount_minor)
+        balances.append((day, balance))
+        if balance < lowest:
+            lowest, lowest_day = balance, day
+        if balance < 0 and first_negative is None:
+            first_negative = day
+        day += timedelta(days=1)
+    return Forecast(
+        today=today, payday=payday, start_balance_minor=state.balance_minor, daily_spend_minor=daily,
+        lowest_balance_minor=lowest, lowest_day=lowest_day, first_negative_day=first_negative,
+        outgoings_minor=outgoings, upcoming=tuple(upcoming), balances=tuple(balances),
+    )

@@ -1,0 +1,214 @@
+"""Versioned advice policy: thresholds, re-fire windows, precedences and ranking knobs as data.
+
+`policy.json` holds a list of versions, each with an `effective_from` instant (UTC). The version in force at
+an instant is the latest one whose `effective_from` is not after it, so a threshold change is a new version
+with a future date, never an edit of history.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from services.platform.errors import ValidationError
+
+POLICY_FILE = Path(__file__).with_name("policy.json")
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """One nudge rule: fires only when the absolute AND the percent threshold are met."""
+
+    enabled: bool
+    min_amount_minor: int
+    min_percent: float
+    refire_days: int
+    precedence: int
+    value_weight: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecurringConfig:
+    min_occurrences_mature: int
+    min_occurrences_early: int
+    amount_tolerance_pct: dict[str, float]
+    date_tolerance_days: dict[str, int]
+    period_interval_days: dict[str, tuple[int, int]]
+    misses_to_end: int
+    max_occurrences_kept: int
+    max_unmatched_per_payee: int
+    unmatched_expiry_days: int
+    max_series: int
+    subscription_mccs: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SpendingConfig:
+    discretionary_window_days: int
+    category_history_months: int
+    category_min_history_months: int
+    daily_balance_window_days: int
+    recent_charges_window_minutes: int
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    horizon_days_max: int
+    min_history_days: int
+    daily_spend_multiplier: float
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    max_sent_per_evaluation: int
+    alpha: float
+    prior_propensity: float
+    novelty_decay: float
+    novelty_window_days: int
+    reject_limit: int
+    suppress_days: int
+    send_min_score: float
+    rewards: dict[str, float]
+    rejects: frozenset[str]
+    segments: tuple[str, ...]
+    balance_bands_minor: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    queue: str
+    urgency: float
+    sla_hours: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    effective_from: datetime
+    recurring: RecurringConfig
+    spending: SpendingConfig
+    forecast: ForecastConfig
+    rules: dict[str, RuleConfig]
+    exclusive_groups: tuple[frozenset[str], ...]
+    ranking: RankingConfig
+    routing: dict[str, RouteConfig]
+
+    def rule(self, nudge_type: str) -> RuleConfig:
+        return self.rules[nudge_type]
+
+
+@dataclass(frozen=True)
+class PolicyBook:
+    """All versions, oldest first."""
+
+    versions: tuple[Policy, ...]
+
+    def at(self, instant: datetime) -> Policy:
+        if instant.tzinfo is None:
+            raise ValidationError("instant", "must be timezone-aware (UTC)")
+        chosen = None
+        for version in self.versions:
+            if version.effective_from <= instant:
+                chosen = version
+        if chosen is None:
+            raise ValidationError("instant", f"no advice policy is in force at {instant.isoformat()}")
+        return chosen
+
+
+def parse_policy_book(document: dict[str, Any]) -> PolicyBook:
+    versions = [_parse_version(v, f"versions[{i}]") for i, v in enumerate(document.get("versions", []))]
+    if not versions:
+        raise ValidationError("versions", "at least one policy version is required")
+    versions.sort(key=lambda p: p.effective_from)
+    return PolicyBook(tuple(versions))
+
+
+@lru_cache(maxsize=4)
+def load_policy_book(path: str = str(POLICY_FILE)) -> PolicyBook:
+    with open(path, encoding="utf-8") as handle:
+        return parse_policy_book(json.load(handle))
+
+
+def _parse_version(raw: dict[str, Any], where: str) -> Policy:
+    try:
+        effective = datetime.fromisoformat(raw["effective_from"].replace("Z", "+00:00")).astimezone(UTC)
+        rec = raw["recurring"]
+        rules = {name: _parse_rule(cfg, f"{where}.rules.{name}") for name, cfg in raw["rules"].items()}
+        ranking = raw["ranking"]
+        return Policy(
+            version=str(raw["version"]),
+            effective_from=effective,
+            recurring=RecurringConfig(
+                min_occurrences_mature=int(rec["min_occurrences_mature"]),
+                min_occurrences_early=int(rec["min_occurrences_early"]),
+                amount_tolerance_pct={k: float(v) for k, v in rec["amount_tolerance_pct"].items()},
+                date_tolerance_days={k: int(v) for k, v in rec["date_tolerance_days"].items()},
+                period_interval_days={k: (int(v[0]), int(v[1])) for k, v in rec["period_interval_days"].items()},
+                misses_to_end=int(rec["misses_to_end"]),
+                max_occurrences_kept=int(rec["max_occurrences_kept"]),
+                max_unmatched_per_payee=int(rec["max_unmatched_per_payee"]),
+                unmatched_expiry_days=int(rec["unmatched_expiry_days"]),
+                max_series=int(rec["max_series"]),
+                subscription_mccs=frozenset(rec["subscription_mccs"]),
+            ),
+            spending=SpendingConfig(**{k: int(v) for k, v in raw["spending"].items()}),
+            forecast=ForecastConfig(
+                horizon_days_max=int(raw["forecast"]["horizon_days_max"]),
+                min_history_days=int(raw["forecast"]["min_history_days"]),
+                daily_spend_multiplier=float(raw["forecast"]["daily_spend_multiplier"]),
+            ),
+            rules=rules,
+            exclusive_groups=tuple(frozenset(g) for g in raw.get("exclusive_groups", [])),
+            ranking=RankingConfig(
+                max_sent_per_evaluation=int(ranking["max_sent_per_evaluation"]),
+                alpha=float(ranking["alpha"]),
+                prior_propensity=float(ranking["prior_propensity"]),
+                novelty_decay=float(ranking["novelty_decay"]),
+                novelty_window_days=int(ranking["novelty_window_days"]),
+                reject_limit=int(ranking["reject_limit"]),
+                suppress_days=int(ranking["suppress_days"]),
+                send_min_score=float(ranking["send_min_score"]),
+                rewards={k: float(v) for k, v in ranking["rewards"].items()},
+                rejects=frozenset(ranking["rejects"]),
+                segments=tuple(ranking["segments"]),
+                balance_bands_minor=tuple(int(b) for b in ranking["balance_bands_minor"]),
+            ),
+            routing={
+                kind: RouteConfig(
+                    queue=str(cfg["queue"]), urgency=float(cfg["urgency"]), sla_hours=int(cfg["sla_hours"]),
+                    params={k: v for k, v in cfg.items() if k not in {"queue", "urgency", "sla_hours"}},
+                )
+                for kind, cfg in raw.get("routing", {}).items()
+            },
+        )
+    except KeyError as missing:
+        raise ValidationError(f"{where}.{missing.args[0]}", "is required") from None
+    except (TypeError, ValueError) as bad:
+        if isinstance(bad, ValidationError):
+            raise
+        raise ValidationError(where, f"is malformed: {bad}") from None
+
+
+def _parse_rule(cfg: dict[str, Any], where: str) -> RuleConfig:
+    rule = RuleConfig(
+        enabled=bool(cfg["enabled"]),
+        min_amount_minor=int(cfg["min_amount_minor"]),
+        min_percent=float(cfg["min_percent"]),
+        refire_days=int(cfg["refire_days"]),
+        precedence=int(cfg["precedence"]),
+        value_weight=float(cfg["value_weight"]),
+        params=dict(cfg.get("params", {})),
+    )
+    if rule.min_amount_minor < 0:
+        raise ValidationError(f"{where}.min_amount_minor", "must not be negative")
+    if not 0.0 <= rule.min_percent <= 1000.0:
+        raise ValidationError(f"{where}.min_percent", "must be between 0 and 1000")
+    if rule.refire_days < 0:
+        raise ValidationError(f"{where}.refire_days", "must not be negative")
+    return rule

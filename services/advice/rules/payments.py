@@ -1,0 +1,102 @@
+"""Rules about regular payments: SUBSCRIPTION_PRICE_INCREASE, NEW_SUBSCRIPTION, INCOME_LATE."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.advice import recurring
+from services.advice.policy import RuleConfig
+from services.advice.rules.base import Candidate, Reason, RuleContext, day_text, meets, percent_of
+
+PRICE_INCREASE = "SUBSCRIPTION_PRICE_INCREASE"
+NEW_SUBSCRIPTION = "NEW_SUBSCRIPTION"
+INCOME_LATE = "INCOME_LATE"
+_PER_YEAR = {recurring.WEEKLY: 52, recurring.FORTNIGHTLY: 26, recurring.MONTHLY: 12}
+
+
+def price_increase(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
+    event = ctx.observation.series_event
+    if event is None or event.kind == "DETECTED" or event.previous_amount_minor is None:
+        return []
+    series = event.series
+    if series.is_credit or series.kind not in (recurring.SUBSCRIPTION, recurring.BILL):
+        return []
+    old, new = event.previous_amount_minor, ctx.tx.amount_minor
+    increase = new - old
+    if increase <= 0 or not meets(rule, increase, percent_of(increase, old)):
+        return []
+    pct = percent_of(increase, old)
+    yearly = increase * _PER_YEAR[series.period]
+    what = "subscription" if series.kind == recurring.SUBSCRIPTION else "bill"
+    return [Candidate(
+        type=PRICE_INCREASE, subject=series.key,
+        title=f"{series.name} went up from {ctx.money(old)} to {ctx.money(new)}",
+        body=(f"Your {what} {series.name} charged {ctx.money(new)}, up from {ctx.money(old)} "
+              f"(+{ctx.money(increase)}, +{pct:.0f}%). That's {ctx.money(yearly)} more a year. "
+              f"Check you still want it or look for a cheaper plan."),
+        reasons=(
+            Reason("PRICE_INCREASE", f"{ctx.money(old)} -> {ctx.money(new)} (+{pct:.0f}%).", 1.0),
+            Reason("YEARLY_IMPACT", f"{ctx.money(yearly)} more a year.", 0.5),
+        ),
+        data={"old_amount_minor": str(old), "new_amount_minor": str(new), "increase_minor": str(increase),
+              "yearly_increase_minor": str(yearly), "currency": ctx.currency, "payee": series.name,
+              "series_key": series.key},
+        value_minor=yearly,
+    )]
+
+
+def new_subscription(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
+    event = ctx.observation.series_event
+    if event is None or event.kind != "MATURED" or event.series.kind != recurring.SUBSCRIPTION:
+        return []
+    series = event.series
+    first_seen = ctx.state.first_seen
+    warmup = timedelta(days=int(rule.params.get("warmup_days", 45)))
+    if first_seen is None or series.first_day is None or series.first_day < first_seen.date() + warmup:
+        return []  # it was running before we could see it start: not new
+    amount = series.last_amount_minor
+    if not meets(rule, amount, percent_of(amount, ctx.state.monthly_income_minor())):
+        return []
+    yearly = amount * _PER_YEAR[series.period]
+    return [Candidate(
+        type=NEW_SUBSCRIPTION, subject=series.key,
+        title=f"New subscription: {series.name} {ctx.money(amount)}",
+        body=(f"{series.name} has charged you {series.matched_total} times since {day_text(series.first_day)}, "
+              f"most recently {ctx.money(amount)}. That's {ctx.money(yearly)} a year; next payment around "
+              f"{day_text(series.next_due)}."),
+        reasons=(
+            Reason("NEW_RECURRING_PAYMENT",
+                   f"{series.matched_total} {series.period.lower()} payments to {series.name}.", 1.0),
+            Reason("YEARLY_COST", f"{ctx.money(yearly)} a year.", 0.5),
+        ),
+        data={"amount_minor": str(amount), "yearly_minor": str(yearly), "currency": ctx.currency,
+              "payee": series.name, "next_due": series.next_due.isoformat(), "series_key": series.key},
+        value_minor=yearly,
+    )]
+
+
+def income_late(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
+    late_days = int(rule.params.get("late_days", 3))
+    income = ctx.state.monthly_income_minor()
+    found: list[Candidate] = []
+    for series in ctx.state.active_series(recurring.SALARY, recurring.INCOME):
+        if series.status != recurring.MATURE:
+            continue
+        overdue = series.days_overdue(ctx.today)
+        if overdue < late_days:
+            continue
+        expected = series.typical_amount_minor
+        if not meets(rule, expected, percent_of(expected, income)):
+            continue
+        what = "salary" if series.kind == recurring.SALARY else "regular income"
+        found.append(Candidate(
+            type=INCOME_LATE, subject=f"{series.key}|{series.next_due.isoformat()}",
+            title=f"Your {what} from {series.name} hasn't arrived",
+            body=(f"We expected about {ctx.money(expected)} from {series.name} on {day_text(series.next_due)}, "
+                  f"{overdue} days ago. If something has changed, we can help you plan the weeks ahead."),
+            reasons=(Reason("INCOME_LATE", f"{overdue} days late; usually {ctx.money(expected)}.", 1.0),),
+            data={"expected_minor": str(expected), "expected_day": series.next_due.isoformat(),
+                  "days_late": str(overdue), "currency": ctx.currency, "payer": series.name},
+            value_minor=expected,
+        ))
+    return found

@@ -1,0 +1,92 @@
+"""PROJECTED_SHORTFALL: the balance is forecast to go below zero before payday; say when, by how much, and
+the cheapest concrete fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.advice.forecast import Forecast
+from services.advice.policy import RuleConfig
+from services.advice.rules.base import Candidate, Reason, RuleContext, day_text, meets, percent_of
+
+TYPE = "PROJECTED_SHORTFALL"
+
+
+@dataclass(frozen=True)
+class Fix:
+    code: str  # MOVE_FROM_SAVINGS, ARRANGED_OVERDRAFT, SALARY_ADVANCE
+    amount_minor: int
+    cost_minor: int
+    text: str
+
+
+def choose_fix(ctx: RuleContext, forecast: Forecast, params: dict[str, object]) -> Fix:
+    """Savings first (free); otherwise the cheaper of the arranged overdraft's interest and an advance fee."""
+    step = max(1, int(params.get("round_up_minor", 100)))  # type: ignore[call-overload]
+    needed = -(-forecast.shortfall_minor // step) * step
+    savings = ctx.state.savings_minor()
+    by_day = day_text(forecast.first_negative_day or ctx.today)
+    if savings >= needed:
+        return Fix("MOVE_FROM_SAVINGS", needed, 0, f"Move {ctx.money(needed)} from your savings before {by_day}.")
+    days_short = max(1, (forecast.payday - (forecast.first_negative_day or ctx.today)).days)
+    options: list[Fix] = []
+    limit = ctx.state.profile.overdraft_limit_minor if ctx.state.profile else 0
+    if limit >= forecast.shortfall_minor:
+        apr_bps = int(params.get("overdraft_apr_bps", 0))  # type: ignore[call-overload]
+        cost = -(-forecast.shortfall_minor * apr_bps * days_short // (10_000 * 365))
+        options.append(Fix("ARRANGED_OVERDRAFT", forecast.shortfall_minor, cost,
+                           f"Your arranged overdraft covers it for about {ctx.money(cost)} in interest "
+                           f"over {days_short} days."))
+    fee = int(params.get("salary_advance_fee_minor", 0))  # type: ignore[call-overload]
+    options.append(Fix("SALARY_ADVANCE", needed, fee,
+                       f"A salary advance of {ctx.money(needed)} costs a flat {ctx.money(fee)}."))
+    if savings > 0:
+        options = [Fix(o.code, o.amount_minor, o.cost_minor,
+                       f"Move your {ctx.money(savings)} of savings first; then: {o.text}") for o in options]
+    return min(options, key=lambda o: (o.cost_minor, o.code))
+
+
+def projected_shortfall(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
+    forecast = ctx.forecast
+    if forecast is None or forecast.first_negative_day is None:
+        return []
+    lead_days = (forecast.first_negative_day - ctx.today).days
+    if lead_days > int(rule.params.get("max_lead_days", 7)):
+        return []
+    if lead_days == 0 and forecast.start_balance_minor < 0:
+        return []  # already overdrawn: LOW_BALANCE speaks to that, this rule is about what is coming
+    shortfall = forecast.shortfall_minor
+    if not meets(rule, shortfall, percent_of(shortfall, forecast.outgoings_minor)):
+        return []
+    fix = choose_fix(ctx, forecast, rule.params)
+    negative_day = forecast.first_negative_day
+    days_before_payday = (forecast.payday - negative_day).days
+    bills = forecast.largest_bills_before(forecast.lowest_day)
+    bills_text = ", ".join(f"{b.name} {ctx.money(-b.amount_minor)} on {day_text(b.day)}" for b in bills)
+    reasons = [
+        Reason("FORECAST_BELOW_ZERO",
+               f"Your balance is forecast to drop to {ctx.money(forecast.lowest_balance_minor)} on "
+               f"{day_text(forecast.lowest_day)}, going below zero on {day_text(negative_day)}.", 1.0),
+        Reason("DAYS_BEFORE_PAYDAY",
+               f"That is {days_before_payday} days before your pay is due on {day_text(forecast.payday)}.", 0.5),
+        Reason("USUAL_SPENDING",
+               f"It assumes your usual spending of about {ctx.money(forecast.daily_spend_minor)} a day.", 0.3),
+    ]
+    if bills:
+        reasons.append(Reason("UPCOMING_PAYMENTS", f"Upcoming payments: {bills_text}.", 0.6))
+    reasons.append(Reason(f"FIX_{fix.code}", fix.text, 0.0))
+    return [Candidate(
+        type=TYPE, subject="balance",
+        title=f"You may be {ctx.money(shortfall)} short on {day_text(negative_day)}",
+        body=(f"Your balance is forecast to go below zero on {day_text(negative_day)} and reach "
+              f"{ctx.money(forecast.lowest_balance_minor)}, {days_before_payday} days before payday. {fix.text}"),
+        reasons=tuple(reasons),
+        data={
+            "shortfall_minor": str(shortfall), "currency": ctx.currency,
+            "negative_day": negative_day.isoformat(), "lowest_day": forecast.lowest_day.isoformat(),
+            "lowest_balance_minor": str(forecast.lowest_balance_minor), "payday": forecast.payday.isoformat(),
+            "fix": fix.code, "fix_amount_minor": str(fix.amount_minor), "fix_cost_minor": str(fix.cost_minor),
+            "lead_days": str(lead_days),
+        },
+        value_minor=shortfall,
+    )]

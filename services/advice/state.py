@@ -1,0 +1,298 @@
+"""A customer's financial picture built from the stream: incremental (one transaction at a time), bounded in
+size, and serializable to JSON so it can be stored per customer.
+
+It holds the current balance, recurring series (salary, bills, subscriptions), usual discretionary spending
+per day, spending per category per month, daily lowest balances, recent card charges (for duplicates),
+bounced payments, and when each nudge last fired (re-fire windows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from services.advice import recurring
+from services.advice.categories import category_of
+from services.advice.facts import ProfileFacts, TxFacts
+from services.advice.policy import Policy
+from services.advice.recurring import Occurrence, Series, SeriesEvent
+
+STATE_SCHEMA = 1
+_NOT_SPENDING_CHANNELS = frozenset({"FEE", "TRANSFER_OUT"})
+
+
+@dataclass(frozen=True)
+class RecentCharge:
+    tx_id: str
+    at: datetime
+    payee_key: str
+    card_token: str
+    amount_minor: int
+
+    def to_list(self) -> list[object]:
+        return [self.tx_id, self.at.isoformat(), self.payee_key, self.card_token, self.amount_minor]
+
+    @classmethod
+    def from_list(cls, raw: list[object]) -> RecentCharge:
+        return cls(str(raw[0]), datetime.fromisoformat(str(raw[1])), str(raw[2]), str(raw[3]),
+                   int(raw[4]))  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a transaction changed; the rules read it together with the state."""
+
+    tx: TxFacts
+    today: date
+    series_event: SeriesEvent | None
+    ended_series: tuple[Series, ...]
+    earlier_charges: tuple[RecentCharge, ...]  # recent debits before this one, oldest first
+    discretionary: bool
+    category: str
+
+
+@dataclass
+class CustomerState:
+    customer_id: str
+    currency: str = ""
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    balance_minor: int | None = None
+    series: dict[str, Series] = field(default_factory=dict)
+    unmatched: dict[str, list[Occurrence]] = field(default_factory=dict)
+    daily_spend: dict[str, int] = field(default_factory=dict)  # ISO day -> discretionary debits
+    category_months: dict[str, dict[str, int]] = field(default_factory=dict)  # category -> "YYYY-MM" -> minor
+    daily_low: dict[str, int] = field(default_factory=dict)  # ISO day -> lowest balance seen that day
+    recent_charges: list[RecentCharge] = field(default_factory=list)
+    returned_payments: list[str] = field(default_factory=list)  # ISO days
+    fired: dict[str, str] = field(default_factory=dict)  # "TYPE|subject" -> ISO instant last fired
+    shortfall_days: list[str] = field(default_factory=list)  # ISO days a shortfall nudge fired
+    profile: ProfileFacts | None = None
+
+    # ---- derived figures -------------------------------------------------------------------------------
+
+    def history_days(self, today: date) -> int:
+        return 0 if self.first_seen is None else (today - self.first_seen.date()).days
+
+    def active_series(self, *kinds: str) -> list[Series]:
+        return [s for s in self.series.values() if s.active and (not kinds or s.kind in kinds)]
+
+    def primary_income(self) -> Series | None:
+        """The largest active salary series (or other regular income when no salary is seen)."""
+        for kinds in ((recurring.SALARY,), (recurring.INCOME,)):
+            candidates = self.active_series(*kinds)
+            if candidates:
+                return max(candidates, key=lambda s: s.typical_amount_minor)
+        return None
+
+    def monthly_income_minor(self) -> int:
+        """Usual net income a month: regular income series, else the profile's figure."""
+        total = sum(_monthly(s) for s in self.active_series(recurring.SALARY, recurring.INCOME))
+        if total == 0 and self.profile is not None:
+            return self.profile.monthly_income_minor
+        return total
+
+    def daily_spend_minor(self, today: date, window_days: int) -> int:
+        """Average discretionary spending a day over the window (days before today)."""
+        days = min(window_days, self.history_days(today))
+        if days <= 0:
+            return 0
+        start = today - timedelta(days=days)
+        total = sum(v for k, v in self.daily_spend.items() if start <= date.fromisoformat(k) < today)
+        return total // days
+
+    def monthly_outgoings_minor(self, today: date, window_days: int) -> int:
+        recurring_out = sum(_monthly(s) for s in self.active_series() if not s.is_credit)
+        return recurring_out + self.daily_spend_minor(today, window_days) * 30
+
+    def savings_minor(self) -> int:
+        return self.profile.savings_balance_minor if self.profile else 0
+
+    # ---- updates ---------------------------------------------------------------------------------------
+
+    def apply_profile(self, profile: ProfileFacts) -> None:
+        self.profile = profile
+        if not self.currency and profile.currency:
+            self.currency = profile.currency
+
+    def observe(self, tx: TxFacts, policy: Policy) -> Observation:
+        """Fold one transaction into the state. Transactions must arrive in time order per customer."""
+        today = tx.timestamp.date()
+        self.currency = self.currency or tx.currency
+        self.first_seen = self.first_seen or tx.timestamp
+        self.last_seen = max(self.last_seen or tx.timestamp, tx.timestamp)
+        ended = tuple(s for s in self.series.values() if recurring.expire(s, today, policy.recurring))
+        self._update_balance(tx, today, policy)
+        if tx.returned:
+            self.returned_payments.append(today.isoformat())
+            self._prune(today, policy)
+            return Observation(tx, today, None, ended, (), False, category_of(tx.mcc))
+        earlier = self._note_charge(tx, policy)
+        event = self._match_series(tx, policy)
+        category = category_of(tx.mcc)
+        discretionary = (not tx.is_credit and event is None and tx.channel not in _NOT_SPENDING_CHANNELS)
+        if discretionary:
+            self._add_spend(today, category, tx.amount_minor)
+        self._prune(today, policy)
+        return Observation(tx, today, event, ended, earlier, discretionary, category)
+
+    def mark_fired(self, nudge_type: str, subject: str, at: datetime) -> None:
+        self.fired[f"{nudge_type}|{subject}"] = at.astimezone(UTC).isoformat()
+        if nudge_type == "PROJECTED_SHORTFALL":
+            self.shortfall_days.append(at.date().isoformat())
+
+    def last_fired(self, nudge_type: str, subject: str) -> datetime | None:
+        raw = self.fired.get(f"{nudge_type}|{subject}")
+        return datetime.fromisoformat(raw) if raw else None
+
+    def _update_balance(self, tx: TxFacts, today: date, policy: Policy) -> None:
+        if tx.balance_after_minor is not None:
+            self.balance_minor = tx.balance_after_minor
+        elif not tx.returned and self.balance_minor is not None:
+            self.balance_minor += tx.signed_minor
+        if self.balance_minor is not None:
+            key = today.isoformat()
+            self.daily_low[key] = min(self.daily_low.get(key, self.balance_minor), self.balance_minor)
+
+    def _note_charge(self, tx: TxFacts, policy: Policy) -> tuple[RecentCharge, ...]:
+        window = timedelta(minutes=policy.spending.recent_charges_window_minutes)
+        self.recent_charges = [c for c in self.recent_charges if tx.timestamp - c.at <= window]
+        earlier = tuple(self.recent_charges)
+        if not tx.is_credit and tx.channel not in _NOT_SPENDING_CHANNELS:
+            key = tx.payee_key or tx.payee_name
+            self.recent_charges.append(RecentCharge(tx.id, tx.timestamp, key, tx.card_token, tx.amount_minor))
+        return earlier
+
+    def _match_series(self, tx: TxFacts, policy: Policy) -> SeriesEvent | None:
+        config = policy.recurring
+        key = recurring.series_key(tx)
+        if not key:
+            return None
+        existing = self.series.get(key)
+        if existing is not None and existing.active:
+            if recurring.matches_series(existing, tx, config):
+                return recurring.record_occurrence(existing, tx, config)
+            return None
+        day = tx.timestamp.date()
+        tolerance = config.amount_tolerance_pct.get(recurring.classify_kind(tx, config), 7.5)
+        pending = self.unmatched.setdefault(key, [])
+        for earlier in reversed(pending):
+            period = recurring.fit_period((day - earlier.day).days, config)
+            if period and recurring.amounts_agree(earlier.amount_minor, tx.amount_minor, tolerance):
+                pending.remove(earlier)
+                if len(self.series) >= config.max_series and key not in self.series:
+                    return None
+                series = recurring.start_series(key, earlier, tx, period, config)
+                self.series[key] = series
+                if not tx.is_credit:
+                    self._remove_spend(earlier.day, category_of(tx.mcc), earlier.amount_minor)
+                return SeriesEvent(series, "DETECTED", earlier.amount_minor, True)
+        pending.append(Occurrence(day, tx.amount_minor, tx.id))
+        del pending[: -config.max_unmatched_per_payee]
+        return None
+
+    def _add_spend(self, day: date, category: str, amount: int) -> None:
+        key = day.isoformat()
+        self.daily_spend[key] = self.daily_spend.get(key, 0) + amount
+        months = self.category_months.setdefault(category, {})
+        month = day.strftime("%Y-%m")
+        months[month] = months.get(month, 0) + amount
+
+    def _remove_spend(self, day: date, category: str, amount: int) -> None:
+        key = day.isoformat()
+        if key in self.daily_spend:
+            self.daily_spend[key] = max(0, self.daily_spend[key] - amount)
+        months = self.category_months.get(category, {})
+        month = day.strftime("%Y-%m")
+        if month in months:
+            months[month] = max(0, months[month] - amount)
+
+    def _prune(self, today: date, policy: Policy) -> None:
+        spend_from = (today - timedelta(days=policy.spending.discretionary_window_days + 1)).isoformat()
+        self.daily_spend = {k: v for k, v in self.daily_spend.items() if k >= spend_from}
+        low_from = (today - timedelta(days=policy.spending.daily_balance_window_days)).isoformat()
+        self.daily_low = {k: v for k, v in self.daily_low.items() if k >= low_from}
+        first_month = _months_back(today, policy.spending.category_history_months)
+        self.category_months = {
+            c: kept for c, months in self.category_months.items()
+            if (kept := {m: v for m, v in months.items() if m >= first_month})
+        }
+        expiry = today - timedelta(days=policy.recurring.unmatched_expiry_days)
+        self.unmatched = {
+            k: kept for k, occ in self.unmatched.items() if (kept := [o for o in occ if o.day >= expiry])
+        }
+        self.series = {
+            k: s for k, s in self.series.items()
+            if s.active or (today - s.next_due).days <= policy.recurring.unmatched_expiry_days
+        }
+        longest = max((r.refire_days for r in policy.rules.values()), default=0)
+        fired_from = (datetime.combine(today, datetime.min.time(), UTC) - timedelta(days=longest)).isoformat()
+        self.fired = {k: v for k, v in self.fired.items() if v >= fired_from}
+        routing_days = max((int(r.params.get("window_days", 0)) for r in policy.routing.values()), default=90)
+        keep_from = (today - timedelta(days=routing_days)).isoformat()
+        self.shortfall_days = [d for d in self.shortfall_days if d >= keep_from]
+        self.returned_payments = [d for d in self.returned_payments if d >= keep_from]
+
+    # ---- serialization ---------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "schema": STATE_SCHEMA,
+            "customer_id": self.customer_id,
+            "currency": self.currency,
+            "first_seen": self.first_seen.isoformat() if self.first_seen else None,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "balance_minor": self.balance_minor,
+            "series": [s.to_dict() for s in self.series.values()],
+            "unmatched": {k: [o.to_list() for o in v] for k, v in self.unmatched.items()},
+            "daily_spend": self.daily_spend,
+            "category_months": self.category_months,
+            "daily_low": self.daily_low,
+            "recent_charges": [c.to_list() for c in self.recent_charges],
+            "returned_payments": self.returned_payments,
+            "fired": self.fired,
+            "shortfall_days": self.shortfall_days,
+            "profile": self.profile.to_dict() if self.profile else None,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, object]) -> CustomerState:
+        if raw.get("schema") != STATE_SCHEMA:
+            raise ValueError(f"unsupported customer state schema {raw.get('schema')!r}")
+
+        def instant(value: object) -> datetime | None:
+            return datetime.fromisoformat(str(value)) if value else None
+
+        series = [Series.from_dict(s) for s in raw["series"]]  # type: ignore[attr-defined]
+        profile = raw.get("profile")
+        return cls(
+            customer_id=str(raw["customer_id"]),
+            currency=str(raw["currency"]),
+            first_seen=instant(raw["first_seen"]),
+            last_seen=instant(raw["last_seen"]),
+            balance_minor=None if raw["balance_minor"] is None else int(raw["balance_minor"]),  # type: ignore[call-overload]
+            series={s.key: s for s in series},
+            unmatched={k: [Occurrence.from_list(o) for o in v]
+                       for k, v in raw["unmatched"].items()},  # type: ignore[attr-defined]
+            daily_spend=dict(raw["daily_spend"]),  # type: ignore[call-overload]
+            category_months={k: dict(v) for k, v in raw["category_months"].items()},  # type: ignore[attr-defined]
+            daily_low=dict(raw["daily_low"]),  # type: ignore[call-overload]
+            recent_charges=[RecentCharge.from_list(c) for c in raw["recent_charges"]],  # type: ignore[attr-defined]
+            returned_payments=list(raw["returned_payments"]),  # type: ignore[call-overload]
+            fired=dict(raw["fired"]),  # type: ignore[call-overload]
+            shortfall_days=list(raw["shortfall_days"]),  # type: ignore[call-overload]
+            profile=ProfileFacts.from_dict(profile) if isinstance(profile, dict) else None,
+        )
+
+
+def _monthly(series: Series) -> int:
+    """A series' amount expressed per month."""
+    per_year = {recurring.WEEKLY: 52, recurring.FORTNIGHTLY: 26, recurring.MONTHLY: 12}[series.period]
+    return series.typical_amount_minor * per_year // 12
+
+
+def _months_back(today: date, months: int) -> str:
+    year, month = today.year, today.month - months
+    while month <= 0:
+        year, month = year - 1, month + 12
+    return f"{year:04d}-{month:02d}"

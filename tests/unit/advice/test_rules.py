@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from services.advice.rules.payments import PRICE_INCREASE
+from services.advice.rules.shortfall import TYPE as SHORTFALL
+from tests.unit.advice.builders import Account, at, daily, months
+
+
+def live(account: Account, start: date, days: int, *, salary: int, payday: int,
+         bills: list[tuple[int, int, str]], spend: int) -> dict[date, int]:
+    """Run a customer's ordinary life day by day; returns the end-of-day balance."""
+    balances = {}
+    for day in daily(start, days):
+        if day.day == payday:
+            account.salary(day, salary)
+        for bill_day, amount, payee in bills:
+            if day.day == bill_day:
+                account.tx(at(day, 7), amount, channel="DIRECT_DEBIT", payee=payee, name=payee.title(), mcc="6513")
+        account.tx(at(day, 13), spend, mcc="5411", payee="", name="Grocer")
+        balances[day] = account.balance
+    return balances
+
+
+# ---- price increase ------------------------------------------------------------------------------------
+
+def test_a_subscription_price_rise_makes_exactly_one_nudge_with_old_and_new_amounts() -> None:
+    account = Account()
+    for day, amount in zip(months(date(2026, 1, 5), 5, 5), [999, 999, 999, 1299, 1299], strict=True):
+        account.tx(at(day), amount, channel="CARD_NOT_PRESENT", payee="streamflix", name="StreamFlix", mcc="4899")
+    nudges = account.nudges(PRICE_INCREASE)
+    assert len(nudges) == 1
+    nudge = nudges[0]
+    assert (nudge.data["old_amount_minor"], nudge.data["new_amount_minor"]) == ("999", "1299")
+    assert "£9.99" in nudge.body and "£12.99" in nudge.body
+    assert {r.code for r in nudge.reasons} >= {"PRICE_INCREASE"}
+
+
+def test_a_second_rise_inside_the_refire_window_is_held_back() -> None:
+    account = Account()
+    start = date(2026, 1, 2)
+    for week, amount in enumerate([500, 500, 500, 600, 700]):
+        account.tx(at(start + timedelta(weeks=week)), amount, channel="CARD_NOT_PRESENT", payee="cloud",
+                   name="CloudBox", mcc="5817")
+    assert len(account.nudges(PRICE_INCREASE)) == 1
+    held = [why for e in account.evaluations for c, why in e.held_back if c.type == PRICE_INCREASE]
+    assert held == ["REFIRE_WINDOW"]
+
+
+def test_a_rise_below_both_thresholds_makes_no_nudge() -> None:
+    account = Account()
+    for day, amount in zip(months(date(2026, 1, 5), 4, 5), [10_000, 10_000, 10_000, 10_050], strict=True):
+        account.tx(at(day), amount, channel="DIRECT_DEBIT", payee="insure", name="Insurer", mcc="6300")
+    assert account.nudges(PRICE_INCREASE) == []  # +0.50 and +0.5%: neither threshold met
+
+
+def test_a_price_drop_makes_no_nudge() -> None:
+    account = Account()
+    for day, amount in zip(months(date(2026, 1, 5), 4, 5), [1299, 1299, 1299, 999], strict=True):
+        account.tx(at(day), amount, channel="CARD_NOT_PRESENT", payee="streamflix", name="StreamFlix", mcc="4899")
+    assert account.nudges(PRICE_INCREASE) == []
+
+
+# ---- projected shortfall ------------------------------------------------------------------------------
+
+def test_a_forecast_shortfall_names_the_day_and_the_amount_before_it_happens() -> None:
+    account = Account(balance=60_000)
+    bills = [(1, 120_000, "landlord"), (18, 35_000, "energy")]
+    balances = live(account, date(2026, 1, 1), 120, salary=200_000, payday=25, bills=bills, spend=2_000)
+    nudges = account.nudges(SHORTFALL)
+    assert nudges, "the balance drifts below zero before payday: a shortfall nudge is due"
+    first = nudges[0]
+    negative_day = date.fromisoformat(first.data["negative_day"])
+    fired_on = next(e.observation.today for e in account.evaluations if first in e.candidates)
+    assert negative_day > fired_on
+    # the account really does go below zero on or before the named day when the customer does nothing
+    actual = min(d for d, b in balances.items() if b < 0 and d >= fired_on)
+    assert abs((actual - negative_day).days) <= 1
+    shortfall = int(first.data["shortfall_minor"])
+    assert shortfall > 0
+    assert f"£{shortfall / 100:,.2f}" in first.title
+    assert negative_day.strftime("%-d %b") in first.title
+    assert first.data["fix"] in {"MOVE_FROM_SAVINGS", "ARRANGED_OVERDRAFT", "SALARY_ADVANCE"}
+
+
+def test_the_fix_is_moving_money_from_savings_when_savings_cover_it() -> None:
+    account = Account(balance=60_000)
+    account.profile(savings_balance_minor=500_000)
+    live(account, date(2026, 1, 1), 120, salary=200_000, payday=25,
+         bills=[(1, 120_000, "landlord"), (18, 35_000, "energy")], spend=2_000)
+    first = account.nudges(SHORTFALL)[0]
+    assert first.data["fix"] == "MOVE_FROM_SAVINGS"
+    amount = int(first.data["fix_amount_minor"])
+    assert amount >= int(first.data["shortfall_minor"]) and amount % 1000 == 0
+    assert f"Move £{amount / 100:,.2f} from your savings" in first.body
+
+
+def test_no_shortfall_nudge_when_the_salary_arrives_before_the_balance_runs_out() -> None:
+    account = Account(balance=160_000)
+    # the balance runs low just before payday (25th), but the salary lands before it goes below zero
+    balances = live(account, date(2026, 1, 1), 120, salary=200_000, payday=25,
+                    bills=[(1, 120_000, "landlord"), (27, 35_000, "energy")], spend=1_500)
+    assert 0 <= min(balances.values()) < 10_000, "the scenario must run close to zero"
+    assert account.nudges(SHORTFALL) == []
+
+
+def test_no_shortfall_nudge_for_a_customer_who_stays_in_credit() -> None:
+    account = Account(balance=200_000)
+    live(account, date(2026, 1, 1), 120, salary=260_000, payday=25,
+         bills=[(1, 120_000, "landlord"), (18, 35_000, "energy")], spend=2_000)
+    assert account.nudges(SHORTFALL) == []
