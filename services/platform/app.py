@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -105,3 +107,39 @@ def run_service(app: ServiceApp, settings: Settings, *, announce: Callable[[Runn
 
     asyncio.run(main())
 
+
+
+class ServiceThread:
+    """A service running on its own event loop in a background thread (tests, benchmarks, `make run`)."""
+
+    def __init__(self, app: ServiceApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=f"{app.name}-loop", daemon=True)
+        self.running: RunningService | None = None
+
+    def __enter__(self) -> ServiceThread:
+        self._thread.start()
+        self.running = asyncio.run_coroutine_threadsafe(start_service(self.app, self.settings), self.loop).result(60)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def target(self) -> str:
+        assert self.running is not None
+        return f"{self.settings.grpc_host}:{self.running.grpc_port}"
+
+    def call(self, coro: Any, timeout: float = 60) -> Any:
+        """Run a coroutine on the service's loop (e.g. to reach the server from a test)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self, drain_seconds: float = 0.0) -> None:
+        if self.running is not None:
+            self.call(self.running.stop(drain_seconds=drain_seconds, grace_seconds=1.0))
+            self.running = None
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)

@@ -165,6 +165,7 @@ def ensure_topics(settings: Settings) -> None:
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won the race
                 admin.create_topics(wanted)
+            admin.wait_for_topics([t.name for t in wanted], timeout_ms=30_000)
     finally:
         admin.close()
 

@@ -229,10 +229,8 @@ class StreamRunner:
             result = self.handler.handle(list(fresh.values()), tx) if fresh else {}
             mark_processed(tx, consumer_name, ((eid, encode_outputs(result.get(eid, ()))) for eid in fresh))
         for r in records:
-            if r.event_id in fresh:
-                self.metrics.handled.labels(self.service, r.topic).inc()
-            else:
-                self.metrics.replayed.labels(self.service, r.topic).inc()
+            first_delivery = fresh.get(r.event_id) is r
+            (self.metrics.handled if first_delivery else self.metrics.replayed).labels(self.service, r.topic).inc()
         outputs: list[Output] = []
         for blob in seen.values():
             outputs += decode_outputs(blob)
