@@ -1,0 +1,34 @@
+"""Advisor queue metrics (platform naming scheme; queue names are a small fixed set, never a customer id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from services.platform.metrics import PREFIX
+
+
+@dataclass
+class AdvisorMetrics:
+    tasks_received: Counter
+    claims: Counter
+    completed: Counter
+    sla_breaches: Counter
+    open_tasks: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> AdvisorMetrics:
+        return cls(
+            tasks_received=Counter(f"{PREFIX}_advisor_tasks_received_total", "New advisor tasks stored",
+                                   ("queue", "kind"), registry=registry),
+            claims=Counter(f"{PREFIX}_advisor_claims_total", "Tasks claimed by advisors", ("queue",),
+                           registry=registry),
+            completed=Counter(f"{PREFIX}_advisor_tasks_completed_total", "Tasks completed, by outcome",
+                              ("queue", "outcome"), registry=registry),
+            sla_breaches=Counter(f"{PREFIX}_advisor_sla_breaches_total",
+                                 "Tasks that missed their SLA deadline (counted once each)", ("queue",),
+                                 registry=registry),
+            open_tasks=Gauge(f"{PREFIX}_advisor_open_tasks", "Tasks not done, by queue and state",
+                             ("queue", "state"), registry=registry),
+        )

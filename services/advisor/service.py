@@ -1,0 +1,150 @@
+"""AdvisorQueueService: advisors claim the next task of a queue with a lease, complete it with an outcome,
+snooze or release it, list and watch their queues. An advisor reaches only the queues its token names."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+
+import grpc
+
+from services.advisor.metrics import AdvisorMetrics
+from services.advisor.policy import QueuePolicy, policy_at
+from services.advisor.repository import TaskRepository, TaskRow
+from services.advisor.validation import (
+    lease_seconds,
+    page_size,
+    validate_complete,
+    validate_queue_name,
+    validate_snooze,
+    validate_task_id,
+)
+from services.gen.proactivecare.v1 import advisor_pb2, advisor_pb2_grpc, common_pb2
+from services.platform import auth
+from services.platform.errors import ValidationError
+from services.platform.grpc_server import GrpcService
+
+SERVICE_NAME = "proactivecare.v1.AdvisorQueueService"
+_STATES = {"QUEUED": advisor_pb2.QUEUED, "CLAIMED": advisor_pb2.CLAIMED, "SNOOZED": advisor_pb2.SNOOZED,
+           "DONE": advisor_pb2.DONE}
+
+
+def to_proto(row: TaskRow) -> advisor_pb2.QueuedTask:
+    message = advisor_pb2.QueuedTask(task=row.task, state=_STATES[row.state], priority=row.priority,
+                                     claimed_by=row.claimed_by, outcome=row.outcome, sla_breached=row.sla_breached)
+    if row.lease_expires_at is not None:
+        message.lease_expires_at.FromDatetime(row.lease_expires_at)
+    if row.snoozed_until is not None:
+        message.snoozed_until.FromDatetime(row.snoozed_until)
+    return message
+
+
+def _decode_page_token(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        offset = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("page.page_token", "is not a token this service issued") from None
+    if offset < 0:
+        raise ValidationError("page.page_token", "is not a token this service issued")
+    return offset
+
+
+def _encode_page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
+
+
+class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
+    def __init__(self, repo: TaskRepository, metrics: AdvisorMetrics, watch_poll_seconds: float = 0.25) -> None:
+        self.repo = repo
+        self.metrics = metrics
+        self.watch_poll_seconds = watch_poll_seconds
+
+    def _policy(self) -> QueuePolicy:
+        return policy_at(self.repo.clock())
+
+    def _held_task(self, task_id: str) -> auth.Principal:
+        """The caller must belong to the task's queue (checked before revealing anything about it)."""
+        principal = auth.current_principal()
+        auth.require_queue(self.repo.queue_of(task_id))
+        return principal
+
+    async def ClaimNext(self, request: advisor_pb2.ClaimNextRequest, context: grpc.aio.ServicerContext,
+                        ) -> advisor_pb2.ClaimedTask:
+        lease = lease_seconds(request, self._policy())
+        principal = auth.require_queue(request.queue)
+        row = await asyncio.to_thread(self.repo.claim_next, request.queue, principal.subject, lease)
+        if row is None:
+            return advisor_pb2.ClaimedTask(empty=True)
+        self.metrics.claims.labels(request.queue).inc()
+        return advisor_pb2.ClaimedTask(task=to_proto(row))
+
+    async def Complete(self, request: advisor_pb2.CompleteRequest, context: grpc.aio.ServicerContext,
+                       ) -> advisor_pb2.QueuedTask:
+        validate_complete(request, self._policy())
+        principal = self._held_task(request.task_id)
+        row = await asyncio.to_thread(self.repo.complete, request.task_id, principal.subject, request.outcome,
+                                      request.note)
+        self.metrics.completed.labels(row.task.queue, row.outcome).inc()
+        return to_proto(row)
+
+    async def Snooze(self, request: advisor_pb2.SnoozeRequest, context: grpc.aio.ServicerContext,
+                     ) -> advisor_pb2.QueuedTask:
+        validate_snooze(request, self._policy())
+        principal = self._held_task(request.task_id)
+        return to_proto(await asyncio.to_thread(self.repo.snooze, request.task_id, principal.subject,
+                                                request.snooze_seconds))
+
+    async def Release(self, request: advisor_pb2.ReleaseRequest, context: grpc.aio.ServicerContext,
+                      ) -> advisor_pb2.QueuedTask:
+        validate_task_id(request.task_id)
+        principal = self._held_task(request.task_id)
+        return to_proto(await asyncio.to_thread(self.repo.release, request.task_id, principal.subject))
+
+    async def ListQueue(self, request: advisor_pb2.ListQueueRequest, context: grpc.aio.ServicerContext,
+                        ) -> advisor_pb2.ListQueueResponse:
+        validate_queue_name(request.queue)
+        size = page_size(request.page.page_size, self._policy())
+        offset = _decode_page_token(request.page.page_token)
+        auth.require_queue(request.queue)
+        rows = await asyncio.to_thread(self.repo.list_queue, request.queue, offset, size + 1)
+        more = len(rows) > size
+        return advisor_pb2.ListQueueResponse(
+            tasks=[to_proto(r) for r in rows[:size]],
+            page=common_pb2.PageResponse(next_page_token=_encode_page_token(offset + size) if more else ""),
+        )
+
+    async def WatchQueue(self, request: advisor_pb2.WatchQueueRequest, context: grpc.aio.ServicerContext,
+                         ) -> AsyncIterator[advisor_pb2.QueuedTask]:
+        """The open tasks now, then every change to the queue as it happens (until the caller hangs up)."""
+        validate_queue_name(request.queue)
+        auth.require_queue(request.queue)
+        seq = await asyncio.to_thread(self.repo.last_change)
+        policy = self._policy()
+        offset = 0
+        while True:
+            rows = await asyncio.to_thread(self.repo.list_queue, request.queue, offset, policy.max_page_size)
+            for row in rows:
+                yield to_proto(row)
+            if len(rows) < policy.max_page_size:
+                break
+            offset += len(rows)
+        while True:
+            changes = await asyncio.to_thread(self.repo.changes_since, request.queue, seq)
+            for seq, row in changes:  # noqa: B007 - the last seq seen is where the next poll starts
+                yield to_proto(row)
+            if not changes:
+                await asyncio.sleep(self.watch_poll_seconds)
+
+
+def grpc_service(servicer: AdvisorQueueServicer) -> GrpcService:
+    advisor_roles = frozenset({auth.Role.ADVISOR, auth.Role.OPERATOR})
+    return GrpcService(
+        name=SERVICE_NAME,
+        servicer=servicer,
+        add_to_server=advisor_pb2_grpc.add_AdvisorQueueServiceServicer_to_server,
+        access={method: advisor_roles for method in
+                ("ClaimNext", "Complete", "Snooze", "Release", "ListQueue", "WatchQueue")},
+    )
