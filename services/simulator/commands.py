@@ -1,0 +1,97 @@
+"""`proactive-care simulate`: generate the synthetic bank, export it, produce it to Kafka. Last stdout line
+is JSON."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+from typing import Any
+
+from services.simulator import handbook, handbook_csv, truth
+from services.simulator.handbook import HandbookConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="the synthetic bank (Fraud Detection Handbook generator + accounts); last stdout line is JSON",
+        description=__doc__,
+    )
+    d = HandbookConfig()
+    p.add_argument("--customers", type=int, default=d.n_customers)
+    p.add_argument("--terminals", type=int, default=d.n_terminals)
+    p.add_argument("--days", type=int, default=d.n_days)
+    p.add_argument("--start", type=dt.date.fromisoformat, default=d.start_date, help="first day, YYYY-MM-DD")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--radius", type=float, default=d.radius, help="km within which a customer uses terminals")
+    p.add_argument("--csv", metavar="FILE", help="write the Handbook-format CSV of the card transactions")
+    p.add_argument("--truth", metavar="FILE", help="write the ground truth as JSON lines")
+    p.add_argument("--produce", action="store_true", help="produce profiles and transactions to Kafka")
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--rate", type=float, help="transactions per second (default: as fast as possible)")
+    pace.add_argument("--fast", action="store_true", help="as fast as possible (the default)")
+    p.add_argument("--limit", type=int, help="produce at most this many transactions")
+    p.add_argument("--live", action="store_true", help="shift the simulated clock so the first day is today (UTC)")
+    layer = p.add_mutually_exclusive_group()
+    layer.add_argument("--bank", dest="bank", action="store_true", default=True,
+                       help="build the bank accounts on top of the Handbook data (default)")
+    layer.add_argument("--handbook-only", dest="bank", action="store_false",
+                       help="only the Handbook transactions (fast; no accounts, no Kafka)")
+    p.add_argument("--stats", action="store_true", help="include the statistics in the JSON line")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.produce and not args.bank:
+        raise SystemExit("--produce needs the bank layer (drop --handbook-only)")
+    start = dt.datetime.now(dt.UTC).date() if args.live else args.start
+    config = HandbookConfig(
+        n_customers=args.customers,
+        n_terminals=args.terminals,
+        n_days=args.days,
+        start_date=start,
+        radius=args.radius,
+        seed=args.seed,
+    )
+    out: dict[str, Any] = {"config": {**config.__dict__, "start_date": start.isoformat()}}
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    data = handbook.generate(config)
+    timings["handbook_s"] = round(time.perf_counter() - t0, 3)
+    if args.stats:
+        out["handbook"] = handbook.summary(data.transactions, config.n_customers, config.n_days)
+
+    bank = None
+    if args.bank:
+        from services.simulator.bank import bank_stats, build_bank
+
+        t0 = time.perf_counter()
+        bank = build_bank(data=data)
+        timings["bank_s"] = round(time.perf_counter() - t0, 3)
+        if args.stats:
+            out["bank"] = bank_stats(bank)
+
+    if args.csv:
+        t0 = time.perf_counter()
+        out["csv"] = {"path": args.csv, "rows": handbook_csv.write_csv(data.transactions, args.csv)}
+        timings["csv_s"] = round(time.perf_counter() - t0, 3)
+    if args.truth:
+        t0 = time.perf_counter()
+        out["truth"] = {"path": args.truth, "records": truth.write_truth(args.truth, data, bank)}
+        timings["truth_s"] = round(time.perf_counter() - t0, 3)
+    if args.produce and bank is not None:
+        from services.platform.settings import Settings
+        from services.simulator.produce import produce_bank
+
+        results = produce_bank(bank, Settings.from_env(), rate=None if args.fast else args.rate, limit=args.limit)
+        out["produced"] = [
+            {"topic": r.topic, "records": r.records, "seconds": round(r.seconds, 3),
+             "records_per_second": round(r.records_per_second, 1)}
+            for r in results
+        ]
+    out["timings"] = timings
+    print(json.dumps(out), flush=True)
+    return 0
