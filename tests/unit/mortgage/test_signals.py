@@ -1,0 +1,214 @@
+"""Payment-difficulty signals and the offer decision on hand-built histories."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from services.mortgage import activity as act
+from services.mortgage import signals as sig
+from services.mortgage.decision import decide, next_payment_date, offer_id
+from services.mortgage.policy import policy_in_force
+from tests.unit.mortgage.builders import uk_mortgage
+
+POLICY = policy_in_force("UK", date(2025, 6, 1))
+TH = POLICY.care.signals
+CLASSIFY = act.Classifier(TH.gambling_mccs, TH.payday_loan_mccs, TH.payday_loan_keywords)
+_n = 0
+
+
+def txn(day: date, amount: int, channel: str = "CARD_PRESENT", *, credit: bool = False, **kw) -> act.Txn:
+    global _n
+    _n += 1
+    return act.Txn(id=f"t{_n}", at=datetime(day.year, day.month, day.day, 9, tzinfo=UTC), amount_minor=amount,
+                   currency="GBP", is_credit=credit, channel=channel, **kw)
+
+
+def salary(day: date, amount: int = 2_500_00, payer: str = "ACME") -> act.Txn:
+    return txn(day, amount, "SALARY", credit=True, merchant_name=payer, counterparty_id=f"emp_{payer.lower()}",
+               balance_after_minor=3_000_00)
+
+
+def history(*txns: act.Txn) -> act.Activity:
+    a = act.Activity()
+    for t in sorted(txns, key=lambda t: t.at):
+        act.apply(a, t, CLASSIFY)
+    return a
+
+
+def paid_jan_to_apr() -> list[act.Txn]:
+    return [salary(date(2025, m, 25)) for m in (1, 2, 3, 4)]
+
+
+def first_offer_day(a: act.Activity, start: date, end: date, mortgage) -> date | None:
+    day = start
+    while day <= end:
+        if decide("C1", mortgage, sig.detect(a, day, TH), day).offer:
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def test_a_customer_whose_salary_stops_gets_an_offer_before_the_payment_date() -> None:
+    a = history(*paid_jan_to_apr())           # no salary on 25 May
+    mortgage = uk_mortgage(payment_day=1)     # due 1 June
+    day = first_offer_day(a, date(2025, 5, 25), date(2025, 6, 1), mortgage)
+    assert day == date(2025, 5, 29)           # 25th + 3 days' grace, then the signal: 3 days before the payment
+    decision = decide("C1", mortgage, sig.detect(a, day, TH), day)
+    assert decision.due_date == date(2025, 6, 1)
+    assert decision.options and decision.options[0].code == "PAYMENT_HOLIDAY"
+    assert all(o.monthly_change_minor < 0 for o in decision.options)
+    texts = [r.text for r in decision.reasons]
+    assert "Your salary from ACME usually arrives on the 25th and hasn't arrived yet." in texts
+    assert any("£948.97 is due on 01 June" in t for t in texts)
+
+
+@pytest.mark.parametrize("days_late", [1, 2, 3])
+def test_a_salary_a_few_days_late_is_not_a_signal(days_late: int) -> None:
+    arrived = date(2025, 5, 25) + timedelta(days=days_late)
+    a = history(*paid_jan_to_apr(), salary(arrived))
+    assert first_offer_day(a, date(2025, 5, 25), date(2025, 6, 1), uk_mortgage(payment_day=1)) is None
+
+
+def test_waiting_for_a_late_salary_inside_the_grace_period_raises_nothing() -> None:
+    a = history(*paid_jan_to_apr())
+    for day in (date(2025, 5, 26), date(2025, 5, 27), date(2025, 5, 28)):
+        assert sig.detect(a, day, TH) == []
+
+
+def test_a_new_employer_paying_a_similar_salary_is_not_a_lost_income() -> None:
+    a = history(*paid_jan_to_apr(), salary(date(2025, 5, 15), 2_600_00, payer="Globex"))
+    assert [s.code for s in sig.detect(a, date(2025, 5, 30), TH)] == []
+
+
+def test_salary_on_a_month_end_day_is_expected_at_next_months_end() -> None:
+    a = history(*[salary(date(2025, m, d)) for m, d in ((1, 31), (2, 28), (3, 31))])
+    assert sig.expected_next_salary(a.salaries["emp_acme"]) == (date(2025, 4, 30), 31)
+
+
+def test_a_salary_paid_early_last_month_is_still_expected_on_the_usual_day() -> None:
+    a = history(*[salary(date(2025, m, 25)) for m in (1, 2, 3)], salary(date(2025, 4, 23)))
+    assert sig.expected_next_salary(a.salaries["emp_acme"]) == (date(2025, 5, 25), 25)
+
+
+def test_falling_income() -> None:
+    a = history(*paid_jan_to_apr(), salary(date(2025, 5, 25), 1_500_00))
+    found = sig.detect(a, date(2025, 5, 26), TH)
+    assert [s.code for s in found] == [sig.INCOME_FALLING]
+    assert found[0].text == "Your last salary from ACME was £1,500.00, less than your usual £2,500.00."
+
+
+def test_a_small_pay_dip_is_not_falling_income() -> None:
+    a = history(*paid_jan_to_apr(), salary(date(2025, 5, 25), 2_100_00))  # 84% of usual: above the 80% line
+    assert sig.detect(a, date(2025, 5, 26), TH) == []
+
+
+def test_bounced_direct_debits_and_a_bounced_mortgage_payment() -> None:
+    bounced = txn(date(2025, 5, 10), 45_00, "DIRECT_DEBIT", returned=True, merchant_name="Council Tax")
+    found = sig.detect(history(*paid_jan_to_apr(), bounced), date(2025, 5, 20), TH)
+    assert [s.code for s in found] == [sig.RETURNED_DIRECT_DEBITS]
+    assert "Council Tax" in found[0].text
+    # Out of the 30-day window: forgotten.
+    assert sig.detect(history(*paid_jan_to_apr(), bounced), date(2025, 6, 20), TH)[:1] != found[:1]
+
+    mortgage = txn(date(2025, 5, 1), 948_97, "MORTGAGE_PAYMENT", returned=True, merchant_name="Mortgage")
+    found = sig.detect(history(*paid_jan_to_apr(), mortgage), date(2025, 5, 2), TH)
+    assert found[0].code == sig.MORTGAGE_PAYMENT_RETURNED
+
+
+def test_a_payday_loan_credit() -> None:
+    loan = txn(date(2025, 5, 12), 300_00, "TRANSFER_IN", credit=True, merchant_name="QuickCash Loans",
+               description="QuickCash payday loan")
+    found = sig.detect(history(*paid_jan_to_apr(), loan), date(2025, 5, 20), TH)
+    assert [s.code for s in found] == [sig.PAYDAY_LOAN]
+    assert "£300.00 from QuickCash Loans" in found[0].text
+
+
+def _spending(start: date, days: int, per_day: int, gambling_per_day: int = 0) -> list[act.Txn]:
+    out = []
+    for i in range(days):
+        d = start + timedelta(days=i)
+        out.append(txn(d, per_day, merchant_name="Shop", mcc="5411", balance_after_minor=1_000_00))
+        if gambling_per_day:
+            out.append(txn(d, gambling_per_day, "CARD_NOT_PRESENT", merchant_name="BetNow Sports", mcc="7995",
+                           balance_after_minor=1_000_00))
+    return out
+
+
+def test_rising_gambling_share() -> None:
+    base = _spending(date(2025, 3, 1), 60, 20_00)
+    recent = _spending(date(2025, 4, 30), 30, 20_00, gambling_per_day=5_00)  # 20% of spending
+    found = sig.detect(history(*base, *recent), date(2025, 5, 29), TH)
+    assert [s.code for s in found] == [sig.GAMBLING_SHARE_RISING]
+    assert found[0].text == "Gambling was 20% of your spending in the last 30 days, up from 0%."
+
+
+def test_steady_gambling_is_not_a_rising_share() -> None:
+    steady = _spending(date(2025, 3, 1), 90, 20_00, gambling_per_day=5_00)
+    assert sig.detect(history(*steady), date(2025, 5, 29), TH) == []
+
+
+def test_rising_overdraft_use() -> None:
+    base = _spending(date(2025, 3, 1), 60, 10_00)
+    overdrawn = [txn(date(2025, 5, 1) + timedelta(days=i), 10_00, merchant_name="Shop", balance_after_minor=-50_00)
+                 for i in range(0, 30, 3)]                      # a debit every 3 days keeps it overdrawn
+    found = sig.detect(history(*base, *overdrawn), date(2025, 5, 30), TH)
+    assert [s.code for s in found] == [sig.RISING_OVERDRAFT]
+    assert found[0].text.startswith("Your account was overdrawn on 30 of the last 30 days")
+
+
+def test_a_single_weak_signal_does_not_trigger_an_offer_but_two_do() -> None:
+    loan = txn(date(2025, 5, 22), 300_00, "TRANSFER_IN", credit=True, merchant_name="QuickCash Loans")
+    bounced = txn(date(2025, 5, 23), 45_00, "DIRECT_DEBIT", returned=True, merchant_name="Council Tax")
+    mortgage = uk_mortgage(payment_day=1)
+    one = decide("C1", mortgage, sig.detect(history(*paid_jan_to_apr(), loan), date(2025, 5, 24), TH),
+                 date(2025, 5, 24))
+    assert not one.offer
+    two = decide("C1", mortgage, sig.detect(history(*paid_jan_to_apr(), loan, bounced), date(2025, 5, 24), TH),
+                 date(2025, 5, 24))
+    assert two.offer and two.escalate  # a payday loan marks a vulnerable case for an adviser
+
+
+def test_an_offer_waits_until_the_payment_is_within_the_window() -> None:
+    a = history(*paid_jan_to_apr())
+    mortgage = uk_mortgage(payment_day=20)                          # due 20 June: 22 days after the 29th
+    decision = decide("C1", mortgage, sig.detect(a, date(2025, 5, 29), TH), date(2025, 5, 29))
+    assert not decision.offer and not decision.options
+    assert "OFFER_LATER" in {r.code for r in decision.reasons}
+    later = decide("C1", mortgage, sig.detect(a, date(2025, 6, 8), TH), date(2025, 6, 8))
+    assert later.offer                                              # 12 days before
+
+
+def test_the_offer_id_is_the_same_all_through_one_payment_cycle() -> None:
+    a = history(*paid_jan_to_apr())
+    mortgage = uk_mortgage(payment_day=1)
+    ids = {decide("C1", mortgage, sig.detect(a, d, TH), d).offer_id
+           for d in (date(2025, 5, 29), date(2025, 5, 30), date(2025, 6, 1))}
+    assert ids == {offer_id("C1", "mtg-1", date(2025, 6, 1))}
+
+
+def test_an_arrears_case_goes_to_an_adviser() -> None:
+    a = history(*paid_jan_to_apr())
+    decision = decide("C1", uk_mortgage(in_arrears=True), sig.detect(a, date(2025, 5, 29), TH), date(2025, 5, 29))
+    assert decision.offer and decision.escalate
+
+
+@pytest.mark.parametrize(
+    ("payment_day", "today", "due"),
+    [(1, date(2025, 5, 29), date(2025, 6, 1)), (29, date(2025, 5, 29), date(2025, 5, 29)),
+     (31, date(2025, 2, 10), date(2025, 2, 28)), (15, date(2025, 12, 20), date(2026, 1, 15))],
+)
+def test_next_payment_date(payment_day: int, today: date, due: date) -> None:
+    assert next_payment_date(payment_day, today) == due
+
+
+def test_activity_round_trips_through_json() -> None:
+    a = history(*paid_jan_to_apr(), *_spending(date(2025, 4, 1), 5, 10_00, 2_00),
+                txn(date(2025, 4, 3), 45_00, "DIRECT_DEBIT", returned=True, merchant_name="Gym"))
+    assert act.to_json(act.from_json(act.to_json(a))) == act.to_json(a)
+
+
+def test_old_days_are_dropped() -> None:
+    a = history(*_spending(date(2025, 1, 1), 200, 10_00))
+    assert len(a.days) <= act.KEEP_DAYS + 1
