@@ -1,0 +1,148 @@
+"""Producing to Kafka (with a fake producer), the `simulate` command and the annuity arithmetic."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from services.gen.proactivecare.v1 import events_pb2
+from services.platform.settings import Settings
+from services.simulator import annuity, commands, handbook_csv
+from services.simulator.bank import build_bank
+from services.simulator.handbook import HandbookConfig
+from services.simulator.produce import produce_bank, send_all
+
+
+@dataclass
+class FakeFuture:
+    fail: BaseException | None = None
+
+    def add_errback(self, callback) -> None:  # type: ignore[no-untyped-def]
+        if self.fail is not None:
+            callback(self.fail)
+
+
+@dataclass
+class FakeProducer:
+    fail_every: int = 0
+    sent: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    flushes: int = 0
+
+    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> FakeFuture:
+        assert value is not None and key is not None
+        self.sent.append((topic, key, value))
+        failed = self.fail_every and len(self.sent) % self.fail_every == 0
+        return FakeFuture(RuntimeError("broker down") if failed else None)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.flushes += 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+SMALL = HandbookConfig(n_customers=40, n_terminals=200, n_days=40, seed=5)
+
+
+def test_profiles_then_transactions_keyed_by_customer() -> None:
+    bank = build_bank(SMALL)
+    producer = FakeProducer()
+    settings = Settings(topic_prefix="t1.")
+    results = produce_bank(bank, settings, limit=500, producer=producer)
+    assert [r.topic for r in results] == ["t1.customers", "t1.transactions"]
+    assert [r.records for r in results] == [40, 500]
+    profiles, txs = producer.sent[:40], producer.sent[40:]
+    assert {t for t, _, _ in profiles} == {"t1.customers"} and {t for t, _, _ in txs} == {"t1.transactions"}
+    for _, key, value in profiles:
+        assert events_pb2.CustomerProfile.FromString(value).customer_id == key.decode()
+    seconds = []
+    for _, key, value in txs:
+        tx = events_pb2.Transaction.FromString(value)
+        assert tx.customer_id == key.decode()
+        seconds.append(tx.timestamp.seconds)
+    assert seconds == sorted(seconds)
+    assert producer.flushes == 2
+
+
+def test_send_all_paces_to_the_rate() -> None:
+    clock = FakeClock()
+    messages = [(f"cust_{i}", events_pb2.Transaction(id=str(i))) for i in range(50)]
+    result = send_all(FakeProducer(), "tx", messages, rate=10.0, clock=clock, sleep=clock.sleep)
+    assert result.records == 50
+    # 50 records at 10/s: the last one is due 4.9 s after the first.
+    assert sum(clock.slept) == pytest.approx(4.9)
+    assert result.records_per_second == pytest.approx(50 / 4.9)
+
+
+def test_send_all_without_rate_never_sleeps() -> None:
+    clock = FakeClock()
+    messages = [("k", events_pb2.Transaction(id="x"))] * 20
+    send_all(FakeProducer(), "tx", messages, clock=clock, sleep=clock.sleep)
+    assert clock.slept == []
+
+
+def test_failed_sends_raise_after_flush() -> None:
+    producer = FakeProducer(fail_every=7)
+    with pytest.raises(RuntimeError, match="2 sends to tx failed"):
+        send_all(producer, "tx", [("k", events_pb2.Transaction(id="x"))] * 20)
+    assert producer.flushes == 1
+
+
+def _run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands.register(sub)
+    args = parser.parse_args(["simulate", *argv])
+    return int(args.func(args))
+
+
+def test_simulate_writes_csv_truth_and_json_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path, truth_path = tmp_path / "tx.csv", tmp_path / "truth.jsonl"
+    argv = ["--customers", "60", "--terminals", "200", "--days", "40", "--seed", "2", "--stats",
+            "--csv", str(csv_path), "--truth", str(truth_path)]
+    assert _run_cli(argv) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["config"]["n_customers"] == 60 and out["config"]["start_date"] == "2018-04-01"
+    hb = out["handbook"]
+    assert hb["n_transactions"] == out["csv"]["rows"] == len(handbook_csv.read_csv(csv_path))
+    assert hb["n_fraud"] == sum(hb["scenario_counts"].values())
+    assert out["truth"]["records"]["fraud"] == hb["n_fraud"]
+    assert out["bank"]["n_customers"] == 60
+    assert truth_path.read_text().splitlines()[0].startswith('{"type": "meta"')
+
+
+def test_simulate_handbook_only_has_no_bank(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run_cli(["--customers", "30", "--terminals", "100", "--days", "10", "--handbook-only",
+                     "--stats"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "bank" not in out and out["handbook"]["n_transactions"] > 0
+
+
+def test_simulate_refuses_to_produce_without_the_bank() -> None:
+    with pytest.raises(SystemExit):
+        _run_cli(["--handbook-only", "--produce"])
+
+
+def test_annuity_formula_known_values() -> None:
+    # 200,000.00 at 5.00% over 25 years: 1,169.18 a month.
+    assert annuity.annuity_payment(200_000_00, 500, 300) == 1_169_18
+    assert annuity.annuity_payment(120_000_00, 0, 240) == 500_00
+    principal = annuity.principal_for_payment(1_169_18, 500, 300)
+    assert abs(principal - 200_000_00) < 100
+    assert abs(annuity.balance_after_payments(200_000_00, 500, 1_169_18, 300)) < 300
+    with pytest.raises(ValueError):
+        annuity.annuity_payment(1, 500, 0)
