@@ -83,10 +83,13 @@ def run(args: argparse.Namespace) -> int:
         out["truth"] = {"path": args.truth, "records": truth.write_truth(args.truth, data, bank)}
         timings["truth_s"] = round(time.perf_counter() - t0, 3)
     if args.produce and bank is not None:
+        from services.platform.kafka_launcher import ensure_topics
         from services.platform.settings import Settings
         from services.simulator.produce import produce_bank
 
-        results = produce_bank(bank, Settings.from_env(), rate=None if args.fast else args.rate, limit=args.limit)
+        settings = Settings.from_env()
+        ensure_topics(settings)  # idempotent; the broker does not auto-create topics
+        results = produce_bank(bank, settings, rate=None if args.fast else args.rate, limit=args.limit)
         out["produced"] = [
             {"topic": r.topic, "records": r.records, "seconds": round(r.seconds, 3),
              "records_per_second": round(r.records_per_second, 1)}
