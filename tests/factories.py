@@ -29,3 +29,17 @@ def transaction(**overrides: object) -> events_pb2.Transaction:
         else:
             setattr(tx, key, value)
     return tx
+
+
+def notification(customer_id: str = "C1", kind: int = events_pb2.FRAUD_ALERT, **overrides: object,
+                 ) -> events_pb2.Notification:
+    n = events_pb2.Notification(
+        id=f"n-{uuid.uuid4().hex[:12]}", customer_id=customer_id, kind=kind, priority=events_pb2.HIGH,
+        title="Was this you?", body="A payment of £250.00 at a terminal you have never used.",
+        reasons=[common_pb2.Reason(code="NEW_TERMINAL", text="at a terminal you have never used")],
+        actions=[common_pb2.Action(id="CONFIRM_GENUINE", label="Yes, it was me")],
+        source="test", origin_produced_at_ms=int(time.time() * 1000))
+    n.created_at.GetCurrentTime()
+    for key, value in overrides.items():
+        setattr(n, key, value)
+    return n

@@ -68,7 +68,11 @@ class Source:
 
 class Handler(Protocol):
     def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
-        """Apply the batch's effects through `tx`; return the outputs of each event id."""
+        """Apply the batch's effects through `tx`; return the outputs of each event id.
+
+        A handler may also define `committed(records)`, called after the store transaction committed
+        (e.g. to wake up subscribers waiting for what the batch stored).
+        """
         ...
 
 
@@ -228,6 +232,9 @@ class StreamRunner:
                     fresh[r.event_id] = r
             result = self.handler.handle(list(fresh.values()), tx) if fresh else {}
             mark_processed(tx, consumer_name, ((eid, encode_outputs(result.get(eid, ()))) for eid in fresh))
+        committed = getattr(self.handler, "committed", None)
+        if fresh and committed is not None:
+            committed(list(fresh.values()))
         for r in records:
             first_delivery = fresh.get(r.event_id) is r
             (self.metrics.handled if first_delivery else self.metrics.replayed).labels(self.service, r.topic).inc()

@@ -42,6 +42,10 @@ class Store:
             for statement in _split_sql(_PLATFORM_SCHEMA):
                 tx.execute(statement)
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for reads (writes go through `transaction()`)."""
+        return self._conn()
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:

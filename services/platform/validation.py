@@ -66,3 +66,16 @@ def _looks_like_pan(token: str) -> bool:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
+
+
+def validate_notification(n: events_pb2.Notification, field: str = "notification") -> None:
+    """What the notification gateway accepts (producers may call it before sending)."""
+    require(n.id != "", f"{field}.id", "is required", "missing_id")
+    require(n.customer_id != "", f"{field}.customer_id", "is required", "missing_customer_id")
+    require(n.kind != events_pb2.NOTIFICATION_KIND_UNSPECIFIED, f"{field}.kind", "is required", "missing_kind")
+    require(n.title != "", f"{field}.title", "is required", "missing_title")
+    require(len(n.reasons) > 0, f"{field}.reasons", "every notification explains itself: give a reason",
+            "missing_reason")
+    for i, reason in enumerate(n.reasons):
+        require(reason.code != "" and reason.text != "", f"{field}.reasons[{i}]", "needs a code and a text",
+                "invalid_reason")

@@ -1,0 +1,159 @@
+"""Delivery policy, pure: quiet hours in the customer's own time zone, opt-outs, frequency caps.
+
+Fraud and security alerts always pass at once and cannot be opted out of. Other kinds (nudges, care offers)
+are held during quiet hours until the window ends; beyond a day or week cap they are held until the next
+local day/week when their priority is at least HIGH, otherwise dropped (and counted).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from services.gen.proactivecare.v1 import events_pb2, notify_pb2
+from services.platform.errors import ValidationError
+
+MINUTES_PER_DAY = 24 * 60
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    effective_from: date
+    default_time_zone: str
+    quiet_start: int
+    quiet_end: int
+    quiet_enabled: bool
+    max_per_day: int
+    max_per_week: int
+    max_cap: int
+    urgent_kinds: frozenset[int]
+    hold_min_priority: int
+
+
+POLICY_FILE = Path(__file__).with_name("policy.json")
+
+
+@cache
+def load_policy(path: Path = POLICY_FILE) -> Policy:
+    raw = json.loads(path.read_text())
+    quiet = raw["default_quiet_hours"]
+    return Policy(
+        version=raw["version"],
+        effective_from=date.fromisoformat(raw["effective_from"]),
+        default_time_zone=raw["default_time_zone"],
+        quiet_start=quiet["start_minute"], quiet_end=quiet["end_minute"], quiet_enabled=quiet["enabled"],
+        max_per_day=raw["default_max_nudges_per_day"], max_per_week=raw["default_max_nudges_per_week"],
+        max_cap=raw["max_cap"],
+        urgent_kinds=frozenset(events_pb2.NotificationKind.Value(k) for k in raw["urgent_kinds"]),
+        hold_min_priority=events_pb2.Priority.Value(raw["hold_over_cap_min_priority"]),
+    )
+
+
+def default_preferences(customer_id: str, time_zone: str = "", policy: Policy | None = None) -> notify_pb2.Preferences:
+    p = policy or load_policy()
+    return notify_pb2.Preferences(
+        customer_id=customer_id, time_zone=time_zone or p.default_time_zone,
+        quiet_hours=notify_pb2.QuietHours(enabled=p.quiet_enabled, start_minute=p.quiet_start,
+                                          end_minute=p.quiet_end),
+        max_nudges_per_day=p.max_per_day, max_nudges_per_week=p.max_per_week)
+
+
+def validate_preferences(prefs: notify_pb2.Preferences, policy: Policy | None = None) -> None:
+    p = policy or load_policy()
+    field = "preferences"
+    if not prefs.customer_id:
+        raise ValidationError(f"{field}.customer_id", "is required")
+    try:
+        ZoneInfo(prefs.time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{field}.time_zone", f"unknown IANA time zone {prefs.time_zone!r}") from exc
+    for name in ("start_minute", "end_minute"):
+        value = getattr(prefs.quiet_hours, name)
+        if not 0 <= value < MINUTES_PER_DAY:
+            raise ValidationError(f"{field}.quiet_hours.{name}", f"must be in 0..{MINUTES_PER_DAY - 1}")
+    for name in ("max_nudges_per_day", "max_nudges_per_week"):
+        if not 0 <= getattr(prefs, name) <= p.max_cap:
+            raise ValidationError(f"{field}.{name}", f"must be in 0..{p.max_cap}")
+    if prefs.max_nudges_per_week < prefs.max_nudges_per_day:
+        raise ValidationError(f"{field}.max_nudges_per_week", "must not be below max_nudges_per_day")
+    for kind in prefs.opted_out_kinds:
+        if kind in p.urgent_kinds:
+            raise ValidationError(f"{field}.opted_out_kinds",
+                                  f"{events_pb2.NotificationKind.Name(kind)} alerts protect the customer and "
+                                  "cannot be turned off")
+        if kind == events_pb2.NOTIFICATION_KIND_UNSPECIFIED or kind not in events_pb2.NotificationKind.values():
+            raise ValidationError(f"{field}.opted_out_kinds", f"unknown kind {kind}")
+
+
+class Outcome(StrEnum):
+    DELIVER = "deliver"
+    HOLD_QUIET_HOURS = "held_quiet_hours"
+    HOLD_CAP = "held_cap"
+    DROP_OPT_OUT = "dropped_opt_out"
+    DROP_CAP = "dropped_cap"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    release_at: datetime | None = None  # UTC, for holds
+    reason: str = field(default="")
+
+
+def decide(kind: int, priority: int, now: datetime, prefs: notify_pb2.Preferences, *, sent_today: int,
+           sent_this_week: int, policy: Policy | None = None) -> Decision:
+    """What to do with one notification now. `sent_*` count non-urgent deliveries in the local day/week."""
+    p = policy or load_policy()
+    if kind in p.urgent_kinds:
+        return Decision(Outcome.DELIVER, reason="security alerts always pass at once")
+    if kind in prefs.opted_out_kinds:
+        return Decision(Outcome.DROP_OPT_OUT, reason="the customer turned this kind off")
+    tz = ZoneInfo(prefs.time_zone or p.default_time_zone)
+    local = now.astimezone(tz)
+    quiet_end = quiet_window_end(local, prefs.quiet_hours)
+    if quiet_end is not None:
+        return Decision(Outcome.HOLD_QUIET_HOURS, quiet_end.astimezone(UTC), "quiet hours")
+    over_day = sent_today >= prefs.max_nudges_per_day
+    over_week = sent_this_week >= prefs.max_nudges_per_week
+    if not (over_day or over_week):
+        return Decision(Outcome.DELIVER)
+    if priority < p.hold_min_priority:
+        return Decision(Outcome.DROP_CAP, reason="over the frequency cap")
+    next_window = next_week_start(local) if over_week else next_day_start(local)
+    return Decision(Outcome.HOLD_CAP, next_window.astimezone(UTC), "over the frequency cap")
+
+
+def quiet_window_end(local: datetime, quiet: notify_pb2.QuietHours) -> datetime | None:
+    """When the quiet window `local` falls in ends (local time), or None outside quiet hours."""
+    if not quiet.enabled or quiet.start_minute == quiet.end_minute:
+        return None
+    minute = local.hour * 60 + local.minute
+    start, end = quiet.start_minute, quiet.end_minute
+    inside = start <= minute < end if start < end else (minute >= start or minute < end)
+    if not inside:
+        return None
+    end_day = local.date() if minute < end else local.date() + timedelta(days=1)
+    naive = datetime.combine(end_day, time(end // 60, end % 60))
+    return naive.replace(tzinfo=local.tzinfo)
+
+
+def local_day_start(local: datetime) -> datetime:
+    return datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+
+
+def next_day_start(local: datetime) -> datetime:
+    return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=local.tzinfo)
+
+
+def local_week_start(local: datetime) -> datetime:
+    return datetime.combine(local.date() - timedelta(days=local.weekday()), time(0), tzinfo=local.tzinfo)
+
+
+def next_week_start(local: datetime) -> datetime:
+    return local_week_start(local) + timedelta(days=7)

@@ -1,0 +1,135 @@
+"""NotificationService: what the bank app holds open (Subscribe) and how the customer steers it (Preferences)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+
+from services.gen.proactivecare.v1 import common_pb2, events_pb2, notify_pb2, notify_pb2_grpc
+from services.notify import repository
+from services.notify.hub import SubscriberHub
+from services.notify.policy import validate_preferences
+from services.notify.routing import preferences
+from services.platform import auth
+from services.platform.errors import ValidationError
+from services.platform.metrics import PREFIX
+from services.platform.storage import Store
+
+TIME_TO_NOTIFY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
+DEFAULT_PAGE, MAX_PAGE, MAX_ACK = 50, 500, 500
+RECHECK_SECONDS = 1.0  # another replica may have stored something: look again at least this often
+
+
+class DeliveryMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.time_to_notify = Histogram(
+            f"{PREFIX}_notify_time_to_notify_seconds",
+            "From the originating transaction's produce time to first delivery on a Subscribe stream",
+            ("kind",), buckets=TIME_TO_NOTIFY_BUCKETS, registry=registry)
+        self.subscribers = Gauge(f"{PREFIX}_notify_subscribers", "Open Subscribe streams", registry=registry)
+
+
+class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
+    def __init__(self, store: Store, hub: SubscriberHub, metrics: DeliveryMetrics) -> None:
+        self.store = store
+        self.hub = hub
+        self.metrics = metrics
+
+    async def Subscribe(self, request: notify_pb2.SubscribeRequest,
+                        context: grpc.aio.ServicerContext) -> AsyncIterator[notify_pb2.DeliveredNotification]:
+        _require_customer_id(request.customer_id)
+        if request.after_sequence < 0:
+            raise ValidationError("after_sequence", "must not be negative")
+        auth.require_customer(request.customer_id)
+        wake = self.hub.register(request.customer_id)
+        self.metrics.subscribers.inc()
+        try:
+            last = request.after_sequence
+            while True:
+                wake.clear()
+                batch = repository.delivered_after(self.store.connection(), request.customer_id, last)
+                if batch:
+                    self._observe_first_delivery(batch)
+                    for item in batch:
+                        yield item.to_proto()
+                        last = item.sequence
+                    continue  # there may be more: read again before waiting
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), RECHECK_SECONDS)
+        finally:
+            self.hub.unregister(request.customer_id, wake)
+            self.metrics.subscribers.dec()
+
+    def _observe_first_delivery(self, batch: list[repository.Stored]) -> None:
+        fresh = [s for s in batch if s.first_sent_at is None]
+        if not fresh:
+            return
+        now = time.time()
+        with self.store.transaction() as tx:
+            first = [s for s in fresh if repository.mark_first_sent(tx, s.notification.id, now)]
+        for s in first:
+            if s.notification.origin_produced_at_ms > 0:
+                kind = events_pb2.NotificationKind.Name(s.notification.kind)
+                self.metrics.time_to_notify.labels(kind).observe(
+                    max(0.0, now - s.notification.origin_produced_at_ms / 1000))
+
+    async def Acknowledge(self, request: notify_pb2.AcknowledgeRequest,
+                          context: grpc.aio.ServicerContext) -> notify_pb2.AcknowledgeResponse:
+        _require_customer_id(request.customer_id)
+        if not request.notification_ids:
+            raise ValidationError("notification_ids", "give at least one id")
+        if len(request.notification_ids) > MAX_ACK:
+            raise ValidationError("notification_ids", f"at most {MAX_ACK} ids per call")
+        if any(not i for i in request.notification_ids):
+            raise ValidationError("notification_ids", "ids must not be empty")
+        auth.require_customer(request.customer_id)
+        with self.store.transaction() as tx:
+            count = repository.acknowledge(tx, request.customer_id, list(request.notification_ids))
+        return notify_pb2.AcknowledgeResponse(acknowledged=count)
+
+    async def ListNotifications(self, request: notify_pb2.ListNotificationsRequest,
+                                context: grpc.aio.ServicerContext) -> notify_pb2.ListNotificationsResponse:
+        _require_customer_id(request.customer_id)
+        size = request.page.page_size or DEFAULT_PAGE
+        if not 0 < size <= MAX_PAGE:
+            raise ValidationError("page.page_size", f"must be in 1..{MAX_PAGE}")
+        before = None
+        if request.page.page_token:
+            if not request.page.page_token.isdigit():
+                raise ValidationError("page.page_token", "is not a token this service issued")
+            before = int(request.page.page_token)
+        auth.require_customer(request.customer_id)
+        items = repository.delivered_before(self.store.connection(), request.customer_id, before, size + 1)
+        more = len(items) > size
+        items = items[:size]
+        token = str(items[-1].sequence) if more else ""
+        return notify_pb2.ListNotificationsResponse(notifications=[i.to_proto() for i in items],
+                                                    page=common_pb2.PageResponse(next_page_token=token))
+
+    async def GetPreferences(self, request: notify_pb2.GetPreferencesRequest,
+                             context: grpc.aio.ServicerContext) -> notify_pb2.Preferences:
+        _require_customer_id(request.customer_id)
+        auth.require_customer(request.customer_id)
+        return preferences(self.store.connection(), request.customer_id)
+
+    async def UpdatePreferences(self, request: notify_pb2.UpdatePreferencesRequest,
+                                context: grpc.aio.ServicerContext) -> notify_pb2.Preferences:
+        if not request.HasField("preferences"):
+            raise ValidationError("preferences", "is required")
+        validate_preferences(request.preferences)
+        auth.require_customer(request.preferences.customer_id)
+        with self.store.transaction() as tx:
+            repository.save_preferences(tx, request.preferences, time.time())
+        return request.preferences
+
+
+def _require_customer_id(customer_id: str) -> None:
+    if not customer_id:
+        raise ValidationError("customer_id", "is required")
+    if len(customer_id) > 128:
+        raise ValidationError("customer_id", "is longer than 128 characters")

@@ -1,0 +1,65 @@
+"""The gateway's stream handler: store each notification once, then deliver, hold or drop it by preference."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+
+from prometheus_client import CollectorRegistry, Counter
+
+from services.gen.proactivecare.v1 import events_pb2
+from services.notify import repository
+from services.notify.hub import SubscriberHub
+from services.notify.policy import Decision, Outcome
+from services.notify.routing import route
+from services.platform import topics
+from services.platform.kafka_io import Output
+from services.platform.metrics import PREFIX
+from services.platform.runner import Record, Source
+from services.platform.settings import Settings
+from services.platform.validation import validate_customer_profile, validate_notification
+
+
+class RoutingMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.routed = Counter(f"{PREFIX}_notify_notifications_total",
+                              "Notifications by kind and what the preferences made of them",
+                              ("kind", "outcome"), registry=registry)
+        for kind in events_pb2.NotificationKind.keys()[1:]:
+            for outcome in Outcome:
+                self.routed.labels(kind, outcome.value)
+
+    def count(self, n: events_pb2.Notification, decision: Decision) -> None:
+        self.routed.labels(events_pb2.NotificationKind.Name(n.kind), decision.outcome.value).inc()
+
+
+def sources(settings: Settings) -> list[Source]:
+    return [
+        Source(settings.topic(topics.NOTIFICATIONS), events_pb2.Notification.FromString, validate_notification,
+               event_id=lambda n, _rec: n.id),
+        Source(settings.topic(topics.CUSTOMERS), events_pb2.CustomerProfile.FromString, validate_customer_profile),
+    ]
+
+
+class NotificationHandler:
+    def __init__(self, settings: Settings, hub: SubscriberHub, metrics: RoutingMetrics) -> None:
+        self.notifications_topic = settings.topic(topics.NOTIFICATIONS)
+        self.hub = hub
+        self.metrics = metrics
+
+    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+        now = time.time()
+        for record in records:
+            if record.topic != self.notifications_topic:
+                profile: events_pb2.CustomerProfile = record.value
+                if profile.time_zone:
+                    repository.save_time_zone(tx, profile.customer_id, profile.time_zone)
+                continue
+            n: events_pb2.Notification = record.value
+            if repository.insert(tx, n, now):
+                self.metrics.count(n, route(tx, n, now))
+        return {}
+
+    def committed(self, records: list[Record]) -> None:
+        self.hub.wake(r.value.customer_id for r in records if r.topic == self.notifications_topic)
