@@ -9,7 +9,8 @@ transactions all stay in the data), so a balance can go beyond the arranged limi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from services.gen.proactivecare.v1 import events_pb2
 from services.simulator.customers import BankCustomer
 from services.simulator.handbook import SECONDS_PER_DAY
 from services.simulator.merchants import MerchantDirectory
-from services.simulator.schedule import CREDIT_KINDS, SAVINGS, Kind, Plan
+from services.simulator.schedule import CREDIT_KINDS, CURRENT, SAVINGS, Kind, Plan
 
 BOOKED = events_pb2.BOOKED
 RETURNED = events_pb2.RETURNED
@@ -96,60 +97,39 @@ class _OpenEpisode:
     end_s: int | None = None
 
 
-def book(
-    plan: Plan,
-    customers: list[BankCustomer],
-    directory: MerchantDirectory,
-    n_days: int,
-    overdraft_fee_minor: int,
-) -> Ledger:
-    order = np.lexsort((plan.kind, plan.time_s, plan.customer))
-    time_s = plan.time_s[order].tolist()
-    cust = plan.customer[order].tolist()
-    account = plan.account[order].tolist()
-    kind = plan.kind[order].tolist()
-    amount = plan.amount_minor[order].tolist()
-    plan_rows = order.tolist()
+@dataclass
+class _Booked:
+    """Booking output, in booking order (per customer, time order). ``src`` = planned row, -1 for a fee."""
 
-    card_online = directory.merchant_online[directory.terminal_merchant[plan.terminal[order]]].tolist()
-    counterparties = list(plan.counterparties)
-    descriptions = list(plan.descriptions)
-    fee_cp, fee_desc = len(counterparties), len(descriptions)
-    counterparties.append(FEE_COUNTERPARTY)
-    descriptions.append(FEE_DESCRIPTION)
+    time_s: array = field(default_factory=lambda: array("q"))
+    customer: array = field(default_factory=lambda: array("q"))
+    src: array = field(default_factory=lambda: array("q"))
+    balance: array = field(default_factory=lambda: array("q"))
+    returned: array = field(default_factory=lambda: array("b"))
+    episodes: list[_OpenEpisode] = field(default_factory=list)
+    missed: list[tuple[int, int, int]] = field(default_factory=list)  # (customer, planned row, seq)
 
+
+def _book_customers(
+    rows: np.ndarray, plan: Plan, customers: list[BankCustomer], fee: int, end_of_data: int, out: _Booked
+) -> None:
+    """Book the planned ``rows`` (whole customers, sorted by customer then time) into ``out``."""
+    time_s = plan.time_s[rows].tolist()
+    cust = plan.customer[rows].tolist()
+    account = plan.account[rows].tolist()
+    kind = plan.kind[rows].tolist()
+    amount = plan.amount_minor[rows].tolist()
+    src = rows.tolist()
     credit_kinds = {int(k) for k in CREDIT_KINDS}
-    card_kinds = {int(Kind.CARD), int(Kind.DUPLICATE)}
-    channel_of_kind = {int(k): int(v) for k, v in _CHANNEL_OF_KIND.items()}
-    mortgage, fee_kind, savings_account = int(Kind.MORTGAGE), int(Kind.FEE), SAVINGS
-    end_of_data = n_days * SECONDS_PER_DAY
+    mortgage = int(Kind.MORTGAGE)
+    o_time, o_cust, o_src, o_balance, o_returned = out.time_s, out.customer, out.src, out.balance, out.returned
 
-    # Output columns (booking order); src = planned row, -1 for fees.
-    o_time: list[int] = []
-    o_cust: list[int] = []
-    o_account: list[int] = []
-    o_kind: list[int] = []
-    o_channel: list[int] = []
-    o_dir: list[int] = []
-    o_amount: list[int] = []
-    o_status: list[int] = []
-    o_balance: list[int] = []
-    o_src: list[int] = []
-    episodes: list[_OpenEpisode] = []
-    missed: list[tuple[int, int, int]] = []  # (customer, plan row, seq)
-    fee = overdraft_fee_minor
-
-    def emit(t: int, c: int, acc: int, k: int, ch: int, d: int, a: int, st: int, bal: int, src: int) -> None:
+    def emit(t: int, c: int, s: int, bal: int, returned: int = 0) -> None:
         o_time.append(t)
         o_cust.append(c)
-        o_account.append(acc)
-        o_kind.append(k)
-        o_channel.append(ch)
-        o_dir.append(d)
-        o_amount.append(a)
-        o_status.append(st)
+        o_src.append(s)
         o_balance.append(bal)
-        o_src.append(src)
+        o_returned.append(returned)
 
     current = -1
     balance = savings = limit = 0
@@ -162,8 +142,8 @@ def book(
         balance -= fee
         if before >= 0 > balance:
             open_episode = _OpenEpisode(c, t, len(o_time))
-            episodes.append(open_episode)
-        emit(t, c, 0, fee_kind, events_pb2.FEE, DEBIT, fee, BOOKED, balance, -1)
+            out.episodes.append(open_episode)
+        emit(t, c, -1, balance)
 
     n = len(time_s)
     for j in range(n + 1):
@@ -184,74 +164,96 @@ def book(
         if pending_fee is not None and pending_fee <= t:
             charge_fee(pending_fee, c)
             pending_fee = None
-        if k in card_kinds:
-            channel = events_pb2.CARD_NOT_PRESENT if card_online[j] else events_pb2.CARD_PRESENT
-        else:
-            channel = channel_of_kind[k]
-        if account[j] == savings_account:
+        if account[j] == SAVINGS:
             savings += a
-            emit(t, c, savings_account, k, channel, CREDIT, a, BOOKED, savings, plan_rows[j])
-            continue
-        if k in credit_kinds:
+            emit(t, c, src[j], savings)
+        elif k in credit_kinds:
             balance += a
-            emit(t, c, 0, k, channel, CREDIT, a, BOOKED, balance, plan_rows[j])
+            emit(t, c, src[j], balance)
             if open_episode is not None and balance >= 0:
                 open_episode.end_s = t
                 open_episode = None
-            continue
-        if k == mortgage and balance + limit < a:
-            missed.append((c, plan_rows[j], len(o_time)))
-            emit(t, c, 0, k, channel, DEBIT, a, RETURNED, balance, plan_rows[j])
-            continue
-        before = balance
-        balance -= a
-        if before >= 0 > balance:
-            open_episode = _OpenEpisode(c, t, len(o_time))
-            episodes.append(open_episode)
-            if pending_fee is None and fee > 0:
-                pending_fee = (t // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY - 1
-        emit(t, c, 0, k, channel, DEBIT, a, BOOKED, balance, plan_rows[j])
+        elif k == mortgage and balance + limit < a:
+            out.missed.append((c, src[j], len(o_time)))
+            emit(t, c, src[j], balance, 1)
+        else:
+            before = balance
+            balance -= a
+            if before >= 0 > balance:
+                open_episode = _OpenEpisode(c, t, len(o_time))
+                out.episodes.append(open_episode)
+                if pending_fee is None and fee > 0:
+                    pending_fee = (t // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY - 1
+            emit(t, c, src[j], balance)
 
-    src = np.asarray(o_src, dtype=np.int64)
-    o_t = np.asarray(o_time, dtype=np.int64)
+
+def book(
+    plan: Plan,
+    customers: list[BankCustomer],
+    directory: MerchantDirectory,
+    n_days: int,
+    overdraft_fee_minor: int,
+    chunk_rows: int = 250_000,
+) -> Ledger:
+    order = np.lexsort((plan.kind, plan.time_s, plan.customer))
+    # Chunks of whole customers keep the Python lists of the booking loop small.
+    customer_starts = np.flatnonzero(np.diff(plan.customer[order])) + 1
+    at = np.searchsorted(customer_starts, np.arange(chunk_rows, len(order), chunk_rows))
+    cuts = np.unique(customer_starts[at[at < len(customer_starts)]])
+    out = _Booked()
+    end_of_data = n_days * SECONDS_PER_DAY
+    for rows in np.split(order, cuts):
+        _book_customers(rows, plan, customers, overdraft_fee_minor, end_of_data, out)
+
+    o_t = np.frombuffer(out.time_s, dtype=np.int64)
     glob = np.argsort(o_t, kind="stable")  # booking order is time order per customer
     position_of_seq = np.empty_like(glob)
     position_of_seq[glob] = np.arange(len(glob))
-    src_g = src[glob]
-    has_src = src_g >= 0
-    safe = np.where(has_src, src_g, 0)
+    src = np.frombuffer(out.src, dtype=np.int64)[glob]
+    has_src = src >= 0
+    safe = np.where(has_src, src, 0)
 
-    def gather(col: np.ndarray, fill: int) -> np.ndarray:
-        return np.where(has_src, col[safe], fill)
+    kind = np.where(has_src, plan.kind[safe], int(Kind.FEE)).astype(np.int8)
+    terminal = np.where(has_src, plan.terminal[safe], -1)
+    online = directory.merchant_online[directory.terminal_merchant[np.maximum(terminal, 0)]]
+    channel_of_kind = np.zeros(max(Kind) + 1, dtype=np.int8)
+    for k, ch in _CHANNEL_OF_KIND.items():
+        channel_of_kind[k] = ch
+    channel = channel_of_kind[kind]
+    card = (kind == int(Kind.CARD)) | (kind == int(Kind.DUPLICATE))
+    channel[card] = np.where(online[card], events_pb2.CARD_NOT_PRESENT, events_pb2.CARD_PRESENT)
+    credit = np.isin(kind, [int(k) for k in CREDIT_KINDS])
 
-    handbook_id = gather(plan.handbook_id, -1)
+    counterparties = [*plan.counterparties, FEE_COUNTERPARTY]
+    descriptions = [*plan.descriptions, FEE_DESCRIPTION]
+    handbook_id = np.where(has_src, plan.handbook_id[safe], -1)
     bank_rows = handbook_id < 0
-    bank_seq = np.where(bank_rows, np.cumsum(bank_rows) - 1, -1)
     position_of_plan_row = np.full(len(plan), -1, dtype=np.int64)
-    position_of_plan_row[src_g[has_src]] = np.flatnonzero(has_src)
+    position_of_plan_row[src[has_src]] = np.flatnonzero(has_src)
     return Ledger(
         time_s=o_t[glob],
-        customer=np.asarray(o_cust, dtype=np.int64)[glob],
-        account=np.asarray(o_account, dtype=np.int8)[glob],
-        kind=np.asarray(o_kind, dtype=np.int8)[glob],
-        channel=np.asarray(o_channel, dtype=np.int8)[glob],
-        direction=np.asarray(o_dir, dtype=np.int8)[glob],
-        amount_minor=np.asarray(o_amount, dtype=np.int64)[glob],
-        status=np.asarray(o_status, dtype=np.int8)[glob],
-        balance_after_minor=np.asarray(o_balance, dtype=np.int64)[glob],
-        terminal=gather(plan.terminal, -1),
-        counterparty=np.where(has_src, plan.counterparty[safe], fee_cp),
-        description=np.where(has_src, plan.description[safe], fee_desc),
+        customer=np.frombuffer(out.customer, dtype=np.int64)[glob],
+        account=np.where(has_src, plan.account[safe], CURRENT).astype(np.int8),
+        kind=kind,
+        channel=channel,
+        direction=np.where(credit, CREDIT, DEBIT).astype(np.int8),
+        amount_minor=np.where(has_src, plan.amount_minor[safe], overdraft_fee_minor),
+        status=np.where(np.frombuffer(out.returned, dtype=np.int8)[glob] == 1, RETURNED, BOOKED).astype(np.int8),
+        balance_after_minor=np.frombuffer(out.balance, dtype=np.int64)[glob],
+        terminal=terminal,
+        counterparty=np.where(has_src, plan.counterparty[safe], len(counterparties) - 1),
+        description=np.where(has_src, plan.description[safe], len(descriptions) - 1),
         handbook_id=handbook_id,
-        bank_seq=bank_seq,
+        bank_seq=np.where(bank_rows, np.cumsum(bank_rows) - 1, -1),
         counterparties=counterparties,
         descriptions=descriptions,
         overdraft_episodes=[
-            OverdraftEpisode(e.customer, e.start_s, e.end_s, int(position_of_seq[e.start_seq])) for e in episodes
+            OverdraftEpisode(e.customer, e.start_s, e.end_s, int(position_of_seq[e.start_seq]))
+            for e in out.episodes
         ],
         missed_payments=[
             MissedPayment(c, int(plan.due_day[row]), int(plan.amount_minor[row]), int(position_of_seq[seq]))
-            for c, row, seq in missed
+            for c, row, seq in out.missed
         ],
         position_of_plan_row=position_of_plan_row,
     )
