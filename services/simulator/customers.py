@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import math
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,6 +28,7 @@ _P_KEPT = 0.5 * (
 )
 _AMOUNT_MEAN_FACTOR = 1 + 0.5 * math.exp(-2) / math.sqrt(2 * math.pi)
 MIN_SALARY_MINOR = 1_100_00
+T = TypeVar("T")
 ATM_AMOUNTS_MINOR = (20_00, 30_00, 40_00, 50_00, 100_00, 150_00, 200_00)
 
 
@@ -124,7 +126,7 @@ def _days_to_day_of_month(start: dt.date, day_of_month: int) -> int:
     return (next_month - start).days
 
 
-def _pick(rng: np.random.Generator, options: tuple[tuple[object, float], ...]) -> object:
+def _pick(rng: np.random.Generator, options: tuple[tuple[T, float], ...]) -> T:
     weights = np.array([w for _, w in options])
     return options[int(rng.choice(len(options), p=weights / weights.sum()))][0]
 
@@ -191,94 +193,124 @@ def _hardship(rng: np.random.Generator, n_days: int, salary: int) -> Hardship:
     )
 
 
+class _Standing(enum.Enum):
+    """How comfortably a customer's income covers their outgoings."""
+
+    COMFORTABLE = "comfortable"
+    STRETCHED = "stretched"
+    HARDSHIP = "hardship"  # picked for a hardship episode: thin buffers to begin with
+
+
+# Salary = factor x outgoings; buffer = opening balance beyond what carries the customer to the first payday
+# (share of the salary); credit-score penalty.
+_SOLVENCY = {
+    _Standing.COMFORTABLE: ((1.05, 1.45), (0.1, 1.2), 0),
+    _Standing.STRETCHED: ((0.93, 1.02), (-0.1, 0.2), 60),
+    _Standing.HARDSHIP: ((1.00, 1.04), (0.0, 0.15), 40),
+}
+
+
+def _assign_groups(n: int, config: BankConfig, rng: np.random.Generator) -> tuple[np.ndarray, list[_Standing]]:
+    """Mortgage holders and standings, drawn up front so the shares are exact."""
+    has_mortgage = np.zeros(n, dtype=bool)
+    has_mortgage[rng.choice(n, round(config.mortgage_share * n), replace=False)] = True
+    owners, others = np.flatnonzero(has_mortgage), np.flatnonzero(~has_mortgage)
+    n_hardship = round(config.hardship_share * n)
+    n_owners = min(round(config.hardship_mortgage_share * n_hardship), len(owners))
+    in_hardship = np.zeros(n, dtype=bool)
+    in_hardship[rng.choice(owners, n_owners, replace=False)] = True
+    in_hardship[rng.choice(others, min(n_hardship - n_owners, len(others)), replace=False)] = True
+    stretched = (rng.random(n) < config.stretched_share) & ~in_hardship
+    standing = [
+        _Standing.HARDSHIP if h else (_Standing.STRETCHED if s else _Standing.COMFORTABLE)
+        for h, s in zip(in_hardship.tolist(), stretched.tolist(), strict=True)
+    ]
+    return has_mortgage, standing
+
+
+def _overdraft_limit(rng: np.random.Generator, salary: int) -> int:
+    """None for 20% of customers; otherwise 15-50% of the salary, in GBP 50 steps within GBP 250-3,000."""
+    if rng.random() < 0.2:
+        return 0
+    return int(np.clip(_round_to(rng.uniform(0.15, 0.5) * salary, 50_00), 250_00, 3_000_00))
+
+
+def _customer(
+    i: int,
+    data: HandbookDataset,
+    config: BankConfig,
+    card_spend_minor: float,
+    has_mortgage: bool,
+    standing: _Standing,
+    atm_terminal: int,
+    rng: np.random.Generator,
+) -> BankCustomer:
+    n_days = data.config.n_days
+    factor_range, buffer_range, score_penalty = _SOLVENCY[standing]
+    payday = _pick(rng, catalog.PAYDAYS)
+    bills = _bills(rng, n_days, renting=not has_mortgage and rng.random() < catalog.RENT_SHARE)
+    atm_per_month = float(rng.uniform(0.5, 4.0)) if rng.random() < 0.6 else 0.0
+    gambling_per_month = float(rng.uniform(0.5, 3.0)) if rng.random() < config.baseline_gambler_share else 0.0
+    outgoings = (
+        card_spend_minor
+        + sum(b.amount_minor for b in bills)
+        + atm_per_month * float(np.mean(ATM_AMOUNTS_MINOR))
+        + gambling_per_month * 17_50
+    )
+    factor = rng.uniform(*factor_range)
+    # With a mortgage taking `share` of the salary S: S = factor x (outgoings + share x S).
+    mortgage_share = rng.uniform(0.12, 0.30) if has_mortgage else 0.0
+    salary = max(MIN_SALARY_MINOR, _round_to(factor * outgoings / (1 - factor * mortgage_share), 100))
+    mortgage = _mortgage(rng, i, round(mortgage_share * salary), payday) if has_mortgage else None
+    # The opening balance carries the customer to the first payday, plus a buffer.
+    to_first_payday = _days_to_day_of_month(data.config.start_date, payday) / DAYS_PER_MONTH
+    monthly_out = outgoings + (mortgage.monthly_payment_minor if mortgage else 0)
+    opening = to_first_payday * monthly_out + rng.uniform(*buffer_range) * salary
+    overdraft = _overdraft_limit(rng, salary)
+    savings = None
+    if rng.random() < config.savings_share:
+        savings = Savings(
+            account_id=f"sav_{i:06d}",
+            balance_minor=_round_to(rng.uniform(0.5, 6.0) * salary, 1),
+            rate_bps=int(rng.integers(25, 46)) * 10,
+        )
+    segment = "affluent" if salary >= 5_000_00 else ("young" if rng.random() < 0.2 else "mass")
+    score = 700 + (salary - 2_500_00) / 10_000 - score_penalty
+    return BankCustomer(
+        index=i,
+        customer_id=f"cust_{i:06d}",
+        account_id=f"cur_{i:06d}",
+        card_token=f"card_{i:06d}",
+        time_zone=_pick(rng, catalog.TIME_ZONES),
+        currency=config.currency,
+        segment=segment,
+        credit_score=int(np.clip(score + rng.normal(0, 40), 300, 850)),
+        home_x_km=float(data.customers.x_km[i]),
+        home_y_km=float(data.customers.y_km[i]),
+        payday=payday,
+        salary_minor=salary,
+        employer=catalog.EMPLOYERS[int(rng.integers(0, len(catalog.EMPLOYERS)))],
+        opening_balance_minor=_round_to(opening, 1),
+        overdraft_limit_minor=overdraft,
+        atm_per_month=atm_per_month,
+        atm_terminal=atm_terminal,
+        gambling_per_month=gambling_per_month,
+        bills=tuple(bills),
+        mortgage=mortgage,
+        savings=savings,
+        hardship=_hardship(rng, n_days, salary) if standing is _Standing.HARDSHIP else None,
+    )
+
+
 def build_customers(
     data: HandbookDataset, config: BankConfig, atm_terminals: np.ndarray, rng: np.random.Generator
 ) -> list[BankCustomer]:
     """One bank customer per Handbook customer (same index), seeded by ``rng``."""
     n = len(data.customers)
-    n_days = data.config.n_days
     card_spend = expected_card_spend_minor(data)
-    # Who has what: drawn up front so the shares are exact.
-    has_mortgage = np.zeros(n, dtype=bool)
-    has_mortgage[rng.choice(n, round(config.mortgage_share * n), replace=False)] = True
-    n_hardship = round(config.hardship_share * n)
-    n_hardship_mortgage = min(round(config.hardship_mortgage_share * n_hardship), int(has_mortgage.sum()))
-    in_hardship = np.zeros(n, dtype=bool)
-    in_hardship[rng.choice(np.flatnonzero(has_mortgage), n_hardship_mortgage, replace=False)] = True
-    in_hardship[
-        rng.choice(np.flatnonzero(~has_mortgage), min(n_hardship - n_hardship_mortgage, int((~has_mortgage).sum())),
-                   replace=False)
-    ] = True
-    stretched = (rng.random(n) < config.stretched_share) & ~in_hardship
-
-    customers = []
-    for i in range(n):
-        payday = int(_pick(rng, catalog.PAYDAYS))  # type: ignore[arg-type]
-        bills = _bills(rng, n_days, renting=not has_mortgage[i] and rng.random() < catalog.RENT_SHARE)
-        atm_per_month = float(rng.uniform(0.5, 4.0)) if rng.random() < 0.6 else 0.0
-        gambling_per_month = float(rng.uniform(0.5, 3.0)) if rng.random() < config.baseline_gambler_share else 0.0
-        outgoings = (
-            card_spend[i]
-            + sum(b.amount_minor for b in bills)
-            + atm_per_month * float(np.mean(ATM_AMOUNTS_MINOR))
-            + gambling_per_month * 17_50
-        )
-        if in_hardship[i]:
-            factor = rng.uniform(1.00, 1.04)
-        elif stretched[i]:
-            factor = rng.uniform(0.93, 1.02)
-        else:
-            factor = rng.uniform(1.05, 1.45)
-        mortgage_share = rng.uniform(0.12, 0.30) if has_mortgage[i] else 0.0
-        salary = max(MIN_SALARY_MINOR, _round_to(factor * outgoings / (1 - factor * mortgage_share), 100))
-        mortgage = (
-            _mortgage(rng, i, round(mortgage_share * salary), payday) if has_mortgage[i] else None
-        )
-        # The opening balance carries the customer to the first payday, plus a buffer.
-        to_first_payday = _days_to_day_of_month(data.config.start_date, payday) / DAYS_PER_MONTH
-        monthly_out = outgoings + (mortgage.monthly_payment_minor if mortgage else 0)
-        if in_hardship[i]:
-            buffer = rng.uniform(0.0, 0.15)
-        elif stretched[i]:
-            buffer = rng.uniform(-0.1, 0.2)
-        else:
-            buffer = rng.uniform(0.1, 1.2)
-        opening = to_first_payday * monthly_out + buffer * salary
-        overdraft = 0 if rng.random() < 0.2 else int(np.clip(_round_to(rng.uniform(0.15, 0.5) * salary, 50_00),
-                                                              250_00, 3_000_00))
-        savings = None
-        if rng.random() < config.savings_share:
-            savings = Savings(
-                account_id=f"sav_{i:06d}",
-                balance_minor=_round_to(rng.uniform(0.5, 6.0) * salary, 1),
-                rate_bps=int(rng.integers(25, 46)) * 10,
-            )
-        segment = "affluent" if salary >= 5_000_00 else ("young" if rng.random() < 0.2 else "mass")
-        score = 700 + (salary - 2_500_00) / 10_000 - (60 if stretched[i] else 0) - (40 if in_hardship[i] else 0)
-        customers.append(
-            BankCustomer(
-                index=i,
-                customer_id=f"cust_{i:06d}",
-                account_id=f"cur_{i:06d}",
-                card_token=f"card_{i:06d}",
-                time_zone=str(_pick(rng, catalog.TIME_ZONES)),
-                currency=config.currency,
-                segment=segment,
-                credit_score=int(np.clip(score + rng.normal(0, 40), 300, 850)),
-                home_x_km=float(data.customers.x_km[i]),
-                home_y_km=float(data.customers.y_km[i]),
-                payday=payday,
-                salary_minor=salary,
-                employer=catalog.EMPLOYERS[int(rng.integers(0, len(catalog.EMPLOYERS)))],
-                opening_balance_minor=_round_to(opening, 1),
-                overdraft_limit_minor=overdraft,
-                atm_per_month=atm_per_month,
-                atm_terminal=int(atm_terminals[i]),
-                gambling_per_month=gambling_per_month,
-                bills=tuple(bills),
-                mortgage=mortgage,
-                savings=savings,
-                hardship=_hardship(rng, n_days, salary) if in_hardship[i] else None,
-            )
-        )
-    return customers
+    has_mortgage, standing = _assign_groups(n, config, rng)
+    return [
+        _customer(i, data, config, float(card_spend[i]), bool(has_mortgage[i]), standing[i],
+                  int(atm_terminals[i]), rng)
+        for i in range(n)
+    ]
