@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=dt.date.fromisoformat, default=d.start_date, help="first day, YYYY-MM-DD")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--radius", type=float, default=d.radius, help="km within which a customer uses terminals")
+    p.add_argument("--scale-frauds", action="store_true",
+                   help="scale the daily compromised terminals/customers with the size (keeps the book's ~0.84%%)")
     p.add_argument("--csv", metavar="FILE", help="write the Handbook-format CSV of the card transactions")
     p.add_argument("--truth", metavar="FILE", help="write the ground truth as JSON lines")
     p.add_argument("--produce", action="store_true", help="produce profiles and transactions to Kafka")
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         start_date=start,
         radius=args.radius,
         seed=args.seed,
+        scale_frauds=args.scale_frauds,
     )
     out: dict[str, Any] = {"config": {**config.__dict__, "start_date": start.isoformat()}}
     timings: dict[str, float] = {}

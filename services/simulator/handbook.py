@@ -31,6 +31,9 @@ SCENARIO_3_CUSTOMERS_PER_DAY = 3
 SCENARIO_3_WINDOW_DAYS = 14
 SCENARIO_3_AMOUNT_FACTOR = 5
 
+BOOK_CUSTOMERS = 5_000
+BOOK_TERMINALS = 10_000
+
 SCENARIO_GENUINE = 0
 SCENARIO_LARGE_AMOUNT = 1
 SCENARIO_COMPROMISED_TERMINAL = 2
@@ -47,6 +50,20 @@ class HandbookConfig:
     start_date: dt.date = dt.date(2018, 4, 1)
     radius: float = 5.0
     seed: int = 0
+    # False (the book): 2 terminals and 3 customers compromised a day whatever the scale, so a small run has a
+    # far higher fraud share. True: those counts scale with n_terminals / 10,000 and n_customers / 5,000, which
+    # keeps the book's fraud share (about 0.84%) at any scale.
+    scale_frauds: bool = False
+
+    @property
+    def compromised_terminals_per_day(self) -> float:
+        scale = self.n_terminals / BOOK_TERMINALS if self.scale_frauds else 1.0
+        return SCENARIO_2_TERMINALS_PER_DAY * scale
+
+    @property
+    def compromised_customers_per_day(self) -> float:
+        scale = self.n_customers / BOOK_CUSTOMERS if self.scale_frauds else 1.0
+        return SCENARIO_3_CUSTOMERS_PER_DAY * scale
 
     def __post_init__(self) -> None:
         if self.n_customers < SCENARIO_3_CUSTOMERS_PER_DAY:
@@ -220,10 +237,16 @@ def _generate_raw_transactions(
     return seconds, customer, terminal, amount_minor
 
 
+def _daily_count(expected: float, rng: np.random.Generator) -> int:
+    """``expected`` itself when whole (the book: no draw); else its floor plus a Bernoulli of the rest."""
+    whole = int(expected)
+    rest = expected - whole
+    return whole + int(rng.random() < rest) if rest > 0 else whole
+
+
 def _add_frauds(
     tx: Transactions,
-    n_customers: int,
-    n_terminals: int,
+    config: HandbookConfig,
     rng2: np.random.Generator,
     rng3: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -242,10 +265,11 @@ def _add_frauds(
     fraud[large], scenario[large] = 1, SCENARIO_LARGE_AMOUNT
 
     # Scenario 2: each day 2 terminals; all their transactions in [day, day + 28) are fraud.
-    compromised = np.zeros((n_terminals, horizon), dtype=bool)
+    compromised = np.zeros((config.n_terminals, horizon), dtype=bool)
     terminal_events = []
     for day in range(n_compromise_days):
-        for terminal in rng2.choice(n_terminals, SCENARIO_2_TERMINALS_PER_DAY, replace=False):
+        k = _daily_count(config.compromised_terminals_per_day, rng2)
+        for terminal in rng2.choice(config.n_terminals, k, replace=False):
             compromised[terminal, day : day + SCENARIO_2_WINDOW_DAYS] = True
             terminal_events.append((int(terminal), day))
     hit = compromised[tx.terminal_id, days]
@@ -258,13 +282,16 @@ def _add_frauds(
     sorted_days = days[by_customer]
     customer_events = []
     for day in range(n_compromise_days):
-        chosen = rng3.choice(n_customers, SCENARIO_3_CUSTOMERS_PER_DAY, replace=False)
+        k = _daily_count(config.compromised_customers_per_day, rng3)
+        chosen = rng3.choice(config.n_customers, k, replace=False)
         windows = []
         for customer in chosen:
             customer_events.append((int(customer), day))
             lo, hi = np.searchsorted(sorted_customer, [customer, customer + 1])
             d_lo, d_hi = np.searchsorted(sorted_days[lo:hi], [day, day + SCENARIO_3_WINDOW_DAYS])
             windows.append(by_customer[lo + d_lo : lo + d_hi])
+        if not windows:
+            continue
         window = np.sort(np.concatenate(windows))
         victims = rng3.choice(window, len(window) // 3, replace=False)
         amount[victims] *= SCENARIO_3_AMOUNT_FACTOR
@@ -300,9 +327,7 @@ def generate(config: HandbookConfig | None = None) -> HandbookDataset:
         tx_fraud=np.zeros(n, dtype=np.int8),
         tx_fraud_scenario=np.zeros(n, dtype=np.int8),
     )
-    terminal_events, customer_events = _add_frauds(
-        tx, config.n_customers, config.n_terminals, rngs["scenario2"], rngs["scenario3"]
-    )
+    terminal_events, customer_events = _add_frauds(tx, config, rngs["scenario2"], rngs["scenario3"])
     return HandbookDataset(
         config=config,
         customers=customers,

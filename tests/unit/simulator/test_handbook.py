@@ -174,3 +174,18 @@ def test_csv_reader_rejects_missing_columns(tmp_path: Path) -> None:
     path.write_text("TRANSACTION_ID,TX_AMOUNT\n0,1.00\n")
     with pytest.raises(ValueError, match="missing columns"):
         handbook_csv.read_csv(path)
+
+
+def test_scaled_frauds_keep_the_book_fraud_share_at_small_scale() -> None:
+    small = dict(n_customers=300, n_terminals=600, n_days=150, seed=4)
+    book_rules = handbook.generate(HandbookConfig(**small)).transactions
+    scaled = handbook.generate(HandbookConfig(**small, scale_frauds=True)).transactions
+    # The book's fixed daily counts flood a small population with fraud; scaled counts keep about 0.84%.
+    assert book_rules.tx_fraud.mean() > 0.05
+    assert 0.004 < scaled.tx_fraud.mean() < 0.016
+    np.testing.assert_array_equal(scaled.tx_time_seconds, book_rules.tx_time_seconds)
+
+
+def test_scaling_is_a_no_op_at_the_book_scale() -> None:
+    config = HandbookConfig(scale_frauds=True)
+    assert config.compromised_terminals_per_day == 2 and config.compromised_customers_per_day == 3
