@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,3 +147,11 @@ def test_annuity_formula_known_values() -> None:
     assert abs(annuity.balance_after_payments(200_000_00, 500, 1_169_18, 300)) < 300
     with pytest.raises(ValueError):
         annuity.annuity_payment(1, 500, 0)
+
+
+def test_simulate_live_starts_today(capsys: pytest.CaptureFixture[str]) -> None:
+    before = dt.datetime.now(dt.UTC).date()
+    assert _run_cli(["--customers", "20", "--terminals", "100", "--days", "3", "--handbook-only", "--live"]) == 0
+    after = dt.datetime.now(dt.UTC).date()
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert dt.date.fromisoformat(out["config"]["start_date"]) in {before, after}
