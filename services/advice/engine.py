@@ -26,6 +26,8 @@ class Evaluation:
 
 def evaluate(state: CustomerState, tx: TxFacts, policy: Policy) -> Evaluation:
     observation = state.observe(tx, policy)
+    if observation.other_account:
+        return Evaluation(observation, None, (), ())
     now = tx.timestamp
     forecast = forecast_to_payday(state, observation.today, policy)
     context = RuleContext(state=state, observation=observation, policy=policy, now=now, forecast=forecast)

@@ -27,6 +27,7 @@ class TxFacts:
     returned: bool  # a bounced payment: no money moved
     description: str = ""
     produced_at_ms: int = 0
+    account_id: str = ""
 
     @property
     def signed_minor(self) -> int:
@@ -43,6 +44,8 @@ class ProfileFacts:
     savings_balance_minor: int = 0
     overdraft_limit_minor: int = 0
     currency: str = ""
+    current_account_id: str = ""
+    savings_account_id: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)

@@ -29,6 +29,7 @@ class RuleConfig:
     refire_days: int
     precedence: int
     value_weight: float
+    notification_priority: str = "NORMAL"  # events.proto Priority name
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,6 +46,7 @@ class RecurringConfig:
     unmatched_expiry_days: int
     max_series: int
     subscription_mccs: frozenset[str]
+    subscription_keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ def _parse_version(raw: dict[str, Any], where: str) -> Policy:
                 unmatched_expiry_days=int(rec["unmatched_expiry_days"]),
                 max_series=int(rec["max_series"]),
                 subscription_mccs=frozenset(rec["subscription_mccs"]),
+                subscription_keywords=tuple(str(k).lower() for k in rec.get("subscription_keywords", [])),
             ),
             spending=SpendingConfig(**{k: int(v) for k, v in raw["spending"].items()}),
             forecast=ForecastConfig(
@@ -203,12 +206,15 @@ def _parse_rule(cfg: dict[str, Any], where: str) -> RuleConfig:
         refire_days=int(cfg["refire_days"]),
         precedence=int(cfg["precedence"]),
         value_weight=float(cfg["value_weight"]),
+        notification_priority=str(cfg.get("notification_priority", "NORMAL")),
         params=dict(cfg.get("params", {})),
     )
     if rule.min_amount_minor < 0:
         raise ValidationError(f"{where}.min_amount_minor", "must not be negative")
     if not 0.0 <= rule.min_percent <= 1000.0:
         raise ValidationError(f"{where}.min_percent", "must be between 0 and 1000")
+    if rule.notification_priority not in ("LOW", "NORMAL", "HIGH", "URGENT"):
+        raise ValidationError(f"{where}.notification_priority", "must be LOW, NORMAL, HIGH or URGENT")
     if rule.refire_days < 0:
         raise ValidationError(f"{where}.refire_days", "must not be negative")
     return rule

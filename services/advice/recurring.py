@@ -28,6 +28,10 @@ FORTNIGHTLY = "FORTNIGHTLY"
 MONTHLY = "MONTHLY"
 _PERIOD_DAYS = {WEEKLY: 7, FORTNIGHTLY: 14, MONTHLY: 30}
 
+# Channels whose payee is a mandate or a payroll: the same payee id is the same series whatever the amount.
+SCHEDULED_CHANNELS = frozenset({"DIRECT_DEBIT", "MORTGAGE_PAYMENT", "SALARY", "TRANSFER_IN", "TRANSFER_OUT",
+                                "INTEREST"})
+
 SALARY = "SALARY"
 INCOME = "INCOME"
 BILL = "BILL"
@@ -132,7 +136,8 @@ class SeriesEvent:
 def classify_kind(tx: TxFacts, config: RecurringConfig) -> str:
     if tx.is_credit:
         return SALARY if tx.channel == "SALARY" else INCOME
-    if tx.mcc in config.subscription_mccs:
+    text = f"{tx.description} {tx.payee_name}".lower()
+    if tx.mcc in config.subscription_mccs or any(k in text for k in config.subscription_keywords):
         return SUBSCRIPTION
     if tx.channel in ("DIRECT_DEBIT", "MORTGAGE_PAYMENT"):
         return BILL
@@ -148,6 +153,17 @@ def series_key(tx: TxFacts) -> str:
     if not tx.payee_key:
         return ""
     return ("C:" if tx.is_credit else "D:") + tx.payee_key
+
+
+def card_tolerance(config: RecurringConfig) -> float:
+    return config.amount_tolerance_pct.get("CARD", 1.0)
+
+
+def amount_tolerance(tx: TxFacts, config: RecurringConfig) -> float:
+    """Card payments to a merchant must repeat almost exactly; mandates and payroll by their kind's tolerance."""
+    if tx.channel not in SCHEDULED_CHANNELS:
+        return card_tolerance(config)
+    return config.amount_tolerance_pct.get(classify_kind(tx, config), 7.5)
 
 
 def amounts_agree(a: int, b: int, tolerance_pct: float) -> bool:
@@ -175,7 +191,15 @@ def matches_series(series: Series, tx: TxFacts, config: RecurringConfig) -> bool
     tolerance = config.date_tolerance_days[series.period]
     earliest = series.next_due - timedelta(days=tolerance)
     latest = series.next_due + timedelta(days=series.period_days() * config.misses_to_end)
-    return earliest <= day < latest
+    if not earliest <= day < latest:
+        return False
+    if tx.channel in SCHEDULED_CHANNELS:
+        return True  # a mandate or payroll: the payee is certain, so a new amount is a price change
+    # A card payment to the same merchant: the amount must agree, unless a mature series is charged on its day
+    # (a card subscription's price change).
+    on_day = abs((day - series.next_due).days) <= tolerance
+    return (amounts_agree(series.last_amount_minor, tx.amount_minor, card_tolerance(config))
+            or (series.status == MATURE and on_day))
 
 
 def start_series(

@@ -49,6 +49,7 @@ class Observation:
     earlier_charges: tuple[RecentCharge, ...]  # recent debits before this one, oldest first
     discretionary: bool
     category: str
+    other_account: bool = False  # a savings (or other) account's row: no current-account rule applies
 
 
 @dataclass
@@ -68,6 +69,8 @@ class CustomerState:
     fired: dict[str, str] = field(default_factory=dict)  # "TYPE|subject" -> ISO instant last fired
     shortfall_days: list[str] = field(default_factory=list)  # ISO days a shortfall nudge fired
     profile: ProfileFacts | None = None
+    current_account_id: str = ""
+    savings_balance_minor: int | None = None  # from the savings account's own transactions, when seen
 
     # ---- derived figures -------------------------------------------------------------------------------
 
@@ -106,7 +109,15 @@ class CustomerState:
         return recurring_out + self.daily_spend_minor(today, window_days) * 30
 
     def savings_minor(self) -> int:
+        if self.savings_balance_minor is not None:
+            return self.savings_balance_minor
         return self.profile.savings_balance_minor if self.profile else 0
+
+    def is_current_account(self, tx: TxFacts) -> bool:
+        """Balance, series and spending are about the current account; other accounts only update savings."""
+        if not tx.account_id or not self.current_account_id:
+            return True
+        return tx.account_id == self.current_account_id
 
     # ---- updates ---------------------------------------------------------------------------------------
 
@@ -114,10 +125,18 @@ class CustomerState:
         self.profile = profile
         if not self.currency and profile.currency:
             self.currency = profile.currency
+        if profile.current_account_id:
+            self.current_account_id = profile.current_account_id
 
     def observe(self, tx: TxFacts, policy: Policy) -> Observation:
         """Fold one transaction into the state. Transactions must arrive in time order per customer."""
         today = tx.timestamp.date()
+        if not self.current_account_id and tx.account_id and tx.channel not in ("INTEREST", "TRANSFER_IN"):
+            self.current_account_id = tx.account_id
+        if not self.is_current_account(tx):
+            if self.profile and tx.account_id == self.profile.savings_account_id and tx.balance_after_minor is not None:
+                self.savings_balance_minor = tx.balance_after_minor
+            return Observation(tx, today, None, (), (), False, category_of(tx.mcc), other_account=True)
         self.currency = self.currency or tx.currency
         self.first_seen = self.first_seen or tx.timestamp
         self.last_seen = max(self.last_seen or tx.timestamp, tx.timestamp)
@@ -174,7 +193,7 @@ class CustomerState:
                 return recurring.record_occurrence(existing, tx, config)
             return None
         day = tx.timestamp.date()
-        tolerance = config.amount_tolerance_pct.get(recurring.classify_kind(tx, config), 7.5)
+        tolerance = recurring.amount_tolerance(tx, config)
         pending = self.unmatched.setdefault(key, [])
         for earlier in reversed(pending):
             period = recurring.fit_period((day - earlier.day).days, config)
@@ -253,6 +272,8 @@ class CustomerState:
             "fired": self.fired,
             "shortfall_days": self.shortfall_days,
             "profile": self.profile.to_dict() if self.profile else None,
+            "current_account_id": self.current_account_id,
+            "savings_balance_minor": self.savings_balance_minor,
         }
 
     @classmethod
@@ -282,6 +303,9 @@ class CustomerState:
             fired=dict(raw["fired"]),  # type: ignore[call-overload]
             shortfall_days=list(raw["shortfall_days"]),  # type: ignore[call-overload]
             profile=ProfileFacts.from_dict(profile) if isinstance(profile, dict) else None,
+            current_account_id=str(raw.get("current_account_id", "")),
+            savings_balance_minor=None if raw.get("savings_balance_minor") is None
+            else int(raw["savings_balance_minor"]),  # type: ignore[call-overload]
         )
 
 

@@ -1,0 +1,30 @@
+"""`build(settings)`: the advice service = AdviceService + the transactions/customers stream worker."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from services.advice.metrics import AdviceMetrics
+from services.advice.policy import load_policy_book
+from services.advice.repository import AdviceRepository
+from services.advice.service import AdviceServicer, grpc_service
+from services.advice.worker import AdviceHandler, sources
+from services.platform.app import ServiceApp
+from services.platform.runner import StreamRunner
+from services.platform.settings import Settings
+from services.platform.storage import Store
+
+SERVICE = "advice"
+
+
+def build(settings: Settings) -> ServiceApp:
+    store = Store(settings.db_path(SERVICE))
+    registry = CollectorRegistry()
+    metrics = AdviceMetrics.create(registry)
+    repo = AdviceRepository(store)
+    policies = load_policy_book()
+    handler = AdviceHandler(settings, repo, policies, metrics)
+    runner = StreamRunner(settings, SERVICE, sources(settings), handler, store, registry)
+    return ServiceApp(name=SERVICE, store=store, registry=registry,
+                      grpc_services=[grpc_service(AdviceServicer(repo, policies, metrics))], runners=[runner],
+                      on_stop=[store.close])

@@ -1,0 +1,112 @@
+"""AdviceService: a customer's nudges, and the customer's answer to one (which teaches the ranking)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+
+from services.advice.metrics import AdviceMetrics
+from services.advice.policy import PolicyBook
+from services.advice.ranking import Fatigue, record_response, reward_of
+from services.advice.repository import AdviceRepository
+from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc, common_pb2
+from services.platform import auth
+from services.platform.errors import NotFoundError, ValidationError
+from services.platform.grpc_server import GrpcService
+from services.platform.validation import require
+
+SERVICE_NAME = "proactivecare.v1.AdviceService"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def validate_list(request: advice_pb2.ListNudgesRequest) -> tuple[int, int]:
+    """(offset, page size) of a valid request."""
+    require(request.customer_id != "", "customer_id", "is required")
+    require(len(request.customer_id) <= 128, "customer_id", "is longer than 128 characters")
+    size = request.page.page_size or DEFAULT_PAGE_SIZE
+    require(0 < size <= MAX_PAGE_SIZE, "page.page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 = default)")
+    offset = 0
+    if request.page.page_token:
+        try:
+            offset = int(base64.urlsafe_b64decode(request.page.page_token.encode()).decode().removeprefix("o:"))
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationError("page.page_token", "is not a token this service issued") from None
+        require(offset >= 0, "page.page_token", "is not a token this service issued")
+    return offset, size
+
+
+def validate_response(request: advice_pb2.RespondToNudgeRequest) -> str:
+    """The response's name, for a valid request."""
+    require(request.nudge_id != "", "nudge_id", "is required")
+    require(len(request.nudge_id) <= 128, "nudge_id", "is longer than 128 characters")
+    require(request.response in advice_pb2.NudgeResponse.values(), "response", "is not a known response")
+    require(request.response != advice_pb2.NUDGE_RESPONSE_UNSPECIFIED, "response",
+            "must be HELPFUL, NOT_HELPFUL, ACTED or DISMISSED")
+    return advice_pb2.NudgeResponse.Name(request.response)
+
+
+class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
+    def __init__(self, repo: AdviceRepository, policies: PolicyBook, metrics: AdviceMetrics,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.repo = repo
+        self.policies = policies
+        self.metrics = metrics
+        self.clock = clock
+
+    async def ListNudges(self, request: advice_pb2.ListNudgesRequest, context: grpc.aio.ServicerContext,
+                         ) -> advice_pb2.ListNudgesResponse:
+        offset, size = validate_list(request)
+        auth.require_customer(request.customer_id)
+        nudges = await asyncio.to_thread(self.repo.list_nudges, request.customer_id, offset, size + 1)
+        token = base64.urlsafe_b64encode(f"o:{offset + size}".encode()).decode() if len(nudges) > size else ""
+        return advice_pb2.ListNudgesResponse(nudges=nudges[:size], page=common_pb2.PageResponse(next_page_token=token))
+
+    async def RespondToNudge(self, request: advice_pb2.RespondToNudgeRequest, context: grpc.aio.ServicerContext,
+                             ) -> advice_pb2.Nudge:
+        response = validate_response(request)
+        found = await asyncio.to_thread(self.repo.get_nudge, self.repo.store, request.nudge_id)
+        if found is None:
+            raise NotFoundError(f"nudge {request.nudge_id} not found")
+        auth.require_customer(found[0].customer_id)
+        return await asyncio.to_thread(self.respond, request.nudge_id, response)
+
+    def respond(self, nudge_id: str, response: str) -> advice_pb2.Nudge:
+        """Record the answer; the first answer to a nudge trains the bandit and the customer's fatigue record.
+        A repeated answer changes the stored response only (it never counts twice)."""
+        now = self.clock()
+        policy = self.policies.at(now)
+        with self.repo.store.transaction() as tx:
+            found = self.repo.get_nudge(tx, nudge_id)
+            if found is None:
+                raise NotFoundError(f"nudge {nudge_id} not found")
+            nudge, context = found
+            first_answer = nudge.response == advice_pb2.NUDGE_RESPONSE_UNSPECIFIED
+            self.repo.set_response(tx, nudge_id, response, now)
+            if first_answer:
+                reward = reward_of(response, policy.ranking)
+                if reward is not None:
+                    bandit = self.repo.load_bandit(tx, policy.ranking)
+                    bandit.update(nudge.type, context, reward)
+                    self.repo.save_arm(tx, bandit, nudge.type)
+                fatigue = self.repo.load_fatigue(tx, nudge.customer_id).get(nudge.type, Fatigue())
+                self.repo.save_fatigue(tx, nudge.customer_id, nudge.type,
+                                       record_response(fatigue, response, now, policy.ranking))
+        self.metrics.responses.labels(nudge.type, response).inc()
+        nudge.response = advice_pb2.NudgeResponse.Value(response)
+        return nudge
+
+
+def grpc_service(servicer: AdviceServicer) -> GrpcService:
+    readers = frozenset({auth.Role.CUSTOMER, auth.Role.ADVISOR, auth.Role.OPERATOR, auth.Role.SERVICE})
+    return GrpcService(
+        name=SERVICE_NAME,
+        servicer=servicer,
+        add_to_server=advice_pb2_grpc.add_AdviceServiceServicer_to_server,
+        access={"ListNudges": readers,
+                "RespondToNudge": frozenset({auth.Role.CUSTOMER, auth.Role.SERVICE})},
+    )

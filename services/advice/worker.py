@@ -1,0 +1,124 @@
+"""The advice stream handler: per transaction, fold it into the customer's state, evaluate the nudge rules,
+rank the eligible nudges, store them, and produce a Notification for each one sent and an AdvisorTask for each
+case routed to advisors. Profiles from `customers` update the state the rules read (segment, savings, payday).
+
+Event time is the clock: a nudge's `created_at` and every window are measured from the transaction's
+timestamp, so a replay (or the evaluation's simulation) decides exactly what live processing decided.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from kafka.consumer.fetcher import ConsumerRecord
+
+from services.advice.bandit import Context, LinUCB, balance_band
+from services.advice.engine import Evaluation, evaluate
+from services.advice.messages import (
+    nudge_id,
+    profile_facts,
+    to_advisor_task,
+    to_notification,
+    to_nudge,
+    tx_facts,
+)
+from services.advice.metrics import AdviceMetrics
+from services.advice.policy import Policy, PolicyBook
+from services.advice.ranking import Fatigue, rank, record_sent
+from services.advice.repository import AdviceRepository
+from services.advice.routing import route
+from services.advice.state import CustomerState
+from services.gen.proactivecare.v1 import events_pb2
+from services.platform.kafka_io import Output
+from services.platform.runner import Record, Source
+from services.platform.settings import Settings
+from services.platform.topics import ADVISOR_TASKS, CUSTOMERS, NOTIFICATIONS, TRANSACTIONS
+from services.platform.validation import validate_customer_profile, validate_transaction
+
+
+def _transaction_id(tx: events_pb2.Transaction, _record: ConsumerRecord) -> str:
+    return tx.id
+
+
+def sources(settings: Settings) -> list[Source]:
+    return [
+        Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
+               _transaction_id),
+        Source(settings.topic(CUSTOMERS), events_pb2.CustomerProfile.FromString, validate_customer_profile),
+    ]
+
+
+class AdviceHandler:
+    def __init__(self, settings: Settings, repo: AdviceRepository, policies: PolicyBook,
+                 metrics: AdviceMetrics) -> None:
+        self.repo = repo
+        self.policies = policies
+        self.metrics = metrics
+        self.customers_topic = settings.topic(CUSTOMERS)
+        self.notifications_topic = settings.topic(NOTIFICATIONS)
+        self.tasks_topic = settings.topic(ADVISOR_TASKS)
+
+    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+        states: dict[str, CustomerState] = {}
+        bandits: dict[str, LinUCB] = {}
+        outputs: dict[str, list[Output]] = {}
+        last_seen: dict[str, datetime] = {}
+        for record in records:
+            customer_id = record.value.customer_id
+            state = states.get(customer_id) or states.setdefault(customer_id, self.repo.load_state(tx, customer_id))
+            if record.topic == self.customers_topic:
+                state.apply_profile(profile_facts(record.value))
+                last_seen[customer_id] = datetime.now(UTC)
+                continue
+            started = time.perf_counter()
+            facts = tx_facts(record.value, record.timestamp_ms)
+            policy = self.policies.at(facts.timestamp)
+            bandit = bandits.get(policy.version) or bandits.setdefault(
+                policy.version, self.repo.load_bandit(tx, policy.ranking))
+            evaluation = evaluate(state, facts, policy)
+            produced = self._nudges(tx, state, evaluation, policy, bandit, record.timestamp_ms)
+            for draft in route(state, evaluation, policy):
+                self.metrics.advisor_tasks.labels(draft.kind).inc()
+                produced.append(Output(self.tasks_topic, customer_id, to_advisor_task(draft).SerializeToString()))
+            if produced:
+                outputs[record.event_id] = produced
+            last_seen[customer_id] = facts.timestamp
+            self.metrics.evaluate_seconds.observe(time.perf_counter() - started)
+        for customer_id, state in states.items():
+            self.repo.save_state(tx, state, last_seen.get(customer_id, datetime.now(UTC)))
+        return outputs
+
+    def _nudges(self, tx: sqlite3.Connection, state: CustomerState, evaluation: Evaluation, policy: Policy,
+                bandit: LinUCB, produced_at_ms: int) -> list[Output]:
+        for candidate, why in evaluation.held_back:
+            self.metrics.held.labels(candidate.type, why.split(":")[0]).inc()
+        if not evaluation.candidates:
+            return []
+        customer_id = state.customer_id
+        now = evaluation.observation.tx.timestamp
+        context = Context(state.profile.segment if state.profile else "",
+                          balance_band(state.balance_minor, policy.ranking))
+        fatigue = self.repo.load_fatigue(tx, customer_id)
+        outputs: list[Output] = []
+        for ranked in rank(list(evaluation.candidates), context, bandit, fatigue, policy, now):
+            candidate = ranked.candidate
+            self.metrics.eligible.labels(candidate.type).inc()
+            nid = nudge_id(customer_id, candidate, evaluation.observation.tx.id)
+            nudge = to_nudge(nid, customer_id, candidate, now, ranked.score, ranked.sent)
+            if not self.repo.add_nudge(tx, nudge, context):
+                continue
+            if not ranked.sent:
+                self.metrics.held.labels(candidate.type, ranked.why).inc()
+                continue
+            self.metrics.sent.labels(candidate.type).inc()
+            updated = record_sent(fatigue.get(candidate.type, Fatigue()), now, policy.ranking)
+            fatigue[candidate.type] = updated
+            self.repo.save_fatigue(tx, customer_id, candidate.type, updated)
+            priority = policy.rule(candidate.type).notification_priority
+            notification = to_notification(nudge, priority, produced_at_ms)
+            outputs.append(Output(self.notifications_topic, customer_id, notification.SerializeToString()))
+        return outputs
+
