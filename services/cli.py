@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from services.platform import auth
 from services.platform.settings import Settings
@@ -111,7 +112,13 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from services.platform.bench import run_benchmarks
+    # Benchmarks live with the tests (tests/perf), beside the source they measure: a source checkout.
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "tests" / "perf").is_dir():
+        print("benchmarks run from a source checkout (tests/perf not found)")
+        return 2
+    sys.path.insert(0, str(root))
+    from tests.perf.run import run_benchmarks
 
     return run_benchmarks(Settings.from_env(), args.name, args.out)
 

@@ -62,6 +62,8 @@ def produce_all(producer: KafkaProducer, outputs: Iterable[Output]) -> int:
     futures = [
         producer.send(o.topic, key=o.key.encode(), value=o.value, headers=list(o.headers)) for o in outputs
     ]
+    if not futures:
+        return 0
     producer.flush()
     for f in futures:
         f.get(timeout=0)  # re-raises a failed send: offsets must then not be committed

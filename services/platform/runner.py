@@ -13,13 +13,15 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from google.protobuf.message import DecodeError, Message
-from kafka import ConsumerRebalanceListener, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 
@@ -34,15 +36,14 @@ from services.platform.kafka_io import (
 )
 from services.platform.metrics import StreamMetrics
 from services.platform.settings import Settings
-from services.platform.storage import Store, mark_processed, processed_outputs
+from services.platform.storage import Store, claim_events, save_outputs, stored_outputs
 from services.platform.topics import dlq
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Record:
-    """A decoded, validated record handed to a handler."""
+class Record(NamedTuple):
+    """A decoded, validated record handed to a handler (a tuple: cheap to build for every record)."""
 
     topic: str
     partition: int
@@ -76,14 +77,23 @@ class Handler(Protocol):
         ...
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):
+class _CommitOnRevoke(AsyncConsumerRebalanceListener):
+    """Commit what was processed before partitions move to another worker.
+
+    kafka-python 3 runs rebalance listeners on its IO thread, where a blocking `commit()` is refused; the
+    coordinator's awaitable synchronous commit is the documented way to do IO there."""
+
     def __init__(self, runner: StreamRunner) -> None:
         self.runner = runner
 
-    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.runner.commit_pending()
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        offsets = self.runner.offsets_of(revoked)
+        consumer = self.runner._consumer
+        if offsets and consumer is not None:
+            await consumer._coordinator._commit_offsets_sync_async(offsets)
+        self.runner.forget(revoked)
 
-    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("%s assigned %s", self.runner.service, sorted((tp.topic, tp.partition) for tp in assigned))
 
 
@@ -109,7 +119,7 @@ class StreamRunner:
         self.group_id = group_id or settings.group_id(f"{service}.{name}")
         self.metrics = StreamMetrics.create(registry)
         self._stop = threading.Event()
-        self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._processed: dict[TopicPartition, OffsetAndMetadata] = {}  # next offset to read, per partition
         self._thread: threading.Thread | None = None
         self.batch_started_at: float | None = None  # set while a batch is in hand (stuck detection)
         self.failure: BaseException | None = None
@@ -182,14 +192,17 @@ class StreamRunner:
         records: list[Record] = []
         dead: list[Output] = []
         for tp, messages in polled.items():
+            if not messages:
+                continue
             source = self.sources[tp.topic]
+            self.metrics.consumed.labels(self.service, tp.topic).inc(len(messages))
+            self._processed[tp] = OffsetAndMetadata(messages[-1].offset + 1, "", -1)
+            decode, validate, event_id = source.decode, source.validate, source.event_id
             for msg in messages:
-                self.metrics.consumed.labels(self.service, tp.topic).inc()
-                self._pending[tp] = OffsetAndMetadata(msg.offset + 1, "", -1)
                 try:
-                    value = source.decode(msg.value)
-                    source.validate(value)
-                    event_id = f"{tp.topic}/{source.event_id(value, msg)}"
+                    value = decode(msg.value)
+                    validate(value)
+                    eid = f"{tp.topic}/{event_id(value, msg)}"
                 except ValidationError as exc:
                     dead.append(self._dead_letter(msg, exc.reason, str(exc)))
                     continue
@@ -197,12 +210,12 @@ class StreamRunner:
                     dead.append(self._dead_letter(msg, "undecodable", f"{type(exc).__name__}: {exc}"))
                     continue
                 key = msg.key.decode(errors="replace") if msg.key else ""
-                records.append(Record(tp.topic, tp.partition, msg.offset, key, event_id, value, msg.timestamp))
+                records.append(Record(tp.topic, tp.partition, msg.offset, key, eid, value, msg.timestamp))
 
         outputs = self._apply(records, dead)
         assert self._producer is not None
         produce_all(self._producer, [*dead, *outputs])
-        self.commit_pending()
+        self._commit_async()
         self.metrics.batch_seconds.labels(self.service).observe(time.monotonic() - self.batch_started_at)
         self.metrics.last_processed.labels(self.service).set(time.time())
         self.batch_started_at = None
@@ -225,25 +238,36 @@ class StreamRunner:
     def _apply_in_one_transaction(self, records: list[Record]) -> list[Output]:
         consumer_name = self.group_id
         with self.store.transaction() as tx:
-            seen = processed_outputs(tx, consumer_name, (r.event_id for r in records))
+            unique = list(dict.fromkeys(r.event_id for r in records))
+            new_ids = claim_events(tx, consumer_name, unique)
             fresh: dict[str, Record] = {}
             for r in records:
-                if r.event_id not in seen and r.event_id not in fresh:
+                if r.event_id in new_ids and r.event_id not in fresh:
                     fresh[r.event_id] = r
             result = self.handler.handle(list(fresh.values()), tx) if fresh else {}
-            mark_processed(tx, consumer_name, ((eid, encode_outputs(result.get(eid, ()))) for eid in fresh))
+            produced = [(eid, encode_outputs(outs)) for eid, outs in result.items() if outs and eid in fresh]
+            save_outputs(tx, consumer_name, produced)
+            replayed = stored_outputs(tx, consumer_name, (e for e in unique if e not in new_ids))
         committed = getattr(self.handler, "committed", None)
         if fresh and committed is not None:
             committed(list(fresh.values()))
-        for r in records:
-            first_delivery = fresh.get(r.event_id) is r
-            (self.metrics.handled if first_delivery else self.metrics.replayed).labels(self.service, r.topic).inc()
+        self._count(records, fresh)
         outputs: list[Output] = []
-        for blob in seen.values():
+        for blob in replayed:
             outputs += decode_outputs(blob)
         for eid in fresh:
             outputs += result.get(eid, ())
         return outputs
+
+    def _count(self, records: list[Record], fresh: dict[str, Record]) -> None:
+        handled: Counter[str] = Counter()
+        replayed: Counter[str] = Counter()
+        for r in records:
+            (handled if fresh.get(r.event_id) is r else replayed)[r.topic] += 1
+        for topic, n in handled.items():
+            self.metrics.handled.labels(self.service, topic).inc(n)
+        for topic, n in replayed.items():
+            self.metrics.replayed.labels(self.service, topic).inc(n)
 
     def _dead_letter(self, msg: ConsumerRecord | _RecordView, reason: str, error: str) -> Output:
         self.metrics.dead_lettered.labels(self.service, msg.topic, reason).inc()
@@ -262,10 +286,32 @@ class StreamRunner:
 
     # ---- offsets ----------------------------------------------------------------------------------------
 
+    def offsets_of(self, partitions: set[TopicPartition]) -> dict[TopicPartition, OffsetAndMetadata]:
+        return {tp: om for tp, om in self._processed.items() if tp in partitions}
+
     def commit_pending(self) -> None:
-        if self._pending and self._consumer is not None:
-            self._consumer.commit(offsets=dict(self._pending))
-            self._pending.clear()
+        """Synchronous commit of everything processed (on stop, from the worker thread)."""
+        consumer = self._consumer
+        if consumer is not None:
+            offsets = self.offsets_of(consumer.assignment())
+            if offsets:
+                consumer.commit(offsets=offsets)
+
+    def forget(self, partitions: set[TopicPartition]) -> None:
+        """Partitions that left this worker: their offsets are another worker's to commit from now on."""
+        for tp in partitions:
+            self._processed.pop(tp, None)
+
+    def _commit_async(self) -> None:
+        """After every batch, once its outputs are flushed. A lost async commit only means redelivery,
+        which the processed-events record makes harmless; stop and revoke commit synchronously."""
+        if self._processed and self._consumer is not None:
+            self._consumer.commit_async(offsets=dict(self._processed), callback=self._on_commit)
+
+    def _on_commit(self, offsets: object, response: object) -> None:
+        if isinstance(response, Exception):
+            log.warning("%s: offset commit failed (the batch will be redelivered, harmlessly): %s",
+                        self.service, response)
 
     def _update_lag(self) -> None:
         consumer = self._consumer

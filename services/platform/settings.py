@@ -31,7 +31,7 @@ class Settings:
     metrics_port: int = 0
     auth_secret: str = DEV_AUTH_SECRET
     # stream runner
-    poll_max_records: int = 500
+    poll_max_records: int = 2000
     poll_timeout_ms: int = 200
     stuck_batch_seconds: float = 60.0
     consumer_group_prefix: str = "proactive-care"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
 from services.platform.errors import ValidationError
-from services.platform.money import is_currency
+from services.platform.money import CURRENCY_EXPONENTS, is_currency
 
 MAX_AMOUNT_MINOR = 10**13  # a hundred billion in major units: anything above is a corrupt record
 
@@ -15,33 +15,52 @@ def require(condition: bool, field: str, message: str, reason: str = "invalid") 
 
 
 def validate_money(money: common_pb2.Money, field: str, *, allow_negative: bool = False) -> None:
-    require(money.currency != "", f"{field}.currency", "is required", "missing_currency")
-    require(is_currency(money.currency), f"{field}.currency",
-            f"unknown ISO 4217 currency {money.currency!r}", "unknown_currency")
-    require(allow_negative or money.amount_minor >= 0, f"{field}.amount_minor",
-            "must not be negative (the direction gives the sign)", "negative_amount")
-    require(abs(money.amount_minor) <= MAX_AMOUNT_MINOR, f"{field}.amount_minor", "is out of range",
-            "amount_out_of_range")
+    # Checks first, messages only on failure: this runs for every record of every stream.
+    if not money.currency:
+        raise ValidationError(f"{field}.currency", "is required", "missing_currency")
+    if not is_currency(money.currency):
+        raise ValidationError(f"{field}.currency", f"unknown ISO 4217 currency {money.currency!r}",
+                              "unknown_currency")
+    if money.amount_minor < 0 and not allow_negative:
+        raise ValidationError(f"{field}.amount_minor", "must not be negative (the direction gives the sign)",
+                              "negative_amount")
+    if abs(money.amount_minor) > MAX_AMOUNT_MINOR:
+        raise ValidationError(f"{field}.amount_minor", "is out of range", "amount_out_of_range")
 
 
 def validate_transaction(tx: events_pb2.Transaction, field: str = "transaction") -> None:
     """A transaction any service can act on. Raises ValidationError naming the first bad field."""
-    require(tx.id != "", f"{field}.id", "is required", "missing_id")
-    require(len(tx.id) <= 128, f"{field}.id", "is longer than 128 characters", "invalid_id")
-    require(tx.customer_id != "", f"{field}.customer_id", "is required", "missing_customer_id")
-    require(tx.HasField("timestamp") and tx.timestamp.seconds > 0, f"{field}.timestamp", "is required",
-            "missing_timestamp")
-    require(tx.HasField("amount"), f"{field}.amount", "is required", "missing_amount")
-    validate_money(tx.amount, f"{field}.amount")
-    require(tx.direction != events_pb2.DIRECTION_UNSPECIFIED, f"{field}.direction", "must be DEBIT or CREDIT",
-            "missing_direction")
-    require(tx.channel != events_pb2.CHANNEL_UNSPECIFIED, f"{field}.channel", "is required", "missing_channel")
+    if not tx.id:
+        raise ValidationError(f"{field}.id", "is required", "missing_id")
+    if len(tx.id) > 128:
+        raise ValidationError(f"{field}.id", "is longer than 128 characters", "invalid_id")
+    if not tx.customer_id:
+        raise ValidationError(f"{field}.customer_id", "is required", "missing_customer_id")
+    if tx.timestamp.seconds <= 0:
+        raise ValidationError(f"{field}.timestamp", "is required", "missing_timestamp")
+    if not tx.HasField("amount"):
+        raise ValidationError(f"{field}.amount", "is required", "missing_amount")
+    if _money_suspect(tx.amount):
+        validate_money(tx.amount, f"{field}.amount")
+    if tx.direction == events_pb2.DIRECTION_UNSPECIFIED:
+        raise ValidationError(f"{field}.direction", "must be DEBIT or CREDIT", "missing_direction")
+    if tx.channel == events_pb2.CHANNEL_UNSPECIFIED:
+        raise ValidationError(f"{field}.channel", "is required", "missing_channel")
     if tx.HasField("balance_after"):
-        validate_money(tx.balance_after, f"{field}.balance_after", allow_negative=True)
-        require(tx.balance_after.currency == tx.amount.currency, f"{field}.balance_after.currency",
-                "differs from the amount's currency", "currency_mismatch")
-    require(not _looks_like_pan(tx.card_token), f"{field}.card_token",
-            "looks like a card number: send a token, never a PAN", "pan_detected")
+        if _money_suspect(tx.balance_after, allow_negative=True):
+            validate_money(tx.balance_after, f"{field}.balance_after", allow_negative=True)
+        if tx.balance_after.currency != tx.amount.currency:
+            raise ValidationError(f"{field}.balance_after.currency", "differs from the amount's currency",
+                                  "currency_mismatch")
+    if len(tx.card_token) >= 13 and _looks_like_pan(tx.card_token):
+        raise ValidationError(f"{field}.card_token", "looks like a card number: send a token, never a PAN",
+                              "pan_detected")
+
+
+def _money_suspect(money: common_pb2.Money, allow_negative: bool = False) -> bool:
+    """Cheap pre-check; the full validator names the problem when there is one."""
+    return (money.currency not in CURRENCY_EXPONENTS or (money.amount_minor < 0 and not allow_negative)
+            or abs(money.amount_minor) > MAX_AMOUNT_MINOR)
 
 
 def validate_customer_profile(p: events_pb2.CustomerProfile, field: str = "profile") -> None:

@@ -1,0 +1,137 @@
+"""`make run`: the whole system on one machine on embedded defaults.
+
+Starts (or reuses) the embedded Kafka broker, prepares what services need on first start (e.g. a default
+fraud model), starts every service as its own process on fixed ports, waits until each reports SERVING,
+starts the simulator at a live rate, prints where everything is, and on Ctrl-C stops it all cleanly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.platform.kafka_launcher import EmbeddedKafka
+from services.platform.settings import Settings
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    service: str
+    grpc_port: int
+    metrics_port: int
+
+
+ENDPOINTS = (
+    Endpoint("fraud", 50051, 9101),
+    Endpoint("notify", 50052, 9102),
+    Endpoint("advice", 50053, 9103),
+    Endpoint("advisor", 50054, 9104),
+    Endpoint("mortgage", 50055, 9105),
+)
+WATCH_CUSTOMER = "cust_000000"
+
+
+def available(service: str) -> bool:
+    try:
+        importlib.import_module(f"services.{service}.app")
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def wait_serving(port: int, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == \
+                        health_pb2.HealthCheckResponse.SERVING:
+                    return True
+            except grpc.RpcError:
+                pass
+            time.sleep(0.5)
+    return False
+
+
+def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
+    broker = EmbeddedKafka(settings)
+    started_broker = settings.embedded_kafka and broker.running_pid() is None
+    if settings.embedded_kafka:
+        print(f"starting Apache Kafka on {settings.bootstrap_servers} ...", flush=True)
+        broker.start()
+    endpoints = [e for e in ENDPOINTS if available(e.service)]
+    for e in endpoints:  # first-start preparation, e.g. training a default model
+        prepare = getattr(importlib.import_module(f"services.{e.service}.app"), "prepare", None)
+        if prepare is not None:
+            prepare(settings)
+
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+    exe = [sys.executable, "-m", "services.cli"]
+    log_dir = settings.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for e in endpoints:
+            env = {**os.environ, "GRPC_PORT": str(e.grpc_port), "METRICS_PORT": str(e.metrics_port)}
+            with open(log_dir / f"{e.service}.log", "ab") as log:
+                procs.append((e.service, subprocess.Popen([*exe, "serve", e.service], env=env, stdout=log,
+                                                          stderr=subprocess.STDOUT)))
+        for e in endpoints:
+            if not wait_serving(e.grpc_port):
+                print(f"{e.service} did not become SERVING; see {log_dir / (e.service + '.log')}")
+                return 1
+        with open(log_dir / "simulator.log", "ab") as log:
+            procs.append(("simulator", subprocess.Popen(
+                [*exe, "simulate", "--customers", str(customers), "--terminals", str(customers * 2),
+                 "--days", "90", "--produce", "--rate", str(rate), "--live"],
+                stdout=log, stderr=subprocess.STDOUT)))
+        _announce(settings, endpoints, rate, log_dir)
+        _wait_for_interrupt(procs)
+    finally:
+        for _name, proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in reversed(procs):
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                print(f"{name} did not stop in 30 s: killing it")
+                proc.kill()
+        if started_broker:
+            print("stopping Apache Kafka ...", flush=True)
+            broker.stop()
+    print("stopped.")
+    return 0
+
+
+def _wait_for_interrupt(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    try:
+        while True:
+            for name, proc in procs:
+                if name != "simulator" and proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; stopping everything")
+                    return
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nCtrl-C: stopping ...", flush=True)
+
+
+def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_dir: object) -> None:
+    print("\nproactive-care is running", flush=True)
+    print(f"  Kafka       {settings.bootstrap_servers}")
+    for e in endpoints:
+        print(f"  {e.service:<11} gRPC 127.0.0.1:{e.grpc_port}   metrics http://127.0.0.1:{e.metrics_port}/metrics")
+    print(f"  simulator   producing about {rate:g} transactions/s to `transactions` (logs in {log_dir})")
+    print("\nWatch a customer's notifications arrive (in another terminal):")
+    print(f"  .venv/bin/proactive-care watch --customer {WATCH_CUSTOMER}")
+    print("A token for calling the APIs yourself (e.g. with grpcurl; reflection is on):")
+    print(f"  .venv/bin/proactive-care token --subject {WATCH_CUSTOMER} --role customer")
+    print("\nCtrl-C stops everything.", flush=True)

@@ -1,0 +1,51 @@
+"""What every benchmark shares: a broker (the embedded one unless KAFKA_BOOTSTRAP_SERVERS is set), its own
+topics, and a way to fill a topic with simulator transactions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from services.gen.proactivecare.v1 import events_pb2
+from services.platform.kafka_io import make_producer
+from services.platform.kafka_launcher import EmbeddedKafka, ensure_topics
+from services.platform.settings import Settings
+
+
+@contextmanager
+def bench_settings(base: Settings, data_dir: Path) -> Iterator[Settings]:
+    """Settings with fresh topics and groups; starts the embedded broker for the run if none is running."""
+    broker = EmbeddedKafka(base)
+    started = base.embedded_kafka and broker.running_pid() is None
+    if base.embedded_kafka:
+        broker.start()
+    run = uuid.uuid4().hex[:8]
+    settings = base.with_overrides(topic_prefix=f"bench{run}.", consumer_group_prefix=f"bench{run}",
+                                   data_dir=data_dir, grpc_port=0, metrics_port=0)
+    ensure_topics(settings)
+    try:
+        yield settings
+    finally:
+        if started:
+            broker.stop()
+
+
+def simulated_transactions(n: int, customers: int = 2_000, seed: int = 7) -> list[events_pb2.Transaction]:
+    """`n` transactions from the synthetic bank (card spending, salaries, bills...), in time order."""
+    from services.simulator import events
+    from services.simulator.bank import build_bank
+    from services.simulator.handbook import HandbookConfig
+
+    days = max(7, int(n / (customers * 2.2)) + 2)
+    bank = build_bank(HandbookConfig(n_customers=customers, n_terminals=customers * 2, n_days=days, seed=seed))
+    return list(events.transactions(bank, 0, n))
+
+
+def fill_topic(settings: Settings, topic: str, transactions: list[events_pb2.Transaction]) -> None:
+    producer = make_producer(settings, linger_ms=20, batch_size=256 * 1024)
+    for tx in transactions:
+        producer.send(settings.topic(topic), key=tx.customer_id.encode(), value=tx.SerializeToString())
+    producer.flush()
+    producer.close()

@@ -1,0 +1,31 @@
+"""`proactive-care bench NAME|all [--out FILE]`: run benchmarks, print figures, last stdout line JSON."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+from services.platform.settings import Settings
+
+BENCHMARKS = {"runner": "tests.perf.bench_runner", "fraud": "tests.perf.bench_fraud",
+              "notify": "tests.perf.bench_notify"}
+
+
+def run_benchmarks(settings: Settings, name: str, out: str | None) -> int:
+    names = list(BENCHMARKS) if name == "all" else [name]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)} or all")
+        return 2
+    results: dict[str, dict[str, float]] = {}
+    for n in names:
+        module = importlib.import_module(BENCHMARKS[n])
+        print(f"== bench {n}", flush=True)
+        results[n] = module.run(settings)
+        print(json.dumps(results[n]), flush=True)
+    figures = results[names[0]] if len(names) == 1 else {k: v for r in results.values() for k, v in r.items()}
+    if out:
+        Path(out).write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(figures))
+    return 0
