@@ -31,6 +31,7 @@ class Txn:
     description: str = ""
     counterparty_id: str = ""
     balance_after_minor: int | None = None
+    account_id: str = ""
 
 
 @dataclass
@@ -50,7 +51,10 @@ class DayStats:
 @dataclass
 class Activity:
     currency: str = ""
+    first_seen: date | None = None
     last_seen: date | None = None
+    main_account: str = ""              # the account salaries arrive in / the mortgage is paid from
+    balance_minor: int | None = None    # its latest balance
     salaries: dict[str, SalaryStream] = field(default_factory=dict)   # by counterparty id
     days: dict[date, DayStats] = field(default_factory=dict)
     returned_debits: list[tuple[date, str, int]] = field(default_factory=list)  # (day, payee, amount)
@@ -79,7 +83,12 @@ class Classifier:
 
 
 def payer_name(t: Txn) -> str:
-    return t.merchant_name or t.description or t.counterparty_id or "your employer"
+    """Who pays a salary, as the customer knows it: "Salary ACME Ltd" reads as "ACME Ltd"."""
+    name = t.merchant_name or t.description
+    for prefix in ("salary ", "wages "):
+        if name.lower().startswith(prefix):
+            name = name[len(prefix):]
+    return name.strip() or t.counterparty_id or "your employer"
 
 
 def apply(activity: Activity, t: Txn, classify: Classifier) -> Activity:
@@ -88,6 +97,13 @@ def apply(activity: Activity, t: Txn, classify: Classifier) -> Activity:
     activity.currency = activity.currency or t.currency
     if activity.last_seen is None or day > activity.last_seen:
         activity.last_seen = day
+    if activity.first_seen is None or day < activity.first_seen:
+        activity.first_seen = day
+    if t.channel in ("SALARY", "MORTGAGE_PAYMENT", "DIRECT_DEBIT") and t.account_id:
+        activity.main_account = t.account_id
+    if t.balance_after_minor is not None and (not activity.main_account or t.account_id == activity.main_account
+                                              or not t.account_id):
+        activity.balance_minor = t.balance_after_minor
     if t.returned:
         payee = t.merchant_name or t.description or t.counterparty_id or "a payment"
         activity.returned_debits.append((day, payee, t.amount_minor))
@@ -131,6 +147,9 @@ def to_json(activity: Activity) -> dict[str, Any]:
     return {
         "currency": activity.currency,
         "last_seen": activity.last_seen.isoformat() if activity.last_seen else None,
+        "first_seen": activity.first_seen.isoformat() if activity.first_seen else None,
+        "main_account": activity.main_account,
+        "balance": activity.balance_minor,
         "salaries": {k: {"payer": s.payer, "dates": [d.isoformat() for d in s.dates], "amounts": s.amounts}
                      for k, s in activity.salaries.items()},
         "days": {d.isoformat(): [s.spend_minor, s.gambling_minor, s.lowest_balance_minor]
@@ -145,6 +164,9 @@ def from_json(raw: dict[str, Any]) -> Activity:
     return Activity(
         currency=raw.get("currency", ""),
         last_seen=date.fromisoformat(raw["last_seen"]) if raw.get("last_seen") else None,
+        first_seen=date.fromisoformat(raw["first_seen"]) if raw.get("first_seen") else None,
+        main_account=raw.get("main_account", ""),
+        balance_minor=raw.get("balance"),
         salaries={k: SalaryStream(payer=s["payer"], dates=[date.fromisoformat(d) for d in s["dates"]],
                                   amounts=list(s["amounts"]))
                   for k, s in raw.get("salaries", {}).items()},

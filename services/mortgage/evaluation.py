@@ -1,0 +1,80 @@
+"""Scoring care offers against the simulator's ground truth of missed mortgage payments.
+
+Definitions (the same for both paths, in-process and over Kafka):
+- care_recall_3d: of the mortgage holders who miss a payment, the share who received a care offer between
+  35 and 3 days before the due date of their *first* missed payment (early enough to act on it).
+- false_offer_rate: the share of all offers that went to a customer who never had a hardship episode and
+  never missed a mortgage payment in the simulation.
+- healthy_offered_share: the share of healthy mortgage holders (no hardship, no missed payment) who were
+  ever offered care: how many customers we bothered for nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+LEAD_DAYS = 3
+LOOKBACK_DAYS = 35
+
+
+@dataclass(frozen=True)
+class Offer:
+    customer_id: str
+    due_date: date
+    offered_on: date
+
+
+@dataclass(frozen=True)
+class Truth:
+    first_missed: dict[str, date]   # customer -> due date of the first missed mortgage payment
+    all_missed: list[tuple[str, date]]
+    hardship: set[str]              # customers with a hardship episode
+    mortgage_holders: set[str]
+
+
+def truth_from_records(records: Iterable[dict[str, Any]], mortgage_holders: set[str]) -> Truth:
+    first: dict[str, date] = {}
+    missed: list[tuple[str, date]] = []
+    hardship: set[str] = set()
+    for r in records:
+        if r.get("type") == "missed_payment" and r.get("mortgage_id"):
+            due = date.fromisoformat(r["due_date"])
+            missed.append((r["customer_id"], due))
+            if r["customer_id"] not in first or due < first[r["customer_id"]]:
+                first[r["customer_id"]] = due
+        elif r.get("type") == "hardship":
+            hardship.add(r["customer_id"])
+    return Truth(first, missed, hardship, mortgage_holders)
+
+
+def _caught(offers_by_customer: dict[str, list[date]], customer: str, due: date) -> bool:
+    earliest, latest = due - timedelta(days=LOOKBACK_DAYS), due - timedelta(days=LEAD_DAYS)
+    return any(earliest <= d <= latest for d in offers_by_customer.get(customer, ()))
+
+
+def score(offers: list[Offer], truth: Truth) -> dict[str, Any]:
+    by_customer: dict[str, list[date]] = {}
+    for o in offers:
+        by_customer.setdefault(o.customer_id, []).append(o.offered_on)
+    firsts = truth.first_missed
+    caught_first = sum(_caught(by_customer, c, due) for c, due in firsts.items())
+    caught_all = sum(_caught(by_customer, c, due) for c, due in truth.all_missed)
+    troubled = truth.hardship | set(firsts)
+    false = [o for o in offers if o.customer_id not in troubled]
+    healthy = truth.mortgage_holders - troubled
+    healthy_offered = {o.customer_id for o in false}
+    return {
+        "care_recall_3d": round(caught_first / len(firsts), 4) if firsts else None,
+        "false_offer_rate": round(len(false) / len(offers), 4) if offers else 0.0,
+        "healthy_offered_share": round(len(healthy_offered) / len(healthy), 4) if healthy else 0.0,
+        "recall_3d_all_missed_payments": round(caught_all / len(truth.all_missed), 4) if truth.all_missed else None,
+        "customers_with_missed_payment": len(firsts),
+        "missed_payments": len(truth.all_missed),
+        "offers": len(offers),
+        "false_offers": len(false),
+        "customers_offered": len(by_customer),
+        "mortgage_holders": len(truth.mortgage_holders),
+    }

@@ -1,0 +1,146 @@
+"""The mortgage-care stream handler: `customers` and `transactions` in, CARE_OFFER notifications and
+advisor tasks out.
+
+Per customer with a mortgage it keeps the latest profile and a compact activity state. Once per customer
+and day (the day of the event, so a replay behaves like the live stream) it reads the signals, decides,
+and - the first time for a given payment - emits the offer to `notifications` and, for complex cases, a
+task to `advisor-tasks`. Customers without a mortgage are not tracked. Transactions that arrive before the
+customer's profile are not counted (the `customers` topic is compacted and produced first).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+
+from services.gen.proactivecare.v1 import events_pb2
+from services.mortgage import activity as act
+from services.mortgage import offers, repository
+from services.mortgage import proto_mapping as pm
+from services.mortgage.decision import decide, next_payment_date
+from services.mortgage.metrics import MortgageMetrics
+from services.mortgage.model import ExistingMortgage
+from services.mortgage.policy import Policy, policy_in_force
+from services.mortgage.signals import Context, detect
+from services.mortgage.validation import validate_mortgage
+from services.platform.errors import ValidationError
+from services.platform.kafka_io import Output
+from services.platform.runner import Record
+from services.platform.validation import validate_customer_profile
+
+log = logging.getLogger(__name__)
+
+
+_CLASSIFIERS: dict[str, act.Classifier] = {}
+
+
+def _classifier(policy: Policy) -> act.Classifier:
+    found = _CLASSIFIERS.get(policy.version)
+    if found is None:
+        th = policy.care.signals
+        found = _CLASSIFIERS[policy.version] = act.Classifier(th.gambling_mccs, th.payday_loan_mccs,
+                                                              th.payday_loan_keywords)
+    return found
+
+
+def validate_profile(profile: events_pb2.CustomerProfile) -> None:
+    validate_customer_profile(profile)
+
+
+class MortgageCareHandler:
+    def __init__(self, notifications_topic: str, advisor_topic: str, metrics: MortgageMetrics) -> None:
+        self.notifications_topic = notifications_topic
+        self.advisor_topic = advisor_topic
+        self.metrics = metrics
+
+    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+        by_customer: dict[str, list[Record]] = {}
+        for r in records:
+            by_customer.setdefault(r.value.customer_id, []).append(r)
+        outputs: dict[str, list[Output]] = {}
+        for customer_id, recs in by_customer.items():
+            self._customer(tx, customer_id, recs, outputs)
+        return outputs
+
+    def _customer(self, tx: sqlite3.Connection, customer_id: str, records: list[Record],
+                  outputs: dict[str, list[Output]]) -> None:
+        profile = repository.load_profile(tx, customer_id)
+        activity: act.Activity | None = None
+        evaluated_on: date | None = None
+        for r in records:
+            if isinstance(r.value, events_pb2.CustomerProfile):
+                if pm.mortgages(r.value):
+                    repository.save_profile(tx, r.value)
+                    profile = r.value
+                else:
+                    repository.forget_customer(tx, customer_id)
+                    profile, activity = None, None
+                continue
+            if profile is None:
+                continue
+            mortgages = pm.mortgages(profile)
+            if activity is None:
+                activity, evaluated_on = repository.load_activity(tx, customer_id)
+            txn = pm.txn(r.value)
+            today = txn.at.date()
+            policy = self._policy(mortgages[0], today)
+            if policy is None:
+                continue
+            act.apply(activity, txn, _classifier(policy))
+            if evaluated_on is None or today > evaluated_on:
+                evaluated_on = today
+                for mortgage in mortgages:
+                    outputs.setdefault(r.event_id, []).extend(
+                        self._evaluate(tx, profile, mortgage, activity, today, txn.at, r.timestamp_ms))
+        if activity is not None:
+            repository.save_activity(tx, customer_id, activity, evaluated_on)
+
+    def _policy(self, mortgage: ExistingMortgage, today: date) -> Policy | None:
+        try:
+            policy = policy_in_force(mortgage.jurisdiction, today, field="mortgage.jurisdiction")
+            validate_mortgage(mortgage, policy)
+            return policy
+        except ValidationError as exc:
+            self.metrics.evaluations.labels("no_policy").inc()
+            log.debug("mortgage %s not evaluated on %s: %s", mortgage.id, today, exc)
+            return None
+
+    def _evaluate(self, tx: sqlite3.Connection, profile: events_pb2.CustomerProfile, mortgage: ExistingMortgage,
+                  activity: act.Activity, today: date, at: datetime, origin_ms: int) -> list[Output]:
+        policy = self._policy(mortgage, today)
+        if policy is None:
+            return []
+        customer_id = profile.customer_id
+        income = profile.monthly_income.amount_minor if profile.monthly_income.currency == mortgage.currency else 0
+        context = Context(payday=profile.payday, monthly_income_minor=income,
+                          overdraft_limit_minor=pm.overdraft_limit_minor(profile),
+                          next_due=next_payment_date(mortgage.payment_day, today),
+                          next_payment_minor=mortgage.monthly_payment_minor)
+        signals = detect(activity, today, policy.care.signals, context)
+        for s in signals:
+            self.metrics.signals.labels(s.code).inc()
+        if not signals:
+            self.metrics.evaluations.labels("no_signal").inc()
+            return []
+        decision = decide(customer_id, mortgage, signals, today)
+        if not decision.offer:
+            self.metrics.evaluations.labels("watch").inc()
+            return []
+        first = repository.record_offer(tx, decision.offer_id, customer_id, mortgage.id, decision.due_date, today,
+                                        decision.escalate, [s.code for s in signals])
+        if not first:
+            self.metrics.evaluations.labels("duplicate").inc()
+            return []
+        self.metrics.evaluations.labels("offer").inc()
+        self.metrics.care_offers.inc()
+        at = at.astimezone(UTC)
+        note = offers.notification(customer_id, mortgage, decision, at, origin_ms)
+        out = [Output(self.notifications_topic, customer_id, note.SerializeToString())]
+        if decision.escalate:
+            self.metrics.advisor_tasks.inc()
+            task = offers.advisor_task(customer_id, mortgage, decision, at, policy.care.advisor_sla_hours,
+                                       policy.care.advisor_queue)
+            out.append(Output(self.advisor_topic, customer_id, task.SerializeToString()))
+        return out
