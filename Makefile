@@ -18,13 +18,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# Generated code is produced by the build, never edited by hand. grpc_tools writes absolute imports
-# (`from proactivecare.v1 import ...`); they are rewritten to live inside the `services` package.
-$(GEN)/.stamp: $(PROTOS) $(VENV)/.installed
-	rm -rf $(GEN) && mkdir -p $(GEN)
-	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=$(GEN) --grpc_python_out=$(GEN) --pyi_out=$(GEN) $(PROTOS)
-	find $(GEN) -name '*.py*' -exec sed -i -E 's/^from proactivecare\.v1 import/from services.gen.proactivecare.v1 import/' {} +
-	touch $(GEN)/__init__.py $(GEN)/proactivecare/__init__.py $(GEN)/proactivecare/v1/__init__.py
+# Generated code is produced by the build, never edited by hand (services/platform/codegen.py).
+$(GEN)/.stamp: $(PROTOS) $(VENV)/.installed services/platform/codegen.py
+	$(BIN)/python -m services.platform.codegen
 	touch $@
 
 run: setup

@@ -91,7 +91,7 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
         with open(log_dir / "simulator.log", "ab") as log:
             procs.append(("simulator", subprocess.Popen(
                 [*exe, "simulate", "--customers", str(customers), "--terminals", str(customers * 2),
-                 "--days", "90", "--produce", "--rate", str(rate), "--live"],
+                 "--days", "120", "--scale-frauds", "--produce", "--rate", str(rate), "--live"],
                 stdout=log, stderr=subprocess.STDOUT)))
         _announce(settings, endpoints, rate, log_dir)
         _wait_for_interrupt(procs)
