@@ -1,0 +1,133 @@
+"""The Handbook's protocol on any Handbook-column dataset, through the service's own feature code.
+
+1. Replay the data (labels after the delay) and compare the candidates with time-ordered validation: fit on
+   the week two weeks before the training week, score the training week; keep the best by Average Precision.
+2. Refit the best on the training week; score the test week (known-compromised cards removed): AUC ROC,
+   Average Precision, Card Precision@100.
+3. With feedback (`feedback_days` = N): replay again with a model in the loop. Until the end of the training
+   week the validation model (fitted two weeks earlier: the model "in production" then) raises the alerts;
+   the best algorithm is then refitted on the training week's feedback-era features and raises the alerts from
+   then on. An alerted transaction's label is known N days later (the customer answered), the rest after the
+   delay. The test scores are the ones that model gave live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from services.fraud.dataset import DAY_SECONDS, HandbookData
+from services.fraud.features import FeatureConfig
+from services.fraud.model import FraudModel
+from services.fraud.protocol import Split, handbook_metrics, handbook_split
+from services.fraud.replay import Replay
+from services.fraud.training import CandidateResult, compare, fit, usable_features, wrap
+
+HANDBOOK_TRAIN_START = dt.date(2018, 7, 25)
+TRAIN_DAYS = 7
+DELAY_DAYS = 7
+TEST_DAYS = 7
+VALIDATION_OFFSET_DAYS = 14  # the validation fit week starts this long before the training week
+HISTORY_DAYS = 38  # the longest window (30 days) + the delay (7) + a day
+
+
+@dataclass
+class EvaluationResult:
+    candidates: list[CandidateResult]
+    algorithm: str
+    features: list[str]
+    baseline: dict[str, float]
+    feedback: dict[str, float] | None = None
+    feedback_days: float | None = None
+    alerts: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.feedback if self.feedback is not None else self.baseline
+
+
+def day_number(date: dt.date) -> int:
+    return (date - dt.date(1970, 1, 1)).days
+
+
+def evaluate(data: HandbookData, *, train_start: dt.date = HANDBOOK_TRAIN_START,
+             feedback_days: float | None = None, alert_threshold: float = 0.3,
+             config: FeatureConfig | None = None, log: Callable[[str], None] = lambda _m: None,
+             algorithms: list[str] | None = None) -> EvaluationResult:
+    config = config or FeatureConfig(label_delay_days=DELAY_DAYS)
+    start_day = day_number(train_start)
+    first_day = start_day - VALIDATION_OFFSET_DAYS - HISTORY_DAYS
+    last_day = start_day + TRAIN_DAYS + DELAY_DAYS + TEST_DAYS
+    day = data.day
+    data = data.select((day >= first_day) & (day < last_day))
+    day, card, y = data.day, data.customer_id, data.fraud
+    split = handbook_split(day, y, card, start_day, TRAIN_DAYS, DELAY_DAYS, TEST_DAYS)
+    fit_rows = (day >= start_day - VALIDATION_OFFSET_DAYS) & (day < start_day - VALIDATION_OFFSET_DAYS + TRAIN_DAYS)
+    timings: dict[str, float] = {}
+    log(f"{len(data)} transactions from {_iso(first_day)} to {_iso(last_day)}; train {int(split.train.sum())} "
+        f"({int(y[split.train].sum())} frauds), test {int(split.test.sum())} ({int(y[split.test].sum())} frauds)")
+
+    t0 = time.perf_counter()
+    replay = Replay(data, config)
+    replay.run_until(float(last_day * DAY_SECONDS))
+    timings["features_seconds"] = round(time.perf_counter() - t0, 1)
+    log(f"features: {len(data)} rows in {timings['features_seconds']} s")
+    X = replay.features
+    names = usable_features(X[split.train])
+    t0 = time.perf_counter()
+    candidates = compare(X, y, fit_rows, split.train, names, algorithms)
+    timings["selection_seconds"] = round(time.perf_counter() - t0, 1)
+    for c in candidates:
+        log(f"candidate {c.summary()}")
+    best = candidates[0]
+    window = (train_start, train_start + dt.timedelta(days=TRAIN_DAYS))
+    model = wrap(fit(best.algorithm, X[split.train], y[split.train], names), best.algorithm, names, config,
+                 window, {})
+    baseline = _metrics(split, data, model.score(X[split.test]))
+    log(f"baseline ({best.algorithm}, labels after {config.label_delay_days:g} days): {_fmt(baseline)}")
+    result = EvaluationResult(candidates, best.algorithm, names, baseline, timings=timings)
+    if feedback_days is None:
+        return result
+
+    t0 = time.perf_counter()
+    validation_model = wrap(best.estimator, best.algorithm, names, config,
+                            (train_start - dt.timedelta(days=VALIDATION_OFFSET_DAYS),
+                             train_start - dt.timedelta(days=VALIDATION_OFFSET_DAYS - TRAIN_DAYS)), {})
+    live = Replay(data, config)
+    train_end_ts = float((start_day + TRAIN_DAYS) * DAY_SECONDS)
+    live.run_until(train_end_ts, validation_model, alert_threshold, feedback_days)
+    live_model: FraudModel = wrap(fit(best.algorithm, live.features[split.train], y[split.train], names),
+                                  best.algorithm, names, config, window, {})
+    live.run_until(float(last_day * DAY_SECONDS), live_model, alert_threshold, feedback_days)
+    timings["feedback_replay_seconds"] = round(time.perf_counter() - t0, 1)
+    result.feedback = _metrics(split, data, live.scores[split.test])
+    result.feedback_days = feedback_days
+    test_alerts = live.alerted & split.test
+    result.alerts = {
+        "threshold": alert_threshold,
+        "test_alerts": int(test_alerts.sum()),
+        "test_alert_precision": round(float(y[test_alerts].mean()), 4) if test_alerts.any() else None,
+        "test_frauds_alerted": round(float(live.alerted[split.test & (y == 1)].mean()), 4),
+    }
+    log(f"with feedback after {feedback_days:g} days: {_fmt(result.feedback)}; alerts {result.alerts}")
+    return result
+
+
+def _metrics(split: Split, data: HandbookData, scores: np.ndarray) -> dict[str, float]:
+    t = split.test
+    m = handbook_metrics(data.day[t], data.customer_id[t], data.fraud[t], scores)
+    return {k: round(v, 4) for k, v in m.items()}
+
+
+def _fmt(m: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.3f}" for k, v in m.items())
+
+
+def _iso(day: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()

@@ -1,0 +1,321 @@
+"""Fraud features, computed one transaction at a time in time order: the same code builds training data
+offline (a CSV replay) and serves the worker and the gRPC service online, so there is no train/serve skew.
+
+For each transaction the engine first applies the labels that have become known by its time, then computes
+its features from the state *before* it (plus the transaction itself where the Handbook includes it), then
+adds it to the state. Features that need data the source lacks (a location, a merchant) are NaN, and the
+trainer leaves out a feature that is NaN throughout its training data.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from services.fraud.events import Label, TxEvent
+from services.fraud.windows import CustomerHistory, EntityActivity
+
+DAY = 86400.0
+CUSTOMER_WINDOW_DAYS = (1, 7, 30)
+TERMINAL_WINDOW_DAYS = (1, 7, 30)
+VELOCITY_SECONDS = (600, 3600)
+CUSTOMER_HORIZON = max(CUSTOMER_WINDOW_DAYS) * DAY  # customer features look back at most this far
+
+# The Handbook's 15 baseline features, in its order.
+HANDBOOK_FEATURES: tuple[str, ...] = (
+    "tx_amount", "tx_during_weekend", "tx_during_night",
+    *(f"customer_{k}_{w}d" for w in CUSTOMER_WINDOW_DAYS for k in ("nb_tx", "avg_amount")),
+    *(f"terminal_{k}_{w}d_delayed" for w in TERMINAL_WINDOW_DAYS for k in ("nb_tx", "risk")),
+)
+EXTRA_FEATURES: tuple[str, ...] = (
+    "customer_nb_tx_10min", "customer_nb_tx_1h", "customer_amount_1h",
+    "amount_to_customer_mean_30d", "amount_to_customer_median_30d", "amount_zscore_30d", "seconds_since_prev_tx",
+    "first_use_terminal", "first_use_merchant",
+    "km_from_usual_area", "km_from_prev_tx", "kmh_from_prev_tx",
+    "terminal_known_frauds_recent", "terminal_risk_recent",
+    "terminal_days_since_first_known_fraud", "terminal_days_since_last_known_fraud",
+    "merchant_risk_30d_delayed", "merchant_known_frauds_recent", "mcc_risk_30d_delayed",
+    "customer_known_frauds_recent",
+)
+FEATURE_NAMES: tuple[str, ...] = HANDBOOK_FEATURES + EXTRA_FEATURES
+FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+FEATURE_SET_VERSION = "fraud-features/1"
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """`label_delay_days`: how late labels arrive without feedback (the Handbook's delay); terminal windows
+    are shifted back by it. The history horizon is the longest window plus the delay."""
+
+    label_delay_days: float = 7.0
+
+    @property
+    def delay_seconds(self) -> float:
+        return self.label_delay_days * DAY
+
+    @property
+    def horizon_seconds(self) -> float:
+        return (max(TERMINAL_WINDOW_DAYS) + self.label_delay_days + 1) * DAY
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label_delay_days": self.label_delay_days, "feature_set": FEATURE_SET_VERSION}
+
+
+_NAN = math.nan
+
+
+class FeatureEngine:
+    """Incremental feature state. Not thread-safe: one owner (a worker, or a service behind a lock)."""
+
+    def __init__(self, config: FeatureConfig | None = None, *, track_dirty: bool = False) -> None:
+        self.config = config or FeatureConfig()
+        self.customers: dict[str, CustomerHistory] = {}
+        # kind ("terminal", "merchant", "mcc") -> id -> activity
+        self.entities: dict[str, dict[str, EntityActivity]] = {"terminal": {}, "merchant": {}, "mcc": {}}
+        self.clock = -math.inf  # the latest transaction time seen
+        self._pending: list[tuple[float, int, Label]] = []  # labels not yet known, by known_at
+        self._seq = 0
+        self._labelled: dict[str, float] = {}  # tx_id -> tx time, so a label applies once
+        self._since_trim = 0
+        self.track_dirty = track_dirty
+        self.dirty: set[tuple[str, str]] = set()  # (kind, key) touched since the last drain
+
+    # ------------------------------------------------------------------ labels
+    def add_label(self, label: Label) -> None:
+        """Record a label; it affects features of transactions from `label.known_at` on."""
+        if label.known_at <= self.clock:
+            self._apply(label)
+        else:
+            self._seq += 1
+            heapq.heappush(self._pending, (label.known_at, self._seq, label))
+
+    def add_labels(self, labels: Iterable[Label]) -> None:
+        for label in labels:
+            self.add_label(label)
+
+    def _advance(self, ts: float) -> None:
+        pending = self._pending
+        while pending and pending[0][0] <= ts:
+            self._apply(heapq.heappop(pending)[2])
+
+    def _apply(self, label: Label) -> None:
+        if label.tx_id in self._labelled or label.tx_ts <= self.clock - self.config.horizon_seconds:
+            return
+        self._labelled[label.tx_id] = label.tx_ts
+        if not label.fraud:
+            return
+        for kind, key in (("terminal", label.terminal_id), ("merchant", label.merchant_id),
+                          ("mcc", label.mcc)):
+            if key:
+                self._entity(kind, key).add_fraud(label.tx_ts)
+        cust = self._customer(label.customer_id)
+        cust.fraud_times.append(label.tx_ts)
+        cust.fraud_times.sort()
+
+    # ------------------------------------------------------------------ transactions
+    def process_batch(self, txs: Sequence[TxEvent]) -> np.ndarray:
+        """Features of each transaction (in order, each seeing the ones before it); shape (n, features)."""
+        out = np.empty((len(txs), len(FEATURE_NAMES)), dtype=np.float64)
+        for i, tx in enumerate(txs):
+            out[i] = self.process(tx)
+        return out
+
+    def process(self, tx: TxEvent) -> list[float]:
+        """The transaction's features; then the transaction joins the state."""
+        t = tx.ts
+        if t > self.clock:
+            self._advance(t)
+            self.clock = t
+        delay = self.config.delay_seconds
+        amount = tx.amount
+        cust = self._customer(tx.customer_id)
+        cust.expire(t - CUSTOMER_HORIZON)
+        term = self._entity("terminal", tx.terminal_id)
+
+        feats: list[float] = [amount]
+        day_index = math.floor(t / DAY)
+        feats.append(1.0 if (day_index + 3) % 7 >= 5 else 0.0)  # 1970-01-01 was a Thursday
+        feats.append(1.0 if (t - day_index * DAY) < 7 * 3600 else 0.0)  # hour <= 6
+
+        for w in CUSTOMER_WINDOW_DAYS:  # current transaction included, as in the Handbook
+            n, s, _ = cust.window(t - w * DAY)
+            feats.append(n + 1.0)
+            feats.append((s + amount) / (n + 1.0))
+        hi = t - delay
+        for w in TERMINAL_WINDOW_DAYS:
+            lo = hi - w * DAY
+            nb = term.count(lo, hi)
+            feats.append(float(nb))
+            feats.append(term.frauds(lo, hi) / nb if nb else 0.0)
+
+        # velocity
+        n10, _, _ = cust.window(t - VELOCITY_SECONDS[0])
+        n1h, s1h, _ = cust.window(t - VELOCITY_SECONDS[1])
+        feats.extend((n10 + 1.0, n1h + 1.0, s1h + amount))
+        # amount against the customer's own history (current transaction excluded)
+        n30, s30, q30 = cust.window(t - 30 * DAY)
+        if n30:
+            mean = s30 / n30
+            std = math.sqrt(max(q30 / n30 - mean * mean, 0.0))
+            std = max(std, 0.1 * mean, 0.01)
+            median = cust.median_amount()
+            feats.append(amount / mean if mean > 0 else _NAN)
+            feats.append(amount / median if median > 0 else _NAN)
+            feats.append((amount - mean) / std)
+        else:
+            feats.extend((_NAN, _NAN, _NAN))
+        feats.append(t - cust.last_ts)  # NaN before the customer's first transaction
+        feats.append(0.0 if tx.terminal_id in cust.terminals else 1.0)
+        feats.append((0.0 if tx.merchant_id in cust.merchants else 1.0) if tx.merchant_id else _NAN)
+
+        # geography: NaN when the source carries no location
+        x, y = tx.x_km, tx.y_km
+        located = not (math.isnan(x) or math.isnan(y))
+        if located and cust.loc_n:
+            feats.append(math.hypot(x - cust.loc_sx / cust.loc_n, y - cust.loc_sy / cust.loc_n))
+        else:
+            feats.append(_NAN)
+        if located and not math.isnan(cust.last_x):
+            km = math.hypot(x - cust.last_x, y - cust.last_y)
+            hours = max((t - cust.last_ts) / 3600.0, 1.0 / 60.0)
+            feats.extend((km, km / hours))
+        else:
+            feats.extend((_NAN, _NAN))
+
+        # risk learnt from labels as they arrive: shifted by the delay, and recent (feedback) labels
+        recent_frauds = term.frauds(t - delay, t)
+        recent_nb = term.count(t - delay, t)
+        feats.append(float(recent_frauds))
+        feats.append(recent_frauds / recent_nb if recent_nb else 0.0)
+        known = term.fraud_times  # within the horizon, sorted; an episode's age tells whether it may be over
+        if known:
+            feats.extend(((t - known[0]) / DAY, (t - known[-1]) / DAY))
+        else:
+            feats.extend((_NAN, _NAN))
+        if tx.merchant_id:
+            merch = self._entity("merchant", tx.merchant_id)
+            nb = merch.count(hi - 30 * DAY, hi)
+            feats.append(merch.frauds(hi - 30 * DAY, hi) / nb if nb else 0.0)
+            feats.append(float(merch.frauds(t - delay, t)))
+        else:
+            merch = None
+            feats.extend((_NAN, _NAN))
+        if tx.mcc:
+            cat = self._entity("mcc", tx.mcc)
+            nb = cat.count(hi - 30 * DAY, hi)
+            feats.append(cat.frauds(hi - 30 * DAY, hi) / nb if nb else 0.0)
+        else:
+            cat = None
+            feats.append(_NAN)
+        feats.append(float(cust.known_frauds_since(t - delay)))
+
+        # the transaction joins the state
+        horizon_start = t - self.config.horizon_seconds
+        cust.append(t, amount)
+        cust.terminals.add(tx.terminal_id)
+        if tx.merchant_id:
+            cust.merchants.add(tx.merchant_id)
+        cust.last_ts = t
+        if located:
+            cust.last_x, cust.last_y = x, y
+            cust.loc_n += 1
+            cust.loc_sx += x
+            cust.loc_sy += y
+        term.append(t, horizon_start)
+        if merch is not None:
+            merch.append(t, horizon_start)
+        if cat is not None:
+            cat.append(t, horizon_start)
+        if self.track_dirty:
+            self.dirty.add(("customer", tx.customer_id))
+            self.dirty.add(("terminal", tx.terminal_id))
+            if merch is not None:
+                self.dirty.add(("merchant", tx.merchant_id))
+            if cat is not None:
+                self.dirty.add(("mcc", tx.mcc))
+        self._since_trim += 1
+        if self._since_trim >= 50_000:
+            self._trim_labelled()
+        return feats
+
+    # ------------------------------------------------------------------ state
+    def _customer(self, key: str) -> CustomerHistory:
+        cust = self.customers.get(key)
+        if cust is None:
+            cust = self.customers[key] = CustomerHistory()
+        if self.track_dirty:
+            self.dirty.add(("customer", key))
+        return cust
+
+    def _entity(self, kind: str, key: str) -> EntityActivity:
+        table = self.entities[kind]
+        ent = table.get(key)
+        if ent is None:
+            ent = table[key] = EntityActivity()
+        if self.track_dirty:
+            self.dirty.add((kind, key))
+        return ent
+
+    def _trim_labelled(self) -> None:
+        self._since_trim = 0
+        cutoff = self.clock - self.config.horizon_seconds
+        self._labelled = {k: v for k, v in self._labelled.items() if v > cutoff}
+
+    def drain_dirty(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """The states touched since the last drain, as (kind, key, JSON-able dict), for persisting."""
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        for kind, key in sorted(self.dirty):
+            state = self.customers.get(key) if kind == "customer" else self.entities[kind].get(key)
+            if state is not None:
+                out.append((kind, key, state.to_dict()))
+        self.dirty.clear()
+        return out
+
+    def load_entry(self, kind: str, key: str, state: dict[str, Any]) -> None:
+        """Restore one persisted state (see `drain_dirty`)."""
+        if kind == "customer":
+            self.customers[key] = CustomerHistory.from_dict(state)
+            times = self.customers[key].times
+        else:
+            self.entities[kind][key] = EntityActivity.from_dict(state)
+            times = self.entities[kind][key].times
+        if times:
+            self.clock = max(self.clock, times[-1])
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as one JSON-able dict (pending labels included)."""
+        return {
+            "config": self.config.to_dict(),
+            "clock": self.clock if math.isfinite(self.clock) else None,
+            "customers": {k: v.to_dict() for k, v in self.customers.items()},
+            "entities": {kind: {k: v.to_dict() for k, v in table.items()}
+                         for kind, table in self.entities.items()},
+            "pending": [_label_to_dict(lbl) for _, _, lbl in sorted(self._pending)],
+            "labelled": self._labelled,
+        }
+
+    @classmethod
+    def from_snapshot(cls, snap: dict[str, Any], *, track_dirty: bool = False) -> FeatureEngine:
+        engine = cls(FeatureConfig(label_delay_days=float(snap["config"]["label_delay_days"])),
+                     track_dirty=track_dirty)
+        for key, state in snap["customers"].items():
+            engine.customers[key] = CustomerHistory.from_dict(state)
+        for kind, table in snap["entities"].items():
+            for key, state in table.items():
+                engine.entities[kind][key] = EntityActivity.from_dict(state)
+        engine.clock = -math.inf if snap["clock"] is None else float(snap["clock"])
+        engine._labelled = {k: float(v) for k, v in snap["labelled"].items()}
+        for d in snap["pending"]:
+            engine.add_label(Label(**d))
+        return engine
+
+
+def _label_to_dict(label: Label) -> dict[str, Any]:
+    return {"tx_id": label.tx_id, "customer_id": label.customer_id, "terminal_id": label.terminal_id,
+            "merchant_id": label.merchant_id, "mcc": label.mcc, "tx_ts": label.tx_ts,
+            "fraud": label.fraud, "known_at": label.known_at}

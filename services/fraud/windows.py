@@ -1,0 +1,155 @@
+"""Incremental, time-windowed state per customer and per terminal / merchant / category.
+
+Events arrive in time order, so each history is an append-only list of times with prefix sums; a window
+count or sum is two binary searches and a subtraction. Old entries are dropped past the horizon, so memory is
+bounded by the longest window. Every state converts to and from a JSON-able dict (the worker persists the
+entries a batch touched and restores them after a restart).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right, insort
+from typing import Any
+
+_COMPACT_MIN = 64  # drop expired entries once at least this many accumulated (amortised O(1))
+
+
+class CustomerHistory:
+    """A customer's recent transactions (time, amount), where they were, and what they used before."""
+
+    __slots__ = ("amounts", "base", "cum_amount", "cum_sq", "fraud_times", "last_ts", "last_x", "last_y",
+                 "loc_n", "loc_sx", "loc_sy", "merchants", "sorted_amounts", "terminals", "times")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.amounts: list[float] = []
+        self.sorted_amounts: list[float] = []  # amounts inside the horizon, sorted (for the median)
+        self.cum_amount: list[float] = [0.0]  # cum_amount[i] = sum of the first i amounts
+        self.cum_sq: list[float] = [0.0]
+        self.base = 0  # index of the first entry inside the horizon
+        self.terminals: set[str] = set()
+        self.merchants: set[str] = set()
+        self.last_ts = math.nan
+        self.last_x = math.nan
+        self.last_y = math.nan
+        self.loc_n = 0
+        self.loc_sx = 0.0
+        self.loc_sy = 0.0
+        self.fraud_times: list[float] = []  # times of this customer's transactions known to be fraud
+
+    def window(self, since: float) -> tuple[int, float, float]:
+        """(count, sum, sum of squares) of amounts with time > since, current transaction excluded."""
+        i = bisect_right(self.times, since, self.base)
+        n = len(self.times)
+        return n - i, self.cum_amount[n] - self.cum_amount[i], self.cum_sq[n] - self.cum_sq[i]
+
+    def known_frauds_since(self, since: float) -> int:
+        return len(self.fraud_times) - bisect_right(self.fraud_times, since)
+
+    def median_amount(self) -> float:
+        """Median amount inside the horizon (robust to a few large fraudulent amounts); NaN if none."""
+        s = self.sorted_amounts
+        n = len(s)
+        if not n:
+            return math.nan
+        return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+    def expire(self, horizon_start: float) -> None:
+        """Forget transactions at or before `horizon_start`."""
+        new_base = bisect_right(self.times, horizon_start, self.base)
+        for i in range(self.base, new_base):
+            amount = self.amounts[i]
+            j = bisect_left(self.sorted_amounts, amount)
+            del self.sorted_amounts[j]
+        self.base = new_base
+        if self.base >= _COMPACT_MIN:
+            self._compact()
+        if self.fraud_times and self.fraud_times[0] <= horizon_start:
+            del self.fraud_times[: bisect_right(self.fraud_times, horizon_start)]
+
+    def append(self, ts: float, amount: float) -> None:
+        self.times.append(ts)
+        self.amounts.append(amount)
+        insort(self.sorted_amounts, amount)
+        self.cum_amount.append(self.cum_amount[-1] + amount)
+        self.cum_sq.append(self.cum_sq[-1] + amount * amount)
+
+    def _compact(self) -> None:
+        b = self.base
+        a0, s0 = self.cum_amount[b], self.cum_sq[b]
+        del self.times[:b]
+        del self.amounts[:b]
+        self.cum_amount = [v - a0 for v in self.cum_amount[b:]]
+        self.cum_sq = [v - s0 for v in self.cum_sq[b:]]
+        self.base = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        self._compact()
+        return {
+            "times": self.times, "amounts": self.amounts,
+            "terminals": sorted(self.terminals), "merchants": sorted(self.merchants),
+            "last": [_nan_to_none(self.last_ts), _nan_to_none(self.last_x), _nan_to_none(self.last_y)],
+            "loc": [self.loc_n, self.loc_sx, self.loc_sy], "fraud_times": self.fraud_times,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CustomerHistory:
+        h = cls()
+        for ts, amount in zip(d["times"], d["amounts"], strict=True):
+            h.append(float(ts), float(amount))
+        h.terminals = set(d["terminals"])
+        h.merchants = set(d["merchants"])
+        h.last_ts, h.last_x, h.last_y = (_none_to_nan(v) for v in d["last"])
+        h.loc_n, h.loc_sx, h.loc_sy = int(d["loc"][0]), float(d["loc"][1]), float(d["loc"][2])
+        h.fraud_times = [float(v) for v in d["fraud_times"]]
+        return h
+
+
+class EntityActivity:
+    """Transactions seen at a terminal, merchant or merchant category, and those known to be fraud."""
+
+    __slots__ = ("base", "fraud_times", "times")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.base = 0
+        self.fraud_times: list[float] = []  # sorted by transaction time; labels may arrive out of order
+
+    def count(self, after: float, until: float) -> int:
+        """Transactions with after < time <= until."""
+        return bisect_right(self.times, until, self.base) - bisect_right(self.times, after, self.base)
+
+    def frauds(self, after: float, until: float) -> int:
+        """Known frauds with after < transaction time <= until."""
+        return bisect_right(self.fraud_times, until) - bisect_right(self.fraud_times, after)
+
+    def add_fraud(self, tx_ts: float) -> None:
+        insort(self.fraud_times, tx_ts)
+
+    def append(self, ts: float, horizon_start: float) -> None:
+        self.times.append(ts)
+        self.base = bisect_right(self.times, horizon_start, self.base)
+        if self.base >= _COMPACT_MIN:
+            del self.times[: self.base]
+            self.base = 0
+        if self.fraud_times and self.fraud_times[0] <= horizon_start:
+            del self.fraud_times[: bisect_right(self.fraud_times, horizon_start)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"times": self.times[self.base:], "fraud_times": self.fraud_times}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EntityActivity:
+        e = cls()
+        e.times = [float(v) for v in d["times"]]
+        e.fraud_times = [float(v) for v in d["fraud_times"]]
+        return e
+
+
+def _nan_to_none(v: float) -> float | None:
+    return None if math.isnan(v) else v
+
+
+def _none_to_nan(v: float | None) -> float:
+    return math.nan if v is None else float(v)
