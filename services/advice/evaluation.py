@@ -6,6 +6,8 @@ shortfall nudges against the simulator's ground truth (overdraft episodes).
 - `shortfall_precision`: share of sent shortfall nudges followed by an overdraft episode within 7 days (the
   simulated customers never act on a nudge, so this is "when the customer does nothing").
 - `median_lead_hours`: for the episodes recalled, hours from the latest qualifying nudge to the episode start.
+- `price_rise_detection`, `duplicate_detection`: recall / precision of the eligible price-increase and
+  duplicate-charge nudges against the simulator's planted price rises and duplicate charges.
 
 The records go through `AdviceHandler.handle` in poll-sized batches inside store transactions, exactly as the
 StreamRunner calls it, but in-process (no broker): the figures measure the domain logic, not Kafka.
@@ -92,6 +94,13 @@ def score(nudges: list[tuple[str, datetime]], episodes: list[tuple[str, datetime
     }
 
 
+def match_share(found: set[tuple[str, str]], truth: set[tuple[str, str]]) -> dict[str, float | int]:
+    """Recall and precision of keyed detections (e.g. (customer, payee) price rises)."""
+    hits = len(found & truth)
+    return {"recall": round(hits / len(truth), 4) if truth else 0.0,
+            "precision": round(hits / len(found), 4) if found else 0.0, "truth": len(truth), "found": len(found)}
+
+
 def run(config: EvaluationConfig, workdir: Path | None = None) -> dict[str, object]:
     from services.simulator import events, truth
     from services.simulator.bank import build_bank
@@ -131,9 +140,17 @@ def run(config: EvaluationConfig, workdir: Path | None = None) -> dict[str, obje
                   for n in (advice_pb2.Nudge.FromString(r["nudge"]) for r in rows)]
         counts = {r["type"]: r["n"] for r in store.query(
             "SELECT type, COUNT(*) AS n FROM advice_nudges WHERE sent = 1 GROUP BY type")}
+        # eligible (sent or not): detection quality, independent of the ranking
+        others = [advice_pb2.Nudge.FromString(r["nudge"]) for r in store.query(
+            "SELECT nudge FROM advice_nudges WHERE type IN ('SUBSCRIPTION_PRICE_INCREASE', 'DUPLICATE_CHARGE')")]
         store.close()
-    episodes = [(r["customer_id"], _instant(r["start"])) for r in truth.bank_records(bank)
-                if r["type"] == "overdraft_episode"]
+    records = list(truth.bank_records(bank))
+    rises_found = {(n.customer_id, n.data["series_key"].removeprefix("D:")) for n in others
+                   if n.type == "SUBSCRIPTION_PRICE_INCREASE"}
+    rises_truth = {(r["customer_id"], r["counterparty_id"]) for r in records if r["type"] == "price_rise"}
+    dups_found = {(n.customer_id, n.data["second_tx_id"]) for n in others if n.type == "DUPLICATE_CHARGE"}
+    dups_truth = {(r["customer_id"], r["duplicate_id"]) for r in records if r["type"] == "duplicate"}
+    episodes = [(r["customer_id"], _instant(r["start"])) for r in records if r["type"] == "overdraft_episode"]
     start = datetime.combine(bank.handbook.config.start_date, datetime.min.time(), UTC)
     policy = load_policy_book().at(start)
     result: dict[str, object] = dict(score(nudges, episodes, start + timedelta(days=policy.forecast.min_history_days)))
@@ -142,5 +159,7 @@ def run(config: EvaluationConfig, workdir: Path | None = None) -> dict[str, obje
         "seed": config.seed, "customers": config.customers, "days": config.days, "transactions": n_tx,
         "transactions_per_second": round(n_tx / replay_seconds, 1) if replay_seconds else 0.0,
         "sent_nudges_by_type": counts, "seconds": round(time.perf_counter() - started, 1),
+        "price_rise_detection": match_share(rises_found, rises_truth),
+        "duplicate_detection": match_share(dups_found, dups_truth),
     })
     return result

@@ -47,6 +47,7 @@ class RecurringConfig:
     max_series: int
     subscription_mccs: frozenset[str]
     subscription_keywords: tuple[str, ...] = ()
+    excluded_mccs: frozenset[str] = frozenset()  # never a series (gambling, cash machines)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def _parse_version(raw: dict[str, Any], where: str) -> Policy:
                 max_series=int(rec["max_series"]),
                 subscription_mccs=frozenset(rec["subscription_mccs"]),
                 subscription_keywords=tuple(str(k).lower() for k in rec.get("subscription_keywords", [])),
+                excluded_mccs=frozenset(rec.get("excluded_mccs", [])),
             ),
             spending=SpendingConfig(**{k: int(v) for k, v in raw["spending"].items()}),
             forecast=ForecastConfig(

@@ -185,7 +185,7 @@ class CustomerState:
     def _match_series(self, tx: TxFacts, policy: Policy) -> SeriesEvent | None:
         config = policy.recurring
         key = recurring.series_key(tx)
-        if not key:
+        if not key or tx.mcc in config.excluded_mccs:
             return None
         existing = self.series.get(key)
         if existing is not None and existing.active:

@@ -16,6 +16,8 @@ def duplicate_charge(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
     payee = tx.payee_key or tx.payee_name
     if tx.is_credit or not payee or tx.channel in ("FEE", "TRANSFER_OUT") or ctx.observation.series_event:
         return []
+    if tx.mcc in {str(m) for m in rule.params.get("exclude_mccs", [])}:
+        return []  # repeated bets and cash withdrawals are deliberate
     window = timedelta(minutes=int(rule.params.get("window_minutes", 30)))
     for earlier in reversed(ctx.observation.earlier_charges):
         if earlier.payee_key != payee or earlier.card_token != tx.card_token or tx.timestamp - earlier.at > window:
