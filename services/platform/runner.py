@@ -36,10 +36,13 @@ from services.platform.kafka_io import (
 )
 from services.platform.metrics import StreamMetrics
 from services.platform.settings import Settings
-from services.platform.storage import Store, claim_events, save_outputs, stored_outputs
+from services.platform.storage import Store, claim_events, prune_processed, save_outputs, stored_outputs
 from services.platform.topics import dlq
 
 log = logging.getLogger(__name__)
+
+LAG_INTERVAL_SECONDS = 2.0
+PRUNE_INTERVAL_SECONDS = 600.0
 
 
 class Record(NamedTuple):
@@ -169,7 +172,7 @@ class StreamRunner:
         self._producer = make_producer(self.settings)
         try:
             consumer.subscribe(list(self.sources), listener=_CommitOnRevoke(self))
-            last_lag = 0.0
+            last_lag = last_prune = 0.0
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=self.settings.poll_timeout_ms,
                                        max_records=self.settings.poll_max_records)
@@ -177,9 +180,14 @@ class StreamRunner:
                     self.ready.set()
                 if polled:
                     self.process(polled)
-                if time.monotonic() - last_lag > 2.0:
+                now = time.monotonic()
+                if now - last_lag > LAG_INTERVAL_SECONDS:
                     self._update_lag()
-                    last_lag = time.monotonic()
+                    last_lag = now
+                if now - last_prune > PRUNE_INTERVAL_SECONDS:
+                    with self.store.transaction() as tx:
+                        prune_processed(tx, self.group_id, self.settings.processed_retention_hours)
+                    last_prune = now
             self.commit_pending()
         finally:
             consumer.close(autocommit=False)

@@ -34,6 +34,8 @@ class Settings:
     poll_max_records: int = 2000
     poll_timeout_ms: int = 200
     stuck_batch_seconds: float = 60.0
+    # processed-event records are kept as long as Kafka may redeliver (the topics' retention)
+    processed_retention_hours: float = 168.0
     consumer_group_prefix: str = "proactive-care"
     topic_prefix: str = ""
 
@@ -53,6 +55,7 @@ class Settings:
             poll_max_records=int(_env("POLL_MAX_RECORDS", str(d.poll_max_records))),
             poll_timeout_ms=int(_env("POLL_TIMEOUT_MS", str(d.poll_timeout_ms))),
             stuck_batch_seconds=float(_env("STUCK_BATCH_SECONDS", str(d.stuck_batch_seconds))),
+            processed_retention_hours=float(_env("PROCESSED_RETENTION_HOURS", str(d.processed_retention_hours))),
             consumer_group_prefix=_env("CONSUMER_GROUP_PREFIX", d.consumer_group_prefix),
             topic_prefix=_env("TOPIC_PREFIX", d.topic_prefix),
         )

@@ -136,6 +136,13 @@ def save_outputs(tx: sqlite3.Connection, consumer: str, outputs: Iterable[tuple[
                    [(blob, consumer, event_id) for event_id, blob in outputs])
 
 
+def prune_processed(tx: sqlite3.Connection, consumer: str, older_than_hours: float) -> int:
+    """Forget processed-event records older than Kafka could redeliver them."""
+    cur = tx.execute("DELETE FROM processed_events WHERE consumer = ? AND processed_at < "
+                     "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)", (consumer, f"-{older_than_hours} hours"))
+    return cur.rowcount
+
+
 def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 

@@ -1,0 +1,112 @@
+"""Pure pieces of the kernel: validation, money, tokens, idempotent-effect bookkeeping, output encoding."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.gen.proactivecare.v1 import common_pb2, events_pb2
+from services.platform import auth
+from services.platform.errors import PermissionDeniedError, ValidationError
+from services.platform.kafka_io import Output, decode_outputs, encode_outputs
+from services.platform.money import format_money
+from services.platform.storage import Store, claim_events, prune_processed, save_outputs, stored_outputs
+from services.platform.validation import validate_notification, validate_transaction
+from tests import factories
+
+GBP = "GBP"
+
+
+@pytest.mark.parametrize(("overrides", "field", "reason"), [
+    ({"id": ""}, "transaction.id", "missing_id"),
+    ({"id": "x" * 129}, "transaction.id", "invalid_id"),
+    ({"customer_id": ""}, "transaction.customer_id", "missing_customer_id"),
+    ({"amount": common_pb2.Money(amount_minor=-1, currency=GBP), "direction": events_pb2.CREDIT},
+     "transaction.amount.amount_minor", "negative_amount"),
+    ({"amount": common_pb2.Money(amount_minor=100, currency="XXY")}, "transaction.amount.currency",
+     "unknown_currency"),
+    ({"amount": common_pb2.Money(amount_minor=100, currency="")}, "transaction.amount.currency", "missing_currency"),
+    ({"amount": common_pb2.Money(amount_minor=10**15, currency=GBP)}, "transaction.amount.amount_minor",
+     "amount_out_of_range"),
+    ({"direction": events_pb2.DIRECTION_UNSPECIFIED}, "transaction.direction", "missing_direction"),
+    ({"channel": events_pb2.CHANNEL_UNSPECIFIED}, "transaction.channel", "missing_channel"),
+    ({"balance_after": common_pb2.Money(amount_minor=-5, currency="EUR")}, "transaction.balance_after.currency",
+     "currency_mismatch"),
+    ({"card_token": "4111 1111 1111 1111"}, "transaction.card_token", "pan_detected"),
+])
+def test_a_bad_transaction_names_its_field_and_reason(overrides, field, reason):
+    with pytest.raises(ValidationError) as err:
+        validate_transaction(factories.transaction(**overrides))
+    assert (err.value.field, err.value.reason) == (field, reason)
+
+
+def test_a_good_transaction_passes_including_an_overdrawn_balance_and_a_non_luhn_token():
+    validate_transaction(factories.transaction(balance_after=common_pb2.Money(amount_minor=-5000, currency=GBP)))
+    validate_transaction(factories.transaction(card_token="4111111111111112"))  # 16 digits, fails Luhn
+
+
+def test_a_notification_without_reasons_is_refused():
+    n = factories.notification()
+    del n.reasons[:]
+    with pytest.raises(ValidationError) as err:
+        validate_notification(n)
+    assert err.value.field == "notification.reasons"
+
+
+@pytest.mark.parametrize(("minor", "currency", "text"), [
+    (123456, "GBP", "£1,234.56"), (-5, "EUR", "-€0.05"), (1000, "JPY", "¥1,000"), (1234, "KWD", "1.234 KWD"),
+])
+def test_money_reads_the_way_a_customer_reads_it(minor, currency, text):
+    assert format_money(minor, currency) == text
+
+
+def test_a_token_carries_subject_role_and_queues_and_a_forged_one_is_refused():
+    secret = "a-signing-key-that-is-long-enough-for-hs256"
+    principal = auth.verify_token(secret, auth.issue_token(secret, "adv-7", "advisor", queues=["wealth"]))
+    assert principal == auth.Principal("adv-7", auth.Role.ADVISOR, frozenset({"wealth"}))
+    with pytest.raises(auth.AuthError):
+        auth.verify_token(secret, auth.issue_token(secret + "x", "adv-7", "advisor"))
+
+
+def test_require_customer_and_require_queue():
+    token = auth.set_principal(auth.Principal("C1", auth.Role.CUSTOMER))
+    try:
+        auth.require_customer("C1")
+        with pytest.raises(PermissionDeniedError):
+            auth.require_customer("C2")
+        with pytest.raises(PermissionDeniedError):
+            auth.require_queue("wealth")
+    finally:
+        auth.reset_principal(token)
+    token = auth.set_principal(auth.Principal("adv", auth.Role.ADVISOR, frozenset({"wealth"})))
+    try:
+        auth.require_queue("wealth")
+        with pytest.raises(PermissionDeniedError):
+            auth.require_queue("mortgage-care")
+    finally:
+        auth.reset_principal(token)
+
+
+def test_claiming_event_ids_returns_only_the_new_ones_and_replays_stored_outputs(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    out = [Output("notifications", "C1", b"\x00\x01payload", (("h", b"v"),))]
+    with store.transaction() as tx:
+        assert claim_events(tx, "g", ["a", "b"]) == {"a", "b"}
+        save_outputs(tx, "g", [("a", encode_outputs(out))])
+    with store.transaction() as tx:
+        assert claim_events(tx, "g", ["a", "c"]) == {"c"}
+        assert claim_events(tx, "other-group", ["a"]) == {"a"}  # each consumer has its own record
+        assert [decode_outputs(b) for b in stored_outputs(tx, "g", ["a", "b"])] == [out]
+    with store.transaction() as tx:
+        assert prune_processed(tx, "g", 1.0) == 0  # all recent
+        tx.execute("UPDATE processed_events SET processed_at = '2020-01-01T00:00:00.000Z' WHERE event_id = 'a'")
+        assert prune_processed(tx, "g", 1.0) == 1
+        assert claim_events(tx, "g", ["a"]) == {"a"}  # forgotten after the retention
+
+
+def test_a_failed_transaction_claims_nothing(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        claim_events(tx, "g", ["a"])
+        raise RuntimeError("handler failed")
+    with store.transaction() as tx:
+        assert claim_events(tx, "g", ["a"]) == {"a"}
