@@ -39,6 +39,10 @@ def migrate(store: Store) -> None:
     store.migrate(MIGRATION, SCHEMA)
 
 
+def profile_from_bytes(blob: bytes) -> events_pb2.CustomerProfile:
+    return events_pb2.CustomerProfile.FromString(blob)
+
+
 def load_profile(conn: sqlite3.Connection, customer_id: str) -> events_pb2.CustomerProfile | None:
     row = conn.execute("SELECT profile FROM mortgage_profiles WHERE customer_id = ?", (customer_id,)).fetchone()
     return events_pb2.CustomerProfile.FromString(row[0]) if row else None
