@@ -170,11 +170,10 @@ def test_repeated_shortfalls_are_routed_to_an_advisor_queue(harness: Harness) ->
                                          monthly_income=common_pb2.Money(amount_minor=200_000, currency="GBP"))
     profile.products.add(id="acc-1", type=events_pb2.CURRENT_ACCOUNT)
     harness.feed(profile)
-    balance, n, tasks = 40_000, 0, []
+    balance, tasks = 40_000, []
     start = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    for d in range(100):
-        when = start + timedelta(days=d)
-        n += 1
+    for n in range(100):
+        when = start + timedelta(days=n)
         if when.day == 25:
             balance += 200_000
             salary = transaction(f"s{n}", when - timedelta(hours=6), 200_000, balance, channel=events_pb2.SALARY,
