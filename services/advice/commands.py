@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from services.platform.settings import Settings
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     advice = sub.add_parser("advice", help="advice nudges: evaluation and client calls")
@@ -17,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--customers", type=int, default=500)
     evaluate.add_argument("--days", type=int, default=183)
+    evaluate.add_argument("--kafka", action="store_true",
+                          help="through the real pipeline: simulator -> Kafka -> the advice StreamRunner "
+                               "(starts an embedded broker when none answers)")
     evaluate.set_defaults(func=_evaluate)
 
     nudges = commands.add_parser("nudges", help="list a customer's nudges (AdviceService.ListNudges)")
@@ -37,8 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from services.advice.evaluation import EvaluationConfig, run
 
-    result = run(EvaluationConfig(seed=args.seed, customers=args.customers, days=args.days),
-                 workdir=Settings.from_env().data_dir if Settings.from_env().data_dir.exists() else None)
+    result = run(EvaluationConfig(seed=args.seed, customers=args.customers, days=args.days), via_kafka=args.kafka)
     print(json.dumps(result, sort_keys=True))
     return 0
 

@@ -9,8 +9,10 @@ shortfall nudges against the simulator's ground truth (overdraft episodes).
 - `price_rise_detection`, `duplicate_detection`: recall / precision of the eligible price-increase and
   duplicate-charge nudges against the simulator's planted price rises and duplicate charges.
 
-The records go through `AdviceHandler.handle` in poll-sized batches inside store transactions, exactly as the
-StreamRunner calls it, but in-process (no broker): the figures measure the domain logic, not Kafka.
+By default the records go through `AdviceHandler.handle` in poll-sized batches inside store transactions,
+as the StreamRunner calls it, but in-process (no broker). `via_kafka=True` runs the real pipeline instead: the
+simulator produces to Kafka and the advice service's StreamRunner consumes it (ordering across the two topics
+is then Kafka's, as in production).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import bisect
 import statistics
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
@@ -35,6 +39,9 @@ from services.platform.runner import Record
 from services.platform.settings import Settings
 from services.platform.storage import Store
 from services.platform.topics import CUSTOMERS, TRANSACTIONS
+
+if TYPE_CHECKING:
+    from services.simulator.bank import Bank
 
 LEAD_MIN = timedelta(hours=24)
 HORIZON = timedelta(days=7)
@@ -101,40 +108,19 @@ def match_share(found: set[tuple[str, str]], truth: set[tuple[str, str]]) -> dic
             "precision": round(hits / len(found), 4) if found else 0.0, "truth": len(truth), "found": len(found)}
 
 
-def run(config: EvaluationConfig, workdir: Path | None = None) -> dict[str, object]:
-    from services.simulator import events, truth
+def run(config: EvaluationConfig, workdir: Path | None = None, via_kafka: bool = False) -> dict[str, object]:
+    from services.simulator import truth
     from services.simulator.bank import build_bank
     from services.simulator.handbook import HandbookConfig
 
     started = time.perf_counter()
     bank = build_bank(HandbookConfig(n_customers=config.customers, n_terminals=max(1000, 2 * config.customers),
                                      n_days=config.days, seed=config.seed))
-    settings = Settings()
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        store = Store(Path(tmp) / "advice-eval.sqlite")
-        repo = AdviceRepository(store)
-        handler = AdviceHandler(settings, repo, load_policy_book(), AdviceMetrics.create(CollectorRegistry()))
-        profiles = [Record(settings.topic(CUSTOMERS), 0, i, p.customer_id, f"p/{i}", p, 0)
-                    for i, p in enumerate(events.profiles(bank))]
-        with store.transaction() as tx:
-            handler.handle(profiles, tx)
-        n_tx = 0
-        batch: list[Record] = []
-        replay_started = time.perf_counter()
-        for offset, tx_message in enumerate(events.transactions(bank)):
-            ms = tx_message.timestamp.seconds * 1000
-            batch.append(Record(settings.topic(TRANSACTIONS), 0, offset, tx_message.customer_id, tx_message.id,
-                                tx_message, ms))
-            if len(batch) >= config.batch:
-                with store.transaction() as tx:
-                    handler.handle(batch, tx)
-                n_tx += len(batch)
-                batch = []
-        if batch:
-            with store.transaction() as tx:
-                handler.handle(batch, tx)
-            n_tx += len(batch)
-        replay_seconds = time.perf_counter() - replay_started
+        if via_kafka:
+            store, info = _through_kafka(bank, Path(tmp))
+        else:
+            store, info = _in_process(bank, config, Path(tmp))
         rows = store.query("SELECT nudge FROM advice_nudges WHERE type = ? AND sent = 1", (SHORTFALL,))
         nudges = [(n.customer_id, n.created_at.ToDatetime(tzinfo=UTC))
                   for n in (advice_pb2.Nudge.FromString(r["nudge"]) for r in rows)]
@@ -154,12 +140,92 @@ def run(config: EvaluationConfig, workdir: Path | None = None) -> dict[str, obje
     start = datetime.combine(bank.handbook.config.start_date, datetime.min.time(), UTC)
     policy = load_policy_book().at(start)
     result: dict[str, object] = dict(score(nudges, episodes, start + timedelta(days=policy.forecast.min_history_days)))
+    result.update(info)
     result.update({
-        "mode": "in-process (AdviceHandler.handle in poll-sized store transactions; no broker)",
-        "seed": config.seed, "customers": config.customers, "days": config.days, "transactions": n_tx,
-        "transactions_per_second": round(n_tx / replay_seconds, 1) if replay_seconds else 0.0,
+        "seed": config.seed, "customers": config.customers, "days": config.days,
         "sent_nudges_by_type": counts, "seconds": round(time.perf_counter() - started, 1),
         "price_rise_detection": match_share(rises_found, rises_truth),
         "duplicate_detection": match_share(dups_found, dups_truth),
     })
     return result
+
+
+def _in_process(bank: Bank, config: EvaluationConfig, tmp: Path) -> tuple[Store, dict[str, object]]:
+    """Profiles, then every transaction in time order, through the handler in poll-sized store transactions."""
+    from services.simulator import events
+
+    settings = Settings()
+    store = Store(tmp / "advice-eval.sqlite")
+    handler = AdviceHandler(settings, AdviceRepository(store), load_policy_book(),
+                            AdviceMetrics.create(CollectorRegistry()))
+    profiles = [Record(settings.topic(CUSTOMERS), 0, i, p.customer_id, f"p/{i}", p, 0)
+                for i, p in enumerate(events.profiles(bank))]
+    with store.transaction() as tx:
+        handler.handle(profiles, tx)
+    n_tx = 0
+    batch: list[Record] = []
+    replay_started = time.perf_counter()
+    for offset, message in enumerate(events.transactions(bank)):
+        batch.append(Record(settings.topic(TRANSACTIONS), 0, offset, message.customer_id, message.id, message,
+                            message.timestamp.seconds * 1000))
+        if len(batch) >= config.batch:
+            with store.transaction() as tx:
+                handler.handle(batch, tx)
+            n_tx += len(batch)
+            batch = []
+    if batch:
+        with store.transaction() as tx:
+            handler.handle(batch, tx)
+        n_tx += len(batch)
+    seconds = time.perf_counter() - replay_started
+    return store, {"mode": "in-process (AdviceHandler.handle in poll-sized store transactions; no broker)",
+                   "transactions": n_tx, "transactions_per_second": round(n_tx / seconds, 1) if seconds else 0.0}
+
+
+def _through_kafka(bank: Bank, tmp: Path) -> tuple[Store, dict[str, object]]:
+    """The real pipeline: produce the bank to Kafka (the embedded broker, started here when none answers),
+    run the advice service (StreamRunner + gRPC) until it has handled every record, score from its store."""
+    from services.advice.app import build
+    from services.platform.app import ServiceThread
+    from services.platform.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
+    from services.simulator.produce import produce_bank
+
+    base = Settings.from_env()
+    broker = None
+    if base.embedded_kafka and not port_open(base.kafka_port):
+        base = base.with_overrides(kafka_port=free_port(), kafka_controller_port=free_port())
+        broker = EmbeddedKafka(base, data_dir=tmp / "kafka")
+        broker.start()
+    run_id = uuid.uuid4().hex[:8]
+    settings = base.with_overrides(topic_prefix=f"adveval{run_id}.", consumer_group_prefix=f"adveval{run_id}",
+                                   data_dir=tmp / "data", grpc_port=0, metrics_port=0)
+    try:
+        ensure_topics(settings)
+        app = build(settings)
+        with ServiceThread(app, settings):
+            began = time.perf_counter()
+            produced = sum(r.records for r in produce_bank(bank, settings))
+            produced_at = time.perf_counter()
+            _wait_handled(app, settings, produced)
+            seconds = time.perf_counter() - began
+    finally:
+        if broker is not None:
+            broker.stop()
+    store = Store(settings.db_path("advice"))
+    return store, {"mode": f"kafka ({settings.bootstrap_servers}): simulator -> topics -> advice StreamRunner",
+                   "records_produced": produced, "produce_seconds": round(produced_at - began, 1),
+                   "transactions_per_second": round(produced / seconds, 1) if seconds else 0.0}
+
+
+def _wait_handled(app: object, settings: Settings, expected: int, timeout: float = 3_600) -> None:
+    registry = app.registry  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        handled = sum(registry.get_sample_value(name, {"service": "advice", "topic": settings.topic(topic)}) or 0
+                      for topic in (TRANSACTIONS, CUSTOMERS)
+                      for name in ("proactivecare_stream_records_handled_total",
+                                   "proactivecare_stream_records_dead_lettered_total"))
+        if handled >= expected:
+            return
+        time.sleep(1.0)
+    raise TimeoutError(f"the advice worker handled fewer than {expected} records in {timeout} s")
