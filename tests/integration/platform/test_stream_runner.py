@@ -15,6 +15,9 @@ from prometheus_client import CollectorRegistry
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
 from services.platform.settings import Settings
 from services.platform.topics import NOTIFICATIONS, TRANSACTIONS, dlq
+from services.simulator import events
+from services.simulator.bank import build_bank
+from services.simulator.handbook import HandbookConfig
 from tests import factories
 from tests.integration.conftest import read_topic, wait_for
 from tests.integration.platform.ledger import build_runner
@@ -37,8 +40,16 @@ def _metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, labels) or 0.0
 
 
-def test_transactions_are_handled_committed_and_a_restart_resumes_from_the_committed_offset(settings, produce):
-    first = [factories.transaction(customer_id=f"C{i % 3}") for i in range(5)]
+def _simulated(n: int) -> list[events_pb2.Transaction]:
+    """Transactions from the synthetic bank, as the simulator produces them."""
+    bank = build_bank(HandbookConfig(n_customers=50, n_terminals=100, n_days=10, seed=3))
+    return list(events.transactions(bank, 0, n))
+
+
+def test_simulator_transactions_are_handled_committed_and_a_restart_resumes_from_the_committed_offset(
+        settings, produce):
+    simulated = _simulated(8)
+    first, second = simulated[:5], simulated[5:]
     for tx in first:
         produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
 
@@ -49,7 +60,6 @@ def test_transactions_are_handled_committed_and_a_restart_resumes_from_the_commi
     runner.join(30)
     assert _committed(settings, runner.group_id, TRANSACTIONS) == 5
 
-    second = [factories.transaction(customer_id="C9") for _ in range(3)]
     for tx in second:
         produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
     registry = CollectorRegistry()
