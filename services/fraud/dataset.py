@@ -92,3 +92,18 @@ def read_handbook_csv(path: str | Path, currency: str = "EUR") -> HandbookData:
         ts=ts[order], amount_minor=amounts[order], fraud=fraud[order], scenario=scenario[order],
         currency=currency,
     )
+
+
+def from_simulator(tx: object, currency: str = "EUR") -> HandbookData:
+    """Wrap the simulator's Handbook transactions (`services.simulator.handbook.Transactions`)."""
+    origin = np.datetime64(tx.start_date.isoformat(), "s").astype(np.int64)  # type: ignore[attr-defined]
+    return HandbookData(
+        tx_id=tx.transaction_id.astype(str).astype(object),  # type: ignore[attr-defined]
+        customer_id=tx.customer_id.astype(str).astype(object),  # type: ignore[attr-defined]
+        terminal_id=tx.terminal_id.astype(str).astype(object),  # type: ignore[attr-defined]
+        ts=origin + tx.tx_time_seconds.astype(np.int64),  # type: ignore[attr-defined]
+        amount_minor=tx.amount_minor.astype(np.int64),  # type: ignore[attr-defined]
+        fraud=tx.tx_fraud.astype(np.int8),  # type: ignore[attr-defined]
+        scenario=tx.tx_fraud_scenario.astype(np.int8),  # type: ignore[attr-defined]
+        currency=currency,
+    )

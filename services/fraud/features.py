@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,8 +74,14 @@ _NAN = math.nan
 class FeatureEngine:
     """Incremental feature state. Not thread-safe: one owner (a worker, or a service behind a lock)."""
 
-    def __init__(self, config: FeatureConfig | None = None, *, track_dirty: bool = False) -> None:
+    def __init__(self, config: FeatureConfig | None = None, *, track_dirty: bool = False,
+                 remember: int = 0) -> None:
+        """`track_dirty`: record which states change (the worker persists them). `remember` > 0: keep the
+        features of that many recent transactions, so the same transaction seen twice (scored over gRPC at
+        authorization, then consumed from the stream; or a retried batch) is counted once."""
         self.config = config or FeatureConfig()
+        self._recent: OrderedDict[str, array[float]] | None = OrderedDict() if remember > 0 else None
+        self._remember = remember
         self.customers: dict[str, CustomerHistory] = {}
         # kind ("terminal", "merchant", "mcc") -> id -> activity
         self.entities: dict[str, dict[str, EntityActivity]] = {"terminal": {}, "merchant": {}, "mcc": {}}
@@ -127,6 +135,18 @@ class FeatureEngine:
 
     def process(self, tx: TxEvent) -> list[float]:
         """The transaction's features; then the transaction joins the state."""
+        if self._recent is not None:
+            seen = self._recent.get(tx.tx_id)
+            if seen is not None:
+                return list(seen)
+            feats = self._process(tx)
+            self._recent[tx.tx_id] = array("d", feats)
+            if len(self._recent) > self._remember:
+                self._recent.popitem(last=False)
+            return feats
+        return self._process(tx)
+
+    def _process(self, tx: TxEvent) -> list[float]:
         t = tx.ts
         if t > self.clock:
             self._advance(t)

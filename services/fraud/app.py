@@ -1,0 +1,44 @@
+"""`build(settings)`: the fraud service = FraudService + the transactions / fraud-feedback stream worker,
+sharing one scorer (features, model, policy) so an answer given over gRPC changes the next score at once."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from services.fraud.metrics import FraudMetrics
+from services.fraud.model import load_model, model_dir_from_env
+from services.fraud.policy import load_policy
+from services.fraud.repository import FraudRepository
+from services.fraud.scoring import FraudScorer
+from services.fraud.service import FraudServicer, grpc_service
+from services.fraud.worker import FraudHandler, sources
+from services.platform.app import ServiceApp
+from services.platform.runner import StreamRunner
+from services.platform.settings import Settings
+from services.platform.storage import Store
+
+SERVICE = "fraud"
+POLICY_FILE_ENV = "FRAUD_POLICY_FILE"
+log = logging.getLogger(__name__)
+
+
+def build(settings: Settings, model_dir: Path | None = None) -> ServiceApp:
+    store = Store(settings.db_path(SERVICE))
+    registry = CollectorRegistry()
+    metrics = FraudMetrics.create(registry)
+    repo = FraudRepository(store)
+    model = load_model(model_dir or model_dir_from_env())
+    policy_file = os.environ.get(POLICY_FILE_ENV)
+    policy = load_policy(path=Path(policy_file)) if policy_file else load_policy()
+    scorer = FraudScorer(model, policy)
+    restored = scorer.restore(repo.load_feature_state())
+    log.info("fraud: model %s, policy %s, %d feature states restored", model.version, policy.version, restored)
+    handler = FraudHandler(settings, scorer, repo, metrics)
+    runner = StreamRunner(settings, SERVICE, sources(settings), handler, store, registry)
+    servicer = FraudServicer(settings, scorer, repo, metrics)
+    return ServiceApp(name=SERVICE, store=store, registry=registry, grpc_services=[grpc_service(servicer)],
+                      runners=[runner], on_stop=[servicer.close, store.close])

@@ -1,0 +1,82 @@
+"""`proactive-care fraud train | evaluate`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from services.fraud.evaluation import HANDBOOK_TRAIN_START
+from services.fraud.model import model_dir_from_env
+from services.fraud.training import CANDIDATES
+from services.platform.errors import ValidationError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    fraud = sub.add_parser("fraud", help="fraud model: train on simulator output, evaluate with the Handbook protocol")
+    cmds = fraud.add_subparsers(dest="fraud_command", required=True)
+
+    train = cmds.add_parser("train", help="compare LR / RF / HGB (time-ordered validation), save the best")
+    _data_args(train)
+    train.add_argument("--out", type=Path, default=None,
+                       help="model directory (default: $FRAUD_MODEL_DIR or var/models/fraud)")
+    train.add_argument("--train-start", type=dt.date.fromisoformat, default=None,
+                       help="first day of the 7-day training week (default: the latest week with all labels)")
+    train.set_defaults(func=_train)
+
+    ev = cmds.add_parser("evaluate", help="the Handbook protocol on a Handbook-column CSV; last line is JSON")
+    _data_args(ev)
+    ev.add_argument("--train-start", type=dt.date.fromisoformat, default=HANDBOOK_TRAIN_START)
+    ev.set_defaults(func=_evaluate)
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--csv", help="a CSV with the Handbook's columns (default: generate the book dataset)")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed when no --csv is given")
+    p.add_argument("--currency", default="EUR", help="ISO 4217 currency of the amounts")
+    p.add_argument("--feedback-delay-days", type=float, default=None,
+                   help="labels of alerted transactions are known after N days (the customer answered)")
+    p.add_argument("--algorithms", default=",".join(CANDIDATES),
+                   help=f"comma-separated candidates among {', '.join(CANDIDATES)}")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _algorithms(args: argparse.Namespace) -> list[str]:
+    names = [a.strip() for a in args.algorithms.split(",") if a.strip()]
+    unknown = [a for a in names if a not in CANDIDATES]
+    if unknown or not names:
+        raise ValidationError("algorithms", f"unknown {unknown}; choose among {sorted(CANDIDATES)}")
+    return names
+
+
+def _train(args: argparse.Namespace) -> int:
+    from services.fraud.jobs import load_data, train_job
+
+    try:
+        data = load_data(args.csv, args.seed, args.currency)
+        out = args.out or model_dir_from_env()
+        path, model = train_job(data, out, args.train_start, args.feedback_delay_days, _algorithms(args), _log)
+    except ValidationError as exc:
+        _log(f"error: {exc}")
+        return 2
+    print(json.dumps({"model": str(path), "version": model.version, "algorithm": model.card.algorithm,
+                      "features": len(model.card.features)}))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from services.fraud.jobs import evaluate_job, load_data
+
+    try:
+        data = load_data(args.csv, args.seed, args.currency)
+        metrics = evaluate_job(data, args.train_start, args.feedback_delay_days, _algorithms(args), _log)
+    except ValidationError as exc:
+        _log(f"error: {exc}")
+        return 2
+    print(json.dumps({"auc": metrics["auc"], "ap": metrics["ap"], "cp100": metrics["cp100"]}))
+    return 0

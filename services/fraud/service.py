@@ -1,0 +1,170 @@
+"""FraudService: score a transaction at authorization time (concurrent calls micro-batched into one model
+call), list and read a customer's alerts, and take the customer's answer to one."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+from kafka import KafkaProducer
+
+from services.fraud.alerts import AlertRecord, resolve
+from services.fraud.batching import MicroBatcher
+from services.fraud.decision import FraudDecision
+from services.fraud.events import TxEvent
+from services.fraud.messages import (
+    alert_pb,
+    feedback_pb,
+    label_from_alert,
+    score_response,
+    to_event,
+    validate_scorable,
+)
+from services.fraud.metrics import FraudMetrics
+from services.fraud.repository import FraudRepository
+from services.fraud.scoring import FraudScorer
+from services.gen.proactivecare.v1 import common_pb2, fraud_pb2, fraud_pb2_grpc
+from services.platform import auth
+from services.platform.errors import NotFoundError, ValidationError
+from services.platform.grpc_server import GrpcService
+from services.platform.settings import Settings
+from services.platform.topics import FRAUD_FEEDBACK
+from services.platform.validation import require
+
+SERVICE_NAME = "proactivecare.v1.FraudService"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def validate_alert_id(alert_id: str) -> None:
+    require(alert_id != "", "alert_id", "is required")
+    require(len(alert_id) <= 160, "alert_id", "is longer than 160 characters")
+
+
+def page_of(request: fraud_pb2.ListAlertsRequest) -> tuple[int, int]:
+    require(request.customer_id != "", "customer_id", "is required")
+    size = request.page.page_size or DEFAULT_PAGE_SIZE
+    require(0 < size <= MAX_PAGE_SIZE, "page.page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 = default)")
+    if not request.page.page_token:
+        return 0, size
+    try:
+        offset = int(base64.urlsafe_b64decode(request.page.page_token.encode()).decode().removeprefix("o:"))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("page.page_token", "is not a token this service issued") from None
+    require(offset >= 0, "page.page_token", "is not a token this service issued")
+    return offset, size
+
+
+class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
+    def __init__(self, settings: Settings, scorer: FraudScorer, repo: FraudRepository, metrics: FraudMetrics,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.settings = settings
+        self.scorer = scorer
+        self.repo = repo
+        self.metrics = metrics
+        self.clock = clock
+        self.batcher: MicroBatcher[TxEvent, FraudDecision] = MicroBatcher(self._score_batch)
+        self._producer: KafkaProducer | None = None
+
+    # ---- scoring ------------------------------------------------------------------------------------------
+    async def ScoreTransaction(self, request: fraud_pb2.ScoreTransactionRequest,
+                               context: grpc.aio.ServicerContext) -> fraud_pb2.ScoreTransactionResponse:
+        require(request.HasField("transaction"), "transaction", "is required")
+        validate_scorable(request.transaction, self.scorer.policy.scored_channels)
+        decision = await self.batcher.submit(to_event(request.transaction))
+        return score_response(decision)
+
+    def _score_batch(self, events: list[TxEvent]) -> list[FraudDecision]:
+        """Runs in a worker thread: one feature pass and one model call for every queued caller."""
+        started = time.perf_counter()
+        ordered = sorted(range(len(events)), key=lambda i: events[i].ts)  # the engine wants time order
+        frozen = self.repo.frozen_among(e.card_token for e in events)
+        decided = self.scorer.score([events[i] for i in ordered], frozen)
+        decisions: list[FraudDecision] = [decided[0]] * len(events)
+        for position, i in enumerate(ordered):
+            decisions[i] = decided[position]
+        self.metrics.scoring_seconds.labels("rpc").observe(time.perf_counter() - started)
+        self.metrics.batch_size.labels("rpc").observe(len(events))
+        for d in decisions:
+            self.metrics.decisions.labels("rpc", d.verdict.name).inc()
+            self.metrics.score.labels("rpc").observe(d.score)
+        return decisions
+
+    # ---- alerts -------------------------------------------------------------------------------------------
+    async def ListAlerts(self, request: fraud_pb2.ListAlertsRequest,
+                         context: grpc.aio.ServicerContext) -> fraud_pb2.ListAlertsResponse:
+        offset, size = page_of(request)
+        auth.require_customer(request.customer_id)
+        alerts = await asyncio.to_thread(self.repo.list_alerts, request.customer_id, offset, size + 1,
+                                         request.open_only)
+        token = base64.urlsafe_b64encode(f"o:{offset + size}".encode()).decode() if len(alerts) > size else ""
+        return fraud_pb2.ListAlertsResponse(alerts=[alert_pb(a) for a in alerts[:size]],
+                                            page=common_pb2.PageResponse(next_page_token=token))
+
+    async def GetAlert(self, request: fraud_pb2.GetAlertRequest, context: grpc.aio.ServicerContext) -> fraud_pb2.Alert:
+        return alert_pb(await self._own_alert(request.alert_id))
+
+    async def ResolveAlert(self, request: fraud_pb2.ResolveAlertRequest,
+                           context: grpc.aio.ServicerContext) -> fraud_pb2.Alert:
+        alert = await self._own_alert(request.alert_id)
+        updated, _changed = resolve(alert, request.confirmed_fraud, self.clock())
+        return alert_pb(await asyncio.to_thread(self._record_answer, updated))
+
+    async def _own_alert(self, alert_id: str) -> AlertRecord:
+        validate_alert_id(alert_id)
+        alert = await asyncio.to_thread(self.repo.get_alert, alert_id)
+        if alert is None:
+            raise NotFoundError(f"alert {alert_id} not found")
+        auth.require_customer(alert.customer_id)  # a customer reaches only its own alerts
+        return alert
+
+    def _record_answer(self, alert: AlertRecord) -> AlertRecord:
+        """Publish the answer first (a failed publish fails the call, and the app retries), then store it
+        and the card freeze, then teach this process's features so the next score sees it at once. A retried
+        answer publishes again; consumers dedupe on the transaction id."""
+        now = alert.resolved_at or self.clock()
+        self._publish(feedback_pb(alert, now))
+        with self.repo.store.transaction() as tx:
+            current = self.repo.get_alert(alert.id, tx)
+            if current is not None and current.status != alert.status:
+                self.repo.update_alert(tx, alert)
+            if alert.card_frozen:
+                self.repo.freeze_card(tx, alert.card_token, alert.customer_id, alert.id, now)
+        self.scorer.learn([label_from_alert(alert)])
+        self.metrics.feedback.labels("fraud" if alert.card_frozen else "genuine").inc()
+        return alert
+
+    def _publish(self, feedback: object) -> None:
+        from services.platform.kafka_io import make_producer
+
+        if self._producer is None:
+            self._producer = make_producer(self.settings)
+        future = self._producer.send(self.settings.topic(FRAUD_FEEDBACK),
+                                     key=feedback.customer_id.encode(),  # type: ignore[attr-defined]
+                                     value=feedback.SerializeToString())  # type: ignore[attr-defined]
+        self._producer.flush()
+        future.get(timeout=10)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None
+
+
+def grpc_service(servicer: FraudServicer) -> GrpcService:
+    readers = frozenset({auth.Role.CUSTOMER, auth.Role.ADVISOR, auth.Role.OPERATOR, auth.Role.SERVICE})
+    return GrpcService(
+        name=SERVICE_NAME,
+        servicer=servicer,
+        add_to_server=fraud_pb2_grpc.add_FraudServiceServicer_to_server,
+        access={
+            "ScoreTransaction": frozenset({auth.Role.SERVICE, auth.Role.OPERATOR}),
+            "ListAlerts": readers,
+            "GetAlert": readers,
+            "ResolveAlert": frozenset({auth.Role.CUSTOMER, auth.Role.SERVICE}),
+        },
+    )

@@ -1,0 +1,156 @@
+import math
+
+import numpy as np
+import pytest
+
+from services.fraud.features import FEATURE_NAMES, HANDBOOK_FEATURES, FeatureConfig, FeatureEngine
+from tests.unit.fraud.builders import DAY, T0, f, label, tx
+
+
+def test_handbook_feature_set_has_the_fifteen_baseline_features() -> None:
+    assert len(HANDBOOK_FEATURES) == 15
+    assert FEATURE_NAMES[:15] == HANDBOOK_FEATURES
+
+
+def test_customer_windows_include_the_current_transaction() -> None:
+    e = FeatureEngine()
+    e.process(tx("a", T0, 10.0))
+    e.process(tx("b", T0 + 2 * DAY, 20.0))
+    row = e.process(tx("c", T0 + 2 * DAY + 60, 30.0))
+    assert f(row, "customer_nb_tx_1d") == 2  # b and c
+    assert f(row, "customer_avg_amount_1d") == pytest.approx(25.0)
+    assert f(row, "customer_nb_tx_7d") == 3
+    assert f(row, "customer_avg_amount_7d") == pytest.approx(20.0)
+
+
+def test_weekend_and_night_flags_use_utc_time() -> None:
+    e = FeatureEngine()
+    monday_night = e.process(tx("a", T0 + 6 * 3600 + 59 * 60))
+    saturday_noon = e.process(tx("b", T0 + 5 * DAY + 12 * 3600, customer="c2"))
+    assert (f(monday_night, "tx_during_weekend"), f(monday_night, "tx_during_night")) == (0.0, 1.0)
+    assert (f(saturday_noon, "tx_during_weekend"), f(saturday_noon, "tx_during_night")) == (1.0, 0.0)
+
+
+def test_terminal_risk_is_shifted_by_the_delay_and_uses_only_known_labels() -> None:
+    e = FeatureEngine(FeatureConfig(label_delay_days=7))
+    fraud = tx("a", T0, customer="c1")
+    e.process(fraud)
+    e.add_label(label(fraud, True, known_at=T0 + 7 * DAY))
+    e.process(tx("b", T0 + 60, customer="c2"))
+    # six days later: the fraud is inside no delayed window yet and its label is unknown
+    early = e.process(tx("c", T0 + 6 * DAY, customer="c3"))
+    assert f(early, "terminal_nb_tx_30d_delayed") == 0
+    assert f(early, "terminal_risk_30d_delayed") == 0
+    # seven and a half days later: both earlier transactions are in the shifted windows; one of two is fraud
+    later = e.process(tx("d", T0 + 7.5 * DAY, customer="c4"))
+    assert f(later, "terminal_nb_tx_1d_delayed") == 2
+    assert f(later, "terminal_risk_1d_delayed") == pytest.approx(0.5)
+    assert f(later, "terminal_risk_30d_delayed") == pytest.approx(0.5)
+
+
+def test_feedback_label_raises_recent_terminal_risk_at_once() -> None:
+    e = FeatureEngine()
+    first = tx("a", T0, customer="c1")
+    e.process(first)
+    before = e.process(tx("b", T0 + 60, customer="c2"))
+    e.add_label(label(first, True, known_at=T0 + 120))  # the customer answered "No, freeze my card"
+    after = e.process(tx("c", T0 + 180, customer="c3"))
+    assert f(before, "terminal_known_frauds_recent") == 0
+    assert f(after, "terminal_known_frauds_recent") == 1
+    assert f(after, "terminal_risk_recent") == pytest.approx(0.5)
+    assert f(after, "terminal_days_since_first_known_fraud") == pytest.approx(180 / DAY)
+
+
+def test_a_label_applies_once_even_if_it_arrives_twice() -> None:
+    e = FeatureEngine()
+    first = tx("a", T0)
+    e.process(first)
+    e.add_label(label(first, True, known_at=T0 + 1))
+    e.add_label(label(first, True, known_at=T0 + 2))
+    row = e.process(tx("b", T0 + 10, customer="c2"))
+    assert f(row, "terminal_known_frauds_recent") == 1
+
+
+def test_amount_against_own_history() -> None:
+    e = FeatureEngine()
+    for i, amount in enumerate((10.0, 12.0, 8.0, 10.0)):
+        e.process(tx(str(i), T0 + i * 3600, amount))
+    row = e.process(tx("big", T0 + 5 * 3600, 50.0))
+    assert f(row, "amount_to_customer_mean_30d") == pytest.approx(5.0)
+    assert f(row, "amount_to_customer_median_30d") == pytest.approx(5.0)
+    assert f(row, "amount_zscore_30d") > 10
+    first = FeatureEngine().process(tx("x", T0, 50.0))
+    assert math.isnan(f(first, "amount_to_customer_mean_30d"))
+
+
+def test_velocity_novelty_and_time_since_previous() -> None:
+    e = FeatureEngine()
+    e.process(tx("a", T0, terminal="t1"))
+    e.process(tx("b", T0 + 100, terminal="t1"))
+    row = e.process(tx("c", T0 + 400, terminal="t2"))
+    assert f(row, "customer_nb_tx_10min") == 3
+    assert f(row, "seconds_since_prev_tx") == 300
+    assert f(row, "first_use_terminal") == 1
+    again = e.process(tx("d", T0 + 4000, terminal="t2"))
+    assert f(again, "first_use_terminal") == 0
+    assert f(again, "customer_nb_tx_10min") == 1
+
+
+def test_location_features_degrade_to_nan_without_a_location() -> None:
+    e = FeatureEngine()
+    e.process(tx("a", T0))
+    row = e.process(tx("b", T0 + 60))
+    for name in ("km_from_usual_area", "km_from_prev_tx", "kmh_from_prev_tx", "first_use_merchant",
+                 "merchant_risk_30d_delayed", "mcc_risk_30d_delayed"):
+        assert math.isnan(f(row, name)), name
+
+
+def test_distance_from_usual_area_and_previous_transaction() -> None:
+    e = FeatureEngine()
+    e.process(tx("a", T0, x=10.0, y=10.0))
+    e.process(tx("b", T0 + 3600, x=10.0, y=10.0))
+    row = e.process(tx("c", T0 + 7200, x=13.0, y=14.0))
+    assert f(row, "km_from_usual_area") == pytest.approx(5.0)
+    assert f(row, "km_from_prev_tx") == pytest.approx(5.0)
+    assert f(row, "kmh_from_prev_tx") == pytest.approx(5.0)
+
+
+def test_old_history_leaves_the_windows() -> None:
+    e = FeatureEngine()
+    for i in range(100):
+        e.process(tx(str(i), T0 + i * 60, 10.0))
+    row = e.process(tx("late", T0 + 40 * DAY, 10.0))
+    assert f(row, "customer_nb_tx_30d") == 1
+    assert len(e.customers["c1"].times) <= 1
+
+
+def _stream() -> list:
+    return [tx(str(i), T0 + i * 1800, 5.0 + i % 7, customer=f"c{i % 3}", terminal=f"t{i % 4}",
+               merchant=f"m{i % 2}", mcc="5411", x=float(i % 5), y=1.0) for i in range(60)]
+
+
+def test_snapshot_restore_gives_the_same_features() -> None:
+    stream = _stream()
+    full = FeatureEngine()
+    for t in stream[:50]:
+        full.process(t)
+    full.add_label(label(stream[10], True, known_at=stream[49].ts))
+    restored = FeatureEngine.from_snapshot(full.snapshot())
+    expected = full.process_batch(stream[50:])
+    got = restored.process_batch(stream[50:])
+    np.testing.assert_array_equal(np.nan_to_num(expected, nan=-1), np.nan_to_num(got, nan=-1))
+
+
+def test_dirty_entries_persist_and_restore() -> None:
+    stream = _stream()
+    live = FeatureEngine(track_dirty=True)
+    for t in stream[:50]:
+        live.process(t)
+    entries = live.drain_dirty()
+    assert {kind for kind, _, _ in entries} == {"customer", "terminal", "merchant", "mcc"}
+    assert live.drain_dirty() == []
+    restarted = FeatureEngine()
+    for kind, key, state in entries:
+        restarted.load_entry(kind, key, state)
+    np.testing.assert_array_equal(np.nan_to_num(live.process_batch(stream[50:]), nan=-1),
+                                  np.nan_to_num(restarted.process_batch(stream[50:]), nan=-1))
