@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -104,3 +104,18 @@ def test_first_payment_stops_counting_as_discretionary_once_the_series_is_detect
     assert account.state.daily_spend["2026-01-05"] == 5000
     account.tx(at(date(2026, 2, 5)), 5200, channel="DIRECT_DEBIT", payee="energy", name="Energy Co", mcc="4900")
     assert account.state.daily_spend["2026-01-05"] == 0
+
+
+def test_the_state_stays_bounded_over_a_long_history() -> None:
+    import json
+
+    account = Account(balance=10_000_000)
+    for i in range(400):
+        day = date(2026, 1, 1) + timedelta(days=i)
+        account.tx(at(day, 9), 500 + i % 50, payee=f"shop-{i % 40}", name="Shop", mcc="5411")
+        account.tx(at(day, 18), 1200, payee="m-bistro", name="Bistro", mcc="5812")
+        if day.day == 5:
+            pay_streamflix(account, day)
+    size = len(json.dumps(account.state.to_dict()))
+    assert size < 20_000, f"state grew to {size} bytes"
+    assert len(account.state.daily_spend) <= account.policy.spending.discretionary_window_days + 2
