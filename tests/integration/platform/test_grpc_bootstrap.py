@@ -17,6 +17,8 @@ from services.platform.client import connect
 from services.platform.errors import ValidationError
 from services.platform.grpc_server import GrpcService
 from services.platform.storage import Store
+from services.platform.topics import TRANSACTIONS
+from tests import factories
 from tests.integration.conftest import wait_for
 from tests.integration.platform.ledger import build_runner
 
@@ -131,3 +133,18 @@ def test_grpc_metrics_use_the_go_grpc_prometheus_names(settings, token):
     assert app.registry.get_sample_value("grpc_server_handled_total",
                                          {**labels, "grpc_code": "PERMISSION_DENIED"}) == 1
     assert app.registry.get_sample_value("grpc_server_handling_seconds_count", labels) == 2
+
+
+def test_a_worker_stuck_on_a_batch_makes_the_service_not_serving(settings, produce):
+
+    stuck = settings.with_overrides(stuck_batch_seconds=0.5)
+    registry = CollectorRegistry()
+    runner, store = build_runner(stuck, registry, delay_per_batch=4.0)  # a handler that hangs for 4 s
+    app = ServiceApp(name="probe", store=store, registry=registry, runners=[runner])
+    with ServiceThread(app, stuck) as svc:
+        assert wait_for(lambda: _health(svc.target) == health_pb2.HealthCheckResponse.SERVING)
+        tx = factories.transaction()
+        produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
+        assert wait_for(lambda: _health(svc.target) == health_pb2.HealthCheckResponse.NOT_SERVING, timeout=10)
+        # the batch completes: SERVING again
+        assert wait_for(lambda: _health(svc.target) == health_pb2.HealthCheckResponse.SERVING, timeout=15)
