@@ -1,5 +1,6 @@
-"""The mortgage service's tables: profiles of mortgage holders (from the `customers` topic), each holder's
-activity state, and the care offers made (the dedupe of "never twice for the same payment")."""
+"""The mortgage service's tables: customer profiles (from the `customers` topic), the activity state of
+mortgage holders (and of customers whose profile has not arrived yet), and the care offers made (the dedupe of
+"never twice for the same payment")."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ MIGRATION = "mortgage-1"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mortgage_profiles (
     customer_id TEXT PRIMARY KEY,
+    has_mortgage INTEGER NOT NULL,
     profile BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS mortgage_activity (
@@ -48,16 +50,14 @@ def load_profile(conn: sqlite3.Connection, customer_id: str) -> events_pb2.Custo
     return events_pb2.CustomerProfile.FromString(row[0]) if row else None
 
 
-def save_profile(conn: sqlite3.Connection, profile: events_pb2.CustomerProfile) -> None:
-    conn.execute("INSERT INTO mortgage_profiles(customer_id, profile) VALUES (?, ?) "
-                 "ON CONFLICT(customer_id) DO UPDATE SET profile = excluded.profile",
-                 (profile.customer_id, profile.SerializeToString()))
-
-
-def forget_customer(conn: sqlite3.Connection, customer_id: str) -> None:
-    """A customer without a mortgage any more: keep nothing about their spending."""
-    conn.execute("DELETE FROM mortgage_profiles WHERE customer_id = ?", (customer_id,))
-    conn.execute("DELETE FROM mortgage_activity WHERE customer_id = ?", (customer_id,))
+def save_profile(conn: sqlite3.Connection, profile: events_pb2.CustomerProfile, has_mortgage: bool) -> None:
+    """The latest profile. A customer without a mortgage keeps only that: nothing about their spending."""
+    conn.execute("INSERT INTO mortgage_profiles(customer_id, has_mortgage, profile) VALUES (?, ?, ?) "
+                 "ON CONFLICT(customer_id) DO UPDATE SET has_mortgage = excluded.has_mortgage, "
+                 "profile = excluded.profile",
+                 (profile.customer_id, int(has_mortgage), profile.SerializeToString()))
+    if not has_mortgage:
+        conn.execute("DELETE FROM mortgage_activity WHERE customer_id = ?", (profile.customer_id,))
 
 
 def load_activity(conn: sqlite3.Connection, customer_id: str) -> tuple[act.Activity, date | None]:

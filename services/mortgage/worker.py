@@ -1,11 +1,11 @@
 """The mortgage-care stream handler: `customers` and `transactions` in, CARE_OFFER notifications and
 advisor tasks out.
 
-Per customer with a mortgage it keeps the latest profile and a compact activity state. Once per customer
-and day (the day of the event, so a replay behaves like the live stream) it reads the signals, decides,
-and - the first time for a given payment - emits the offer to `notifications` and, for complex cases, a
-task to `advisor-tasks`. Customers without a mortgage are not tracked. Transactions that arrive before the
-customer's profile are not counted (the `customers` topic is compacted and produced first).
+It keeps every customer's latest profile and, for mortgage holders, a compact activity state. Once per
+customer and day (the day of the event, so a replay behaves like the live stream) it reads the signals,
+decides, and - the first time for a given payment - emits the offer to `notifications` and, for complex
+cases, a task to `advisor-tasks`. A customer whose profile says "no mortgage" is not tracked; one whose
+profile has not arrived yet is tracked (the two topics are consumed independently) but not evaluated.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from services.mortgage import proto_mapping as pm
 from services.mortgage.decision import decide, next_payment_date
 from services.mortgage.metrics import MortgageMetrics
 from services.mortgage.model import ExistingMortgage
-from services.mortgage.policy import Policy, policy_in_force
+from services.mortgage.policy import JURISDICTIONS, Policy, policy_in_force
 from services.mortgage.signals import Context, detect
 from services.mortgage.validation import validate_mortgage
 from services.platform.errors import ValidationError
@@ -43,6 +43,16 @@ def _classifier(policy: Policy) -> act.Classifier:
         found = _CLASSIFIERS[policy.version] = act.Classifier(th.gambling_mccs, th.payday_loan_mccs,
                                                               th.payday_loan_keywords)
     return found
+
+
+def _provisional_classifier(today: date) -> act.Classifier | None:
+    """Before the profile says which jurisdiction applies: the first policy in force on the day."""
+    for jurisdiction in JURISDICTIONS:
+        try:
+            return _classifier(policy_in_force(jurisdiction, today))
+        except ValidationError:
+            continue
+    return None
 
 
 def validate_profile(profile: events_pb2.CustomerProfile) -> None:
@@ -71,20 +81,35 @@ class MortgageCareHandler:
         evaluated_on: date | None = None
         for r in records:
             if isinstance(r.value, events_pb2.CustomerProfile):
-                if pm.mortgages(r.value):
-                    repository.save_profile(tx, r.value)
-                    profile = r.value
-                else:
-                    repository.forget_customer(tx, customer_id)
-                    profile, activity = None, None
+                profile = r.value
+                mortgages = pm.mortgages(profile)
+                repository.save_profile(tx, profile, bool(mortgages))
+                if not mortgages:
+                    activity = None
+                    continue
+                if activity is None:
+                    activity, evaluated_on = repository.load_activity(tx, customer_id)
+                day = activity.last_seen
+                if day is not None and (evaluated_on is None or day > evaluated_on):
+                    # history that arrived before the profile: judge it now
+                    evaluated_on = day
+                    at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+                    for mortgage in mortgages:
+                        outputs.setdefault(r.event_id, []).extend(
+                            self._evaluate(tx, profile, mortgage, activity, day, at, r.timestamp_ms))
                 continue
-            if profile is None:
+            mortgages = pm.mortgages(profile) if profile is not None else []
+            if profile is not None and not mortgages:
                 continue
-            mortgages = pm.mortgages(profile)
             if activity is None:
                 activity, evaluated_on = repository.load_activity(tx, customer_id)
             txn = pm.txn(r.value)
             today = txn.at.date()
+            if not mortgages:                       # profile not here yet: remember, don't judge
+                provisional = _provisional_classifier(today)
+                if provisional is not None:
+                    act.apply(activity, txn, provisional)
+                continue
             policy = self._policy(mortgages[0], today)
             if policy is None:
                 continue
