@@ -1,0 +1,101 @@
+"""The care handler on a real SQLite store (no broker): what it emits, and what it never emits twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import CollectorRegistry
+
+from services.gen.proactivecare.v1 import common_pb2, events_pb2
+from services.mortgage import repository
+from services.mortgage.metrics import MortgageMetrics
+from services.mortgage.worker import MortgageCareHandler
+from services.platform.runner import Record
+from services.platform.storage import Store
+
+
+def gbp(minor: int) -> common_pb2.Money:
+    return common_pb2.Money(amount_minor=minor, currency="GBP")
+
+
+def profile(customer: str, *, mortgage: bool = True) -> events_pb2.CustomerProfile:
+    p = events_pb2.CustomerProfile(customer_id=customer, payday=25, monthly_income=gbp(2_500_00))
+    p.products.add(id="acc", type=events_pb2.CURRENT_ACCOUNT, overdraft_limit=gbp(0))
+    if mortgage:
+        m = events_pb2.Mortgage(id="mtg", jurisdiction="UK", balance=gbp(150_000_00), rate_bps=450,
+                                remaining_term_months=240, monthly_payment=gbp(948_97), payment_day=1,
+                                property_value=gbp(300_000_00))
+        p.products.add(id="mtg", type=events_pb2.MORTGAGE, balance=m.balance, mortgage=m)
+    return p
+
+
+def tx(customer: str, n: int, day: date, amount: int, salary: bool = False) -> events_pb2.Transaction:
+    return events_pb2.Transaction(
+        id=f"{customer}-{n}", customer_id=customer, account_id="acc", amount=gbp(amount),
+        direction=events_pb2.CREDIT if salary else events_pb2.DEBIT,
+        channel=events_pb2.SALARY if salary else events_pb2.CARD_PRESENT, balance_after=gbp(3_000_00),
+        description="Salary ACME" if salary else "Shop", counterparty_id="emp_acme" if salary else "shop",
+        timestamp=Timestamp(seconds=int(datetime(day.year, day.month, day.day, 9, tzinfo=UTC).timestamp())))
+
+
+def records(items: list) -> list[Record]:
+    out = []
+    for i, v in enumerate(items):
+        topic = "customers" if isinstance(v, events_pb2.CustomerProfile) else "transactions"
+        eid = f"{topic}/{v.id if topic == 'transactions' else i}"
+        out.append(Record(topic, 0, i, v.customer_id, eid, v, 1_000))
+    return out
+
+
+def stopped_salary(customer: str) -> list[events_pb2.Transaction]:
+    salaries = [tx(customer, m, date(2025, m, 25), 2_500_00, salary=True) for m in (1, 2, 3, 4)]
+    return salaries + [tx(customer, 100 + d, date(2025, 5, d), 10_00) for d in range(1, 32)]
+
+
+@pytest.fixture
+def handler_and_store(tmp_path: Path):
+    store = Store(tmp_path / "m.sqlite")
+    repository.migrate(store)
+    handler = MortgageCareHandler("notifications", "advisor-tasks", MortgageMetrics.create(CollectorRegistry()))
+
+    def run(items: list) -> list:
+        with store.transaction() as conn:
+            outs = handler.handle(records(items), conn)
+        return [o for lst in outs.values() for o in lst]
+
+    yield run, store
+    store.close()
+
+
+def test_one_offer_for_a_stopped_salary_even_when_the_stream_is_replayed(handler_and_store) -> None:
+    run, store = handler_and_store
+    first = run([profile("C1"), *stopped_salary("C1")])
+    assert [o.topic for o in first] == ["notifications"]
+    note = events_pb2.Notification.FromString(first[0].value)
+    assert note.id == "mortgage-care:C1:mtg:2025-06-01"
+    assert note.created_at.ToDatetime().date() == date(2025, 5, 29)
+    assert run(stopped_salary("C1")) == []          # re-evaluated: the same payment is never offered twice
+    assert len(repository.offers(store)) == 1
+
+
+def test_history_that_arrives_before_the_profile_is_judged_when_the_profile_comes(handler_and_store) -> None:
+    run, _store = handler_and_store
+    assert run(stopped_salary("C2")) == []
+    outs = run([profile("C2")])
+    assert len(outs) == 1
+    assert events_pb2.Notification.FromString(outs[0].value).created_at.ToDatetime().date() == date(2025, 5, 31)
+
+
+def test_a_customer_without_a_mortgage_is_not_tracked(handler_and_store) -> None:
+    run, store = handler_and_store
+    assert run([profile("C3", mortgage=False), *stopped_salary("C3")]) == []
+    assert store.query("SELECT customer_id FROM mortgage_activity WHERE customer_id = 'C3'") == []
+
+
+def test_a_customer_paid_as_usual_gets_nothing(handler_and_store) -> None:
+    run, _store = handler_and_store
+    paid = [*stopped_salary("C4"), tx("C4", 5, date(2025, 5, 23), 2_500_00, salary=True)]  # paid early, Friday
+    assert run([profile("C4"), *sorted(paid, key=lambda t: t.timestamp.seconds)]) == []
