@@ -42,7 +42,7 @@ def logistic_regression() -> Any:
 def random_forest() -> Any:
     return Pipeline([
         ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-        ("model", RandomForestClassifier(n_estimators=150, min_samples_leaf=2, max_features="sqrt",
+        ("model", RandomForestClassifier(n_estimators=100, min_samples_leaf=2, max_features="sqrt",
                                          n_jobs=2, random_state=SEED)),
     ])
 

@@ -18,7 +18,7 @@ from services.platform.client import connect
 from services.platform.settings import Settings
 from services.platform.topics import FRAUD_FEEDBACK, NOTIFICATIONS, TRANSACTIONS
 from tests.integration.conftest import read_topic, wait_for
-from tests.integration.fraud.builders import card_payment, usual_history
+from tests.unit.fraud.builders import card_payment, usual_history
 
 
 def _alert_ids(svc: ServiceThread) -> set[str]:

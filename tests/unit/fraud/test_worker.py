@@ -1,0 +1,87 @@
+"""The stream handler against a real store, with a stub model: alerts, notifications, feedback, restart."""
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+
+from services.fraud.features import FEATURE_NAMES
+from services.fraud.metrics import FraudMetrics
+from services.fraud.model import FraudModel, ModelCard
+from services.fraud.policy import load_policy
+from services.fraud.repository import FraudRepository
+from services.fraud.scoring import FraudScorer
+from services.fraud.worker import FraudHandler
+from services.gen.proactivecare.v1 import events_pb2
+from services.platform.runner import Record
+from services.platform.settings import Settings
+from services.platform.storage import Store
+from tests.unit.fraud.builders import StubEstimator, card_payment, usual_history
+
+NAMES = list(FEATURE_NAMES)
+NOW = time.time()
+
+
+def make_handler(path: Path) -> FraudHandler:
+    from prometheus_client import CollectorRegistry
+
+    card = ModelCard(version="stub-1", algorithm="stub", features=NAMES, feature_config={"label_delay_days": 7},
+                     training_window={}, metrics={}, created_at="")
+    model = FraudModel(StubEstimator({"amount_to_customer_median_30d": 1.2, "terminal_known_frauds_recent": 2.0},
+                                     NAMES), card)
+    repo = FraudRepository(Store(path / "fraud.db"))
+    scorer = FraudScorer(model, load_policy(dt.date(2026, 12, 1)))
+    scorer.restore(repo.load_feature_state())
+    return FraudHandler(Settings(), scorer, repo, FraudMetrics.create(CollectorRegistry()))
+
+
+def records(txs: list, topic: str = "transactions") -> list[Record]:
+    return [Record(topic, 0, i, t.customer_id, f"{topic}/{t.transaction_id if topic != 'transactions' else t.id}",
+                   t, 1_000) for i, t in enumerate(txs)]
+
+
+def run(handler: FraudHandler, recs: list[Record]) -> dict:
+    with handler.repo.store.transaction() as tx:
+        return dict(handler.handle(recs, tx))
+
+
+@pytest.fixture
+def handler(tmp_path: Path) -> FraudHandler:
+    return make_handler(tmp_path)
+
+
+def test_suspicious_payment_stores_one_alert_and_one_notification(handler: FraudHandler) -> None:
+    assert run(handler, records(usual_history("c1", NOW))) == {}
+    out = run(handler, records([card_payment("big", "c1", 16_000, "T-c1-0", NOW + 1)]))
+    [(event_id, [output])] = out.items()
+    note = events_pb2.Notification.FromString(output.value)
+    assert (event_id, output.topic, output.key) == ("transactions/big", "notifications", "c1")
+    assert note.id == "fraud:fa-big" and note.kind == events_pb2.FRAUD_ALERT
+    assert note.body.startswith("€160.00 at Shop T-c1-0. It stood out: 5x your usual amount")
+    # the same transaction again (another replica, or the RPC path first): no second alert or notification
+    assert run(handler, records([card_payment("big", "c1", 16_000, "T-c1-0", NOW + 1)])) == {}
+    assert len(handler.repo.store.query("SELECT id FROM fraud_alerts")) == 1
+
+
+def test_non_card_transactions_are_not_scored(handler: FraudHandler) -> None:
+    salary = card_payment("sal", "c1", 300_000, "", NOW, direction=events_pb2.CREDIT, channel=events_pb2.SALARY)
+    assert run(handler, records([salary])) == {}
+    assert handler.scorer.engine.customers == {}
+
+
+def test_feedback_freezes_the_card_and_teaches_the_terminal(handler: FraudHandler) -> None:
+    fb = events_pb2.FraudFeedback(alert_id="", transaction_id="x1", customer_id="c9", card_token="card-c9",
+                                  terminal_id="T-HOT", confirmed_fraud=True)
+    fb.transaction_time.FromSeconds(int(NOW))
+    run(handler, records([fb], topic="fraud-feedback"))
+    assert handler.repo.frozen_among(["card-c9", "card-c1"]) == {"card-c9"}
+    assert handler.scorer.engine.entities["terminal"]["T-HOT"].fraud_times == [float(int(NOW))]
+
+
+def test_feature_state_survives_a_restart(tmp_path: Path) -> None:
+    first = make_handler(tmp_path)
+    run(first, records(usual_history("c1", NOW)))
+    restarted = make_handler(tmp_path)  # same store, fresh process
+    out = run(restarted, records([card_payment("big", "c1", 16_000, "T-c1-0", NOW + 1)]))
+    assert list(out) == ["transactions/big"]  # the usual amount was remembered: 5x stands out
