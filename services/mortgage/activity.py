@@ -60,6 +60,7 @@ class Activity:
     returned_debits: list[tuple[date, str, int]] = field(default_factory=list)  # (day, payee, amount)
     short_term_loans: list[tuple[date, str, int]] = field(default_factory=list)  # (day, lender, amount)
     mortgage_returned: list[date] = field(default_factory=list)
+    mortgage_paid_on: date | None = None  # the last mortgage payment collected
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ def apply(activity: Activity, t: Txn, classify: Classifier) -> Activity:
         if t.balance_after_minor is not None and (
                 stats.lowest_balance_minor is None or t.balance_after_minor < stats.lowest_balance_minor):
             stats.lowest_balance_minor = t.balance_after_minor
+        if t.channel == "MORTGAGE_PAYMENT" and not t.is_credit:
+            activity.mortgage_paid_on = day
         if t.is_credit and t.channel == "SALARY":
             key = t.counterparty_id or payer_name(t)
             stream = activity.salaries.setdefault(key, SalaryStream(payer=payer_name(t)))
@@ -157,6 +160,7 @@ def to_json(activity: Activity) -> dict[str, Any]:
         "returned": [[d.isoformat(), p, a] for d, p, a in activity.returned_debits],
         "loans": [[d.isoformat(), p, a] for d, p, a in activity.short_term_loans],
         "mortgage_returned": [d.isoformat() for d in activity.mortgage_returned],
+        "mortgage_paid_on": activity.mortgage_paid_on.isoformat() if activity.mortgage_paid_on else None,
     }
 
 
@@ -174,4 +178,5 @@ def from_json(raw: dict[str, Any]) -> Activity:
         returned_debits=[(date.fromisoformat(d), p, a) for d, p, a in raw.get("returned", [])],
         short_term_loans=[(date.fromisoformat(d), p, a) for d, p, a in raw.get("loans", [])],
         mortgage_returned=[date.fromisoformat(d) for d in raw.get("mortgage_returned", [])],
+        mortgage_paid_on=date.fromisoformat(raw["mortgage_paid_on"]) if raw.get("mortgage_paid_on") else None,
     )

@@ -43,24 +43,30 @@ class CareDecision:
     policy_version: str
 
 
-def next_payment_date(payment_day: int, today: date) -> date:
-    """The first collection date on or after `today` (a payment day past the month's end means its last day)."""
-    for months_ahead in (0, 1):
+PAID_EARLY_DAYS = 5  # a payment collected up to this many days before its date settles that date
+
+
+def next_payment_date(payment_day: int, today: date, last_paid: date | None = None) -> date:
+    """The first collection date on or after `today` not already paid (a payment day past the month's end
+    means its last day)."""
+    for months_ahead in (0, 1, 2):
         index = today.year * 12 + today.month - 1 + months_ahead
         year, month = divmod(index, 12)
         due = date(year, month + 1, min(payment_day, calendar.monthrange(year, month + 1)[1]))
-        if due >= today:
+        settled = last_paid is not None and 0 <= (due - last_paid).days <= PAID_EARLY_DAYS
+        if due >= today and not settled:
             return due
-    raise AssertionError("unreachable: next month's payment day is always after today")
+    raise AssertionError("unreachable: a payment date within three months is always ahead")
 
 
 def offer_id(customer_id: str, mortgage_id: str, due: date) -> str:
     return f"mortgage-care:{customer_id}:{mortgage_id}:{due.isoformat()}"
 
 
-def decide(customer_id: str, mortgage: ExistingMortgage, signals: list[Signal], today: date) -> CareDecision:
+def decide(customer_id: str, mortgage: ExistingMortgage, signals: list[Signal], today: date,
+           last_paid: date | None = None) -> CareDecision:
     policy = policy_in_force(mortgage.jurisdiction, today, field="mortgage.jurisdiction")
-    due = next_payment_date(mortgage.payment_day, today)
+    due = next_payment_date(mortgage.payment_day, today, last_paid)
     days_left = (due - today).days
     concerning = any(s.code in STRONG for s in signals) or len(signals) >= 2
     offer = concerning and days_left <= policy.care.offer_window_days

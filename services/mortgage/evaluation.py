@@ -25,6 +25,7 @@ class Offer:
     customer_id: str
     due_date: date
     offered_on: date
+    signals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ def score(offers: list[Offer], truth: Truth) -> dict[str, Any]:
     false = [o for o in offers if o.customer_id not in troubled]
     healthy = truth.mortgage_holders - troubled
     healthy_offered = {o.customer_id for o in false}
+    false_signals: dict[str, int] = {}
+    for o in false:
+        for code in o.signals:
+            false_signals[code] = false_signals.get(code, 0) + 1
     return {
         "care_recall_3d": round(caught_first / len(firsts), 4) if firsts else None,
         "false_offer_rate": round(len(false) / len(offers), 4) if offers else 0.0,
@@ -75,6 +80,8 @@ def score(offers: list[Offer], truth: Truth) -> dict[str, Any]:
         "missed_payments": len(truth.all_missed),
         "offers": len(offers),
         "false_offers": len(false),
+        "false_offer_signals": dict(sorted(false_signals.items())),
+        "false_offer_customers": sorted(healthy_offered),
         "customers_offered": len(by_customer),
         "mortgage_holders": len(truth.mortgage_holders),
     }

@@ -43,8 +43,8 @@ def truth_of(bank: Any) -> evaluation.Truth:
 
 
 def offers_of(store: Store) -> list[evaluation.Offer]:
-    return [evaluation.Offer(c, dt.date.fromisoformat(due), dt.date.fromisoformat(on))
-            for c, due, on in repository.offers(store)]
+    return [evaluation.Offer(c, dt.date.fromisoformat(due), dt.date.fromisoformat(on), tuple(s.split(",")))
+            for c, due, on, s in repository.offers(store)]
 
 
 def in_process(bank: Any, data_dir: Path | None = None) -> tuple[list[evaluation.Offer], dict[str, Any]]:

@@ -88,7 +88,7 @@ def record_offer(conn: sqlite3.Connection, offer_id: str, customer_id: str, mort
     return cur.rowcount == 1
 
 
-def offers(store: Store) -> list[tuple[str, str, str]]:
-    """(customer_id, due_date, offered_on) of every offer made, oldest first."""
-    return [(r[0], r[1], r[2]) for r in
-            store.query("SELECT customer_id, due_date, offered_on FROM mortgage_offers ORDER BY offered_on")]
+def offers(store: Store) -> list[tuple[str, str, str, str]]:
+    """(customer_id, due_date, offered_on, signal codes) of every offer made, oldest first."""
+    return [(r[0], r[1], r[2], r[3]) for r in store.query(
+        "SELECT customer_id, due_date, offered_on, signals FROM mortgage_offers ORDER BY offered_on")]

@@ -141,7 +141,7 @@ class MortgageCareHandler:
         income = profile.monthly_income.amount_minor if profile.monthly_income.currency == mortgage.currency else 0
         context = Context(payday=profile.payday, monthly_income_minor=income,
                           overdraft_limit_minor=pm.overdraft_limit_minor(profile),
-                          next_due=next_payment_date(mortgage.payment_day, today),
+                          next_due=next_payment_date(mortgage.payment_day, today, activity.mortgage_paid_on),
                           next_payment_minor=mortgage.monthly_payment_minor)
         signals = detect(activity, today, policy.care.signals, context)
         for s in signals:
@@ -149,7 +149,7 @@ class MortgageCareHandler:
         if not signals:
             self.metrics.evaluations.labels("no_signal").inc()
             return []
-        decision = decide(customer_id, mortgage, signals, today)
+        decision = decide(customer_id, mortgage, signals, today, activity.mortgage_paid_on)
         if not decision.offer:
             self.metrics.evaluations.labels("watch").inc()
             return []

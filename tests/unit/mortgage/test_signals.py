@@ -203,6 +203,12 @@ def test_next_payment_date(payment_day: int, today: date, due: date) -> None:
     assert next_payment_date(payment_day, today) == due
 
 
+def test_a_payment_already_collected_today_moves_the_next_date_a_month_on() -> None:
+    assert next_payment_date(6, date(2025, 4, 6), last_paid=date(2025, 4, 6)) == date(2025, 5, 6)
+    assert next_payment_date(6, date(2025, 4, 3), last_paid=date(2025, 4, 3)) == date(2025, 5, 6)  # paid early
+    assert next_payment_date(6, date(2025, 4, 6), last_paid=date(2025, 3, 6)) == date(2025, 4, 6)
+
+
 def test_activity_round_trips_through_json() -> None:
     a = history(*paid_jan_to_apr(), *_spending(date(2025, 4, 1), 5, 10_00, 2_00),
                 txn(date(2025, 4, 3), 45_00, "DIRECT_DEBIT", returned=True, merchant_name="Gym"))
