@@ -35,8 +35,9 @@ def notification(customer_id: str, mortgage: ExistingMortgage, decision: CareDec
     lines = [f"Your next mortgage payment of {payment} is due on {due}. If money is tight right now, we can "
              "change your payments before then."]
     for o in decision.options[:3]:
-        lines.append(f"- {o.title}: {w.money(o.new_monthly_payment_minor, cur)} a month for "
-                     f"{w.months(o.duration_months)}.")
+        pay = (f"no payments for {w.months(o.duration_months)}" if o.new_monthly_payment_minor == 0 else
+               f"{w.money(o.new_monthly_payment_minor, cur)} a month for {w.months(o.duration_months)}")
+        lines.append(f"- {o.title}: {pay}.")
     if mortgage.jurisdiction == "UK":
         lines.append("Talking to us about this does not affect your credit file.")
     return events_pb2.Notification(

@@ -79,7 +79,8 @@ def test_one_offer_for_a_stopped_salary_even_when_the_stream_is_replayed(handler
     assert note.created_at.ToDatetime().date() == date(2025, 5, 29)
     assert note.kind == events_pb2.CARE_OFFER and note.source_id == note.id
     assert note.body.startswith("Your next mortgage payment of £948.97 is due on 01 June.")
-    assert "- Payment holiday: £0.00 a month for 3 months." in note.body
+    assert "- Payment holiday: no payments for 3 months." in note.body
+    assert "- Interest-only for six months: £562.50 a month for 6 months." in note.body
     assert note.body.endswith("Talking to us about this does not affect your credit file.")
     assert note.data["signals"] == "SALARY_MISSING"
     assert run(stopped_salary("C1")) == []          # re-evaluated: the same payment is never offered twice
