@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="model directory (default: $FRAUD_MODEL_DIR or var/models/fraud)")
     train.add_argument("--train-start", type=dt.date.fromisoformat, default=None,
                        help="first day of the 7-day training week (default: the latest week with all labels)")
-    train.set_defaults(func=_train)
+    # The live service learns from answers at once: by default the model is trained on features as they are
+    # live (answered alerts' labels known at once, the rest after the delay).
+    train.set_defaults(func=_train, feedback_delay_days=0.0)
 
     ev = cmds.add_parser("evaluate", help="the Handbook protocol on a Handbook-column CSV; last line is JSON")
     _data_args(ev)

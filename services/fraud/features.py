@@ -147,10 +147,14 @@ class FeatureEngine:
         return self._process(tx)
 
     def _process(self, tx: TxEvent) -> list[float]:
+        # Histories are append-only in time: a transaction arriving after a later one (a slow producer, the
+        # RPC and the stream racing) is featurized at the engine's current time.
         t = tx.ts
         if t > self.clock:
             self._advance(t)
             self.clock = t
+        else:
+            t = self.clock
         delay = self.config.delay_seconds
         amount = tx.amount
         cust = self._customer(tx.customer_id)

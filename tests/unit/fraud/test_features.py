@@ -154,3 +154,12 @@ def test_dirty_entries_persist_and_restore() -> None:
         restarted.load_entry(kind, key, state)
     np.testing.assert_array_equal(np.nan_to_num(live.process_batch(stream[50:]), nan=-1),
                                   np.nan_to_num(restarted.process_batch(stream[50:]), nan=-1))
+
+
+def test_a_late_transaction_is_featurized_at_the_current_time() -> None:
+    e = FeatureEngine()
+    e.process(tx("a", T0 + 100))
+    e.process(tx("late", T0, customer="c1"))
+    row = e.process(tx("b", T0 + 100))
+    assert f(row, "customer_nb_tx_10min") == 3
+    assert e.customers["c1"].times == sorted(e.customers["c1"].times)

@@ -1,0 +1,179 @@
+"""Fraud benchmarks for `proactive-care bench fraud`: `run_bench(settings) -> dict`.
+
+1. The fraud worker (stream runner + FraudHandler: features, one model call per poll batch, alerts, state
+   persistence) against a bare kafka-python consumer of the same topic: `fraud_worker_vs_bare_ratio`.
+2. ScoreTransaction over real gRPC from 16 concurrent callers (micro-batched): `score_rpc_p99_ms`, `score_rpc_qps`.
+
+Uses the model in $FRAUD_MODEL_DIR, or trains a small one on simulator data when there is none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import grpc
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from services.fraud.app import build
+from services.fraud.metrics import FraudMetrics
+from services.fraud.model import ModelArtifactError, load_model, model_dir_from_env
+from services.fraud.policy import load_policy
+from services.fraud.repository import FraudRepository
+from services.fraud.scoring import FraudScorer
+from services.fraud.worker import FraudHandler, sources
+from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
+from services.platform import auth
+from services.platform.app import ServiceThread
+from services.platform.client import auth_metadata
+from services.platform.kafka_io import Output, make_consumer, make_producer
+from services.platform.kafka_launcher import ensure_topics
+from services.platform.runner import Record, StreamRunner
+from services.platform.settings import Settings
+from services.platform.storage import Store
+from services.platform.topics import TRANSACTIONS
+
+N_RECORDS = 20_000
+RPC_CALLERS = 16
+RPC_CALLS_PER_CALLER = 150
+
+
+class _Counting:
+    """The real fraud handler, counting what it was handed so the benchmark knows when the topic is drained."""
+
+    def __init__(self, inner: FraudHandler) -> None:
+        self.inner = inner
+        self.seen = 0
+
+    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+        out = self.inner.handle(records, tx)
+        self.seen += len(records)
+        return out
+
+
+def _model_dir(tmp: Path) -> Path:
+    directory = model_dir_from_env()
+    try:
+        load_model(directory)
+        return directory
+    except ModelArtifactError:
+        from services.fraud.dataset import from_simulator
+        from services.fraud.jobs import train_job
+        from services.simulator.handbook import HandbookConfig, generate
+
+        data = from_simulator(generate(HandbookConfig(n_customers=300, n_terminals=600, n_days=45)).transactions)
+        train_job(data, tmp / "model", None, 0.0, ["hist_gradient_boosting"], lambda _m: None)
+        return tmp / "model"
+
+
+def _transactions(n: int) -> list[events_pb2.Transaction]:
+    from services.simulator import events
+    from services.simulator.bank import build_bank
+    from services.simulator.handbook import HandbookConfig
+
+    customers = 2_000
+    days = max(7, int(n / (customers * 2.2)) + 2)
+    bank = build_bank(HandbookConfig(n_customers=customers, n_terminals=customers * 2, n_days=days, seed=7))
+    return list(events.transactions(bank, 0, n))
+
+
+def _fill(settings: Settings, txs: list[events_pb2.Transaction]) -> None:
+    producer = make_producer(settings, linger_ms=20, batch_size=256 * 1024)
+    for tx in txs:
+        producer.send(settings.topic(TRANSACTIONS), key=tx.customer_id.encode(), value=tx.SerializeToString())
+    producer.flush()
+    producer.close()
+
+
+def bare_rate(settings: Settings, n: int) -> float:
+    consumer = make_consumer(settings, f"{settings.consumer_group_prefix}.bare.{uuid.uuid4().hex[:6]}")
+    consumer.subscribe([settings.topic(TRANSACTIONS)])
+    started, seen = time.perf_counter(), 0
+    while seen < n:
+        for records in consumer.poll(timeout_ms=200, max_records=settings.poll_max_records).values():
+            seen += len(records)
+    elapsed = time.perf_counter() - started
+    consumer.close(autocommit=False)
+    return n / elapsed
+
+
+def worker_rate(settings: Settings, n: int, model_dir: Path) -> float:
+    registry = CollectorRegistry()
+    store = Store(settings.data_dir / f"fraud-bench-{uuid.uuid4().hex[:6]}.sqlite")
+    repo = FraudRepository(store)
+    handler = _Counting(FraudHandler(settings, FraudScorer(load_model(model_dir), load_policy()), repo,
+                                     FraudMetrics.create(registry)))
+    runner = StreamRunner(settings, "fraud-bench", sources(settings), handler, store, registry,
+                          group_id=f"{settings.consumer_group_prefix}.fraud.{uuid.uuid4().hex[:6]}")
+    started = time.perf_counter()
+    runner.start()
+    while handler.seen < n and runner.is_alive():
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    runner.stop()
+    runner.join(30)
+    store.close()
+    return n / elapsed
+
+
+async def _callers(target: str, token: str, payments: list[events_pb2.Transaction]) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = fraud_pb2_grpc.FraudServiceStub(channel)
+        metadata = auth_metadata(token)
+        await stub.ScoreTransaction(fraud_pb2.ScoreTransactionRequest(transaction=payments[0]),
+                                    metadata=metadata, timeout=30)
+
+        async def caller(k: int) -> None:
+            for j in range(RPC_CALLS_PER_CALLER):
+                tx = payments[(k * RPC_CALLS_PER_CALLER + j) % len(payments)]
+                t0 = time.perf_counter()
+                await stub.ScoreTransaction(fraud_pb2.ScoreTransactionRequest(transaction=tx), metadata=metadata,
+                                            timeout=30)
+                latencies.append(time.perf_counter() - t0)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(k) for k in range(RPC_CALLERS)))
+        return latencies, time.perf_counter() - started
+
+
+def rpc_figures(settings: Settings, model_dir: Path, payments: list[events_pb2.Transaction]) -> dict[str, float]:
+    quiet = settings.with_overrides(topic_prefix=f"{settings.topic_prefix}rpc{uuid.uuid4().hex[:4]}.")
+    ensure_topics(quiet)  # the app's worker idles on empty topics: the RPC path alone is measured
+    token = auth.issue_token(settings.auth_secret, "card-auth", auth.Role.SERVICE)
+    with ServiceThread(build(quiet, model_dir=model_dir), quiet) as svc:
+        latencies, elapsed = asyncio.run(_callers(svc.target, token, payments))
+    ms = np.array(latencies) * 1000
+    return {"score_rpc_calls": len(ms), "score_rpc_qps": round(len(ms) / elapsed, 1),
+            "score_rpc_p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "score_rpc_p99_ms": round(float(np.percentile(ms, 99)), 2)}
+
+
+def run_bench(settings: Settings) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        run_id = uuid.uuid4().hex[:6]
+        settings = settings.with_overrides(topic_prefix=f"{settings.topic_prefix}fb{run_id}.",
+                                           consumer_group_prefix=f"{settings.consumer_group_prefix}fb{run_id}",
+                                           data_dir=tmp, grpc_port=0, metrics_port=0)
+        ensure_topics(settings)
+        model_dir = _model_dir(tmp)
+        txs = _transactions(N_RECORDS)
+        _fill(settings, txs)
+        bare = bare_rate(settings, len(txs))
+        worker = worker_rate(settings, len(txs), model_dir)
+        payments = [tx for tx in txs if tx.channel == events_pb2.CARD_PRESENT and tx.direction == events_pb2.DEBIT]
+        figures: dict[str, float] = {
+            "fraud_records": len(txs),
+            "fraud_bare_consumer_records_per_s": round(bare, 1),
+            "fraud_worker_records_per_s": round(worker, 1),
+            "fraud_worker_vs_bare_ratio": round(worker / bare, 4),
+        }
+        figures.update(rpc_figures(settings, model_dir, payments))
+        return figures
