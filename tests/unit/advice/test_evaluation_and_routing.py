@@ -52,3 +52,15 @@ def _route(account: Account, evaluation):
     from services.advice.routing import route
 
     return route(account.state, evaluation, account.policy)
+
+
+def test_routed_tasks_are_valid_advisor_tasks() -> None:
+    from services.advice.messages import to_advisor_task
+    from services.advisor.validation import validate_task
+
+    account = Account(balance=5_000_000)
+    for day in daily(date(2026, 1, 1), 40):
+        account.tx(at(day), 2_000)
+    drafts = [t for e in account.evaluations for t in _route(account, e)]
+    for draft in drafts:
+        validate_task(to_advisor_task(draft))  # what the advisor service's worker checks
