@@ -21,6 +21,7 @@ from services.platform.errors import NotFoundError, PermissionDeniedError, Valid
 from services.platform.runner import Record
 from services.platform.settings import Settings
 from services.platform.storage import Store
+from services.platform.validation import validate_notification
 
 
 def transaction(tx_id: str, when: datetime, amount: int, balance: int, *, channel: int = events_pb2.DIRECT_DEBIT,
@@ -81,6 +82,7 @@ def test_a_sent_nudge_becomes_a_notification_whose_id_derives_from_the_nudge(har
     assert "£10.99" in notification.body and "£12.99" in notification.body
     assert notification.origin_produced_at_ms == 1000
     assert nudge.sent and nudge.type == "SUBSCRIPTION_PRICE_INCREASE"
+    validate_notification(notification)  # what the notification gateway accepts
 
 
 def test_the_customer_state_is_stored_between_batches(harness: Harness) -> None:
