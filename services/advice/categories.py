@@ -30,7 +30,7 @@ _RANGES: tuple[tuple[int, int, str], ...] = (
     (8000, 8099, "health"),
     (7832, 7999, "entertainment"),
     (7995, 7995, "gambling"),
-    (6010, 6011, "cash"),
+    (6010, 6011, "cash withdrawals"),
     (8211, 8299, "education"),
 )
 _SPECIFIC = {"7995": "gambling", "5912": "health", "5812": "eating out", "5813": "bars"}

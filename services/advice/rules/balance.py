@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from services.advice.policy import RuleConfig
-from services.advice.rules.base import Candidate, Reason, RuleContext, meets, percent_of
+from services.advice.rules.base import Candidate, Reason, RuleContext, day_text, meets, percent_of
 
 LOW_BALANCE = "LOW_BALANCE"
 IDLE_CASH = "IDLE_CASH"
@@ -30,6 +30,8 @@ def low_balance(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
                               f"{ctx.money(income)}.", 0.3))
     savings = ctx.state.savings_minor()
     body = title + "."
+    if ctx.forecast is not None:
+        body += f" Your pay is due on {day_text(ctx.forecast.payday)}."
     if savings > 0:
         body += f" You have {ctx.money(savings)} in savings you could move across."
     return [Candidate(

@@ -80,7 +80,8 @@ def test_a_forecast_shortfall_names_the_day_and_the_amount_before_it_happens() -
     assert shortfall > 0
     assert f"£{shortfall / 100:,.2f}" in first.title
     assert negative_day.strftime("%-d %b") in first.title
-    assert first.data["fix"] in {"MOVE_FROM_SAVINGS", "ARRANGED_OVERDRAFT", "SALARY_ADVANCE"}
+    assert first.data["fix"] in {"MOVE_FROM_SAVINGS", "ARRANGED_OVERDRAFT", "SALARY_ADVANCE", "TALK_TO_US"}
+    assert any(r.code == f"FIX_{first.data['fix']}" for r in first.reasons)
 
 
 def test_the_fix_is_moving_money_from_savings_when_savings_cover_it() -> None:
@@ -109,3 +110,32 @@ def test_no_shortfall_nudge_for_a_customer_who_stays_in_credit() -> None:
     live(account, date(2026, 1, 1), 120, salary=260_000, payday=25,
          bills=[(1, 120_000, "landlord"), (18, 35_000, "energy")], spend=2_000)
     assert account.nudges(SHORTFALL) == []
+
+
+def _fix_for(shortfall: int, days_short: int, *, savings: int = 0, overdraft_limit: int = 0,
+             income: int = 200_000) -> str:
+    from services.advice.forecast import Forecast
+    from services.advice.rules.base import RuleContext
+    from services.advice.rules.shortfall import choose_fix
+
+    account = Account()
+    account.profile(savings_balance_minor=savings, overdraft_limit_minor=overdraft_limit,
+                    monthly_income_minor=income)
+    evaluation = account.tx(at(date(2026, 3, 1)), 100)
+    today = evaluation.observation.today
+    negative = today + timedelta(days=2)
+    forecast = Forecast(today=today, payday=negative + timedelta(days=days_short), start_balance_minor=1000,
+                        daily_spend_minor=0, lowest_balance_minor=-shortfall, lowest_day=negative,
+                        first_negative_day=negative, outgoings_minor=shortfall, upcoming=(), balances=())
+    ctx = RuleContext(account.state, evaluation.observation, account.policy, at(today), forecast)
+    return choose_fix(ctx, forecast, account.policy.rule(SHORTFALL).params).code
+
+
+def test_the_fix_is_the_cheapest_option_that_covers_the_shortfall() -> None:
+    assert _fix_for(30_000, 5, savings=50_000) == "MOVE_FROM_SAVINGS"  # free
+    # 100.00 for 5 days at 39.90% APR costs 0.55: cheaper than the 5.00 advance fee
+    assert _fix_for(10_000, 5, overdraft_limit=50_000) == "ARRANGED_OVERDRAFT"
+    # 800.00 for 20 days costs 17.49 in interest: the advance's flat 5.00 is cheaper
+    assert _fix_for(80_000, 20, overdraft_limit=100_000) == "SALARY_ADVANCE"
+    # more than half the pay and beyond the overdraft: no product fits, a conversation does
+    assert _fix_for(150_000, 10, overdraft_limit=50_000) == "TALK_TO_US"
