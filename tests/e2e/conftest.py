@@ -1,0 +1,4 @@
+"""End-to-end tests use the integration fixtures (one real broker per session) and the small fraud model."""
+
+from tests.integration.conftest import kafka_settings, produce, settings, token  # noqa: F401
+from tests.integration.fraud.conftest import fraud_model_dir  # noqa: F401
