@@ -65,10 +65,10 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
     def _policy(self) -> QueuePolicy:
         return policy_at(self.repo.clock())
 
-    def _held_task(self, task_id: str) -> auth.Principal:
-        """The caller must belong to the task's queue (checked before revealing anything about it)."""
+    async def _member_of_tasks_queue(self, task_id: str) -> auth.Principal:
+        """The caller must belong to the task's queue."""
         principal = auth.current_principal()
-        auth.require_queue(self.repo.queue_of(task_id))
+        auth.require_queue(await asyncio.to_thread(self.repo.queue_of, task_id))
         return principal
 
     async def ClaimNext(self, request: advisor_pb2.ClaimNextRequest, context: grpc.aio.ServicerContext,
@@ -84,7 +84,7 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
     async def Complete(self, request: advisor_pb2.CompleteRequest, context: grpc.aio.ServicerContext,
                        ) -> advisor_pb2.QueuedTask:
         validate_complete(request, self._policy())
-        principal = self._held_task(request.task_id)
+        principal = await self._member_of_tasks_queue(request.task_id)
         row = await asyncio.to_thread(self.repo.complete, request.task_id, principal.subject, request.outcome,
                                       request.note)
         self.metrics.completed.labels(row.task.queue, row.outcome).inc()
@@ -93,14 +93,14 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
     async def Snooze(self, request: advisor_pb2.SnoozeRequest, context: grpc.aio.ServicerContext,
                      ) -> advisor_pb2.QueuedTask:
         validate_snooze(request, self._policy())
-        principal = self._held_task(request.task_id)
+        principal = await self._member_of_tasks_queue(request.task_id)
         return to_proto(await asyncio.to_thread(self.repo.snooze, request.task_id, principal.subject,
                                                 request.snooze_seconds))
 
     async def Release(self, request: advisor_pb2.ReleaseRequest, context: grpc.aio.ServicerContext,
                       ) -> advisor_pb2.QueuedTask:
         validate_task_id(request.task_id)
-        principal = self._held_task(request.task_id)
+        principal = await self._member_of_tasks_queue(request.task_id)
         return to_proto(await asyncio.to_thread(self.repo.release, request.task_id, principal.subject))
 
     async def ListQueue(self, request: advisor_pb2.ListQueueRequest, context: grpc.aio.ServicerContext,
@@ -133,8 +133,9 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
             offset += len(rows)
         while True:
             changes = await asyncio.to_thread(self.repo.changes_since, request.queue, seq)
-            for seq, row in changes:  # noqa: B007 - the last seq seen is where the next poll starts
+            for change_seq, row in changes:
                 yield to_proto(row)
+                seq = change_seq  # the next poll starts after the last change sent
             if not changes:
                 await asyncio.sleep(self.watch_poll_seconds)
 
