@@ -5,6 +5,7 @@ customer's fatigue per nudge type. Reads and writes go through the caller's tran
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from datetime import datetime
 
@@ -14,6 +15,8 @@ from services.advice.ranking import Fatigue
 from services.advice.state import CustomerState
 from services.gen.proactivecare.v1 import advice_pb2
 from services.platform.storage import Store, to_json
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS advice_customer_state (
@@ -55,8 +58,16 @@ class AdviceRepository:
 
     @staticmethod
     def load_state(tx: sqlite3.Connection, customer_id: str) -> CustomerState:
+        """The stored state; a fresh one when none is stored or the stored one is from an older schema (the
+        picture then rebuilds from the stream within weeks, rather than dead-lettering every transaction)."""
         row = tx.execute("SELECT state FROM advice_customer_state WHERE customer_id = ?", (customer_id,)).fetchone()
-        return CustomerState.from_dict(json.loads(row["state"])) if row else CustomerState(customer_id)
+        if row is None:
+            return CustomerState(customer_id)
+        try:
+            return CustomerState.from_dict(json.loads(row["state"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("advice state of customer %s unreadable (%s): starting afresh", customer_id, exc)
+            return CustomerState(customer_id)
 
     @staticmethod
     def save_state(tx: sqlite3.Connection, state: CustomerState, at: datetime) -> None:

@@ -191,3 +191,12 @@ def test_repeated_shortfalls_are_routed_to_an_advisor_queue(harness: Harness) ->
     assert [t.kind for t in kinds] == ["REPEATED_SHORTFALL"]
     assert kinds[0].queue == "financial-support" and kinds[0].value.amount_minor > 0
     assert kinds[0].sla_deadline.ToDatetime() > kinds[0].created_at.ToDatetime()
+
+
+def test_an_unreadable_stored_state_starts_afresh_instead_of_failing_every_transaction(harness: Harness) -> None:
+    with harness.store.transaction() as tx:
+        tx.execute("INSERT INTO advice_customer_state (customer_id, state, updated_at) VALUES ('c-1', ?, 'x')",
+                   ('{"schema": 0}',))
+    price_rise(harness)
+    with harness.store.transaction() as tx:
+        assert harness.repo.load_state(tx, "c-1").series["D:cp_streamflix"].matched_total == 4
