@@ -10,7 +10,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from services.fraud.metrics import FraudMetrics
-from services.fraud.model import load_model, model_dir_from_env
+from services.fraud.model import ModelArtifactError, load_model, model_dir_from_env
 from services.fraud.policy import load_policy
 from services.fraud.repository import FraudRepository
 from services.fraud.scoring import FraudScorer
@@ -42,3 +42,21 @@ def build(settings: Settings, model_dir: Path | None = None) -> ServiceApp:
     servicer = FraudServicer(settings, scorer, repo, metrics)
     return ServiceApp(name=SERVICE, store=store, registry=registry, grpc_services=[grpc_service(servicer)],
                       runners=[runner], on_stop=[servicer.close, store.close])
+
+
+def prepare(settings: Settings) -> None:
+    """First start (`make run`): train a default model on the simulator's book dataset when none exists.
+
+    HistGradientBoosting only (the quickest to train and to score one row); `proactive-care fraud train`
+    compares all three candidates."""
+    directory = model_dir_from_env()
+    try:
+        load_model(directory)
+        return
+    except ModelArtifactError:
+        pass
+    from services.fraud.jobs import load_data, train_job
+
+    print(f"fraud: no model in {directory}; training a default one on simulator data (a few minutes) ...",
+          flush=True)
+    train_job(load_data(None, 0), directory, None, 0.0, ["hist_gradient_boosting"], lambda m: print(m, flush=True))

@@ -26,6 +26,7 @@ DAY = 86400.0
 CUSTOMER_WINDOW_DAYS = (1, 7, 30)
 TERMINAL_WINDOW_DAYS = (1, 7, 30)
 VELOCITY_SECONDS = (600, 3600)
+LAST_N = 5
 CUSTOMER_HORIZON = max(CUSTOMER_WINDOW_DAYS) * DAY  # customer features look back at most this far
 
 # The Handbook's 15 baseline features, in its order.
@@ -41,6 +42,7 @@ EXTRA_FEATURES: tuple[str, ...] = (
     "km_from_usual_area", "km_from_prev_tx", "kmh_from_prev_tx",
     "terminal_known_frauds_recent", "terminal_risk_recent",
     "terminal_days_since_first_known_fraud", "terminal_days_since_last_known_fraud",
+    "terminal_risk_last5_delayed",
     "merchant_risk_30d_delayed", "merchant_known_frauds_recent", "mcc_risk_30d_delayed",
     "customer_known_frauds_recent",
 )
@@ -221,6 +223,9 @@ class FeatureEngine:
             feats.extend(((t - known[0]) / DAY, (t - known[-1]) / DAY))
         else:
             feats.extend((_NAN, _NAN))
+        # the share of fraud among the terminal's last 5 labelled transactions: steady when every card is hit
+        # (a compromised terminal), diluted when one compromised card happened to pay there
+        feats.append(term.last_n_risk(hi, LAST_N) if known else 0.0)
         if tx.merchant_id:
             merch = self._entity("merchant", tx.merchant_id)
             nb = merch.count(hi - 30 * DAY, hi)

@@ -124,6 +124,14 @@ class EntityActivity:
         """Known frauds with after < transaction time <= until."""
         return bisect_right(self.fraud_times, until) - bisect_right(self.fraud_times, after)
 
+    def last_n_risk(self, until: float, n: int) -> float:
+        """Share of known frauds among the last `n` transactions at or before `until` (0 when none)."""
+        j = bisect_right(self.times, until, self.base)
+        i = max(self.base, j - n)
+        if j <= i:
+            return 0.0
+        return self.frauds(self.times[i] - 1e-6, until) / (j - i)
+
     def add_fraud(self, tx_ts: float) -> None:
         insort(self.fraud_times, tx_ts)
 
