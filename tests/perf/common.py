@@ -49,3 +49,21 @@ def fill_topic(settings: Settings, topic: str, transactions: list[events_pb2.Tra
         producer.send(settings.topic(topic), key=tx.customer_id.encode(), value=tx.SerializeToString())
     producer.flush()
     producer.close()
+
+
+def fraud_model_dir(tmp: Path) -> Path:
+    """The model in $FRAUD_MODEL_DIR, or a small one trained on simulator data (the real training path)."""
+    from services.fraud.model import ModelArtifactError, load_model, model_dir_from_env
+
+    directory = model_dir_from_env()
+    try:
+        load_model(directory)
+        return directory
+    except ModelArtifactError:
+        from services.fraud.dataset import from_simulator
+        from services.fraud.jobs import train_job
+        from services.simulator.handbook import HandbookConfig, generate
+
+        data = from_simulator(generate(HandbookConfig(n_customers=300, n_terminals=600, n_days=45)).transactions)
+        train_job(data, tmp / "model", None, 0.0, ["hist_gradient_boosting"], lambda _m: None)
+        return tmp / "model"

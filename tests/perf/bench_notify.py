@@ -1,0 +1,126 @@
+"""Time to notify through the real pipeline at 1,000 transactions a second.
+
+simulator transactions --(Kafka, paced)--> fraud worker --`notifications`--> notify gateway --Subscribe-->
+bank-app streams (every customer subscribed). Time to notify = delivery on the stream minus the produce time
+of the transaction that caused it (the Kafka record timestamp the fraud worker copies into the alert).
+Fraud and notify run as their own processes (`proactive-care serve`), as they are deployed; the producer and
+the subscribers share this process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from services.gen.proactivecare.v1 import events_pb2, notify_pb2, notify_pb2_grpc
+from services.platform import auth
+from services.platform.client import auth_metadata
+from services.platform.devstack import wait_serving
+from services.platform.kafka_io import make_producer
+from services.platform.kafka_launcher import free_port
+from services.platform.settings import Settings
+from services.platform.topics import TRANSACTIONS
+from tests.perf.common import bench_settings, fraud_model_dir, simulated_transactions
+
+RATE = 1_000  # transactions per second
+SECONDS = 30
+TICK = 0.01
+
+
+def _produce_paced(settings: Settings, txs: list[events_pb2.Transaction], rate: float) -> float:
+    """Send at `rate` per second in 10 ms ticks; returns the achieved rate."""
+    producer = make_producer(settings)
+    topic = settings.topic(TRANSACTIONS)
+    per_tick = max(1, int(rate * TICK))
+    started = time.perf_counter()
+    for i in range(0, len(txs), per_tick):
+        for tx in txs[i:i + per_tick]:
+            producer.send(topic, key=tx.customer_id.encode(), value=tx.SerializeToString())
+        due = started + (i + per_tick) / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    producer.flush()
+    achieved = len(txs) / (time.perf_counter() - started)
+    producer.close()
+    return achieved
+
+
+async def _subscribe_all(target: str, secret: str, customers: list[str], latencies: list[float],
+                         ready: threading.Event, stop: asyncio.Event) -> None:
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = notify_pb2_grpc.NotificationServiceStub(channel)
+
+        async def one(customer: str) -> None:
+            token = auth.issue_token(secret, customer, auth.Role.CUSTOMER)
+            call = stub.Subscribe(notify_pb2.SubscribeRequest(customer_id=customer), metadata=auth_metadata(token))
+            async for item in call:
+                origin = item.notification.origin_produced_at_ms
+                if origin:
+                    latencies.append(time.time() * 1000 - origin)
+
+        tasks = [asyncio.create_task(one(c)) for c in customers]
+        await asyncio.sleep(1.0)
+        ready.set()
+        await stop.wait()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.contextmanager
+def _serve(settings: Settings, service: str, model_dir: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "TOPIC_PREFIX": settings.topic_prefix,
+           "CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix, "PROACTIVE_CARE_DATA_DIR": str(settings.data_dir),
+           "GRPC_PORT": str(port), "METRICS_PORT": str(free_port()), "FRAUD_MODEL_DIR": str(model_dir),
+           "AUTH_SECRET": settings.auth_secret}
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", service], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_serving(port):
+            raise RuntimeError(f"{service} did not become SERVING")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+
+def run(base: Settings) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp, bench_settings(base, Path(tmp)) as settings:
+        model_dir = fraud_model_dir(Path(tmp))
+        txs = simulated_transactions(RATE * SECONDS, customers=1_000)
+        customers = sorted({tx.customer_id for tx in txs})
+        latencies: list[float] = []
+        with _serve(settings, "fraud", model_dir), _serve(settings, "notify", model_dir) as notify_target:
+            loop = asyncio.new_event_loop()
+            ready, stop = threading.Event(), asyncio.Event()
+            client = threading.Thread(target=loop.run_until_complete, args=(_subscribe_all(
+                notify_target, settings.auth_secret, customers, latencies, ready, stop),), daemon=True)
+            client.start()
+            ready.wait(60)
+            achieved = _produce_paced(settings, txs, RATE)
+            time.sleep(5)  # let the tail arrive
+            loop.call_soon_threadsafe(stop.set)
+            client.join(30)
+    ms = np.array(latencies) if latencies else np.array([float("nan")])
+    return {
+        "notify_transactions": len(txs),
+        "notify_produce_rate_per_s": round(achieved, 1),
+        "notify_subscribers": len(customers),
+        "notify_alerts_delivered": len(latencies),
+        "time_to_notify_p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "time_to_notify_p99_ms": round(float(np.percentile(ms, 99)), 1),
+        "time_to_notify_max_ms": round(float(np.max(ms)), 1),
+    }
