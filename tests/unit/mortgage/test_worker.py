@@ -9,25 +9,27 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import CollectorRegistry
 
+from services.advisor.validation import validate_task
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
 from services.mortgage import repository
 from services.mortgage.metrics import MortgageMetrics
 from services.mortgage.worker import MortgageCareHandler
 from services.platform.runner import Record
 from services.platform.storage import Store
+from services.platform.validation import validate_notification
 
 
 def gbp(minor: int) -> common_pb2.Money:
     return common_pb2.Money(amount_minor=minor, currency="GBP")
 
 
-def profile(customer: str, *, mortgage: bool = True) -> events_pb2.CustomerProfile:
+def profile(customer: str, *, mortgage: bool = True, in_arrears: bool = False) -> events_pb2.CustomerProfile:
     p = events_pb2.CustomerProfile(customer_id=customer, payday=25, monthly_income=gbp(2_500_00))
     p.products.add(id="acc", type=events_pb2.CURRENT_ACCOUNT, overdraft_limit=gbp(0))
     if mortgage:
         m = events_pb2.Mortgage(id="mtg", jurisdiction="UK", balance=gbp(150_000_00), rate_bps=450,
                                 remaining_term_months=240, monthly_payment=gbp(948_97), payment_day=1,
-                                property_value=gbp(300_000_00))
+                                property_value=gbp(300_000_00), in_arrears=in_arrears)
         p.products.add(id="mtg", type=events_pb2.MORTGAGE, balance=m.balance, mortgage=m)
     return p
 
@@ -83,6 +85,7 @@ def test_one_offer_for_a_stopped_salary_even_when_the_stream_is_replayed(handler
     assert "- Interest-only for six months: £562.50 a month for 6 months." in note.body
     assert note.body.endswith("Talking to us about this does not affect your credit file.")
     assert note.data["signals"] == "SALARY_MISSING"
+    validate_notification(note)  # what the notification gateway accepts
     assert run(stopped_salary("C1")) == []          # re-evaluated: the same payment is never offered twice
     assert len(repository.offers(store)) == 1
 
@@ -105,3 +108,14 @@ def test_a_customer_paid_as_usual_gets_nothing(handler_and_store) -> None:
     run, _store = handler_and_store
     paid = [*stopped_salary("C4"), tx("C4", 5, date(2025, 5, 23), 2_500_00, salary=True)]  # paid early, Friday
     assert run([profile("C4"), *sorted(paid, key=lambda t: t.timestamp.seconds)]) == []
+
+
+def test_an_arrears_case_raises_an_advisor_task_the_advisor_service_accepts(handler_and_store) -> None:
+    run, _store = handler_and_store
+    outs = run([profile("C5", in_arrears=True), *stopped_salary("C5")])
+    assert [o.topic for o in outs] == ["notifications", "advisor-tasks"]
+    task = events_pb2.AdvisorTask.FromString(outs[1].value)
+    validate_task(task)
+    assert task.id == "task:mortgage-care:C5:mtg:2025-06-01"
+    assert task.queue == "mortgage-care" and task.urgency == 1.0
+    assert "salary missing" in task.summary
