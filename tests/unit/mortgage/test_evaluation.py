@@ -1,0 +1,39 @@
+"""Scoring offers against ground truth: which offers count as in time, and which as false."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.mortgage.evaluation import Offer, score, truth_from_records
+
+RECORDS = [
+    {"type": "missed_payment", "customer_id": "A", "mortgage_id": "m", "due_date": "2025-03-01"},
+    {"type": "missed_payment", "customer_id": "A", "mortgage_id": "m", "due_date": "2025-04-01"},
+    {"type": "missed_payment", "customer_id": "B", "mortgage_id": "m", "due_date": "2025-03-10"},
+    {"type": "missed_payment", "customer_id": "X", "mortgage_id": None, "due_date": "2025-03-10"},  # not a mortgage
+    {"type": "hardship", "customer_id": "C"},
+]
+HOLDERS = {"A", "B", "C", "D", "E"}
+
+
+def test_an_offer_counts_only_between_35_and_3_days_before_the_first_missed_payment() -> None:
+    truth = truth_from_records(RECORDS, HOLDERS)
+    assert truth.first_missed == {"A": date(2025, 3, 1), "B": date(2025, 3, 10)}
+    offers = [Offer("A", date(2025, 3, 1), date(2025, 2, 26)),   # 3 days before: in time
+              Offer("B", date(2025, 3, 10), date(2025, 3, 8))]   # 2 days before: too late
+    figures = score(offers, truth)
+    assert figures["care_recall_3d"] == 0.5
+    # A's offer of 26 February is also 34 days before her 1 April payment: 2 of 3 payments covered.
+    assert figures["recall_3d_all_missed_payments"] == round(2 / 3, 4)
+    assert figures["false_offer_rate"] == 0.0
+
+
+def test_an_offer_to_a_customer_never_in_difficulty_is_false() -> None:
+    truth = truth_from_records(RECORDS, HOLDERS)
+    offers = [Offer("A", date(2025, 3, 1), date(2025, 2, 20)), Offer("C", date(2025, 3, 1), date(2025, 2, 20)),
+              Offer("D", date(2025, 3, 1), date(2025, 2, 20)), Offer("D", date(2025, 4, 1), date(2025, 3, 20))]
+    figures = score(offers, truth)
+    assert figures["false_offers"] == 2                      # D twice; C had a hardship episode
+    assert figures["false_offer_rate"] == 0.5
+    assert figures["healthy_offered_share"] == 0.5          # D of the healthy D and E
+    assert figures["false_offer_customers"] == ["D"]
