@@ -45,9 +45,15 @@ def profile_from_bytes(blob: bytes) -> events_pb2.CustomerProfile:
     return events_pb2.CustomerProfile.FromString(blob)
 
 
-def load_profile(conn: sqlite3.Connection, customer_id: str) -> events_pb2.CustomerProfile | None:
-    row = conn.execute("SELECT profile FROM mortgage_profiles WHERE customer_id = ?", (customer_id,)).fetchone()
-    return events_pb2.CustomerProfile.FromString(row[0]) if row else None
+def load_profile(conn: sqlite3.Connection, customer_id: str) -> tuple[bool, events_pb2.CustomerProfile | None]:
+    """(known, profile): a known customer without a mortgage comes back as (True, None), unparsed."""
+    row = conn.execute("SELECT has_mortgage FROM mortgage_profiles WHERE customer_id = ?", (customer_id,)).fetchone()
+    if row is None:
+        return False, None
+    if not row[0]:
+        return True, None
+    blob = conn.execute("SELECT profile FROM mortgage_profiles WHERE customer_id = ?", (customer_id,)).fetchone()[0]
+    return True, events_pb2.CustomerProfile.FromString(blob)
 
 
 def save_profile(conn: sqlite3.Connection, profile: events_pb2.CustomerProfile, has_mortgage: bool) -> None:

@@ -76,7 +76,9 @@ class MortgageCareHandler:
 
     def _customer(self, tx: sqlite3.Connection, customer_id: str, records: list[Record],
                   outputs: dict[str, list[Output]]) -> None:
-        profile = repository.load_profile(tx, customer_id)
+        known, profile = repository.load_profile(tx, customer_id)
+        without_mortgage = known and profile is None
+        mortgages = pm.mortgages(profile) if profile is not None else []
         activity: act.Activity | None = None
         evaluated_on: date | None = None
         for r in records:
@@ -84,7 +86,8 @@ class MortgageCareHandler:
                 profile = r.value
                 mortgages = pm.mortgages(profile)
                 repository.save_profile(tx, profile, bool(mortgages))
-                if not mortgages:
+                without_mortgage = not mortgages
+                if without_mortgage:
                     activity = None
                     continue
                 if activity is None:
@@ -98,8 +101,7 @@ class MortgageCareHandler:
                         outputs.setdefault(r.event_id, []).extend(
                             self._evaluate(tx, profile, mortgage, activity, day, at, r.timestamp_ms))
                 continue
-            mortgages = pm.mortgages(profile) if profile is not None else []
-            if profile is not None and not mortgages:
+            if without_mortgage:                    # nothing to track
                 continue
             if activity is None:
                 activity, evaluated_on = repository.load_activity(tx, customer_id)
