@@ -163,3 +163,17 @@ def test_a_late_transaction_is_featurized_at_the_current_time() -> None:
     row = e.process(tx("b", T0 + 100))
     assert f(row, "customer_nb_tx_10min") == 3
     assert e.customers["c1"].times == sorted(e.customers["c1"].times)
+
+
+def test_last_five_labelled_risk_tells_a_compromised_terminal_from_one_stray_fraud() -> None:
+    e = FeatureEngine(FeatureConfig(label_delay_days=7))
+    txs = [tx(f"a{i}", T0 + i * 3600, customer=f"c{i}", terminal="stray") for i in range(5)]
+    txs += [tx(f"b{i}", T0 + i * 3600 + 60, customer=f"d{i}", terminal="compromised") for i in range(5)]
+    for t in sorted(txs, key=lambda t: t.ts):
+        e.process(t)
+        fraud = t.terminal_id == "compromised" or t.tx_id == "a4"
+        e.add_label(label(t, fraud, known_at=t.ts + 7 * DAY))
+    stray = e.process(tx("s", T0 + 8 * DAY, customer="x", terminal="stray"))
+    hit = e.process(tx("h", T0 + 8 * DAY + 1, customer="y", terminal="compromised"))
+    assert f(stray, "terminal_risk_last5_delayed") == pytest.approx(0.2)
+    assert f(hit, "terminal_risk_last5_delayed") == pytest.approx(1.0)
