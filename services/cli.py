@@ -84,15 +84,15 @@ def _kafka(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from services.platform.app import run_service
+    from services.platform.app import RunningService, run_service
 
     settings = Settings.from_env()
     app_module = importlib.import_module(f"services.{args.service}.app")
     app = app_module.build(settings)
 
-    def announce(running: object) -> None:
-        print(json.dumps({"service": args.service, "grpc_port": running.grpc_port,  # type: ignore[attr-defined]
-                          "metrics_port": running.metrics_port}), flush=True)  # type: ignore[attr-defined]
+    def announce(running: RunningService) -> None:
+        print(json.dumps({"service": args.service, "grpc_port": running.grpc_port,
+                          "metrics_port": running.metrics_port}), flush=True)
 
     run_service(app, settings, announce=announce)
     return 0

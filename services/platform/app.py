@@ -11,9 +11,10 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry
 
@@ -36,7 +37,7 @@ class ServiceApp:
     grpc_services: list[GrpcService] = field(default_factory=list)
     runners: list[StreamRunner] = field(default_factory=list)
     # async background jobs of the service (e.g. a scheduler), started with the server, cancelled on stop
-    background: list[Callable[[], asyncio.Future[None] | object]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -46,7 +47,7 @@ class RunningService:
     grpc: GrpcServer
     metrics_port: int
     _tasks: list[asyncio.Task[None]]
-    _metrics_server: object
+    _metrics_server: WSGIServer
 
     @property
     def grpc_port(self) -> int:
@@ -63,8 +64,8 @@ class RunningService:
         await self.grpc.server.stop(grace_seconds)
         for hook in self.app.on_stop:
             hook()
-        self._metrics_server.shutdown()  # type: ignore[attr-defined]
-        self._metrics_server.server_close()  # type: ignore[attr-defined]
+        self._metrics_server.shutdown()
+        self._metrics_server.server_close()
 
 
 async def start_service(app: ServiceApp, settings: Settings) -> RunningService:
@@ -74,7 +75,7 @@ async def start_service(app: ServiceApp, settings: Settings) -> RunningService:
     for runner in app.runners:
         runner.start()
     tasks = [asyncio.create_task(_watch_health(app, server))]
-    tasks += [asyncio.ensure_future(job()) for job in app.background]  # type: ignore[arg-type]
+    tasks += [asyncio.create_task(job()) for job in app.background]
     log.info("%s: gRPC on %s:%d, metrics on :%d", app.name, settings.grpc_host, server.port, metrics_port)
     return RunningService(app, server, metrics_port, tasks, metrics_server)
 
