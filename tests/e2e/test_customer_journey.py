@@ -4,6 +4,7 @@ customer's journey from a suspicious payment to the "No, freeze my card" answer.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -49,7 +50,9 @@ def _handled(svc: ServiceThread, topic: str) -> float:
 
 
 def test_every_service_consumes_the_simulators_stream_without_a_dead_letter(settings, produce, fraud_model_dir):
-    bank = build_bank(HandbookConfig(n_customers=60, n_terminals=120, n_days=40, seed=5, scale_frauds=True))
+    # a recent start: the mortgage policies in force begin in 2023
+    bank = build_bank(HandbookConfig(n_customers=60, n_terminals=120, n_days=40, seed=5, scale_frauds=True,
+                                     start_date=dt.date(2025, 3, 3)))
     profiles = list(events.profiles(bank))
     transactions = list(events.transactions(bank))
     with whole_system(settings, fraud_model_dir) as system:
