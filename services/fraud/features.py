@@ -149,14 +149,13 @@ class FeatureEngine:
         return self._process(tx)
 
     def _process(self, tx: TxEvent) -> list[float]:
-        # Histories are append-only in time: a transaction arriving after a later one (a slow producer, the
-        # RPC and the stream racing) is featurized at the engine's current time.
+        # Kafka orders each customer's events, not the stream: a terminal shared by customers on different
+        # partitions sees slightly out-of-order times, so histories insert in place and windows are bounded
+        # on both sides. Labels are released by the latest time seen.
         t = tx.ts
         if t > self.clock:
             self._advance(t)
             self.clock = t
-        else:
-            t = self.clock
         delay = self.config.delay_seconds
         amount = tx.amount
         cust = self._customer(tx.customer_id)
@@ -169,7 +168,7 @@ class FeatureEngine:
         feats.append(1.0 if (t - day_index * DAY) < 7 * 3600 else 0.0)  # hour <= 6
 
         for w in CUSTOMER_WINDOW_DAYS:  # current transaction included, as in the Handbook
-            n, s, _ = cust.window(t - w * DAY)
+            n, s, _ = cust.window(t - w * DAY, t)
             feats.append(n + 1.0)
             feats.append((s + amount) / (n + 1.0))
         hi = t - delay
@@ -180,11 +179,11 @@ class FeatureEngine:
             feats.append(term.frauds(lo, hi) / nb if nb else 0.0)
 
         # velocity
-        n10, _, _ = cust.window(t - VELOCITY_SECONDS[0])
-        n1h, s1h, _ = cust.window(t - VELOCITY_SECONDS[1])
+        n10, _, _ = cust.window(t - VELOCITY_SECONDS[0], t)
+        n1h, s1h, _ = cust.window(t - VELOCITY_SECONDS[1], t)
         feats.extend((n10 + 1.0, n1h + 1.0, s1h + amount))
         # amount against the customer's own history (current transaction excluded)
-        n30, s30, q30 = cust.window(t - 30 * DAY)
+        n30, s30, q30 = cust.window(t - 30 * DAY, t)
         if n30:
             mean = s30 / n30
             std = math.sqrt(max(q30 / n30 - mean * mean, 0.0))
@@ -195,7 +194,7 @@ class FeatureEngine:
             feats.append((amount - mean) / std)
         else:
             feats.extend((_NAN, _NAN, _NAN))
-        feats.append(t - cust.last_ts)  # NaN before the customer's first transaction
+        feats.append(max(t - cust.last_ts, 0.0))  # NaN before the customer's first transaction
         feats.append(0.0 if tx.terminal_id in cust.terminals else 1.0)
         feats.append((0.0 if tx.merchant_id in cust.merchants else 1.0) if tx.merchant_id else _NAN)
 
@@ -249,12 +248,14 @@ class FeatureEngine:
         cust.terminals.add(tx.terminal_id)
         if tx.merchant_id:
             cust.merchants.add(tx.merchant_id)
-        cust.last_ts = t
         if located:
-            cust.last_x, cust.last_y = x, y
             cust.loc_n += 1
             cust.loc_sx += x
             cust.loc_sy += y
+        if not t < cust.last_ts:  # the latest payment so far (NaN compares False: the first one too)
+            cust.last_ts = t
+            if located:
+                cust.last_x, cust.last_y = x, y
         term.append(t, horizon_start)
         if merch is not None:
             merch.append(t, horizon_start)

@@ -38,10 +38,13 @@ class CustomerHistory:
         self.loc_sy = 0.0
         self.fraud_times: list[float] = []  # times of this customer's transactions known to be fraud
 
-    def window(self, since: float) -> tuple[int, float, float]:
-        """(count, sum, sum of squares) of amounts with time > since, current transaction excluded."""
-        i = bisect_right(self.times, since, self.base)
-        n = len(self.times)
+    def window(self, since: float, until: float) -> tuple[int, float, float]:
+        """(count, sum, sum of squares) of amounts with since < time <= until, current transaction excluded."""
+        times = self.times
+        n = len(times) if not times or times[-1] <= until else bisect_right(times, until, self.base)
+        i = bisect_right(times, since, self.base)
+        if n <= i:
+            return 0, 0.0, 0.0
         return n - i, self.cum_amount[n] - self.cum_amount[i], self.cum_sq[n] - self.cum_sq[i]
 
     def known_frauds_since(self, since: float) -> int:
@@ -69,9 +72,19 @@ class CustomerHistory:
             del self.fraud_times[: bisect_right(self.fraud_times, horizon_start)]
 
     def append(self, ts: float, amount: float) -> None:
+        insort(self.sorted_amounts, amount)
+        if self.times and ts < self.times[-1]:  # a late arrival: insert in place, rebuild the sums after it
+            i = bisect_right(self.times, ts, self.base)
+            self.times.insert(i, ts)
+            self.amounts.insert(i, amount)
+            del self.cum_amount[i + 1:]
+            del self.cum_sq[i + 1:]
+            for a in self.amounts[i:]:
+                self.cum_amount.append(self.cum_amount[-1] + a)
+                self.cum_sq.append(self.cum_sq[-1] + a * a)
+            return
         self.times.append(ts)
         self.amounts.append(amount)
-        insort(self.sorted_amounts, amount)
         self.cum_amount.append(self.cum_amount[-1] + amount)
         self.cum_sq.append(self.cum_sq[-1] + amount * amount)
 
@@ -136,7 +149,10 @@ class EntityActivity:
         insort(self.fraud_times, tx_ts)
 
     def append(self, ts: float, horizon_start: float) -> None:
-        self.times.append(ts)
+        if self.times and ts < self.times[-1]:
+            insort(self.times, ts, self.base)  # another partition's customer paid here a moment earlier
+        else:
+            self.times.append(ts)
         self.base = bisect_right(self.times, horizon_start, self.base)
         if self.base >= _COMPACT_MIN:
             del self.times[: self.base]

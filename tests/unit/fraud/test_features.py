@@ -156,13 +156,18 @@ def test_dirty_entries_persist_and_restore() -> None:
                                   np.nan_to_num(restarted.process_batch(stream[50:]), nan=-1))
 
 
-def test_a_late_transaction_is_featurized_at_the_current_time() -> None:
+def test_a_late_transaction_takes_its_place_in_time_and_sees_only_the_past() -> None:
     e = FeatureEngine()
-    e.process(tx("a", T0 + 100))
-    e.process(tx("late", T0, customer="c1"))
-    row = e.process(tx("b", T0 + 100))
+    e.process(tx("a", T0 + 100, 10.0, terminal="shared"))
+    e.process(tx("z", T0 + 200, 10.0, customer="c2", terminal="shared"))
+    late = e.process(tx("late", T0, 30.0, terminal="shared"))  # from another partition, a moment behind
+    assert f(late, "customer_nb_tx_10min") == 1
+    assert f(late, "customer_avg_amount_1d") == pytest.approx(30.0)
+    row = e.process(tx("b", T0 + 300, 20.0))
     assert f(row, "customer_nb_tx_10min") == 3
+    assert f(row, "customer_avg_amount_1d") == pytest.approx(20.0)
     assert e.customers["c1"].times == sorted(e.customers["c1"].times)
+    assert e.entities["terminal"]["shared"].times == [T0, T0 + 100, T0 + 200]
 
 
 def test_last_five_labelled_risk_tells_a_compromised_terminal_from_one_stray_fraud() -> None:
