@@ -74,6 +74,7 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
         if prepare is not None:
             prepare(settings)
 
+    # children run in their own sessions: Ctrl-C reaches only this process, which stops them in order
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     exe = [sys.executable, "-m", "services.cli"]
     log_dir = settings.data_dir / "logs"
@@ -83,7 +84,7 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
             env = {**os.environ, "GRPC_PORT": str(e.grpc_port), "METRICS_PORT": str(e.metrics_port)}
             with open(log_dir / f"{e.service}.log", "ab") as log:
                 procs.append((e.service, subprocess.Popen([*exe, "serve", e.service], env=env, stdout=log,
-                                                          stderr=subprocess.STDOUT)))
+                                                          stderr=subprocess.STDOUT, start_new_session=True)))
         for e in endpoints:
             if not wait_serving(e.grpc_port):
                 print(f"{e.service} did not become SERVING; see {log_dir / (e.service + '.log')}")
@@ -92,7 +93,7 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
             procs.append(("simulator", subprocess.Popen(
                 [*exe, "simulate", "--customers", str(customers), "--terminals", str(customers * 2),
                  "--days", "120", "--scale-frauds", "--produce", "--rate", str(rate), "--live"],
-                stdout=log, stderr=subprocess.STDOUT)))
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)))
         _announce(settings, endpoints, rate, log_dir)
         _wait_for_interrupt(procs)
     finally:
