@@ -7,6 +7,7 @@ starts the simulator at a live rate, prints where everything is, and on Ctrl-C s
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import os
 import signal
@@ -37,6 +38,7 @@ ENDPOINTS = (
     Endpoint("mortgage", 50055, 9105),
 )
 WATCH_CUSTOMER = "cust_000000"
+SIMULATED_DAYS = 120
 
 
 def available(service: str) -> bool:
@@ -89,10 +91,12 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
             if not wait_serving(e.grpc_port):
                 print(f"{e.service} did not become SERVING; see {log_dir / (e.service + '.log')}")
                 return 1
+        # the simulated period ends today: no event is dated in the future
+        start = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=SIMULATED_DAYS)).isoformat()
         with open(log_dir / "simulator.log", "ab") as log:
             procs.append(("simulator", subprocess.Popen(
                 [*exe, "simulate", "--customers", str(customers), "--terminals", str(customers * 2),
-                 "--days", "120", "--scale-frauds", "--produce", "--rate", str(rate), "--live"],
+                 "--days", str(SIMULATED_DAYS), "--start", start, "--scale-frauds", "--produce", "--rate", str(rate)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)))
         _announce(settings, endpoints, rate, log_dir)
         _wait_for_interrupt(procs)
