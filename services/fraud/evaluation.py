@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from services.fraud.dataset import DAY_SECONDS, HandbookData
-from services.fraud.features import FeatureConfig
+from services.fraud.features import FEATURE_INDEX, FeatureConfig
 from services.fraud.model import FraudModel
 from services.fraud.protocol import Split, handbook_metrics, handbook_split
 from services.fraud.replay import Replay
@@ -89,8 +89,10 @@ def evaluate(data: HandbookData, *, train_start: dt.date = HANDBOOK_TRAIN_START,
     window = (train_start, train_start + dt.timedelta(days=TRAIN_DAYS))
     model = wrap(fit(best.algorithm, X[split.train], y[split.train], names), best.algorithm, names, config,
                  window, {})
-    baseline = _metrics(split, data, model.score(X[split.test]))
+    baseline_scores = model.score(X[split.test])
+    baseline = _metrics(split, data, baseline_scores)
     log(f"baseline ({best.algorithm}, labels after {config.label_delay_days:g} days): {_fmt(baseline)}")
+    _log_diagnostics(data, split, X, baseline_scores, alert_threshold, log)
     result = EvaluationResult(candidates, best.algorithm, names, baseline, timings=timings)
     if feedback_days is None:
         return result
@@ -117,6 +119,26 @@ def evaluate(data: HandbookData, *, train_start: dt.date = HANDBOOK_TRAIN_START,
     }
     log(f"with feedback after {feedback_days:g} days: {_fmt(result.feedback)}; alerts {result.alerts}")
     return result
+
+
+def _log_diagnostics(data: HandbookData, split: Split, X: np.ndarray, scores: np.ndarray, threshold: float,
+                     log: Callable[[str], None]) -> None:
+    """Recall per fraud scenario at the alert threshold, and the ceiling no model can pass without knowing
+    about terminals compromised less than a delay ago (scenario 2 with no known fraud at the terminal yet)."""
+    t = split.test
+    scenario, y = data.scenario[t], data.fraud[t]
+    if not scenario.any():
+        return
+    invisible = (scenario == 2) & np.isnan(X[t, FEATURE_INDEX["terminal_days_since_last_known_fraud"]])
+    recall = {int(s): round(float((scores[scenario == s] >= threshold).mean()), 3)
+              for s in np.unique(scenario[y == 1])}
+    visible_2 = (scenario == 2) & ~invisible
+    if visible_2.any():
+        recall["2_visible"] = round(float((scores[visible_2] >= threshold).mean()), 3)  # type: ignore[index]
+    log(f"recall at {threshold:g} by scenario: {recall}; scenario-2 frauds with no known fraud at their "
+        f"terminal yet: {int(invisible.sum())} of {int(y.sum())} test frauds")
+    ceiling = ((y == 1) & ~invisible).astype(float)
+    log(f"ceiling (every other fraud ranked first): {_fmt(_metrics(split, data, ceiling))}")
 
 
 def _metrics(split: Split, data: HandbookData, scores: np.ndarray) -> dict[str, float]:
