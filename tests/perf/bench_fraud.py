@@ -1,4 +1,4 @@
-"""Fraud benchmarks for `proactive-care bench fraud`: `run_bench(settings) -> dict`.
+"""Fraud benchmarks for `proactive-care bench fraud`.
 
 1. The fraud worker (stream runner + FraudHandler: features, one model call per poll batch, alerts, state
    persistence) against a bare kafka-python consumer of the same topic: `fraud_worker_vs_bare_ratio`.
@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from services.fraud.app import build
 from services.fraud.metrics import FraudMetrics
-from services.fraud.model import ModelArtifactError, load_model, model_dir_from_env
+from services.fraud.model import load_model
 from services.fraud.policy import load_policy
 from services.fraud.repository import FraudRepository
 from services.fraud.scoring import FraudScorer
@@ -32,12 +32,14 @@ from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
 from services.platform import auth
 from services.platform.app import ServiceThread
 from services.platform.client import auth_metadata
-from services.platform.kafka_io import Output, make_consumer, make_producer
+from services.platform.kafka_io import Output
 from services.platform.kafka_launcher import ensure_topics
 from services.platform.runner import Record, StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store
 from services.platform.topics import TRANSACTIONS
+from tests.perf.bench_runner import bare_consumer_rate
+from tests.perf.common import bench_settings, fill_topic, fraud_model_dir, simulated_transactions
 
 N_RECORDS = 20_000
 RPC_CALLERS = 16
@@ -55,52 +57,6 @@ class _Counting:
         out = self.inner.handle(records, tx)
         self.seen += len(records)
         return out
-
-
-def _model_dir(tmp: Path) -> Path:
-    directory = model_dir_from_env()
-    try:
-        load_model(directory)
-        return directory
-    except ModelArtifactError:
-        from services.fraud.dataset import from_simulator
-        from services.fraud.jobs import train_job
-        from services.simulator.handbook import HandbookConfig, generate
-
-        data = from_simulator(generate(HandbookConfig(n_customers=300, n_terminals=600, n_days=45)).transactions)
-        train_job(data, tmp / "model", None, 0.0, ["hist_gradient_boosting"], lambda _m: None)
-        return tmp / "model"
-
-
-def _transactions(n: int) -> list[events_pb2.Transaction]:
-    from services.simulator import events
-    from services.simulator.bank import build_bank
-    from services.simulator.handbook import HandbookConfig
-
-    customers = 2_000
-    days = max(7, int(n / (customers * 2.2)) + 2)
-    bank = build_bank(HandbookConfig(n_customers=customers, n_terminals=customers * 2, n_days=days, seed=7))
-    return list(events.transactions(bank, 0, n))
-
-
-def _fill(settings: Settings, txs: list[events_pb2.Transaction]) -> None:
-    producer = make_producer(settings, linger_ms=20, batch_size=256 * 1024)
-    for tx in txs:
-        producer.send(settings.topic(TRANSACTIONS), key=tx.customer_id.encode(), value=tx.SerializeToString())
-    producer.flush()
-    producer.close()
-
-
-def bare_rate(settings: Settings, n: int) -> float:
-    consumer = make_consumer(settings, f"{settings.consumer_group_prefix}.bare.{uuid.uuid4().hex[:6]}")
-    consumer.subscribe([settings.topic(TRANSACTIONS)])
-    started, seen = time.perf_counter(), 0
-    while seen < n:
-        for records in consumer.poll(timeout_ms=200, max_records=settings.poll_max_records).values():
-            seen += len(records)
-    elapsed = time.perf_counter() - started
-    consumer.close(autocommit=False)
-    return n / elapsed
 
 
 def worker_rate(settings: Settings, n: int, model_dir: Path) -> float:
@@ -155,18 +111,12 @@ def rpc_figures(settings: Settings, model_dir: Path, payments: list[events_pb2.T
             "score_rpc_p99_ms": round(float(np.percentile(ms, 99)), 2)}
 
 
-def run_bench(settings: Settings) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        run_id = uuid.uuid4().hex[:6]
-        settings = settings.with_overrides(topic_prefix=f"{settings.topic_prefix}fb{run_id}.",
-                                           consumer_group_prefix=f"{settings.consumer_group_prefix}fb{run_id}",
-                                           data_dir=tmp, grpc_port=0, metrics_port=0)
-        ensure_topics(settings)
-        model_dir = _model_dir(tmp)
-        txs = _transactions(N_RECORDS)
-        _fill(settings, txs)
-        bare = bare_rate(settings, len(txs))
+def run(base: Settings) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp_dir, bench_settings(base, Path(tmp_dir)) as settings:
+        model_dir = fraud_model_dir(Path(tmp_dir))
+        txs = simulated_transactions(N_RECORDS)
+        fill_topic(settings, TRANSACTIONS, txs)
+        bare = bare_consumer_rate(settings, len(txs))
         worker = worker_rate(settings, len(txs), model_dir)
         payments = [tx for tx in txs if tx.channel == events_pb2.CARD_PRESENT and tx.direction == events_pb2.DEBIT]
         figures: dict[str, float] = {
