@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
@@ -110,3 +112,13 @@ def test_a_failed_transaction_claims_nothing(tmp_path):
         raise RuntimeError("handler failed")
     with store.transaction() as tx:
         assert claim_events(tx, "g", ["a"]) == {"a"}
+
+
+def test_a_remembered_token_still_expires():
+    secret = "a-signing-key-that-is-long-enough-for-hs256"
+    short = auth.issue_token(secret, "C1", "customer", ttl_seconds=1)
+    assert auth.verify_token(secret, short).subject == "C1"
+    assert auth.verify_token(secret, short).subject == "C1"  # from the cache
+    time.sleep(2.1)  # JWT expiry has one-second resolution
+    with pytest.raises(auth.AuthError):
+        auth.verify_token(secret, short)
