@@ -1,0 +1,1 @@
+"""Personalized advice nudges from the transaction stream."""
