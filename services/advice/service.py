@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -13,30 +12,21 @@ from services.advice.metrics import AdviceMetrics
 from services.advice.policy import PolicyBook
 from services.advice.ranking import Fatigue, record_response, reward_of
 from services.advice.repository import AdviceRepository
-from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc, common_pb2
+from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc
 from services.platform import auth
-from services.platform.errors import NotFoundError, ValidationError
+from services.platform.errors import NotFoundError
 from services.platform.grpc_server import GrpcService
+from services.platform.paging import cut_page, read_page
 from services.platform.validation import require
 
 SERVICE_NAME = "proactivecare.v1.AdviceService"
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
 
 
 def validate_list(request: advice_pb2.ListNudgesRequest) -> tuple[int, int]:
     """(offset, page size) of a valid request."""
     require(request.customer_id != "", "customer_id", "is required")
     require(len(request.customer_id) <= 128, "customer_id", "is longer than 128 characters")
-    size = request.page.page_size or DEFAULT_PAGE_SIZE
-    require(0 < size <= MAX_PAGE_SIZE, "page.page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 = default)")
-    offset = 0
-    if request.page.page_token:
-        try:
-            offset = int(base64.urlsafe_b64decode(request.page.page_token.encode()).decode().removeprefix("o:"))
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationError("page.page_token", "is not a token this service issued") from None
-        require(offset >= 0, "page.page_token", "is not a token this service issued")
+    offset, size = read_page(request.page)
     return offset, size
 
 
@@ -63,8 +53,8 @@ class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
         offset, size = validate_list(request)
         auth.require_customer(request.customer_id)
         nudges = await asyncio.to_thread(self.repo.list_nudges, request.customer_id, offset, size + 1)
-        token = base64.urlsafe_b64encode(f"o:{offset + size}".encode()).decode() if len(nudges) > size else ""
-        return advice_pb2.ListNudgesResponse(nudges=nudges[:size], page=common_pb2.PageResponse(next_page_token=token))
+        nudges, page = cut_page(nudges, offset, size)
+        return advice_pb2.ListNudgesResponse(nudges=nudges, page=page)
 
     async def RespondToNudge(self, request: advice_pb2.RespondToNudgeRequest, context: grpc.aio.ServicerContext,
                              ) -> advice_pb2.Nudge:

@@ -4,7 +4,6 @@ snooze or release it, list and watch their queues. An advisor reaches only the q
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator
 
 import grpc
@@ -14,16 +13,15 @@ from services.advisor.policy import QueuePolicy, policy_at
 from services.advisor.repository import TaskRepository, TaskRow
 from services.advisor.validation import (
     lease_seconds,
-    page_size,
     validate_complete,
     validate_queue_name,
     validate_snooze,
     validate_task_id,
 )
-from services.gen.proactivecare.v1 import advisor_pb2, advisor_pb2_grpc, common_pb2
+from services.gen.proactivecare.v1 import advisor_pb2, advisor_pb2_grpc
 from services.platform import auth
-from services.platform.errors import ValidationError
 from services.platform.grpc_server import GrpcService
+from services.platform.paging import cut_page, read_page
 
 SERVICE_NAME = "proactivecare.v1.AdvisorQueueService"
 _STATES = {"QUEUED": advisor_pb2.QUEUED, "CLAIMED": advisor_pb2.CLAIMED, "SNOOZED": advisor_pb2.SNOOZED,
@@ -38,22 +36,6 @@ def to_proto(row: TaskRow) -> advisor_pb2.QueuedTask:
     if row.snoozed_until is not None:
         message.snoozed_until.FromDatetime(row.snoozed_until)
     return message
-
-
-def _decode_page_token(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        offset = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("o:"))
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError("page.page_token", "is not a token this service issued") from None
-    if offset < 0:
-        raise ValidationError("page.page_token", "is not a token this service issued")
-    return offset
-
-
-def _encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 
 
 class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
@@ -106,15 +88,12 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
     async def ListQueue(self, request: advisor_pb2.ListQueueRequest, context: grpc.aio.ServicerContext,
                         ) -> advisor_pb2.ListQueueResponse:
         validate_queue_name(request.queue)
-        size = page_size(request.page.page_size, self._policy())
-        offset = _decode_page_token(request.page.page_token)
+        policy = self._policy()
+        offset, size = read_page(request.page, default_size=policy.default_page_size, max_size=policy.max_page_size)
         auth.require_queue(request.queue)
         rows = await asyncio.to_thread(self.repo.list_queue, request.queue, offset, size + 1)
-        more = len(rows) > size
-        return advisor_pb2.ListQueueResponse(
-            tasks=[to_proto(r) for r in rows[:size]],
-            page=common_pb2.PageResponse(next_page_token=_encode_page_token(offset + size) if more else ""),
-        )
+        rows, page = cut_page(rows, offset, size)
+        return advisor_pb2.ListQueueResponse(tasks=[to_proto(r) for r in rows], page=page)
 
     async def WatchQueue(self, request: advisor_pb2.WatchQueueRequest, context: grpc.aio.ServicerContext,
                          ) -> AsyncIterator[advisor_pb2.QueuedTask]:

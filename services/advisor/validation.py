@@ -6,7 +6,6 @@ import re
 
 from services.advisor.policy import QueuePolicy
 from services.gen.proactivecare.v1 import advisor_pb2, events_pb2
-from services.platform.errors import ValidationError
 from services.platform.validation import require, validate_money
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -59,11 +58,3 @@ def validate_snooze(request: advisor_pb2.SnoozeRequest, policy: QueuePolicy) -> 
     validate_task_id(request.task_id)
     require(0 < request.snooze_seconds <= policy.max_snooze_seconds, "snooze_seconds",
             f"must be between 1 and {policy.max_snooze_seconds}")
-
-
-def page_size(requested: int, policy: QueuePolicy, field: str = "page.page_size") -> int:
-    if requested == 0:
-        return policy.default_page_size
-    if not 0 < requested <= policy.max_page_size:
-        raise ValidationError(field, f"must be between 1 and {policy.max_page_size} (0 = default)")
-    return requested

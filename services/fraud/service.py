@@ -4,7 +4,6 @@ call), list and read a customer's alerts, and take the customer's answer to one.
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,17 +26,16 @@ from services.fraud.messages import (
 from services.fraud.metrics import FraudMetrics
 from services.fraud.repository import FraudRepository
 from services.fraud.scoring import FraudScorer
-from services.gen.proactivecare.v1 import common_pb2, fraud_pb2, fraud_pb2_grpc
+from services.gen.proactivecare.v1 import fraud_pb2, fraud_pb2_grpc
 from services.platform import auth
-from services.platform.errors import NotFoundError, ValidationError
+from services.platform.errors import NotFoundError
 from services.platform.grpc_server import GrpcService
+from services.platform.paging import cut_page, read_page
 from services.platform.settings import Settings
 from services.platform.topics import FRAUD_FEEDBACK
 from services.platform.validation import require
 
 SERVICE_NAME = "proactivecare.v1.FraudService"
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
 
 
 def validate_alert_id(alert_id: str) -> None:
@@ -47,16 +45,7 @@ def validate_alert_id(alert_id: str) -> None:
 
 def page_of(request: fraud_pb2.ListAlertsRequest) -> tuple[int, int]:
     require(request.customer_id != "", "customer_id", "is required")
-    size = request.page.page_size or DEFAULT_PAGE_SIZE
-    require(0 < size <= MAX_PAGE_SIZE, "page.page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 = default)")
-    if not request.page.page_token:
-        return 0, size
-    try:
-        offset = int(base64.urlsafe_b64decode(request.page.page_token.encode()).decode().removeprefix("o:"))
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError("page.page_token", "is not a token this service issued") from None
-    require(offset >= 0, "page.page_token", "is not a token this service issued")
-    return offset, size
+    return read_page(request.page)
 
 
 class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
@@ -101,9 +90,8 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
         auth.require_customer(request.customer_id)
         alerts = await asyncio.to_thread(self.repo.list_alerts, request.customer_id, offset, size + 1,
                                          request.open_only)
-        token = base64.urlsafe_b64encode(f"o:{offset + size}".encode()).decode() if len(alerts) > size else ""
-        return fraud_pb2.ListAlertsResponse(alerts=[alert_pb(a) for a in alerts[:size]],
-                                            page=common_pb2.PageResponse(next_page_token=token))
+        alerts, page = cut_page(alerts, offset, size)
+        return fraud_pb2.ListAlertsResponse(alerts=[alert_pb(a) for a in alerts], page=page)
 
     async def GetAlert(self, request: fraud_pb2.GetAlertRequest, context: grpc.aio.ServicerContext) -> fraud_pb2.Alert:
         return alert_pb(await self._own_alert(request.alert_id))

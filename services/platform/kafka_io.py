@@ -47,6 +47,8 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: object)
         "max_poll_records": settings.poll_max_records,
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 1_000,
+        # new topics and partitions are noticed within 30 s (the client default is 5 minutes)
+        "metadata_max_age_ms": 30_000,
         "client_id": group_id or "proactive-care-reader",
     }
     config.update(overrides)

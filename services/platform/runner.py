@@ -171,6 +171,8 @@ class StreamRunner:
         self._consumer = consumer
         self._producer = make_producer(self.settings)
         try:
+            for topic in self.sources:  # know every topic's partitions before joining: an assignment made
+                consumer.partitions_for_topic(topic)  # without them stays empty until the next metadata refresh
             consumer.subscribe(list(self.sources), listener=_CommitOnRevoke(self))
             last_lag = last_prune = 0.0
             while not self._stop.is_set():

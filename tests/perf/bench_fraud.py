@@ -21,7 +21,6 @@ import grpc
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from services.fraud.app import build
 from services.fraud.metrics import FraudMetrics
 from services.fraud.model import load_model
 from services.fraud.policy import load_policy
@@ -30,7 +29,6 @@ from services.fraud.scoring import FraudScorer
 from services.fraud.worker import FraudHandler, sources
 from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
 from services.platform import auth
-from services.platform.app import ServiceThread
 from services.platform.client import auth_metadata
 from services.platform.kafka_io import Output
 from services.platform.kafka_launcher import ensure_topics
@@ -39,7 +37,7 @@ from services.platform.settings import Settings
 from services.platform.storage import Store
 from services.platform.topics import TRANSACTIONS
 from tests.perf.bench_runner import bare_consumer_rate
-from tests.perf.common import bench_settings, fill_topic, fraud_model_dir, simulated_transactions
+from tests.perf.common import bench_settings, fill_topic, fraud_model_dir, serve_process, simulated_transactions
 
 N_RECORDS = 20_000
 RPC_CALLERS = 16
@@ -103,8 +101,8 @@ def rpc_figures(settings: Settings, model_dir: Path, payments: list[events_pb2.T
     quiet = settings.with_overrides(topic_prefix=f"{settings.topic_prefix}rpc{uuid.uuid4().hex[:4]}.")
     ensure_topics(quiet)  # the app's worker idles on empty topics: the RPC path alone is measured
     token = auth.issue_token(settings.auth_secret, "card-auth", auth.Role.SERVICE)
-    with ServiceThread(build(quiet, model_dir=model_dir), quiet) as svc:
-        latencies, elapsed = asyncio.run(_callers(svc.target, token, payments))
+    with serve_process(quiet, "fraud", model_dir) as target:  # its own process: the client is not in its way
+        latencies, elapsed = asyncio.run(_callers(target, token, payments))
     ms = np.array(latencies) * 1000
     return {"score_rpc_calls": len(ms), "score_rpc_qps": round(len(ms) / elapsed, 1),
             "score_rpc_p50_ms": round(float(np.percentile(ms, 50)), 2),

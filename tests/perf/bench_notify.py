@@ -9,15 +9,9 @@ the subscribers share this process."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -26,12 +20,10 @@ import numpy as np
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2, notify_pb2_grpc
 from services.platform import auth
 from services.platform.client import auth_metadata
-from services.platform.devstack import wait_serving
 from services.platform.kafka_io import make_producer
-from services.platform.kafka_launcher import free_port
 from services.platform.settings import Settings
 from services.platform.topics import TRANSACTIONS
-from tests.perf.common import bench_settings, fraud_model_dir, simulated_transactions
+from tests.perf.common import bench_settings, fraud_model_dir, serve_process, simulated_transactions
 
 RATE = 1_000  # transactions per second
 SECONDS = 30
@@ -79,31 +71,13 @@ async def _subscribe_all(target: str, secret: str, customers: list[str], latenci
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-@contextlib.contextmanager
-def _serve(settings: Settings, service: str, model_dir: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "TOPIC_PREFIX": settings.topic_prefix,
-           "CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix, "PROACTIVE_CARE_DATA_DIR": str(settings.data_dir),
-           "GRPC_PORT": str(port), "METRICS_PORT": str(free_port()), "FRAUD_MODEL_DIR": str(model_dir),
-           "AUTH_SECRET": settings.auth_secret}
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", service], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not wait_serving(port):
-            raise RuntimeError(f"{service} did not become SERVING")
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-
-
 def run(base: Settings) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, bench_settings(base, Path(tmp)) as settings:
         model_dir = fraud_model_dir(Path(tmp))
         txs = simulated_transactions(RATE * SECONDS, customers=1_000)
         customers = sorted({tx.customer_id for tx in txs})
         latencies: list[float] = []
-        with _serve(settings, "fraud", model_dir), _serve(settings, "notify", model_dir) as notify_target:
+        with serve_process(settings, "fraud", model_dir), serve_process(settings, "notify", model_dir) as notify_target:
             loop = asyncio.new_event_loop()
             ready, stop = threading.Event(), asyncio.Event()
             client = threading.Thread(target=loop.run_until_complete, args=(_subscribe_all(

@@ -3,14 +3,19 @@ topics, and a way to fill a topic with simulator transactions."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from services.gen.proactivecare.v1 import events_pb2
+from services.platform.devstack import wait_serving
 from services.platform.kafka_io import make_producer
-from services.platform.kafka_launcher import EmbeddedKafka, ensure_topics
+from services.platform.kafka_launcher import EmbeddedKafka, ensure_topics, free_port
 from services.platform.settings import Settings
 
 
@@ -67,3 +72,22 @@ def fraud_model_dir(tmp: Path) -> Path:
         data = from_simulator(generate(HandbookConfig(n_customers=300, n_terminals=600, n_days=45)).transactions)
         train_job(data, tmp / "model", None, 0.0, ["hist_gradient_boosting"], lambda _m: None)
         return tmp / "model"
+
+
+@contextmanager
+def serve_process(settings: Settings, service: str, model_dir: Path) -> Iterator[str]:
+    """`proactive-care serve <service>` as its own process, as deployed; yields its gRPC target."""
+    port = free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "TOPIC_PREFIX": settings.topic_prefix,
+           "CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix, "PROACTIVE_CARE_DATA_DIR": str(settings.data_dir),
+           "GRPC_PORT": str(port), "METRICS_PORT": str(free_port()), "FRAUD_MODEL_DIR": str(model_dir),
+           "AUTH_SECRET": settings.auth_secret}
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", service], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_serving(port):
+            raise RuntimeError(f"{service} did not become SERVING")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
