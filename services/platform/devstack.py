@@ -37,7 +37,6 @@ ENDPOINTS = (
     Endpoint("advisor", 50054, 9104),
     Endpoint("mortgage", 50055, 9105),
 )
-WATCH_CUSTOMER = "cust_000000"
 SIMULATED_DAYS = 120
 
 
@@ -62,6 +61,23 @@ def wait_serving(port: int, timeout: float = 120.0) -> bool:
                 pass
             time.sleep(0.5)
     return False
+
+
+def first_defrauded_customers(customers: int, start: dt.date, rate: float, n: int = 3) -> list[tuple[str, float]]:
+    """The simulated customers whose cards fraudsters use first (scenarios 1 and 3), with roughly how many
+    minutes into the replay that happens: the ones to watch."""
+    from services.simulator import handbook, truth
+
+    data = handbook.generate(handbook.HandbookConfig(n_customers=customers, n_terminals=customers * 2,
+                                                     n_days=SIMULATED_DAYS, start_date=start, scale_frauds=True))
+    found: dict[str, float] = {}
+    for r in truth.handbook_records(data):
+        if r["type"] == "fraud" and r["scenario"] in (1, 3) and r["customer_id"] not in found:
+            # card payments are about four in five of the bank's transactions
+            found[r["customer_id"]] = r["handbook_transaction_id"] * 1.25 / rate / 60
+            if len(found) == n:
+                break
+    return list(found.items())
 
 
 def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
@@ -92,13 +108,14 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
                 print(f"{e.service} did not become SERVING; see {log_dir / (e.service + '.log')}")
                 return 1
         # the simulated period ends today: no event is dated in the future
-        start = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=SIMULATED_DAYS)).isoformat()
+        start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=SIMULATED_DAYS)
         with open(log_dir / "simulator.log", "ab") as log:
             procs.append(("simulator", subprocess.Popen(
                 [*exe, "simulate", "--customers", str(customers), "--terminals", str(customers * 2),
-                 "--days", str(SIMULATED_DAYS), "--start", start, "--scale-frauds", "--produce", "--rate", str(rate)],
+                 "--days", str(SIMULATED_DAYS), "--start", start.isoformat(), "--scale-frauds",
+                 "--produce", "--rate", str(rate)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)))
-        _announce(settings, endpoints, rate, log_dir)
+        _announce(settings, endpoints, rate, log_dir, first_defrauded_customers(customers, start, rate))
         _wait_for_interrupt(procs)
     finally:
         for _name, proc in reversed(procs):
@@ -129,14 +146,17 @@ def _wait_for_interrupt(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> Non
         print("\nCtrl-C: stopping ...", flush=True)
 
 
-def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_dir: object) -> None:
+def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_dir: object,
+              watch: list[tuple[str, float]]) -> None:
     print("\nproactive-care is running", flush=True)
     print(f"  Kafka       {settings.bootstrap_servers}")
     for e in endpoints:
         print(f"  {e.service:<11} gRPC 127.0.0.1:{e.grpc_port}   metrics http://127.0.0.1:{e.metrics_port}/metrics")
     print(f"  simulator   producing about {rate:g} transactions/s to `transactions` (logs in {log_dir})")
-    print("\nWatch a customer's notifications arrive (in another terminal):")
-    print(f"  .venv/bin/proactive-care watch --customer {WATCH_CUSTOMER}")
+    customer = watch[0][0] if watch else "cust_000000"
+    print("\nWatch a customer's notifications arrive (in another terminal), e.g. one whose card a fraudster uses:")
+    for cid, minutes in watch:
+        print(f"  .venv/bin/proactive-care watch --customer {cid}    # fraud about {minutes:.0f} min into the replay")
     print("A token for calling the APIs yourself (e.g. with grpcurl; reflection is on):")
-    print(f"  .venv/bin/proactive-care token --subject {WATCH_CUSTOMER} --role customer")
+    print(f"  .venv/bin/proactive-care token --subject {customer} --role customer")
     print("\nCtrl-C stops everything.", flush=True)
