@@ -3,10 +3,9 @@
 Definitions (the same for both paths, in-process and over Kafka):
 - care_recall_3d: of the mortgage holders who miss a payment, the share who received a care offer between
   35 and 3 days before the due date of their *first* missed payment (early enough to act on it).
-- false_offer_rate: the share of all offers that went to a customer who never had a hardship episode and
-  never missed a mortgage payment in the simulation.
-- healthy_offered_share: the share of healthy mortgage holders (no hardship, no missed payment) who were
-  ever offered care: how many customers we bothered for nothing.
+- false_offer_rate (the issue's definition): the share of mortgage holders without difficulty (no hardship
+  episode, no missed payment) who were ever offered care: how many customers we bothered for nothing.
+- false_offers_share_of_offers: the share of all offers that went to such a customer.
 """
 
 from __future__ import annotations
@@ -73,8 +72,8 @@ def score(offers: list[Offer], truth: Truth) -> dict[str, Any]:
             false_signals[code] = false_signals.get(code, 0) + 1
     return {
         "care_recall_3d": round(caught_first / len(firsts), 4) if firsts else None,
-        "false_offer_rate": round(len(false) / len(offers), 4) if offers else 0.0,
-        "healthy_offered_share": round(len(healthy_offered) / len(healthy), 4) if healthy else 0.0,
+        "false_offer_rate": round(len(healthy_offered) / len(healthy), 4) if healthy else 0.0,
+        "false_offers_share_of_offers": round(len(false) / len(offers), 4) if offers else 0.0,
         "recall_3d_all_missed_payments": round(caught_all / len(truth.all_missed), 4) if truth.all_missed else None,
         "customers_with_missed_payment": len(firsts),
         "missed_payments": len(truth.all_missed),

@@ -34,6 +34,6 @@ def test_an_offer_to_a_customer_never_in_difficulty_is_false() -> None:
               Offer("D", date(2025, 3, 1), date(2025, 2, 20)), Offer("D", date(2025, 4, 1), date(2025, 3, 20))]
     figures = score(offers, truth)
     assert figures["false_offers"] == 2                      # D twice; C had a hardship episode
-    assert figures["false_offer_rate"] == 0.5
-    assert figures["healthy_offered_share"] == 0.5          # D of the healthy D and E
+    assert figures["false_offer_rate"] == 0.5               # D of the healthy holders D and E
+    assert figures["false_offers_share_of_offers"] == 0.5   # 2 of the 4 offers went to D
     assert figures["false_offer_customers"] == ["D"]
