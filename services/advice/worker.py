@@ -13,8 +13,6 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from services.advice.bandit import Context, LinUCB, balance_band
 from services.advice.engine import Evaluation, evaluate
 from services.advice.messages import (
@@ -31,23 +29,17 @@ from services.advice.ranking import Fatigue, rank, record_sent
 from services.advice.repository import AdviceRepository
 from services.advice.routing import route
 from services.advice.state import CustomerState
-from services.gen.proactivecare.v1 import events_pb2
+from services.platform import streams
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
-from services.platform.topics import ADVISOR_TASKS, CUSTOMERS, NOTIFICATIONS, TRANSACTIONS
-from services.platform.validation import validate_customer_profile, validate_transaction
-
-
-def _transaction_id(tx: events_pb2.Transaction, _record: ConsumerRecord) -> str:
-    return tx.id
+from services.platform.topics import ADVISOR_TASKS, CUSTOMERS, NOTIFICATIONS
 
 
 def sources(settings: Settings) -> list[Source]:
     return [
-        Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
-               _transaction_id),
-        Source(settings.topic(CUSTOMERS), events_pb2.CustomerProfile.FromString, validate_customer_profile),
+        streams.transactions(settings),
+        streams.customer_profiles(settings),
     ]
 
 

@@ -10,8 +10,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from services.fraud.alerts import AlertStatus, resolve
 from services.fraud.messages import (
     is_card_debit,
@@ -25,21 +23,16 @@ from services.fraud.metrics import FraudMetrics
 from services.fraud.repository import FraudRepository
 from services.fraud.scoring import FraudScorer
 from services.gen.proactivecare.v1 import events_pb2
+from services.platform import streams
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
 from services.platform.topics import FRAUD_FEEDBACK, NOTIFICATIONS, TRANSACTIONS
-from services.platform.validation import validate_transaction
-
-
-def _transaction_id(tx: events_pb2.Transaction, _record: ConsumerRecord) -> str:
-    return tx.id
 
 
 def sources(settings: Settings) -> list[Source]:
     return [
-        Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
-               _transaction_id),
+        streams.transactions(settings),
         Source(settings.topic(FRAUD_FEEDBACK), events_pb2.FraudFeedback.FromString, validate_feedback),
     ]
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from services.gen.proactivecare.v1 import events_pb2, mortgage_pb2_grpc
+from services.gen.proactivecare.v1 import mortgage_pb2_grpc
 from services.mortgage import repository
 from services.mortgage.metrics import MortgageMetrics
 from services.mortgage.service import MortgageServicer
 from services.mortgage.worker import MortgageCareHandler, validate_profile
-from services.platform import auth, topics
+from services.platform import auth, streams, topics
 from services.platform.app import ServiceApp
 from services.platform.grpc_server import GrpcService
-from services.platform.runner import Source, StreamRunner
+from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store
-from services.platform.validation import validate_transaction
 
 NAME = "mortgage"
 GRPC_NAME = "proactivecare.v1.MortgageService"
@@ -31,11 +30,7 @@ def build(settings: Settings) -> ServiceApp:
     repository.migrate(store)
     registry = CollectorRegistry()
     metrics = MortgageMetrics.create(registry)
-    sources = [
-        Source(settings.topic(topics.CUSTOMERS), events_pb2.CustomerProfile.FromString, validate_profile),
-        Source(settings.topic(topics.TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
-               event_id=lambda tx, _rec: tx.id),
-    ]
+    sources = [streams.customer_profiles(settings, validate_profile), streams.transactions(settings)]
     handler = MortgageCareHandler(settings.topic(topics.NOTIFICATIONS), settings.topic(topics.ADVISOR_TASKS), metrics)
     runner = StreamRunner(settings, NAME, sources, handler, store, registry, name="care")
     service = GrpcService(GRPC_NAME, MortgageServicer(store, metrics),

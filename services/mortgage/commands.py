@@ -115,6 +115,7 @@ def _through_kafka(bank: Any) -> tuple[list, dict[str, Any]]:
     from services.mortgage.app import build
     from services.platform import topics
     from services.platform.app import ServiceThread
+    from services.platform.kafka_io import read_to_end
     from services.platform.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
     from services.platform.settings import Settings
     from services.simulator.produce import produce_bank
@@ -140,8 +141,9 @@ def _through_kafka(bank: Any) -> tuple[list, dict[str, Any]]:
                 _wait_consumed(app, produced)
                 consumed_at = time.monotonic()
             offers = replay.offers_of(app.store)
-            notes = _read_all(settings, topics.NOTIFICATIONS, events_pb2.Notification)
-            tasks = _read_all(settings, topics.ADVISOR_TASKS, events_pb2.AdvisorTask)
+            notes = [events_pb2.Notification.FromString(r.value)
+                     for r in read_to_end(settings, topics.NOTIFICATIONS)]
+            tasks = [events_pb2.AdvisorTask.FromString(r.value) for r in read_to_end(settings, topics.ADVISOR_TASKS)]
         finally:
             if broker is not None:
                 broker.stop()
@@ -173,21 +175,3 @@ def _topic(app: Any, name: str) -> str:
     return next(t for t in runner.sources if t.endswith(name))
 
 
-def _read_all(settings: Any, topic: str, message: Any) -> list:
-    from kafka import KafkaConsumer, TopicPartition
-
-    name = settings.topic(topic)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                             auto_offset_reset="earliest", group_id=None)
-    try:
-        partitions = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        found: list = []
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=500).values():
-                found += [message.FromString(r.value) for r in records]
-        return found
-    finally:
-        consumer.close()

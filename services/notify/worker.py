@@ -13,12 +13,12 @@ from services.notify import repository
 from services.notify.hub import SubscriberHub
 from services.notify.policy import Decision, Outcome
 from services.notify.routing import route
-from services.platform import topics
+from services.platform import streams, topics
 from services.platform.kafka_io import Output
 from services.platform.metrics import PREFIX
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
-from services.platform.validation import validate_customer_profile, validate_notification
+from services.platform.validation import validate_notification
 
 
 class RoutingMetrics:
@@ -38,7 +38,7 @@ def sources(settings: Settings) -> list[Source]:
     return [
         Source(settings.topic(topics.NOTIFICATIONS), events_pb2.Notification.FromString, validate_notification,
                event_id=lambda n, _rec: n.id),
-        Source(settings.topic(topics.CUSTOMERS), events_pb2.CustomerProfile.FromString, validate_customer_profile),
+        streams.customer_profiles(settings),
     ]
 
 

@@ -7,7 +7,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from services.platform.settings import Settings
 
@@ -89,3 +90,22 @@ def decode_outputs(blob: bytes) -> list[Output]:
         Output(topic, key, base64.b64decode(value), tuple((k, base64.b64decode(v)) for k, v in headers))
         for topic, key, value, headers in json.loads(blob)
     ]
+
+
+def read_to_end(settings: Settings, topic: str) -> list[ConsumerRecord]:
+    """Every record of `topic` (a name before its prefix) up to its current end, without a consumer group
+    (evaluations and tools that inspect what a pipeline produced)."""
+    name = settings.topic(topic)
+    consumer = make_consumer(settings, None)
+    try:
+        partitions = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or ())]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        found: list[ConsumerRecord] = []
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=500).values():
+                found += records
+        return found
+    finally:
+        consumer.close()
