@@ -70,7 +70,7 @@ def to_nudge(nid: str, customer_id: str, candidate: Candidate, created_at: datet
              sent: bool) -> advice_pb2.Nudge:
     nudge = advice_pb2.Nudge(
         id=nid, customer_id=customer_id, type=candidate.type, title=candidate.title, body=candidate.body,
-        reasons=[common_pb2.Reason(code=r.code, text=r.text, weight=r.weight) for r in candidate.reasons],
+        reasons=[r.to_proto() for r in candidate.reasons],
         data=candidate.data, rank_score=round(score, 6), sent=sent,
     )
     nudge.created_at.FromDatetime(created_at)
@@ -94,7 +94,7 @@ def to_advisor_task(draft: TaskDraft) -> events_pb2.AdvisorTask:
     task = events_pb2.AdvisorTask(
         id=draft.id, customer_id=draft.customer_id, queue=draft.queue, kind=draft.kind,
         value=common_pb2.Money(amount_minor=draft.value_minor, currency=draft.currency), urgency=draft.urgency,
-        reasons=[common_pb2.Reason(code=r.code, text=r.text, weight=r.weight) for r in draft.reasons],
+        reasons=[r.to_proto() for r in draft.reasons],
         summary=draft.summary, source=SOURCE,
     )
     task.sla_deadline.FromDatetime(draft.sla_deadline)

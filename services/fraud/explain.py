@@ -17,13 +17,7 @@ import numpy as np
 from services.fraud.events import TxEvent
 from services.fraud.features import FEATURE_INDEX as F
 from services.fraud.model import FraudModel
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    text: str
-    weight: float
+from services.platform.reasons import Reason
 
 
 @dataclass(frozen=True)

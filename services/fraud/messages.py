@@ -68,7 +68,7 @@ def to_event(tx: events_pb2.Transaction) -> TxEvent:
 
 
 def reasons_pb(decision: FraudDecision) -> list[common_pb2.Reason]:
-    return [common_pb2.Reason(code=r.code, text=r.text, weight=r.weight) for r in decision.reasons]
+    return [r.to_proto() for r in decision.reasons]
 
 
 def score_response(decision: FraudDecision) -> fraud_pb2.ScoreTransactionResponse:

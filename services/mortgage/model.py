@@ -11,6 +11,8 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from services.platform.reasons import Reason
+
 
 class Outcome(StrEnum):
     ELIGIBLE = "ELIGIBLE"
@@ -22,11 +24,6 @@ class Outcome(StrEnum):
         return {"ELIGIBLE": 0, "REFER": 1, "DECLINE": 2}[self.value]
 
 
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    text: str
-    weight: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def money(amount_minor: int, currency: str) -> common_pb2.Money:
 
 
 def reasons(items: tuple[Reason, ...] | list[Reason]) -> list[common_pb2.Reason]:
-    return [common_pb2.Reason(code=r.code, text=r.text, weight=r.weight) for r in items]
+    return [r.to_proto() for r in items]
 
 
 def option(o: FlexOption, currency: str) -> mortgage_pb2.FlexibleOption:

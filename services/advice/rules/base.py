@@ -11,13 +11,7 @@ from services.advice.forecast import Forecast
 from services.advice.policy import Policy, RuleConfig
 from services.advice.state import CustomerState, Observation
 from services.platform.money import format_money
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    text: str
-    weight: float = 0.0
+from services.platform.reasons import Reason
 
 
 @dataclass(frozen=True)
