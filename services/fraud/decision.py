@@ -85,7 +85,9 @@ def decide_batch(model: FraudModel, policy: FraudPolicy, txs: Sequence[TxEvent],
     explained = explain_batch(model, features, scores, txs, alerted, policy.explain, policy.max_reasons)
     decisions = []
     for i, tx in enumerate(txs):
-        reasons = rule_reasons[i] + [r for r in explained.get(i, []) if r.code not in {x.code for x in rule_reasons[i]}]
+        # a rule and a model factor can say the same thing ("6 card payments within 10 minutes"): say it once
+        said = {x.code for x in rule_reasons[i]} | {x.text for x in rule_reasons[i]}
+        reasons = rule_reasons[i] + [r for r in explained.get(i, []) if r.code not in said and r.text not in said]
         decisions.append(FraudDecision(tx.tx_id, round(float(scores[i]), 6), verdicts[i],
                                        tuple(reasons[: max(policy.max_reasons, len(rule_reasons[i]))]),
                                        model.version, policy.version))

@@ -77,3 +77,15 @@ def test_frozen_card_is_blocked() -> None:
     [d] = decide_batch(MODEL, POLICY, txs, x, frozen_cards={"tok_1"})
     assert d.verdict is Verdict.BLOCK
     assert d.reasons[0].code == "CARD_FROZEN"
+
+
+def test_a_rule_and_a_model_factor_saying_the_same_thing_say_it_once() -> None:
+    engine = FeatureEngine()
+    engine.process_batch([tx(str(i), T0 + i * 3600, 20.0, terminal="home") for i in range(10)])
+    burst = [tx(f"b{i}", T0 + 11 * 3600 + i * 60, 20.0, terminal="home") for i in range(6)]
+    x = engine.process_batch(burst)
+    velocity_model = stub_model({"customer_nb_tx_10min": 1.0})  # the model's factor is velocity too
+    d = decide_batch(velocity_model, POLICY, burst, x)[-1]
+    texts = [r.text for r in d.reasons]
+    assert d.reasons[0].code == "VELOCITY_10MIN"  # the rule fired
+    assert texts.count("6 card payments within 10 minutes") == 1
