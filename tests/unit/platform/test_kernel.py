@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import jwt
 import pytest
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
@@ -116,9 +117,10 @@ def test_a_failed_transaction_claims_nothing(tmp_path):
 
 def test_a_remembered_token_still_expires():
     secret = "a-signing-key-that-is-long-enough-for-hs256"
-    short = auth.issue_token(secret, "C1", "customer", ttl_seconds=1)
+    short = auth.issue_token(secret, "C1", "customer", ttl_seconds=3)  # at least 2 s of life left below
     assert auth.verify_token(secret, short).subject == "C1"
     assert auth.verify_token(secret, short).subject == "C1"  # from the cache
-    time.sleep(2.1)  # JWT expiry has one-second resolution
+    expires = jwt.decode(short, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires - time.time()) + 0.2)
     with pytest.raises(auth.AuthError):
         auth.verify_token(secret, short)
