@@ -17,6 +17,7 @@ import numpy as np
 import skops.io as sio
 
 from services.fraud.features import FEATURE_INDEX, FEATURE_NAMES
+from services.fraud.trees import compiled_or_none
 
 DEFAULT_MODEL_DIR = "var/models/fraud"
 MODEL_DIR_ENV = "FRAUD_MODEL_DIR"
@@ -48,7 +49,8 @@ class ModelCard:
 
 
 class FraudModel:
-    """A fitted estimator plus its card; `score` takes the engine's full feature matrix."""
+    """A fitted estimator plus its card; `score` takes the engine's full feature matrix. Tree ensembles are
+    served by their compiled flat form (`trees.py`) once it agrees with scikit-learn."""
 
     def __init__(self, estimator: Any, card: ModelCard) -> None:
         unknown = [f for f in card.features if f not in FEATURE_INDEX]
@@ -57,6 +59,7 @@ class FraudModel:
         self.estimator = estimator
         self.card = card
         self._columns = np.array([FEATURE_INDEX[f] for f in card.features], dtype=np.intp)
+        self.compiled = compiled_or_none(estimator, len(card.features))
 
     @property
     def version(self) -> str:
@@ -68,6 +71,8 @@ class FraudModel:
             raise ValueError(f"expected (n, {len(FEATURE_NAMES)}) features, got {features.shape}")
         if len(features) == 0:
             return np.empty(0)
+        if self.compiled is not None:
+            return self.compiled.predict(features[:, self._columns])
         return self.estimator.predict_proba(features[:, self._columns])[:, 1]
 
 
