@@ -36,33 +36,34 @@ class FraudDecision:
         return self.verdict != Verdict.ALLOW
 
 
-def verdict_for_score(score: float, policy: FraudPolicy) -> Verdict:
-    if score >= policy.block_threshold:
-        return Verdict.BLOCK
-    if score >= policy.challenge_threshold:
-        return Verdict.CHALLENGE
-    return Verdict.ALLOW
+def verdicts_for_scores(scores: np.ndarray, policy: FraudPolicy) -> list[Verdict]:
+    """The score bands: >= block -> BLOCK, >= challenge -> CHALLENGE, else ALLOW."""
+    bands = np.select([scores >= policy.block_threshold, scores >= policy.challenge_threshold],
+                      [Verdict.BLOCK.value, Verdict.CHALLENGE.value], Verdict.ALLOW.value)
+    return [Verdict(int(v)) for v in bands]
 
 
-def rule_hits(tx: TxEvent, row: np.ndarray, policy: FraudPolicy) -> list[tuple[Rule, Reason]]:
-    """The policy rules this transaction trips, each with its reason."""
-    hits = []
+def rule_hits(txs: Sequence[TxEvent], features: np.ndarray, policy: FraudPolicy) -> list[list[tuple[Rule, Reason]]]:
+    """For each transaction of a batch, the policy rules it trips (in the policy's order), each with its reason.
+    Feature rules compare a whole column at once: a rule costs nothing for the rows it does not hit."""
+    hits: list[list[tuple[Rule, Reason]]] = [[] for _ in txs]
     for rule in policy.rules:
-        text = None
         if rule.kind == "amount_at_least":
-            limit = dict(rule.limits_minor).get(tx.currency)
-            if limit is not None and tx.amount_minor >= limit:
-                text = rule.text.format(amount=format_money(tx.amount_minor, tx.currency))
+            limits = dict(rule.limits_minor)
+            for i, tx in enumerate(txs):
+                limit = limits.get(tx.currency)
+                if limit is not None and tx.amount_minor >= limit:
+                    text = rule.text.format(amount=format_money(tx.amount_minor, tx.currency))
+                    hits[i].append((rule, Reason(rule.code, text, 1.0)))
         elif rule.kind == "feature_at_least":
-            value = float(row[FEATURE_INDEX[rule.feature]])
-            if value >= rule.value:
-                text = rule.text.format(value=value)
-        elif rule.kind == "terminal_in":
-            text = rule.text if tx.terminal_id in rule.ids else None
-        elif rule.kind == "merchant_in":
-            text = rule.text if tx.merchant_id and tx.merchant_id in rule.ids else None
-        if text is not None:
-            hits.append((rule, Reason(rule.code, text, 1.0)))
+            column = features[:, FEATURE_INDEX[rule.feature]]
+            for i in np.flatnonzero(column >= rule.value):
+                hits[i].append((rule, Reason(rule.code, rule.text.format(value=float(column[i])), 1.0)))
+        elif rule.kind in ("terminal_in", "merchant_in") and rule.ids:
+            for i, tx in enumerate(txs):
+                key = tx.terminal_id if rule.kind == "terminal_in" else tx.merchant_id
+                if key and key in rule.ids:
+                    hits[i].append((rule, Reason(rule.code, rule.text, 1.0)))
     return hits
 
 
@@ -70,16 +71,15 @@ def decide_batch(model: FraudModel, policy: FraudPolicy, txs: Sequence[TxEvent],
                  frozen_cards: Collection[str] = ()) -> list[FraudDecision]:
     """Decisions for a batch: one model call for the scores, one more for the alerts' explanations."""
     scores = model.score(features)
-    verdicts: list[Verdict] = []
+    verdicts = verdicts_for_scores(scores, policy)
     rule_reasons: list[list[Reason]] = []
-    for tx, row, score in zip(txs, features, scores, strict=True):
-        hits = rule_hits(tx, row, policy)
-        verdict = max([verdict_for_score(float(score), policy), *(rule.decision for rule, _ in hits)])
+    for i, (tx, hits) in enumerate(zip(txs, rule_hits(txs, features, policy), strict=True)):
         reasons = [reason for _, reason in hits]
+        if hits:
+            verdicts[i] = max([verdicts[i], *(rule.decision for rule, _ in hits)])
         if tx.card_token and tx.card_token in frozen_cards:
-            verdict = Verdict.BLOCK
+            verdicts[i] = Verdict.BLOCK
             reasons.insert(0, CARD_FROZEN)
-        verdicts.append(verdict)
         rule_reasons.append(reasons)
     alerted = [i for i, v in enumerate(verdicts) if v != Verdict.ALLOW]
     explained = explain_batch(model, features, scores, txs, alerted, policy.explain, policy.max_reasons)

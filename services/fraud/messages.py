@@ -53,16 +53,18 @@ def validate_scorable(tx: events_pb2.Transaction, scored_channels: frozenset[str
 
 
 def to_event(tx: events_pb2.Transaction) -> TxEvent:
-    exponent = CURRENCY_EXPONENTS.get(tx.amount.currency)
+    amount, merchant, ts = tx.amount, tx.merchant, tx.timestamp  # one message view each (the hot path)
+    exponent = CURRENCY_EXPONENTS.get(amount.currency)
     if exponent is None:
-        raise ValidationError("transaction.amount.currency", f"unknown currency {tx.amount.currency!r}")
-    located = tx.HasField("location")
+        raise ValidationError("transaction.amount.currency", f"unknown currency {amount.currency!r}")
+    location = tx.location if tx.HasField("location") else None
     return TxEvent(
-        tx_id=tx.id, customer_id=tx.customer_id, terminal_id=tx.terminal_id or f"merchant:{tx.merchant.id}",
-        ts=tx.timestamp.seconds + tx.timestamp.nanos / 1e9, amount_minor=tx.amount.amount_minor,
-        currency=tx.amount.currency, amount=tx.amount.amount_minor / 10**exponent,
-        merchant_id=tx.merchant.id, mcc=tx.merchant.mcc,
-        x_km=tx.location.x_km if located else math.nan, y_km=tx.location.y_km if located else math.nan,
+        tx_id=tx.id, customer_id=tx.customer_id, terminal_id=tx.terminal_id or f"merchant:{merchant.id}",
+        ts=ts.seconds + ts.nanos / 1e9, amount_minor=amount.amount_minor,
+        currency=amount.currency, amount=amount.amount_minor / 10**exponent,
+        merchant_id=merchant.id, mcc=merchant.mcc,
+        x_km=location.x_km if location is not None else math.nan,
+        y_km=location.y_km if location is not None else math.nan,
         card_token=tx.card_token,
     )
 

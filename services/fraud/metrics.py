@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.fraud.verdict import Verdict
 from services.platform.metrics import PREFIX
+
+if TYPE_CHECKING:
+    from services.fraud.decision import FraudDecision
 
 SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 0.95, 1.0)
 
@@ -45,3 +51,11 @@ class FraudMetrics:
         for answer in ("genuine", "fraud"):
             m.feedback.labels(answer)
         return m
+
+    def count_decisions(self, path: str, decisions: Sequence[FraudDecision]) -> None:
+        """A batch's decisions: one counter increment per verdict, every score into the drift histogram."""
+        for verdict, n in Tally(d.verdict for d in decisions).items():
+            self.decisions.labels(path, verdict.name).inc(n)
+        observe = self.score.labels(path).observe
+        for d in decisions:
+            observe(d.score)

@@ -78,9 +78,7 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
             decisions[i] = decided[position]
         self.metrics.scoring_seconds.labels("rpc").observe(time.perf_counter() - started)
         self.metrics.batch_size.labels("rpc").observe(len(events))
-        for d in decisions:
-            self.metrics.decisions.labels("rpc", d.verdict.name).inc()
-            self.metrics.score.labels("rpc").observe(d.score)
+        self.metrics.count_decisions("rpc", decisions)
         return decisions
 
     # ---- alerts -------------------------------------------------------------------------------------------

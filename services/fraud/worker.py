@@ -66,11 +66,10 @@ class FraudHandler:
         decisions = self.scorer.score(events, frozen)
         self.metrics.scoring_seconds.labels("stream").observe(time.perf_counter() - started)
         self.metrics.batch_size.labels("stream").observe(len(events))
+        self.metrics.count_decisions("stream", decisions)
         now = self.clock()
         outputs: dict[str, list[Output]] = {}
         for record, event, decision in zip(records, events, decisions, strict=True):
-            self.metrics.decisions.labels("stream", decision.verdict.name).inc()
-            self.metrics.score.labels("stream").observe(decision.score)
             if not decision.alerts:
                 continue
             alert = new_alert(record.value, event, decision, now)

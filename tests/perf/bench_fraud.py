@@ -2,7 +2,9 @@
 
 1. The fraud worker (stream runner + FraudHandler: features, one model call per poll batch, alerts, state
    persistence) against a bare kafka-python consumer of the same topic: `fraud_worker_vs_bare_ratio`.
-2. ScoreTransaction over real gRPC from 16 concurrent callers (micro-batched): `score_rpc_p99_ms`, `score_rpc_qps`.
+2. ScoreTransaction over real gRPC from 16 concurrent callers (micro-batched): `score_rpc_p99_ms`, `score_rpc_qps`,
+   the server's CPU per call; and, in the same run, the same callers against a bare `grpc.aio` server answering a
+   constant (`grpc_floor.py`): what Python gRPC alone costs here (`score_rpc_floor_*`).
 
 Uses the model in $FRAUD_MODEL_DIR, or trains a small one on simulator data when there is none.
 """
@@ -10,7 +12,11 @@ Uses the model in $FRAUD_MODEL_DIR, or trains a small one on simulator data when
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -31,7 +37,7 @@ from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
 from services.platform import auth
 from services.platform.client import auth_metadata
 from services.platform.kafka_io import Output
-from services.platform.kafka_launcher import ensure_topics
+from services.platform.kafka_launcher import ensure_topics, free_port
 from services.platform.runner import Record, StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -97,16 +103,45 @@ async def _callers(target: str, token: str, payments: list[events_pb2.Transactio
         return latencies, time.perf_counter() - started
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load(target: str, pid: int, token: str, payments: list[events_pb2.Transaction],
+          prefix: str) -> dict[str, float]:
+    cpu_before = _cpu_seconds(pid)
+    latencies, elapsed = asyncio.run(_callers(target, token, payments))
+    cpu = _cpu_seconds(pid) - cpu_before
+    ms = np.array(latencies) * 1000
+    return {f"{prefix}_calls": len(ms), f"{prefix}_qps": round(len(ms) / elapsed, 1),
+            f"{prefix}_p50_ms": round(float(np.percentile(ms, 50)), 2),
+            f"{prefix}_p99_ms": round(float(np.percentile(ms, 99)), 2),
+            f"{prefix}_server_cpu_us_per_call": round(cpu / len(ms) * 1e6, 1)}
+
+
+def _floor(token: str, payments: list[events_pb2.Transaction]) -> dict[str, float]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tests.perf.grpc_floor", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        return _load(f"127.0.0.1:{port}", proc.pid, token, payments, "score_rpc_floor")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
 def rpc_figures(settings: Settings, model_dir: Path, payments: list[events_pb2.Transaction]) -> dict[str, float]:
     quiet = settings.with_overrides(topic_prefix=f"{settings.topic_prefix}rpc{uuid.uuid4().hex[:4]}.")
     ensure_topics(quiet)  # the app's worker idles on empty topics: the RPC path alone is measured
     token = auth.issue_token(settings.auth_secret, "card-auth", auth.Role.SERVICE)
-    with serve_process(quiet, "fraud", model_dir) as target:  # its own process: the client is not in its way
-        latencies, elapsed = asyncio.run(_callers(target, token, payments))
-    ms = np.array(latencies) * 1000
-    return {"score_rpc_calls": len(ms), "score_rpc_qps": round(len(ms) / elapsed, 1),
-            "score_rpc_p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "score_rpc_p99_ms": round(float(np.percentile(ms, 99)), 2)}
+    with serve_process(quiet, "fraud", model_dir) as served:  # its own process, as deployed
+        figures = _load(served.target, served.pid, token, payments, "score_rpc")
+    figures.update(_floor(token, payments))
+    figures["score_rpc_vs_floor_qps_ratio"] = round(figures["score_rpc_qps"] / figures["score_rpc_floor_qps"], 3)
+    return figures
 
 
 def run(base: Settings) -> dict[str, float]:

@@ -77,11 +77,11 @@ def run(base: Settings) -> dict[str, float]:
         txs = simulated_transactions(RATE * SECONDS, customers=1_000)
         customers = sorted({tx.customer_id for tx in txs})
         latencies: list[float] = []
-        with serve_process(settings, "fraud", model_dir), serve_process(settings, "notify", model_dir) as notify_target:
+        with serve_process(settings, "fraud", model_dir), serve_process(settings, "notify", model_dir) as notify:
             loop = asyncio.new_event_loop()
             ready, stop = threading.Event(), asyncio.Event()
             client = threading.Thread(target=loop.run_until_complete, args=(_subscribe_all(
-                notify_target, settings.auth_secret, customers, latencies, ready, stop),), daemon=True)
+                notify.target, settings.auth_secret, customers, latencies, ready, stop),), daemon=True)
             client.start()
             ready.wait(60)
             achieved = _produce_paced(settings, txs, RATE)

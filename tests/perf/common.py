@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.devstack import wait_serving
@@ -74,9 +75,14 @@ def fraud_model_dir(tmp: Path) -> Path:
         return tmp / "model"
 
 
+class Served(NamedTuple):
+    target: str  # host:port
+    pid: int
+
+
 @contextmanager
-def serve_process(settings: Settings, service: str, model_dir: Path) -> Iterator[str]:
-    """`proactive-care serve <service>` as its own process, as deployed; yields its gRPC target."""
+def serve_process(settings: Settings, service: str, model_dir: Path) -> Iterator[Served]:
+    """`proactive-care serve <service>` as its own process, as deployed; yields its gRPC target and pid."""
     port = free_port()
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "TOPIC_PREFIX": settings.topic_prefix,
            "CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix, "PROACTIVE_CARE_DATA_DIR": str(settings.data_dir),
@@ -87,7 +93,7 @@ def serve_process(settings: Settings, service: str, model_dir: Path) -> Iterator
     try:
         if not wait_serving(port):
             raise RuntimeError(f"{service} did not become SERVING")
-        yield f"127.0.0.1:{port}"
+        yield Served(f"127.0.0.1:{port}", proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)

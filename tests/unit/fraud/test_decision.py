@@ -2,9 +2,8 @@ import dataclasses
 import datetime as dt
 
 import numpy as np
-import pytest
 
-from services.fraud.decision import decide_batch, rule_hits, verdict_for_score
+from services.fraud.decision import decide_batch, rule_hits, verdicts_for_scores
 from services.fraud.explain import summary
 from services.fraud.features import FEATURE_NAMES, FeatureEngine
 from services.fraud.model import FraudModel, ModelCard
@@ -33,10 +32,11 @@ def history_then(*last):
     return list(last), engine.process_batch(list(last))
 
 
-@pytest.mark.parametrize(("score", "verdict"), [(0.0, Verdict.ALLOW), (POLICY.challenge_threshold, Verdict.CHALLENGE),
-                                                (0.99, Verdict.BLOCK)])
-def test_score_bands(score: float, verdict: Verdict) -> None:
-    assert verdict_for_score(score, POLICY) is verdict
+def test_score_bands() -> None:
+    below = np.nextafter(POLICY.challenge_threshold, 0)
+    scores = np.array([0.0, below, POLICY.challenge_threshold, POLICY.block_threshold, 0.99])
+    assert verdicts_for_scores(scores, POLICY) == [Verdict.ALLOW, Verdict.ALLOW, Verdict.CHALLENGE, Verdict.BLOCK,
+                                                   Verdict.BLOCK]
 
 
 def test_usual_transaction_is_allowed_without_reasons() -> None:
@@ -67,7 +67,7 @@ def test_rules_raise_the_decision_but_never_lower_it() -> None:
 
 def test_amount_rule_formats_money_in_the_transaction_currency() -> None:
     t = tx("n", T0, 6000.0)
-    hits = rule_hits(t, np.zeros(len(NAMES)), POLICY)
+    [hits] = rule_hits([t], np.zeros((1, len(NAMES))), POLICY)
     assert [(r.code, reason.text) for r, reason in hits] == [
         ("AMOUNT_OVER_LIMIT", "a payment of €6,000.00, above the amount we always check with you")]
 
