@@ -21,13 +21,16 @@ ACTION_FRAUD = common_pb2.Action(id="fraud.freeze", label="No, freeze my card")
 COORDINATE_LIMIT_KM = 100_000.0
 
 
+CHANNEL_NAMES: dict[int, str] = {number: name for name, number in events_pb2.Channel.items()}
+
+
 def alert_id_for(tx_id: str) -> str:
     """One alert per transaction, whoever raises it and however often the transaction is redelivered."""
     return f"fa-{tx_id}"
 
 
 def is_card_debit(tx: events_pb2.Transaction, scored_channels: frozenset[str]) -> bool:
-    return (tx.direction == events_pb2.DEBIT and events_pb2.Channel.Name(tx.channel) in scored_channels
+    return (tx.direction == events_pb2.DEBIT and CHANNEL_NAMES.get(tx.channel) in scored_channels
             and tx.status == events_pb2.BOOKED)
 
 
@@ -36,7 +39,7 @@ def validate_scorable(tx: events_pb2.Transaction, scored_channels: frozenset[str
     """What ScoreTransaction needs beyond a valid transaction: a card debit at a terminal or merchant."""
     validate_transaction(tx, field)
     require(tx.direction == events_pb2.DEBIT, f"{field}.direction", "only card debits are scored")
-    channel = events_pb2.Channel.Name(tx.channel) if tx.channel in events_pb2.Channel.values() else "?"
+    channel = CHANNEL_NAMES.get(tx.channel, "?")
     require(channel in scored_channels, f"{field}.channel",
             f"must be one of {', '.join(sorted(scored_channels))}")
     require(tx.terminal_id != "" or tx.merchant.id != "", f"{field}.terminal_id",
