@@ -81,11 +81,13 @@ class FraudHandler:
         return outputs
 
     def _learn(self, fb: events_pb2.FraudFeedback, tx: sqlite3.Connection) -> None:
-        """An answer from this or another replica (or a dispute): learn it, and freeze on fraud."""
+        """An answer to an alert (from this or another replica) or a chargeback (no alert id): learn the label.
+        The card is frozen when the customer answered "No, freeze my card"; a chargeback comes days later and
+        the card's reissue is the issuer's business, so it only teaches."""
         alert = self.repo.get_alert(fb.alert_id, tx) if fb.alert_id else None
         self.scorer.learn([label_from_feedback(fb, alert.mcc if alert else "")])
         self.metrics.feedback.labels("fraud" if fb.confirmed_fraud else "genuine").inc()
-        if fb.confirmed_fraud:
+        if fb.confirmed_fraud and fb.alert_id:
             self.repo.freeze_card(tx, fb.card_token, fb.customer_id, fb.alert_id, self.clock())
         if alert is not None and alert.status == AlertStatus.OPEN:
             updated, _ = resolve(alert, fb.confirmed_fraud, self.clock())

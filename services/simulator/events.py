@@ -1,10 +1,12 @@
-"""The bank as protobuf events: ``Transaction`` rows in global time order and one ``CustomerProfile`` each."""
+"""The bank as protobuf events: ``Transaction`` rows in global time order, one ``CustomerProfile`` each, and the
+chargebacks of fraudulent card payments (``FraudFeedback``) due days after them."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
 
+import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
@@ -131,3 +133,25 @@ def profile(bank: Bank, customer: BankCustomer) -> events_pb2.CustomerProfile:
 def profiles(bank: Bank) -> Iterator[events_pb2.CustomerProfile]:
     for customer in bank.customers:
         yield profile(bank, customer)
+
+
+def chargebacks(bank: Bank, delay_days: float) -> list[tuple[int, events_pb2.FraudFeedback]]:
+    """The card issuer's chargebacks: each fraudulent card payment is disputed `delay_days` after it was made (the
+    Handbook's label delay), as a `FraudFeedback` with no alert id. (due epoch seconds, message), in due order."""
+    ledger, directory, customers = bank.ledger, bank.directory, bank.customers
+    epoch = dates.epoch_seconds(bank.handbook.config.start_date)
+    fraud = bank.handbook.transactions.tx_fraud
+    delay = round(delay_days * 86_400)
+    card_rows = np.flatnonzero(ledger.handbook_id >= 0)
+    out = []
+    for position in card_rows[fraud[ledger.handbook_id[card_rows]] == 1].tolist():
+        profile = customers[int(ledger.customer[position])]
+        term = int(ledger.terminal[position])
+        made = epoch + int(ledger.time_s[position])
+        out.append((made + delay, events_pb2.FraudFeedback(
+            transaction_id=ledger.transaction_id(position), customer_id=profile.customer_id,
+            card_token=profile.card_token, terminal_id=directory.terminal_ids[term],
+            merchant_id=directory.merchant_ids[int(directory.terminal_merchant[term])], confirmed_fraud=True,
+            answered_at=Timestamp(seconds=made + delay), transaction_time=Timestamp(seconds=made))))
+    out.sort(key=lambda due_message: due_message[0])
+    return out

@@ -70,12 +70,15 @@ def test_non_card_transactions_are_not_scored(handler: FraudHandler) -> None:
     assert handler.scorer.engine.customers == {}
 
 
-def test_feedback_freezes_the_card_and_teaches_the_terminal(handler: FraudHandler) -> None:
-    fb = events_pb2.FraudFeedback(alert_id="", transaction_id="x1", customer_id="c9", card_token="card-c9",
+@pytest.mark.parametrize(("alert_id", "frozen"), [("fa-x1", {"card-c9"}), ("", set())],
+                         ids=["answer-to-an-alert", "chargeback"])
+def test_confirmed_fraud_teaches_the_terminal_and_an_answer_freezes_the_card(handler: FraudHandler, alert_id: str,
+                                                                             frozen: set[str]) -> None:
+    fb = events_pb2.FraudFeedback(alert_id=alert_id, transaction_id="x1", customer_id="c9", card_token="card-c9",
                                   terminal_id="T-HOT", confirmed_fraud=True)
     fb.transaction_time.FromSeconds(int(NOW))
     run(handler, records([fb], topic="fraud-feedback"))
-    assert handler.repo.frozen_among(["card-c9", "card-c1"]) == {"card-c9"}
+    assert handler.repo.frozen_among(["card-c9", "card-c1"]) == frozen
     assert handler.scorer.engine.entities["terminal"]["T-HOT"].fraud_times == [float(int(NOW))]
 
 

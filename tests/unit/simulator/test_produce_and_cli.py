@@ -64,8 +64,8 @@ def test_profiles_then_transactions_keyed_by_customer() -> None:
     producer = FakeProducer()
     settings = Settings(topic_prefix="t1.")
     results = produce_bank(bank, settings, limit=500, producer=producer)
-    assert [r.topic for r in results] == ["t1.customers", "t1.transactions"]
-    assert [r.records for r in results] == [40, 500]
+    assert [r.topic for r in results] == ["t1.customers", "t1.transactions", "t1.fraud-feedback"]
+    assert [r.records for r in results] == [40, 500, 0]  # the first days: no chargeback due yet
     profiles, txs = producer.sent[:40], producer.sent[40:]
     assert {t for t, _, _ in profiles} == {"t1.customers"} and {t for t, _, _ in txs} == {"t1.transactions"}
     for _, key, value in profiles:
@@ -79,10 +79,42 @@ def test_profiles_then_transactions_keyed_by_customer() -> None:
     assert producer.flushes == 2
 
 
+def test_chargebacks_follow_each_fraud_by_the_delay_in_replay_order() -> None:
+    bank = build_bank(SMALL)
+    producer = FakeProducer()
+    results = produce_bank(bank, Settings(topic_prefix="t2."), producer=producer)
+    frauds = {f"tx_{i:09d}" for i in (bank.handbook.transactions.tx_fraud == 1).nonzero()[0].tolist()}
+    replay = producer.sent[40:]
+    made = {}  # transaction id -> time, as replayed
+    order = []  # ("tx", time) or ("cb", due), in send order
+    disputed = []
+    for topic, key, value in replay:
+        if topic == "t2.transactions":
+            tx = events_pb2.Transaction.FromString(value)
+            made[tx.id] = tx.timestamp.seconds
+            order.append(("tx", tx.timestamp.seconds))
+            continue
+        fb = events_pb2.FraudFeedback.FromString(value)
+        assert topic == "t2.fraud-feedback" and fb.customer_id == key.decode() and fb.confirmed_fraud
+        assert fb.alert_id == "" and fb.card_token and fb.terminal_id and fb.merchant_id
+        assert fb.answered_at.seconds == fb.transaction_time.seconds + 7 * 86_400
+        assert made[fb.transaction_id] == fb.transaction_time.seconds  # disputes a payment already replayed
+        order.append(("cb", fb.answered_at.seconds))
+        disputed.append(fb.transaction_id)
+    last = max(made.values())
+    assert len(frauds) > 10
+    assert sorted(disputed) == sorted(f for f in frauds if made[f] + 7 * 86_400 <= last)  # each due one, once
+    assert results[2].records == len(disputed)
+    for i, (kind, due) in enumerate(order):  # after every earlier payment, before the first at or after it
+        if kind == "cb":
+            assert all(t < due for k, t in order[:i] if k == "tx")
+            assert next(t for k, t in order[i:] if k == "tx") >= due
+
+
 def test_send_all_paces_to_the_rate() -> None:
     clock = FakeClock()
-    messages = [(f"cust_{i}", events_pb2.Transaction(id=str(i))) for i in range(50)]
-    result = send_all(FakeProducer(), "tx", messages, rate=10.0, clock=clock, sleep=clock.sleep)
+    messages = [("tx", f"cust_{i}", events_pb2.Transaction(id=str(i))) for i in range(50)]
+    [result] = send_all(FakeProducer(), messages, rate=10.0, clock=clock, sleep=clock.sleep)
     assert result.records == 50
     # 50 records at 10/s: the last one is due 4.9 s after the first.
     assert sum(clock.slept) == pytest.approx(4.9)
@@ -91,15 +123,15 @@ def test_send_all_paces_to_the_rate() -> None:
 
 def test_send_all_without_rate_never_sleeps() -> None:
     clock = FakeClock()
-    messages = [("k", events_pb2.Transaction(id="x"))] * 20
-    send_all(FakeProducer(), "tx", messages, clock=clock, sleep=clock.sleep)
+    messages = [("tx", "k", events_pb2.Transaction(id="x"))] * 20
+    send_all(FakeProducer(), messages, clock=clock, sleep=clock.sleep)
     assert clock.slept == []
 
 
 def test_failed_sends_raise_after_flush() -> None:
     producer = FakeProducer(fail_every=7)
-    with pytest.raises(RuntimeError, match="2 sends to tx failed"):
-        send_all(producer, "tx", [("k", events_pb2.Transaction(id="x"))] * 20)
+    with pytest.raises(RuntimeError, match="2 sends failed"):
+        send_all(producer, [("tx", "k", events_pb2.Transaction(id="x"))] * 20)
     assert producer.flushes == 1
 
 
