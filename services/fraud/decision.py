@@ -19,6 +19,7 @@ from services.fraud.policy import FraudPolicy, Rule
 from services.fraud.verdict import Verdict
 from services.platform.money import format_money
 
+_VERDICTS = {v.value: v for v in Verdict}  # Verdict(n) goes through the enum machinery: slow per row
 CARD_FROZEN = Reason("CARD_FROZEN", "your card is frozen", 1.0)
 
 
@@ -40,7 +41,7 @@ def verdicts_for_scores(scores: np.ndarray, policy: FraudPolicy) -> list[Verdict
     """The score bands: >= block -> BLOCK, >= challenge -> CHALLENGE, else ALLOW."""
     bands = np.select([scores >= policy.block_threshold, scores >= policy.challenge_threshold],
                       [Verdict.BLOCK.value, Verdict.CHALLENGE.value], Verdict.ALLOW.value)
-    return [Verdict(int(v)) for v in bands]
+    return [_VERDICTS[v] for v in bands.tolist()]
 
 
 def rule_hits(txs: Sequence[TxEvent], features: np.ndarray, policy: FraudPolicy) -> list[list[tuple[Rule, Reason]]]:
