@@ -36,7 +36,10 @@ def build(settings: Settings, model_dir: Path | None = None) -> ServiceApp:
     policy = load_policy(path=Path(policy_file)) if policy_file else load_policy()
     scorer = FraudScorer(model, policy)
     restored = scorer.restore(repo.load_feature_state())
-    log.info("fraud: model %s, policy %s, %d feature states restored", model.version, policy.version, restored)
+    serving = "compiled" if model.compiled is not None else "scikit-learn"
+    metrics.model.labels(model.version, model.card.algorithm, serving).set(1)
+    log.info("fraud: model %s (%s), policy %s, %d feature states restored", model.version, serving, policy.version,
+             restored)
     handler = FraudHandler(settings, scorer, repo, metrics)
     runner = StreamRunner(settings, SERVICE, sources(settings), handler, store, registry)
     servicer = FraudServicer(settings, scorer, repo, metrics)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.fraud.verdict import Verdict
 from services.platform.metrics import PREFIX
@@ -26,6 +26,7 @@ class FraudMetrics:
     feedback: Counter
     scoring_seconds: Histogram
     batch_size: Histogram
+    model: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> FraudMetrics:
@@ -44,6 +45,8 @@ class FraudMetrics:
                                       registry=registry),
             batch_size=Histogram(f"{PREFIX}_fraud_scoring_batch_size", "Transactions per model call", ("path",),
                                  buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048), registry=registry),
+            model=Gauge(f"{PREFIX}_fraud_model_info", "The model in service (1); serving = compiled or scikit-learn",
+                        ("version", "algorithm", "serving"), registry=registry),
         )
         for path in ("stream", "rpc"):
             for v in Verdict:

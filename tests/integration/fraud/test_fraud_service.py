@@ -29,7 +29,10 @@ def test_burst_of_scenario_1_and_3_frauds_notifies_each_once_within_seconds(
         settings: Settings, produce, fraud_model_dir: Path) -> None:
     now = time.time()
     customers = [f"F{i}" for i in range(6)]
-    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings):
+    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:
+        served = {s.labels["serving"]: s.value for m in svc.app.registry.collect() for s in m.samples
+                  if m.name == "proactivecare_fraud_model_info"}
+        assert served == {"compiled": 1.0}  # the model's trees passed the check against scikit-learn
         for c in customers:
             for tx in usual_history(c, now - 60):
                 produce(TRANSACTIONS, c, tx.SerializeToString())
