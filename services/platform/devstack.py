@@ -87,6 +87,7 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
         print(f"starting Apache Kafka on {settings.bootstrap_servers} ...", flush=True)
         broker.start()
     endpoints = [e for e in ENDPOINTS if available(e.service)]
+    earlier_run = any(settings.db_path(e.service).exists() for e in endpoints)
     for e in endpoints:  # first-start preparation, e.g. training a default model
         prepare = getattr(importlib.import_module(f"services.{e.service}.app"), "prepare", None)
         if prepare is not None:
@@ -116,6 +117,10 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
                  "--produce", "--rate", str(rate)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)))
         _announce(settings, endpoints, rate, log_dir, first_defrauded_customers(customers, start, rate))
+        if earlier_run:  # the simulator replays the same event ids: the services recognise them, exactly once
+            print(f"Note: {settings.data_dir} holds an earlier run, so the replayed events are recognised as\n"
+                  f"  already processed (no new alerts). For a fresh demo: stop, `rm {settings.data_dir}/*.sqlite`,\n"
+                  "  `make run`.", flush=True)
         _wait_for_interrupt(procs)
     finally:
         for _name, proc in reversed(procs):
