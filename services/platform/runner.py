@@ -125,6 +125,7 @@ class StreamRunner:
         self._processed: dict[TopicPartition, OffsetAndMetadata] = {}  # next offset to read, per partition
         self._thread: threading.Thread | None = None
         self.batch_started_at: float | None = None  # set while a batch is in hand (stuck detection)
+        self.poll_started_at: float | None = None  # set while waiting in poll (stuck detection)
         self.failure: BaseException | None = None
         self.ready = threading.Event()  # set once the group has assigned partitions
         self._consumer = None
@@ -153,11 +154,14 @@ class StreamRunner:
         return self._thread is not None and self._thread.is_alive()
 
     def is_healthy(self) -> bool:
-        """False when the thread died or a batch has been in hand longer than the stuck limit."""
+        """False when the thread died, or a batch has been in hand, or a poll has not returned, for longer than
+        the stuck limit. (A poll returns within its timeout; kafka-python 3 has been seen waiting forever on a
+        fetch, dpkp/kafka-python#3121: NOT_SERVING lets the supervisor restart the process.)"""
         if not self.is_alive():
             return False
-        started = self.batch_started_at
-        return started is None or time.monotonic() - started < self.settings.stuck_batch_seconds
+        now, limit = time.monotonic(), self.settings.stuck_batch_seconds
+        return all(started is None or now - started < limit for started in (self.batch_started_at,
+                                                                           self.poll_started_at))
 
     def _run_guarded(self) -> None:
         try:
@@ -176,8 +180,10 @@ class StreamRunner:
             consumer.subscribe(list(self.sources), listener=_CommitOnRevoke(self))
             last_lag = last_prune = 0.0
             while not self._stop.is_set():
+                self.poll_started_at = time.monotonic()
                 polled = consumer.poll(timeout_ms=self.settings.poll_timeout_ms,
                                        max_records=self.settings.poll_max_records)
+                self.poll_started_at = None
                 if consumer.assignment():
                     self.ready.set()
                 if polled:
