@@ -2,7 +2,8 @@
 
 Starts (or reuses) the embedded Kafka broker, prepares what services need on first start (e.g. a default
 fraud model), starts every service as its own process on fixed ports, waits until each reports SERVING,
-starts the simulator at a live rate, prints where everything is, and on Ctrl-C stops it all cleanly.
+starts the simulator at a live rate, prints where everything is, supervises the services (one that exits or
+stays NOT_SERVING is restarted, as a k8s liveness probe would), and on Ctrl-C stops it all cleanly.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -94,39 +96,38 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
             prepare(settings)
 
     # children run in their own sessions: Ctrl-C reaches only this process, which stops them in order
-    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-    exe = [sys.executable, "-m", "services.cli"]
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    services = [_Supervised(e, log_dir) for e in endpoints]
+    simulator: subprocess.Popen[bytes] | None = None
     try:
-        for e in endpoints:
-            env = {**os.environ, "GRPC_PORT": str(e.grpc_port), "METRICS_PORT": str(e.metrics_port)}
-            with open(log_dir / f"{e.service}.log", "ab") as log:
-                procs.append((e.service, subprocess.Popen([*exe, "serve", e.service], env=env, stdout=log,
-                                                          stderr=subprocess.STDOUT, start_new_session=True)))
-        for e in endpoints:
-            if not wait_serving(e.grpc_port):
-                print(f"{e.service} did not become SERVING; see {log_dir / (e.service + '.log')}")
+        for svc in services:
+            svc.start()
+        for svc in services:
+            if not wait_serving(svc.endpoint.grpc_port):
+                print(f"{svc.endpoint.service} did not become SERVING; see {svc.log_path}")
                 return 1
         # the simulated period ends today: no event is dated in the future
         start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=SIMULATED_DAYS)
         with open(log_dir / "simulator.log", "ab") as log:
-            procs.append(("simulator", subprocess.Popen(
-                [*exe, "simulate", "--customers", str(customers), "--terminals", str(customers * 2),
+            simulator = subprocess.Popen(
+                [*CLI, "simulate", "--customers", str(customers), "--terminals", str(customers * 2),
                  "--days", str(SIMULATED_DAYS), "--start", start.isoformat(), "--scale-frauds",
                  "--produce", "--rate", str(rate)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)))
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _announce(settings, endpoints, rate, log_dir, first_defrauded_customers(customers, start, rate))
         if earlier_run:  # the simulator replays the same event ids: the services recognise them, exactly once
             print(f"Note: {settings.data_dir} holds an earlier run, so the replayed events are recognised as\n"
                   f"  already processed (no new alerts). For a fresh demo: stop, `rm {settings.data_dir}/*.sqlite`,\n"
                   "  `make run`.", flush=True)
-        _wait_for_interrupt(procs)
+        _supervise(services, settings.stuck_batch_seconds)
     finally:
-        for _name, proc in reversed(procs):
+        procs = [("simulator", simulator)] if simulator is not None else []
+        procs += [(svc.endpoint.service, svc.proc) for svc in reversed(services) if svc.proc is not None]
+        for _name, proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for name, proc in reversed(procs):
+        for name, proc in procs:
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -139,14 +140,70 @@ def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
     return 0
 
 
-def _wait_for_interrupt(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+CLI = [sys.executable, "-m", "services.cli"]
+MAX_RESTARTS = 5
+
+
+class _Supervised:
+    """One service process, restarted when it exits or stays NOT_SERVING (as a k8s liveness probe would)."""
+
+    def __init__(self, endpoint: Endpoint, log_dir: Path) -> None:
+        self.endpoint = endpoint
+        self.log_path = log_dir / f"{endpoint.service}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.unhealthy_since: float | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        env = {**os.environ, "GRPC_PORT": str(self.endpoint.grpc_port),
+               "METRICS_PORT": str(self.endpoint.metrics_port)}
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([*CLI, "serve", self.endpoint.service], env=env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self.unhealthy_since = None
+
+    def check(self, stuck_seconds: float) -> bool:
+        """Restart the process if it exited or has not been SERVING for twice the stuck limit; False once it
+        has been restarted too often."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            if _serving(self.endpoint.grpc_port):
+                self.unhealthy_since = None
+                return True
+            now = time.monotonic()
+            self.unhealthy_since = self.unhealthy_since or now
+            if now - self.unhealthy_since < 2 * stuck_seconds:
+                return True
+            why = "has not been SERVING for %.0f s" % (now - self.unhealthy_since)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        else:
+            why = f"exited with {self.proc.returncode}"
+        if self.restarts >= MAX_RESTARTS:
+            print(f"{self.endpoint.service} {why}, after {self.restarts} restarts: stopping everything")
+            return False
+        self.restarts += 1
+        print(f"{self.endpoint.service} {why}: restarting it (logs in {self.log_path})", flush=True)
+        self.start()
+        return True
+
+
+def _serving(port: int) -> bool:
     try:
-        while True:
-            for name, proc in procs:
-                if name != "simulator" and proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; stopping everything")
-                    return
-            time.sleep(1)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        return response.status == health_pb2.HealthCheckResponse.SERVING
+    except grpc.RpcError:
+        return False
+
+
+def _supervise(services: list[_Supervised], stuck_seconds: float, interval: float = 5.0) -> None:
+    try:
+        while all(svc.check(stuck_seconds) for svc in services):
+            time.sleep(interval)
     except KeyboardInterrupt:
         print("\nCtrl-C: stopping ...", flush=True)
 
