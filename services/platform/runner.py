@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 LAG_INTERVAL_SECONDS = 2.0
 PRUNE_INTERVAL_SECONDS = 600.0
+COMMIT_IN_FLIGHT_SECONDS = 10.0  # an async commit unanswered this long is taken as lost
 
 
 class Record(NamedTuple):
@@ -126,6 +127,7 @@ class StreamRunner:
         self._thread: threading.Thread | None = None
         self.batch_started_at: float | None = None  # set while a batch is in hand (stuck detection)
         self.poll_started_at: float | None = None  # set while waiting in poll (stuck detection)
+        self._commit_sent_at: float | None = None  # set while an async commit is in flight
         self.failure: BaseException | None = None
         self.ready = threading.Event()  # set once the group has assigned partitions
         self._consumer = None
@@ -319,12 +321,21 @@ class StreamRunner:
             self._processed.pop(tp, None)
 
     def _commit_async(self) -> None:
-        """After every batch, once its outputs are flushed. A lost async commit only means redelivery,
-        which the processed-events record makes harmless; stop and revoke commit synchronously."""
-        if self._processed and self._consumer is not None:
-            self._consumer.commit_async(offsets=dict(self._processed), callback=self._on_commit)
+        """After a batch, once its outputs are flushed, unless the previous commit is still in flight (the next
+        batch commits the newer offsets): small batches at a live rate would otherwise queue commits on the
+        connection until it stops taking requests (`NodeNotReadyError: max_in_flight`), fetches included.
+        A lost async commit only means redelivery, which the processed-events record makes harmless; stop and
+        revoke commit synchronously."""
+        if not self._processed or self._consumer is None:
+            return
+        now = time.monotonic()
+        if self._commit_sent_at is not None and now - self._commit_sent_at < COMMIT_IN_FLIGHT_SECONDS:
+            return
+        self._commit_sent_at = now
+        self._consumer.commit_async(offsets=dict(self._processed), callback=self._on_commit)
 
     def _on_commit(self, offsets: object, response: object) -> None:
+        self._commit_sent_at = None
         if isinstance(response, Exception):
             log.warning("%s: offset commit failed (the batch will be redelivered, harmlessly): %s",
                         self.service, response)
