@@ -77,6 +77,17 @@ def _neutral_velocity(row: np.ndarray) -> None:
     row[F["customer_nb_tx_1h"]] = max(1.0, row[F["customer_nb_tx_1h"]] - extra)
 
 
+def _neutral_card_pattern(row: np.ndarray) -> None:
+    row[F["customer_large_payments_14d"]] = 0.0
+    row[F["customer_max_amount_ratio_14d"]] = min(row[F["customer_max_amount_ratio_14d"]], 2.0)
+
+
+def _large_payments_text(row: np.ndarray) -> str:
+    n = row[F["customer_large_payments_14d"]]
+    some = "another unusually large payment" if n == 1 else f"{n:.0f} other unusually large payments"
+    return f"after {some} on your card in the last 14 days"
+
+
 def _had_history(row: np.ndarray) -> bool:
     return bool(row[F["customer_nb_tx_30d"]] > 1)
 
@@ -117,6 +128,10 @@ FACTORS: tuple[Factor, ...] = (
            lambda r, _c: r[F["customer_known_frauds_recent"]] > 0,
            _set("customer_known_frauds_recent"),
            lambda _r, _tx: "soon after you told us about fraud on your card"),
+    Factor("CARD_LARGE_PAYMENTS",
+           lambda r, _c: r[F["customer_large_payments_14d"]] > 0,
+           _neutral_card_pattern,
+           lambda r, _tx: _large_payments_text(r)),
     Factor("NIGHT",
            lambda r, _c: r[F["tx_during_night"]] == 1,
            _set("tx_during_night"),

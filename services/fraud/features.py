@@ -27,6 +27,7 @@ CUSTOMER_WINDOW_DAYS = (1, 7, 30)
 TERMINAL_WINDOW_DAYS = (1, 7, 30)
 VELOCITY_SECONDS = (600, 3600)
 LAST_N = 5
+CARD_PATTERN_DAYS = 14  # how far back earlier unusually large payments hint at a compromised card
 CUSTOMER_HORIZON = max(CUSTOMER_WINDOW_DAYS) * DAY  # customer features look back at most this far
 
 # The Handbook's 15 baseline features, in its order.
@@ -45,10 +46,11 @@ EXTRA_FEATURES: tuple[str, ...] = (
     "terminal_risk_last5_delayed",
     "merchant_risk_30d_delayed", "merchant_known_frauds_recent", "mcc_risk_30d_delayed",
     "customer_known_frauds_recent",
+    "customer_large_payments_14d", "customer_max_amount_ratio_14d",
 )
 FEATURE_NAMES: tuple[str, ...] = HANDBOOK_FEATURES + EXTRA_FEATURES
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
-FEATURE_SET_VERSION = "fraud-features/1"
+FEATURE_SET_VERSION = "fraud-features/2"
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,14 @@ class FeatureEngine:
         feats.extend((n10 + 1.0, n1h + 1.0, s1h + amount))
         # amount against the customer's own history (current transaction excluded)
         n30, s30, q30 = cust.window(t - 30 * DAY, t)
+        ratio = 0.0  # amount / median, kept with the payment (0: no history to compare with)
         if n30:
             mean = s30 / n30
             std = math.sqrt(max(q30 / n30 - mean * mean, 0.0))
             std = max(std, 0.1 * mean, 0.01)
             median = cust.median_amount()
+            if median > 0:
+                ratio = amount / median
             feats.append(amount / mean if mean > 0 else _NAN)
             feats.append(amount / median if median > 0 else _NAN)
             feats.append((amount - mean) / std)
@@ -241,10 +246,15 @@ class FeatureEngine:
             cat = None
             feats.append(_NAN)
         feats.append(float(cust.known_frauds_since(t - delay)))
+        # a compromised card: earlier payments far above the customer's usual amount in the last days, known
+        # from the amounts alone (no label needed), so they count long before any fraud is reported
+        n_large, max_ratio = cust.large_payments(t - CARD_PATTERN_DAYS * DAY, t)
+        feats.append(float(n_large))
+        feats.append(max_ratio)
 
         # the transaction joins the state
         horizon_start = t - self.config.horizon_seconds
-        cust.append(t, amount)
+        cust.append(t, amount, ratio)
         cust.terminals.add(tx.terminal_id)
         if tx.merchant_id:
             cust.merchants.add(tx.merchant_id)

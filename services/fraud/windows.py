@@ -13,13 +13,15 @@ from bisect import bisect_left, bisect_right, insort
 from typing import Any
 
 _COMPACT_MIN = 64  # drop expired entries once at least this many accumulated (amortised O(1))
+HIGH_RATIO = 3.0  # a payment at least this many times the customer's median then is "unusually large"
 
 
 class CustomerHistory:
     """A customer's recent transactions (time, amount), where they were, and what they used before."""
 
-    __slots__ = ("amounts", "base", "cum_amount", "cum_sq", "fraud_times", "last_ts", "last_x", "last_y",
-                 "loc_n", "loc_sx", "loc_sy", "merchants", "sorted_amounts", "terminals", "times")
+    __slots__ = ("amounts", "base", "cum_amount", "cum_high", "cum_sq", "fraud_times", "last_ts", "last_x",
+                 "last_y", "loc_n", "loc_sx", "loc_sy", "merchants", "ratios", "sorted_amounts", "terminals",
+                 "times")
 
     def __init__(self) -> None:
         self.times: list[float] = []
@@ -27,6 +29,10 @@ class CustomerHistory:
         self.sorted_amounts: list[float] = []  # amounts inside the horizon, sorted (for the median)
         self.cum_amount: list[float] = [0.0]  # cum_amount[i] = sum of the first i amounts
         self.cum_sq: list[float] = [0.0]
+        # each payment's amount / the customer's median before it (0 when there was no history), and the
+        # prefix count of those at or above HIGH_RATIO: a compromised card shows several within days
+        self.ratios: list[float] = []
+        self.cum_high: list[int] = [0]
         self.base = 0  # index of the first entry inside the horizon
         self.terminals: set[str] = set()
         self.merchants: set[str] = set()
@@ -46,6 +52,16 @@ class CustomerHistory:
         if n <= i:
             return 0, 0.0, 0.0
         return n - i, self.cum_amount[n] - self.cum_amount[i], self.cum_sq[n] - self.cum_sq[i]
+
+    def large_payments(self, since: float, until: float) -> tuple[int, float]:
+        """(count of payments at >= HIGH_RATIO x the median then, the largest ratio) with since < time <= until,
+        current transaction excluded; (0, 0.0) when there are none."""
+        times = self.times
+        n = len(times) if not times or times[-1] <= until else bisect_right(times, until, self.base)
+        i = bisect_right(times, since, self.base)
+        if n <= i:
+            return 0, 0.0
+        return self.cum_high[n] - self.cum_high[i], max(self.ratios[i:n])
 
     def known_frauds_since(self, since: float) -> int:
         return len(self.fraud_times) - bisect_right(self.fraud_times, since)
@@ -71,36 +87,44 @@ class CustomerHistory:
         if self.fraud_times and self.fraud_times[0] <= horizon_start:
             del self.fraud_times[: bisect_right(self.fraud_times, horizon_start)]
 
-    def append(self, ts: float, amount: float) -> None:
+    def append(self, ts: float, amount: float, ratio: float = 0.0) -> None:
         insort(self.sorted_amounts, amount)
         if self.times and ts < self.times[-1]:  # a late arrival: insert in place, rebuild the sums after it
             i = bisect_right(self.times, ts, self.base)
             self.times.insert(i, ts)
             self.amounts.insert(i, amount)
+            self.ratios.insert(i, ratio)
             del self.cum_amount[i + 1:]
             del self.cum_sq[i + 1:]
-            for a in self.amounts[i:]:
+            del self.cum_high[i + 1:]
+            for a, r in zip(self.amounts[i:], self.ratios[i:], strict=True):
                 self.cum_amount.append(self.cum_amount[-1] + a)
                 self.cum_sq.append(self.cum_sq[-1] + a * a)
+                self.cum_high.append(self.cum_high[-1] + (r >= HIGH_RATIO))
             return
         self.times.append(ts)
         self.amounts.append(amount)
+        self.ratios.append(ratio)
         self.cum_amount.append(self.cum_amount[-1] + amount)
         self.cum_sq.append(self.cum_sq[-1] + amount * amount)
+        self.cum_high.append(self.cum_high[-1] + (ratio >= HIGH_RATIO))
 
     def _compact(self) -> None:
         b = self.base
         a0, s0 = self.cum_amount[b], self.cum_sq[b]
+        h0 = self.cum_high[b]
         del self.times[:b]
         del self.amounts[:b]
+        del self.ratios[:b]
         self.cum_amount = [v - a0 for v in self.cum_amount[b:]]
         self.cum_sq = [v - s0 for v in self.cum_sq[b:]]
+        self.cum_high = [v - h0 for v in self.cum_high[b:]]
         self.base = 0
 
     def to_dict(self) -> dict[str, Any]:
         self._compact()
         return {
-            "times": self.times, "amounts": self.amounts,
+            "times": self.times, "amounts": self.amounts, "ratios": self.ratios,
             "terminals": sorted(self.terminals), "merchants": sorted(self.merchants),
             "last": [_nan_to_none(self.last_ts), _nan_to_none(self.last_x), _nan_to_none(self.last_y)],
             "loc": [self.loc_n, self.loc_sx, self.loc_sy], "fraud_times": self.fraud_times,
@@ -109,8 +133,9 @@ class CustomerHistory:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CustomerHistory:
         h = cls()
-        for ts, amount in zip(d["times"], d["amounts"], strict=True):
-            h.append(float(ts), float(amount))
+        ratios = d.get("ratios") or [0.0] * len(d["times"])  # states persisted before ratios were kept
+        for ts, amount, ratio in zip(d["times"], d["amounts"], ratios, strict=True):
+            h.append(float(ts), float(amount), float(ratio))
         h.terminals = set(d["terminals"])
         h.merchants = set(d["merchants"])
         h.last_ts, h.last_x, h.last_y = (_none_to_nan(v) for v in d["last"])

@@ -182,3 +182,40 @@ def test_last_five_labelled_risk_tells_a_compromised_terminal_from_one_stray_fra
     hit = e.process(tx("h", T0 + 8 * DAY + 1, customer="y", terminal="compromised"))
     assert f(stray, "terminal_risk_last5_delayed") == pytest.approx(0.2)
     assert f(hit, "terminal_risk_last5_delayed") == pytest.approx(1.0)
+
+
+def test_earlier_large_payments_mark_a_compromised_card_without_any_label() -> None:
+    e = FeatureEngine()
+    for i, amount in enumerate((10.0, 12.0, 8.0, 10.0, 11.0)):
+        e.process(tx(str(i), T0 + i * 3600, amount))
+    plain = e.process(tx("p", T0 + 6 * 3600, 10.0))
+    assert (f(plain, "customer_large_payments_14d"), f(plain, "customer_max_amount_ratio_14d")) == (0, 1.2)
+    e.process(tx("x5", T0 + DAY, 50.0))  # five times the usual amount: counted from the next payment on
+    e.process(tx("x2", T0 + DAY + 60, 20.0))  # twice: a larger ratio, not a large payment
+    row = e.process(tx("next", T0 + 2 * DAY, 11.0))
+    assert f(row, "customer_large_payments_14d") == 1
+    assert f(row, "customer_max_amount_ratio_14d") == pytest.approx(5.0)
+    gone = e.process(tx("later", T0 + 16 * DAY, 11.0))  # fourteen days on, the card pattern has left the window
+    assert (f(gone, "customer_large_payments_14d"), f(gone, "customer_max_amount_ratio_14d")) == (0, 0.0)
+    first = FeatureEngine().process(tx("first", T0, 500.0))
+    assert (f(first, "customer_large_payments_14d"), f(first, "customer_max_amount_ratio_14d")) == (0, 0.0)
+
+
+def test_large_payments_survive_a_late_arrival_and_a_restart() -> None:
+    e = FeatureEngine()
+    for i in range(5):
+        e.process(tx(str(i), T0 + i * 3600, 10.0))
+    e.process(tx("big", T0 + 10 * 3600, 40.0))
+    e.process(tx("late", T0 + 9 * 3600, 45.0))  # another partition's clock: slots in before "big"
+    cust = e.customers["c1"]
+    assert cust.ratios == [0.0, 1.0, 1.0, 1.0, 1.0, 4.5, 4.0]
+    assert cust.cum_high == [0, 0, 0, 0, 0, 0, 1, 2]
+    state = cust.to_dict()
+    restored = FeatureEngine()
+    restored.load_entry("customer", "c1", state)
+    before = {k: v for k, v in state.items() if k != "ratios"}  # persisted before ratios were kept
+    old = FeatureEngine()
+    old.load_entry("customer", "c1", before)
+    probe = tx("probe", T0 + DAY, 10.0)
+    assert f(restored.process(probe), "customer_large_payments_14d") == 2
+    assert f(old.process(probe), "customer_large_payments_14d") == 0
