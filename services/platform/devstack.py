@@ -50,18 +50,21 @@ def available(service: str) -> bool:
     return True
 
 
+def _serving(port: int) -> bool:
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        return response.status == health_pb2.HealthCheckResponse.SERVING
+    except grpc.RpcError:
+        return False
+
+
 def wait_serving(port: int, timeout: float = 120.0) -> bool:
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == \
-                        health_pb2.HealthCheckResponse.SERVING:
-                    return True
-            except grpc.RpcError:
-                pass
-            time.sleep(0.5)
+    while time.monotonic() < deadline:
+        if _serving(port):
+            return True
+        time.sleep(0.5)
     return False
 
 
@@ -189,15 +192,6 @@ class _Supervised:
         print(f"{self.endpoint.service} {why}: restarting it (logs in {self.log_path})", flush=True)
         self.start()
         return True
-
-
-def _serving(port: int) -> bool:
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
-        return response.status == health_pb2.HealthCheckResponse.SERVING
-    except grpc.RpcError:
-        return False
 
 
 def _supervise(services: list[_Supervised], stuck_seconds: float, interval: float = 5.0) -> None:
