@@ -124,3 +124,11 @@ def test_a_remembered_token_still_expires():
     time.sleep(max(0.0, expires - time.time()) + 0.2)
     with pytest.raises(auth.AuthError):
         auth.verify_token(secret, short)
+
+
+def test_a_kafka_cluster_id_never_reads_as_an_option():
+    from services.platform.kafka_launcher import _cluster_id
+
+    ids = [_cluster_id() for _ in range(5000)]  # about 1 in 64 raw draws starts with '-'
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
