@@ -128,6 +128,7 @@ class StreamRunner:
         self.batch_started_at: float | None = None  # set while a batch is in hand (stuck detection)
         self.poll_started_at: float | None = None  # set while waiting in poll (stuck detection)
         self._commit_sent_at: float | None = None  # set while an async commit is in flight
+        self._commit_skipped = False  # a batch's offsets wait for the commit in flight to answer
         self.failure: BaseException | None = None
         self.ready = threading.Event()  # set once the group has assigned partitions
         self._consumer = None
@@ -190,6 +191,8 @@ class StreamRunner:
                     self.ready.set()
                 if polled:
                     self.process(polled)
+                elif self._commit_skipped:  # idle now: commit what a busy moment left uncommitted
+                    self._commit_async()
                 now = time.monotonic()
                 if now - last_lag > LAG_INTERVAL_SECONDS:
                     self._update_lag()
@@ -330,8 +333,9 @@ class StreamRunner:
             return
         now = time.monotonic()
         if self._commit_sent_at is not None and now - self._commit_sent_at < COMMIT_IN_FLIGHT_SECONDS:
+            self._commit_skipped = True
             return
-        self._commit_sent_at = now
+        self._commit_sent_at, self._commit_skipped = now, False
         self._consumer.commit_async(offsets=dict(self._processed), callback=self._on_commit)
 
     def _on_commit(self, offsets: object, response: object) -> None:
