@@ -26,9 +26,9 @@ LEAF = -1
 AGREEMENT = 1e-9  # largest difference from scikit-learn's probability allowed on the probe rows
 
 
-@njit(nogil=True, cache=False)
+@njit(nogil=True)
 def _walk(x: np.ndarray, feature: np.ndarray, threshold: np.ndarray, left: np.ndarray, right: np.ndarray,
-          missing_left: np.ndarray, value: np.ndarray, roots: np.ndarray) -> np.ndarray:  # pragma: no cover
+          missing_left: np.ndarray, value: np.ndarray, roots: np.ndarray) -> np.ndarray:
     """Sum over trees of the leaf value each row reaches (compiled; runs without the GIL)."""
     out = np.zeros(x.shape[0])
     for i in range(x.shape[0]):
