@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 GEN := services/gen
 PROTOS := $(wildcard protos/proactivecare/v1/*.proto)
 
-.PHONY: all setup gen run test unit integration lint bench kafka-start kafka-stop clean
+.PHONY: all setup tools gen run test unit integration lint bench kafka-start kafka-stop clean
 
 all: setup
 
@@ -26,7 +26,20 @@ $(GEN)/.stamp: $(PROTOS) $(VENV)/.installed services/platform/codegen.py
 run: setup
 	$(BIN)/proactive-care run
 
-test: setup lint
+# Tools the operations tests run: promtool (Debian's prometheus package) and kustomize (Go module proxy).
+# Where one cannot be installed, its tests skip and say why.
+tools: $(BIN)/promtool $(BIN)/kustomize
+
+$(BIN)/promtool: | $(VENV)/.installed
+	command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; } \
+	  || echo "promtool could not be installed: the alert-rule tests will skip"
+	if command -v promtool >/dev/null; then ln -sf "$$(command -v promtool)" $@; fi
+
+$(BIN)/kustomize: | $(VENV)/.installed
+	GOBIN=$(abspath $(BIN)) go install sigs.k8s.io/kustomize/kustomize/v5@v5.5.0 \
+	  || echo "kustomize could not be installed: the Kubernetes render tests will skip"
+
+test: setup lint tools
 	$(BIN)/pytest -q tests/unit tests/integration tests/e2e
 
 unit: setup

@@ -27,6 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     kafka.add_argument("action", choices=("start", "stop", "status"))
     kafka.set_defaults(func=_kafka)
 
+    topics = sub.add_parser("topics", help="create the deployment's topics on the configured cluster")
+    topics.add_argument("action", choices=("ensure",))
+    topics.add_argument("--replication-factor", type=int, default=1)
+    topics.add_argument("--min-insync", type=int, default=1, help="min.insync.replicas of every topic")
+    topics.set_defaults(func=_topics)
+
     serve = sub.add_parser("serve", help="run one service (gRPC + its stream workers + /metrics)")
     serve.add_argument("service")
     serve.set_defaults(func=_serve)
@@ -80,6 +86,17 @@ def _kafka(args: argparse.Namespace) -> int:
         print(json.dumps({"bootstrap_servers": settings.bootstrap_servers, "answering": up,
                           "pid": broker.running_pid()}))
         return 0 if up else 1
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from services.platform.kafka_launcher import ensure_topics
+
+    if not 1 <= args.min_insync <= args.replication_factor:
+        print("--min-insync must be between 1 and --replication-factor")
+        return 2
+    created = ensure_topics(Settings.from_env(), args.replication_factor, args.min_insync)
+    print(json.dumps({"created": created}))
     return 0
 
 

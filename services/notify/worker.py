@@ -6,13 +6,14 @@ import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.gen.proactivecare.v1 import events_pb2
 from services.notify import repository
 from services.notify.hub import SubscriberHub
 from services.notify.policy import Decision, Outcome
 from services.notify.routing import route
+from services.notify.service import TIME_TO_NOTIFY_BUCKETS
 from services.platform import streams, topics
 from services.platform.kafka_io import Output
 from services.platform.metrics import PREFIX
@@ -26,7 +27,14 @@ class RoutingMetrics:
         self.routed = Counter(f"{PREFIX}_notify_notifications_total",
                               "Notifications by kind and what the preferences made of them",
                               ("kind", "outcome"), registry=registry)
+        # Every notification is timed when it becomes deliverable (stored and released to the app), whether or
+        # not a Subscribe stream is open: the steady signal of the time-to-notify SLO.
+        self.time_to_deliverable = Histogram(
+            f"{PREFIX}_notify_time_to_deliverable_seconds",
+            "From the originating transaction's produce time to the notification stored and deliverable",
+            ("kind",), buckets=TIME_TO_NOTIFY_BUCKETS, registry=registry)
         for kind in events_pb2.NotificationKind.keys()[1:]:
+            self.time_to_deliverable.labels(kind)
             for outcome in Outcome:
                 self.routed.labels(kind, outcome.value)
 
@@ -47,9 +55,11 @@ class NotificationHandler:
         self.notifications_topic = settings.topic(topics.NOTIFICATIONS)
         self.hub = hub
         self.metrics = metrics
+        self._deliverable: list[events_pb2.Notification] = []  # this batch's, timed once it commits
 
     def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
         now = time.time()
+        self._deliverable = []  # a batch retried after a rollback starts again
         for record in records:
             if record.topic != self.notifications_topic:
                 profile: events_pb2.CustomerProfile = record.value
@@ -58,8 +68,16 @@ class NotificationHandler:
                 continue
             n: events_pb2.Notification = record.value
             if repository.insert(tx, n, now):
-                self.metrics.count(n, route(tx, n, now))
+                decision = route(tx, n, now)
+                self.metrics.count(n, decision)
+                if decision.outcome == Outcome.DELIVER:
+                    self._deliverable.append(n)
         return {}
 
     def committed(self, records: list[Record]) -> None:
+        now = time.time()
+        for n in self._deliverable:
+            if n.origin_produced_at_ms > 0:
+                self.metrics.time_to_deliverable.labels(events_pb2.NotificationKind.Name(n.kind)).observe(
+                    max(0.0, now - n.origin_produced_at_ms / 1000))
         self.hub.wake(r.value.customer_id for r in records if r.topic == self.notifications_topic)

@@ -29,6 +29,13 @@ from services.platform.metrics import GrpcMetrics
 
 log = logging.getLogger(__name__)
 
+# grpc_code as go-grpc-prometheus (and every dashboard built on it) spells it: "InvalidArgument", "Canceled".
+GO_CODE_NAMES: dict[grpc.StatusCode, str] = {
+    c: "OK" if c is grpc.StatusCode.OK else "Canceled" if c is grpc.StatusCode.CANCELLED
+    else "".join(w.capitalize() for w in c.name.split("_"))
+    for c in grpc.StatusCode
+}
+
 OPEN_SERVICES = frozenset({health.SERVICE_NAME, reflection.SERVICE_NAME, "grpc.reflection.v1.ServerReflection"})
 
 
@@ -84,7 +91,7 @@ class _CallGuard:
 
     def done(self, context: grpc.aio.ServicerContext, started: float) -> None:
         code = context.code() or grpc.StatusCode.OK
-        name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+        name = GO_CODE_NAMES.get(code, str(code))
         self.metrics.handled.labels(*self.labels, name).inc()
         self.metrics.handling_seconds.labels(*self.labels).observe(time.perf_counter() - started)
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 
 PREFIX = "proactivecare"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -71,6 +74,12 @@ class GrpcMetrics:
 
 
 def serve_metrics(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> tuple[WSGIServer, int]:
-    """Start `/metrics` on its own port (0 = any free port); returns the server and the bound port."""
+    """Start `/metrics` on its own port (0 = any free port); returns the server and the bound port.
+
+    The service's private registry also gets the process, Python platform and GC collectors that the default
+    registry has (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ...)."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
     server, _thread = start_http_server(port, addr=host, registry=registry)
     return server, server.server_port

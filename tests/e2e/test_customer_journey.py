@@ -3,38 +3,22 @@ customer's journey from a suspicious payment to the "No, freeze my card" answer.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import time
-from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.advice.app import build as build_advice
-from services.advisor.app import build as build_advisor
-from services.fraud.app import build as build_fraud
 from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc, notify_pb2, notify_pb2_grpc
-from services.mortgage.app import build as build_mortgage
-from services.notify.app import build as build_notify
 from services.platform.app import ServiceThread
 from services.platform.client import connect
-from services.platform.settings import Settings
 from services.platform.topics import CUSTOMERS, FRAUD_FEEDBACK, SOURCE_TOPICS, TRANSACTIONS, dlq
 from services.simulator import events
 from services.simulator.bank import build_bank
 from services.simulator.handbook import HandbookConfig
 from tests.integration.conftest import read_topic, wait_for
+from tests.system import whole_system
 from tests.unit.fraud.builders import card_payment, usual_history
-
-
-@contextlib.contextmanager
-def whole_system(settings: Settings, model_dir: Path):
-    apps = {"fraud": build_fraud(settings, model_dir=model_dir), "notify": build_notify(settings),
-            "advice": build_advice(settings), "advisor": build_advisor(settings),
-            "mortgage": build_mortgage(settings)}
-    with contextlib.ExitStack() as stack:
-        yield {name: stack.enter_context(ServiceThread(app, settings)) for name, app in apps.items()}
 
 
 def _serving(svc: ServiceThread) -> bool:

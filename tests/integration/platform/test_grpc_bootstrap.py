@@ -131,7 +131,7 @@ def test_grpc_metrics_use_the_go_grpc_prometheus_names(settings, token):
     labels = {"grpc_type": "unary", "grpc_service": SERVICE, "grpc_method": "GetPreferences"}
     assert app.registry.get_sample_value("grpc_server_handled_total", {**labels, "grpc_code": "OK"}) == 1
     assert app.registry.get_sample_value("grpc_server_handled_total",
-                                         {**labels, "grpc_code": "PERMISSION_DENIED"}) == 1
+                                         {**labels, "grpc_code": "PermissionDenied"}) == 1
     assert app.registry.get_sample_value("grpc_server_handling_seconds_count", labels) == 2
 
 
