@@ -26,9 +26,10 @@ $(GEN)/.stamp: $(PROTOS) $(VENV)/.installed services/platform/codegen.py
 run: setup
 	$(BIN)/proactive-care run
 
-# Tools the operations tests run: promtool (Debian's prometheus package) and kustomize (Go module proxy).
-# Where one cannot be installed, its tests skip and say why.
-tools: $(BIN)/promtool $(BIN)/kustomize
+# Tools the operations tests run: promtool (Debian's prometheus package), kustomize (Go module proxy) and
+# composecheck (deploy/composecheck: Docker Compose's own loader, compose-go). Where one cannot be installed,
+# its tests skip and say why.
+tools: $(BIN)/promtool $(BIN)/kustomize $(BIN)/composecheck
 
 $(BIN)/promtool: | $(VENV)/.installed
 	command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; } \
@@ -38,6 +39,10 @@ $(BIN)/promtool: | $(VENV)/.installed
 $(BIN)/kustomize: | $(VENV)/.installed
 	GOBIN=$(abspath $(BIN)) go install sigs.k8s.io/kustomize/kustomize/v5@v5.5.0 \
 	  || echo "kustomize could not be installed: the Kubernetes render tests will skip"
+
+$(BIN)/composecheck: deploy/composecheck/go.mod deploy/composecheck/main.go | $(VENV)/.installed
+	cd deploy/composecheck && go build -o $(abspath $@) . \
+	  || echo "composecheck could not be built: the compose file test will skip"
 
 test: setup lint tools
 	$(BIN)/pytest -q tests/unit tests/integration tests/e2e

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.platform import auth
+from services.platform import auth, logs
 from services.platform.settings import Settings
 
 # Services with a folder of the same shape; each may add its own subcommands in `commands.py`.
@@ -18,8 +17,6 @@ COMMAND_MODULES = ("simulator", "fraud", "notify", "advice", "advisor", "mortgag
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="proactive-care", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -64,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         module.register(sub)
 
     args = parser.parse_args(argv)
+    logs.configure(getattr(args, "service", None) or args.command)
     return int(args.func(args) or 0)
 
 

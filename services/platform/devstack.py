@@ -215,4 +215,7 @@ def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_di
         print(f"  .venv/bin/proactive-care watch --customer {cid}    # fraud about {minutes:.0f} min into the replay")
     print("A token for calling the APIs yourself (e.g. with grpcurl; reflection is on):")
     print(f"  .venv/bin/proactive-care token --subject {customer} --role customer")
+    print("Prometheus with the alert rules and one job per service (Grafana dashboards: deploy/grafana):")
+    print("  prometheus --config.file=deploy/prometheus/prometheus.yml"
+          f" --storage.tsdb.path={log_dir.parent / 'prometheus'}")
     print("\nCtrl-C stops everything.", flush=True)

@@ -18,7 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.platform import auth
+from services.platform import auth, logs
 from services.platform.errors import (
     FailedPreconditionError,
     NotFoundError,
@@ -71,7 +71,10 @@ class _CallGuard:
         metrics.handled.labels(*self.labels, "OK")
 
     def authenticate(self, context: grpc.aio.ServicerContext) -> auth.Principal:
-        header = dict(context.invocation_metadata() or ()).get("authorization", "")
+        metadata = dict(context.invocation_metadata() or ())
+        # the call's own task and context: every log line of the call carries its request id
+        logs.request_id.set(str(metadata.get("x-request-id", ""))[:64] or uuid.uuid4().hex[:16])
+        header = metadata.get("authorization", "")
         if not header.lower().startswith("bearer "):
             raise auth.AuthError("missing bearer token")
         principal = auth.verify_token(self.secret, header[7:].strip())
@@ -85,7 +88,7 @@ class _CallGuard:
         for kind, code in _ERROR_CODES:
             if isinstance(exc, kind):
                 await context.abort(code, str(exc))
-        ref = uuid.uuid4().hex[:12]
+        ref = logs.request_id.get() or uuid.uuid4().hex[:16]
         log.exception("internal error in %s/%s (ref %s)", self.labels[1], self.labels[2], ref)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (ref {ref})")
 
