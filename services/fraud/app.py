@@ -31,7 +31,16 @@ def build(settings: Settings, model_dir: Path | None = None) -> ServiceApp:
     registry = CollectorRegistry()
     metrics = FraudMetrics.create(registry)
     repo = FraudRepository(store)
-    model = load_model(model_dir or model_dir_from_env())
+    directory = model_dir or model_dir_from_env()
+    try:
+        model = load_model(directory)
+    except ModelArtifactError as exc:
+        # No model, no scoring: rather than crash-loop, stay up NOT_SERVING (consuming nothing, so the stream
+        # waits) and say why; the orchestrator restarts the pod once its liveness gives up.
+        reason = f"fraud model not loaded: {exc} (on Kubernetes the fraud-train Job writes one)"
+        log.error("fraud: NOT_SERVING: %s", reason)
+        return ServiceApp(name=SERVICE, store=store, registry=registry, checks=[lambda: reason],
+                          on_stop=[store.close])
     policy_file = os.environ.get(POLICY_FILE_ENV)
     policy = load_policy(path=Path(policy_file)) if policy_file else load_policy()
     scorer = FraudScorer(model, policy)

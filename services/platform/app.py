@@ -39,6 +39,11 @@ class ServiceApp:
     # async background jobs of the service (e.g. a scheduler), started with the server, cancelled on stop
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    # readiness beyond the workers: each returns why the service cannot serve (health NOT_SERVING), or None
+    checks: list[Callable[[], str | None]] = field(default_factory=list)
+
+    def unready_reason(self) -> str | None:
+        return next((reason for check in self.checks if (reason := check()) is not None), None)
 
 
 @dataclass
@@ -83,7 +88,7 @@ async def start_service(app: ServiceApp, settings: Settings) -> RunningService:
 async def _watch_health(app: ServiceApp, server: GrpcServer, interval: float = 0.5) -> None:
     """A service whose worker died or is stuck on a batch reports NOT_SERVING (and back when it recovers)."""
     while True:
-        healthy = all(r.is_healthy() for r in app.runners)
+        healthy = all(r.is_healthy() for r in app.runners) and app.unready_reason() is None
         for name in ("", *server.service_names):
             await server.set_serving(name, healthy)
         await asyncio.sleep(interval)
