@@ -1,10 +1,10 @@
-"""Structured logs: one JSON object per line on stderr, for the cluster's log pipeline.
+"""Logs: readable text for a person at a terminal; with `LOG_FORMAT=json` (the Kubernetes and compose
+deployments set it) one JSON object per line on stderr, for the cluster's log pipeline.
 
 Every line carries the service and the replica (pod name), the gRPC call's request id when there is one
 (`x-request-id` metadata, or one drawn per call), and the `event_id`, `topic`, `partition`, `offset` or
 `customer_id` a caller passes in `extra=`. Ids only: never a card number, a name or an exception's message (it
-may quote input); an exception is logged as its type and its stack of code positions. `LOG_FORMAT=text` gives
-the classic one-line text for a person at a terminal.
+may quote input); an exception is logged as its type and its stack of code positions.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ class JsonFormatter(logging.Formatter):
 def configure(service: str, level: int = logging.INFO) -> None:
     """Set up the root logger of a process (once, at start-up)."""
     handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("LOG_FORMAT", "json") == "text":
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
-    else:
+    if os.environ.get("LOG_FORMAT", "text") == "json":
         handler.setFormatter(JsonFormatter(service, os.environ.get("REPLICA") or socket.gethostname()))
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("kafka").setLevel(logging.WARNING)
