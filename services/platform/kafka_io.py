@@ -60,14 +60,15 @@ def make_admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="proactive-care-admin")
 
 
-def produce_all(producer: KafkaProducer, outputs: Iterable[Output]) -> int:
-    """Send every output, flush, and raise if any send failed. Returns how many were sent."""
+def produce_all(producer: KafkaProducer, outputs: Iterable[Output], timeout: float | None = None) -> int:
+    """Send every output, flush, and raise if any send failed or the flush took longer than `timeout` seconds
+    (`KafkaTimeoutError`). Returns how many were sent."""
     futures = [
         producer.send(o.topic, key=o.key.encode(), value=o.value, headers=list(o.headers)) for o in outputs
     ]
     if not futures:
         return 0
-    producer.flush()
+    producer.flush(timeout)
     for f in futures:
         f.get(timeout=0)  # re-raises a failed send: offsets must then not be committed
     return len(futures)
