@@ -13,6 +13,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 from services.platform.settings import Settings
 
 Headers = tuple[tuple[str, bytes], ...]
+# A restarted broker is reconnected to within about this long (kafka-python backs off up to 30 s by default,
+# which kept workers idle for half a minute after the broker was back).
+RECONNECT_BACKOFF_MAX_MS = 2_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
         "enable_idempotence": True,
         "linger_ms": 5,
         "client_id": "proactive-care",
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     config.update(overrides)
     return KafkaProducer(**config)
@@ -51,6 +55,7 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: object)
         # new topics and partitions are noticed within 30 s (the client default is 5 minutes)
         "metadata_max_age_ms": 30_000,
         "client_id": group_id or "proactive-care-reader",
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     config.update(overrides)
     return KafkaConsumer(**config)

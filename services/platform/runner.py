@@ -206,7 +206,6 @@ class StreamRunner:
     def run(self) -> None:
         consumer = make_consumer(self.settings, self.group_id)
         self._consumer = consumer
-        self._producer = self._new_producer()
         try:
             for topic in self.sources:  # know every topic's partitions before joining: an assignment made
                 consumer.partitions_for_topic(topic)  # without them stays empty until the next metadata refresh
@@ -222,7 +221,8 @@ class StreamRunner:
             self.commit_pending()
         finally:
             consumer.close(autocommit=False)
-            self._producer.close(timeout=10)
+            if self._producer is not None:
+                self._producer.close(timeout=10)
 
     def _step(self, consumer: Any) -> None:
         """One turn of the loop: poll, process what came, housekeeping. Raises a transient failure to back off."""
@@ -288,20 +288,22 @@ class StreamRunner:
                     log.info("%s: could not rewind %s: %r", self.service, tp, exc)
         self._retrying_batch = True
 
-    def _new_producer(self) -> KafkaProducer:
-        max_block_ms = int(self.settings.produce_timeout_seconds * 1000)
-        return make_producer(self.settings, max_block_ms=max_block_ms)
+    def _producer_ready(self) -> KafkaProducer:
+        """The producer, made on first use (making one needs the broker: a transient failure while it is down)."""
+        if self._producer is None:
+            self._producer = make_producer(self.settings,
+                                           max_block_ms=int(self.settings.produce_timeout_seconds * 1000))
+        return self._producer
 
-    def _renew_producer(self) -> None:
+    def _drop_producer(self) -> None:
         """After a failed send or flush: drop what the producer still holds (the batch is produced again) and
-        start afresh, so an idempotent producer's state after expired batches cannot stall the next ones."""
+        start afresh next time, so an idempotent producer's state after expired batches cannot stall later ones."""
         old, self._producer = self._producer, None
         if old is not None:
             try:
                 old.close(timeout=0)
             except Exception as exc:
                 log.info("%s: closing the failed producer: %r", self.service, exc)
-        self._producer = self._new_producer()
 
     # ---- one batch --------------------------------------------------------------------------------------
 
@@ -321,6 +323,7 @@ class StreamRunner:
 
     def _process(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
         started = time.monotonic()
+        producer = self._producer_ready()
         records: list[Record] = []
         dead: list[Output] = []
         next_offsets: dict[TopicPartition, OffsetAndMetadata] = {}
@@ -346,11 +349,10 @@ class StreamRunner:
                 records.append(Record(tp.topic, tp.partition, msg.offset, key, eid, value, msg.timestamp))
 
         outputs = self._apply(records, dead)
-        assert self._producer is not None
         try:
-            produce_all(self._producer, [*dead, *outputs], timeout=self.settings.produce_timeout_seconds)
+            produce_all(producer, [*dead, *outputs], timeout=self.settings.produce_timeout_seconds)
         except Exception:
-            self._renew_producer()
+            self._drop_producer()
             raise
         for letter in dead:
             headers = dict(letter.headers)
