@@ -1,6 +1,7 @@
 """A broker killed with `kill -9` and started again mid-stream, on its own embedded Kafka (not the session's:
 the other tests must not see it go): the worker thread lives through it, pauses, then goes on without a process
-restart; nothing is lost, nothing dead-lettered, every effect applied once, health SERVING again."""
+restart; the simulator, producing all along, re-sends what failed; nothing is lost, nothing dead-lettered, every
+effect applied once, health SERVING again."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -17,10 +19,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from services.platform.app import ServiceApp, ServiceThread
-from services.platform.kafka_io import make_producer
 from services.platform.kafka_launcher import EmbeddedKafka, free_port
 from services.platform.settings import Settings
 from services.platform.topics import TRANSACTIONS, dlq
+from services.simulator.produce import Producer, ProduceResult, make_kafka_producer, send_all
 from tests import factories
 from tests.integration.conftest import read_topic, wait_for
 from tests.integration.platform.ledger import build_runner
@@ -44,12 +46,13 @@ def own_broker(tmp_path: Path) -> Iterator[tuple[Settings, EmbeddedKafka]]:
         broker.stop()
 
 
-def _produce(settings: Settings, txs: list) -> None:  # type: ignore[type-arg]
-    producer = make_producer(settings)
+def _simulate(settings: Settings, txs: list, rate: float | None = None,  # type: ignore[type-arg]
+              producer: Producer | None = None) -> list[ProduceResult]:
+    """The simulator's own sender and producer, as `proactive-care simulate --produce` runs them."""
+    producer = producer or make_kafka_producer(settings)
     try:
-        for tx in txs:
-            producer.send(settings.topic(TRANSACTIONS), key=tx.customer_id.encode(), value=tx.SerializeToString())
-        producer.flush(60)
+        return send_all(producer, [(settings.topic(TRANSACTIONS), tx.customer_id, tx) for tx in txs], rate=rate,
+                        renew=lambda: make_kafka_producer(settings))
     finally:
         producer.close(10)
 
@@ -64,13 +67,15 @@ def test_a_broker_killed_and_restarted_mid_stream_is_survived_without_a_restart(
     settings, broker = own_broker
     before = [factories.transaction(customer_id=f"C{i % 9}") for i in range(400)]
     after = [factories.transaction(customer_id=f"C{i % 9}") for i in range(200)]
-    _produce(settings, before)
+    _simulate(settings, before)
 
     registry = CollectorRegistry()
     runner, store = build_runner(settings, registry, delay_per_batch=0.05)
     app = ServiceApp("ledger", store, registry, runners=[runner])
     with ServiceThread(app, settings) as svc:
         assert wait_for(lambda: len(_effect_counts(store)) >= 100, timeout=60)
+        producer = make_kafka_producer(settings)  # made while the broker is up, as in `make run`
+        simulator = ThreadPoolExecutor(1).submit(_simulate, settings, after, 10.0, producer)  # on through the outage
         assert broker.process is not None
         os.kill(broker.process.pid, signal.SIGKILL)  # mid-stream, no clean shutdown
         broker.process.wait()
@@ -78,7 +83,8 @@ def test_a_broker_killed_and_restarted_mid_stream_is_survived_without_a_restart(
         assert runner.is_alive()
 
         broker.start()  # the same data directory and ports
-        _produce(settings, after)
+        [produced] = simulator.result(timeout=300)
+        assert (produced.records, produced.failed) == (len(after), 0)  # the simulator re-sent what failed
         everything = {tx.id for tx in before + after}
         assert wait_for(lambda: set(_effect_counts(store)) == everything, timeout=180)
         assert wait_for(lambda: _health(svc.target) == health_pb2.HealthCheckResponse.SERVING, timeout=60)
