@@ -51,6 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--out", help="also write the figures as JSON to this file")
     bench.set_defaults(func=_bench)
 
+    dead = sub.add_parser("dlq", help="dead letters: replay them to their source topic after a fix")
+    dead_sub = dead.add_subparsers(dest="action", required=True)
+    replay = dead_sub.add_parser("replay", help="re-produce the dead letters of TOPIC.dlq to TOPIC, each once")
+    replay.add_argument("--topic", required=True, help="the source topic, e.g. transactions")
+    replay.add_argument("--reason", help="only dead letters with this dlq.reason (e.g. handler_error)")
+    replay.set_defaults(func=_dlq_replay)
+
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"services.{name}.commands")
@@ -117,6 +124,13 @@ def _run(args: argparse.Namespace) -> int:
     from services.platform.devstack import run_stack
 
     return run_stack(Settings.from_env(), rate=args.rate, customers=args.customers)
+
+
+def _dlq_replay(args: argparse.Namespace) -> int:
+    from services.platform.dead_letters import replay
+
+    print(replay(Settings.from_env(), args.topic, args.reason).to_json(), flush=True)
+    return 0
 
 
 def _token(args: argparse.Namespace) -> int:

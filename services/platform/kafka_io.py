@@ -13,6 +13,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 from services.platform.settings import Settings
 
 Headers = tuple[tuple[str, bytes], ...]
+# A restarted broker is reconnected to within about this long (kafka-python backs off up to 30 s by default,
+# which kept workers idle for half a minute after the broker was back).
+RECONNECT_BACKOFF_MAX_MS = 2_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
         "enable_idempotence": True,
         "linger_ms": 5,
         "client_id": "proactive-care",
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     config.update(overrides)
     return KafkaProducer(**config)
@@ -51,6 +55,7 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: object)
         # new topics and partitions are noticed within 30 s (the client default is 5 minutes)
         "metadata_max_age_ms": 30_000,
         "client_id": group_id or "proactive-care-reader",
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     config.update(overrides)
     return KafkaConsumer(**config)
@@ -60,14 +65,15 @@ def make_admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="proactive-care-admin")
 
 
-def produce_all(producer: KafkaProducer, outputs: Iterable[Output]) -> int:
-    """Send every output, flush, and raise if any send failed. Returns how many were sent."""
+def produce_all(producer: KafkaProducer, outputs: Iterable[Output], timeout: float | None = None) -> int:
+    """Send every output, flush, and raise if any send failed or the flush took longer than `timeout` seconds
+    (`KafkaTimeoutError`). Returns how many were sent."""
     futures = [
         producer.send(o.topic, key=o.key.encode(), value=o.value, headers=list(o.headers)) for o in outputs
     ]
     if not futures:
         return 0
-    producer.flush()
+    producer.flush(timeout)
     for f in futures:
         f.get(timeout=0)  # re-raises a failed send: offsets must then not be committed
     return len(futures)

@@ -23,6 +23,7 @@ class StreamMetrics:
     handled: Counter
     dead_lettered: Counter
     replayed: Counter
+    transient_failures: Counter
     batch_seconds: Histogram
     lag: Gauge
     last_processed: Gauge
@@ -41,6 +42,9 @@ class StreamMetrics:
             replayed=Counter(f"{PREFIX}_stream_records_redelivered_total",
                              "Redelivered records whose effects were already applied", labels,
                              registry=registry),
+            transient_failures=Counter(f"{PREFIX}_stream_transient_failures_total",
+                                       "Batches or polls that failed transiently and were retried after a backoff",
+                                       ("service",), registry=registry),
             batch_seconds=Histogram(f"{PREFIX}_stream_batch_handling_seconds",
                                     "Time from poll to committed offsets, per batch", ("service",),
                                     buckets=LATENCY_BUCKETS, registry=registry),

@@ -3,13 +3,22 @@
 poll a batch -> decode -> validate -> skip already-processed events -> hand the batch to the service's handler
 (inside one store transaction that also records the processed event ids and their outputs) -> produce outputs
 and dead letters -> flush -> commit offsets (last + 1). A record that cannot be decoded, fails validation, or
-makes the handler fail on its own goes to `<topic>.dlq` with the reason in headers, and the loop goes on.
+makes the handler fail again when handled on its own goes to `<topic>.dlq` with the reason in headers, and the
+loop goes on.
+
+A transient failure (`errors.is_transient`: database locked or unreachable, serialization failure, broker or
+producer time-out) is not the record's fault: nothing is committed or dead-lettered, the consumer is rewound to
+the batch's first offsets and the batch is tried again after a capped exponential backoff with jitter; the worker
+reports NOT_SERVING only once such failures have lasted `transient_unhealthy_seconds`. Partitions revoked in a
+rebalance get their processed offsets committed; partitions LOST (the group moved on without us, e.g. after a
+broker restart) get nothing committed, and the worker goes on with what the group assigns next.
 SIGTERM (`stop()`) finishes the batch in hand, commits, and exits.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
 import threading
 import time
@@ -25,7 +34,7 @@ from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 
-from services.platform.errors import ValidationError
+from services.platform.errors import ValidationError, is_transient
 from services.platform.kafka_io import (
     Output,
     decode_outputs,
@@ -44,6 +53,7 @@ log = logging.getLogger(__name__)
 LAG_INTERVAL_SECONDS = 2.0
 PRUNE_INTERVAL_SECONDS = 600.0
 COMMIT_IN_FLIGHT_SECONDS = 10.0  # an async commit unanswered this long is taken as lost
+REVOKE_COMMIT_TIMEOUT_MS = 5_000  # a commit on revoke that takes longer is given up (redelivery is harmless)
 
 
 class Record(NamedTuple):
@@ -93,9 +103,22 @@ class _CommitOnRevoke(AsyncConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         offsets = self.runner.offsets_of(revoked)
         consumer = self.runner._consumer
-        if offsets and consumer is not None:
-            await consumer._coordinator._commit_offsets_sync_async(offsets)
-        self.runner.forget(revoked)
+        try:
+            if offsets and consumer is not None:
+                await consumer._coordinator._commit_offsets_sync_async(offsets, timeout_ms=REVOKE_COMMIT_TIMEOUT_MS)
+        except Exception as exc:  # never out of a listener: kafka-python would raise it from poll() and end the loop
+            log.warning("%s: commit on revoke failed (the next owner re-reads those records, harmlessly): %r",
+                        self.runner.service, exc)
+        finally:
+            self.runner.forget(revoked)
+
+    async def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
+        """The group moved on without this worker (session expired, broker restarted): another member may own
+        these partitions already, so nothing is committed for them (kafka-python's default would call
+        on_partitions_revoked, whose commit fails with CommitFailedError)."""
+        log.warning("%s lost %s; nothing committed for them", self.runner.service,
+                    sorted((tp.topic, tp.partition) for tp in lost))
+        self.runner.forget(lost)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("%s assigned %s", self.runner.service, sorted((tp.topic, tp.partition) for tp in assigned))
@@ -130,6 +153,10 @@ class StreamRunner:
         self._commit_sent_at: float | None = None  # set while an async commit is in flight
         self._commit_skipped = False  # a batch's offsets wait for the commit in flight to answer
         self.failure: BaseException | None = None
+        self.failing_since: float | None = None  # set while transient failures go on (health after a limit)
+        self._attempt = 0  # transient failures in a row (the backoff's exponent)
+        self._retrying_batch = False  # a batch was rewound after a transient failure and is not yet done
+        self._last_lag = self._last_prune = 0.0
         self.ready = threading.Event()  # set once the group has assigned partitions
         self._consumer = None
         self._producer: KafkaProducer | None = None
@@ -163,6 +190,9 @@ class StreamRunner:
         if not self.is_alive():
             return False
         now, limit = time.monotonic(), self.settings.stuck_batch_seconds
+        failing = self.failing_since
+        if failing is not None and now - failing >= self.settings.transient_unhealthy_seconds:
+            return False
         return all(started is None or now - started < limit for started in (self.batch_started_at,
                                                                            self.poll_started_at))
 
@@ -176,48 +206,133 @@ class StreamRunner:
     def run(self) -> None:
         consumer = make_consumer(self.settings, self.group_id)
         self._consumer = consumer
-        self._producer = make_producer(self.settings)
         try:
             for topic in self.sources:  # know every topic's partitions before joining: an assignment made
                 consumer.partitions_for_topic(topic)  # without them stays empty until the next metadata refresh
             consumer.subscribe(list(self.sources), listener=_CommitOnRevoke(self))
-            last_lag = last_prune = 0.0
+            self._last_lag = self._last_prune = 0.0
             while not self._stop.is_set():
-                self.poll_started_at = time.monotonic()
-                polled = consumer.poll(timeout_ms=self.settings.poll_timeout_ms,
-                                       max_records=self.settings.poll_max_records)
-                self.poll_started_at = None
-                if consumer.assignment():
-                    self.ready.set()
-                if polled:
-                    self.process(polled)
-                elif self._commit_skipped:  # idle now: commit what a busy moment left uncommitted
-                    self._commit_async()
-                now = time.monotonic()
-                if now - last_lag > LAG_INTERVAL_SECONDS:
-                    self._update_lag()
-                    last_lag = now
-                if now - last_prune > PRUNE_INTERVAL_SECONDS:
-                    with self.store.transaction() as tx:
-                        prune_processed(tx, self.group_id, self.settings.processed_retention_hours)
-                    last_prune = now
+                try:
+                    self._step(consumer)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    self._back_off(exc)
             self.commit_pending()
         finally:
             consumer.close(autocommit=False)
-            self._producer.close(timeout=10)
+            if self._producer is not None:
+                self._producer.close(timeout=10)
+
+    def _step(self, consumer: Any) -> None:
+        """One turn of the loop: poll, process what came, housekeeping. Raises a transient failure to back off."""
+        self.poll_started_at = time.monotonic()
+        try:
+            polled = consumer.poll(timeout_ms=self.settings.poll_timeout_ms,
+                                   max_records=self.settings.poll_max_records)
+        finally:
+            self.poll_started_at = None
+        if consumer.assignment():
+            self.ready.set()
+        if polled:
+            self.process(polled)
+        elif self._commit_skipped:  # idle now: commit what a busy moment left uncommitted
+            self._commit_async()
+        now = time.monotonic()
+        if now - self._last_lag > LAG_INTERVAL_SECONDS:
+            self._last_lag = now
+            self._update_lag()
+        if now - self._last_prune > PRUNE_INTERVAL_SECONDS:
+            self._last_prune = now
+            with self.store.transaction() as tx:
+                prune_processed(tx, self.group_id, self.settings.processed_retention_hours)
+        if not polled and not self._retrying_batch:
+            self._recovered()
+
+    # ---- transient failures -------------------------------------------------------------------------------
+
+    def backoff_seconds(self, attempt: int) -> float:
+        """Capped exponential backoff with jitter: a random wait in [d/2, d], d = base * 2**attempt <= max."""
+        ceiling = min(self.settings.retry_backoff_max_seconds,
+                      self.settings.retry_backoff_seconds * 2 ** min(attempt, 30))
+        return ceiling / 2 + random.random() * ceiling / 2
+
+    def _back_off(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self.failing_since is None:
+            self.failing_since = now
+        delay = self.backoff_seconds(self._attempt)
+        self._attempt += 1
+        self.metrics.transient_failures.labels(self.service).inc()
+        log.warning("%s: transient failure #%d for %.1f s (%s: %s); retrying in %.2f s", self.service,
+                    self._attempt, now - self.failing_since, type(exc).__name__, exc, delay)
+        self._stop.wait(delay)
+
+    def _recovered(self) -> None:
+        if self.failing_since is not None:
+            log.info("%s: recovered after %d transient failures in %.1f s", self.service, self._attempt,
+                     time.monotonic() - self.failing_since)
+        self.failing_since, self._attempt, self._retrying_batch = None, 0, False
+
+    def _rewind(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Seek back to the batch's first offsets so the next poll returns the same records again."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        for tp, messages in polled.items():
+            if messages and tp in assigned:
+                try:
+                    consumer.seek(tp, messages[0].offset)
+                except Exception as exc:  # revoked meanwhile: its next owner reads from the committed offset
+                    log.info("%s: could not rewind %s: %r", self.service, tp, exc)
+        self._retrying_batch = True
+
+    def _producer_ready(self) -> KafkaProducer:
+        """The producer, made on first use (making one needs the broker: a transient failure while it is down)."""
+        if self._producer is None:
+            self._producer = make_producer(self.settings,
+                                           max_block_ms=int(self.settings.produce_timeout_seconds * 1000))
+        return self._producer
+
+    def _drop_producer(self) -> None:
+        """After a failed send or flush: drop what the producer still holds (the batch is produced again) and
+        start afresh next time, so an idempotent producer's state after expired batches cannot stall later ones."""
+        old, self._producer = self._producer, None
+        if old is not None:
+            try:
+                old.close(timeout=0)
+            except Exception as exc:
+                log.info("%s: closing the failed producer: %r", self.service, exc)
 
     # ---- one batch --------------------------------------------------------------------------------------
 
     def process(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Handle one polled batch. On a transient failure the consumer is rewound to the batch's start, nothing
+        is committed, and the failure is raised for the loop to back off."""
         self.batch_started_at = time.monotonic()
+        try:
+            self._process(polled)
+        except Exception as exc:
+            if is_transient(exc):
+                self._rewind(polled)
+            raise
+        finally:
+            self.batch_started_at = None
+        self._recovered()
+
+    def _process(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        started = time.monotonic()
+        producer = self._producer_ready()
         records: list[Record] = []
         dead: list[Output] = []
+        next_offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, messages in polled.items():
             if not messages:
                 continue
             source = self.sources[tp.topic]
             self.metrics.consumed.labels(self.service, tp.topic).inc(len(messages))
-            self._processed[tp] = OffsetAndMetadata(messages[-1].offset + 1, "", -1)
+            next_offsets[tp] = OffsetAndMetadata(messages[-1].offset + 1, "", -1)
             decode, validate, event_id = source.decode, source.validate, source.event_id
             for msg in messages:
                 try:
@@ -234,24 +349,38 @@ class StreamRunner:
                 records.append(Record(tp.topic, tp.partition, msg.offset, key, eid, value, msg.timestamp))
 
         outputs = self._apply(records, dead)
-        assert self._producer is not None
-        produce_all(self._producer, [*dead, *outputs])
+        try:
+            produce_all(producer, [*dead, *outputs], timeout=self.settings.produce_timeout_seconds)
+        except Exception:
+            self._drop_producer()
+            raise
+        for letter in dead:
+            headers = dict(letter.headers)
+            self.metrics.dead_lettered.labels(self.service, headers["dlq.source.topic"].decode(),
+                                              headers["dlq.reason"].decode()).inc()
+        self._processed.update(next_offsets)  # only now: a failed batch must leave nothing to commit
         self._commit_async()
-        self.metrics.batch_seconds.labels(self.service).observe(time.monotonic() - self.batch_started_at)
+        self.metrics.batch_seconds.labels(self.service).observe(time.monotonic() - started)
         self.metrics.last_processed.labels(self.service).set(time.time())
-        self.batch_started_at = None
 
     def _apply(self, records: list[Record], dead: list[Output]) -> list[Output]:
-        """Run the handler on the records not yet processed; return every output to produce."""
+        """Run the handler on the records not yet processed; return every output to produce.
+
+        A transient failure is raised (the whole batch is tried again later). Any other failure of the batch is
+        narrowed down by handling each record on its own: a record that fails again is dead-lettered."""
         try:
             return self._apply_in_one_transaction(records)
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                raise
             log.exception("%s: batch of %d failed; retrying record by record", self.service, len(records))
         outputs: list[Output] = []
         for record in records:
             try:
                 outputs += self._apply_in_one_transaction([record])
             except Exception as exc:
+                if is_transient(exc):
+                    raise
                 msg = _RecordView(record)
                 dead.append(self._dead_letter(msg, "handler_error", f"{type(exc).__name__}: {exc}"))
         return outputs
@@ -291,7 +420,7 @@ class StreamRunner:
             self.metrics.replayed.labels(self.service, topic).inc(n)
 
     def _dead_letter(self, msg: ConsumerRecord | _RecordView, reason: str, error: str) -> Output:
-        self.metrics.dead_lettered.labels(self.service, msg.topic, reason).inc()
+        """The dead letter of `msg` (counted once it is produced)."""
         log.warning("%s: dead letter %s[%d]@%d: %s", self.service, msg.topic, msg.partition, msg.offset, error)
         headers = (
             ("dlq.reason", reason.encode()),
@@ -311,17 +440,23 @@ class StreamRunner:
         return {tp: om for tp, om in self._processed.items() if tp in partitions}
 
     def commit_pending(self) -> None:
-        """Synchronous commit of everything processed (on stop, from the worker thread)."""
+        """Synchronous commit of everything processed (on stop, from the worker thread). A failure only means
+        the next owner re-reads those records, which the processed-events record makes harmless."""
         consumer = self._consumer
         if consumer is not None:
             offsets = self.offsets_of(consumer.assignment())
             if offsets:
-                consumer.commit(offsets=offsets)
+                try:
+                    consumer.commit(offsets=offsets)
+                except Exception as exc:
+                    log.warning("%s: final commit failed (those records will be redelivered): %r",
+                                self.service, exc)
 
     def forget(self, partitions: set[TopicPartition]) -> None:
         """Partitions that left this worker: their offsets are another worker's to commit from now on."""
         for tp in partitions:
             self._processed.pop(tp, None)
+        self._retrying_batch = False  # a rewound batch of theirs is their next owner's to handle
 
     def _commit_async(self) -> None:
         """After a batch, once its outputs are flushed, unless the previous commit is still in flight (the next
@@ -335,8 +470,15 @@ class StreamRunner:
         if self._commit_sent_at is not None and now - self._commit_sent_at < COMMIT_IN_FLIGHT_SECONDS:
             self._commit_skipped = True
             return
+        offsets = self.offsets_of(self._consumer.assignment())
+        if not offsets:
+            return
         self._commit_sent_at, self._commit_skipped = now, False
-        self._consumer.commit_async(offsets=dict(self._processed), callback=self._on_commit)
+        try:
+            self._consumer.commit_async(offsets=offsets, callback=self._on_commit)
+        except Exception as exc:  # e.g. no coordinator during a broker restart: the next turn commits
+            self._commit_sent_at, self._commit_skipped = None, True
+            log.warning("%s: offset commit not sent: %r", self.service, exc)
 
     def _on_commit(self, offsets: object, response: object) -> None:
         self._commit_sent_at = None

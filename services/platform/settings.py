@@ -34,6 +34,12 @@ class Settings:
     poll_max_records: int = 2000
     poll_timeout_ms: int = 200
     stuck_batch_seconds: float = 60.0
+    # transient failures (database locked or unreachable, broker or producer time-out): the batch is retried with
+    # capped exponential backoff and jitter; the worker reports NOT_SERVING once they have lasted this long
+    retry_backoff_seconds: float = 0.2
+    retry_backoff_max_seconds: float = 10.0
+    transient_unhealthy_seconds: float = 60.0
+    produce_timeout_seconds: float = 30.0  # a flush (or a send waiting for metadata) longer than this fails
     # processed-event records are kept as long as Kafka may redeliver (the topics' retention)
     processed_retention_hours: float = 168.0
     consumer_group_prefix: str = "proactive-care"
@@ -55,6 +61,11 @@ class Settings:
             poll_max_records=int(_env("POLL_MAX_RECORDS", str(d.poll_max_records))),
             poll_timeout_ms=int(_env("POLL_TIMEOUT_MS", str(d.poll_timeout_ms))),
             stuck_batch_seconds=float(_env("STUCK_BATCH_SECONDS", str(d.stuck_batch_seconds))),
+            retry_backoff_seconds=float(_env("RETRY_BACKOFF_SECONDS", str(d.retry_backoff_seconds))),
+            retry_backoff_max_seconds=float(_env("RETRY_BACKOFF_MAX_SECONDS", str(d.retry_backoff_max_seconds))),
+            transient_unhealthy_seconds=float(_env("TRANSIENT_UNHEALTHY_SECONDS",
+                                                   str(d.transient_unhealthy_seconds))),
+            produce_timeout_seconds=float(_env("PRODUCE_TIMEOUT_SECONDS", str(d.produce_timeout_seconds))),
             processed_retention_hours=float(_env("PROCESSED_RETENTION_HOURS", str(d.processed_retention_hours))),
             consumer_group_prefix=_env("CONSUMER_GROUP_PREFIX", d.consumer_group_prefix),
             topic_prefix=_env("TOPIC_PREFIX", d.topic_prefix),

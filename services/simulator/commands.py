@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         results = produce_bank(bank, settings, rate=None if args.fast else args.rate, limit=args.limit)
         out["produced"] = [
             {"topic": r.topic, "records": r.records, "seconds": round(r.seconds, 3),
-             "records_per_second": round(r.records_per_second, 1)}
+             "records_per_second": round(r.records_per_second, 1), "failed": r.failed}
             for r in results
         ]
     out["timings"] = timings

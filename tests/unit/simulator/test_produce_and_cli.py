@@ -15,7 +15,7 @@ from services.platform.settings import Settings
 from services.simulator import annuity, commands, handbook_csv
 from services.simulator.bank import build_bank
 from services.simulator.handbook import HandbookConfig
-from services.simulator.produce import produce_bank, send_all
+from services.simulator.produce import RetryPolicy, produce_bank, send_all
 
 
 @dataclass
@@ -128,11 +128,58 @@ def test_send_all_without_rate_never_sleeps() -> None:
     assert clock.slept == []
 
 
-def test_failed_sends_raise_after_flush() -> None:
-    producer = FakeProducer(fail_every=7)
-    with pytest.raises(RuntimeError, match="2 sends failed"):
-        send_all(producer, [("tx", "k", events_pb2.Transaction(id="x"))] * 20)
-    assert producer.flushes == 1
+def test_a_failed_send_is_re_sent_after_a_backoff_and_nothing_is_lost() -> None:
+    producer, clock = FakeProducer(fail_every=7), FakeClock()
+    messages = [("tx", "k", events_pb2.Transaction(id=str(i))) for i in range(20)]
+    [result] = send_all(producer, messages, clock=clock, sleep=clock.sleep)
+    assert result.records == 20 and result.failed == 0
+    delivered = [events_pb2.Transaction.FromString(v).id for i, (_t, _k, v) in enumerate(producer.sent)
+                 if (i + 1) % 7]
+    assert sorted(delivered, key=int) == [str(i) for i in range(20)]  # every record, once
+    assert len(clock.slept) == 3  # one backoff per failure
+    assert all(0.25 <= s <= 0.5 for s in clock.slept)  # the first backoff: [base/2, base]
+
+
+@dataclass
+class BrokerAway(FakeProducer):
+    """Every send fails while the broker is away; it comes back after `away_for` producers were made."""
+
+    away_for: int = 0
+    made: int = 0
+
+    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> FakeFuture:
+        future = super().send(topic, value, key)
+        if self.made < self.away_for:
+            self.sent.pop()
+            return FakeFuture(RuntimeError("KafkaTimeoutError: Expiring 1 record(s)"))
+        return future
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+    def renew(self) -> BrokerAway:
+        self.made += 1
+        return self
+
+
+def test_a_broker_away_for_a_while_gets_the_records_re_sent_in_order_on_a_new_producer() -> None:
+    producer, clock = BrokerAway(away_for=3), FakeClock()
+    messages = [("tx", "k", events_pb2.Transaction(id=str(i))) for i in range(10)]
+    [result] = send_all(producer, messages, clock=clock, sleep=clock.sleep, renew=producer.renew)
+    assert result.failed == 0
+    assert [events_pb2.Transaction.FromString(v).id for _t, _k, v in producer.sent] == [str(i) for i in range(10)]
+    assert producer.made == 3
+    assert len(clock.slept) == 3  # one backoff before each new producer
+
+
+def test_what_cannot_be_delivered_is_counted_not_raised() -> None:
+    producer, clock = BrokerAway(away_for=10**9), FakeClock()
+    messages = [("tx", "k", events_pb2.Transaction(id=str(i))) for i in range(3)]
+    [result] = send_all(producer, messages, clock=clock, sleep=clock.sleep, renew=producer.renew,
+                        policy=RetryPolicy(attempts=4, backoff=1.0, max_backoff=4.0))
+    assert result.records == 3 and result.failed == 3
+    assert producer.sent == []
+    assert max(clock.slept) <= 4.0  # capped
 
 
 def _run_cli(argv: list[str]) -> int:

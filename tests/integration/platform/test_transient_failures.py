@@ -1,0 +1,129 @@
+"""Transient is not poison: a handler failure that passes when tried again (a locked database) is retried with
+backoff and nothing is committed or dead-lettered meanwhile; a record that fails every time on its own is
+dead-lettered with its reason while the others are handled. Real broker, real SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+
+from kafka.errors import KafkaError
+from prometheus_client import CollectorRegistry
+
+from services.platform.kafka_io import Output
+from services.platform.runner import Record
+from services.platform.topics import TRANSACTIONS, dlq
+from tests import factories
+from tests.integration.conftest import read_topic, wait_for
+from tests.integration.platform.ledger import LedgerHandler, build_runner
+from tests.integration.platform.test_stream_runner import _committed as _committed_once
+from tests.integration.platform.test_stream_runner import _effect_counts, _metric
+
+
+def _committed(settings, group: str, topic: str) -> int:  # type: ignore[no-untyped-def]
+    """The group's committed offsets, asked again while the broker is still electing the group's coordinator."""
+    for _ in range(50):
+        try:
+            return _committed_once(settings, group, topic)
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            time.sleep(0.2)
+    return _committed_once(settings, group, topic)
+
+
+class FlakyLedger(LedgerHandler):
+    """The ledger, but its database is 'locked' for the first `transient` calls (or until `release` is set), and
+    the transaction ids in `poison` make it fail every time."""
+
+    def __init__(self, inner: LedgerHandler, transient: int = 0, release: threading.Event | None = None,
+                 poison: frozenset[str] = frozenset()) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.transient, self.release, self.poison = transient, release, poison
+        self.calls = 0
+
+    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+        self.calls += 1
+        if self.calls <= self.transient or (self.release is not None and not self.release.is_set()):
+            raise sqlite3.OperationalError("database is locked")
+        if any(r.value.id in self.poison for r in records):
+            raise ValueError("cannot apply this transaction")
+        return super().handle(records, tx)
+
+
+def _flaky_runner(settings, registry, **flaky):  # type: ignore[no-untyped-def]
+    runner, store = build_runner(settings, registry)
+    runner.handler = FlakyLedger(runner.handler, **flaky)  # type: ignore[arg-type]
+    return runner, store
+
+
+def test_a_transient_failure_is_retried_until_it_passes_nothing_dead_lettered_every_effect_once(settings, produce):
+    settings = settings.with_overrides(retry_backoff_seconds=0.05, retry_backoff_max_seconds=0.2)
+    txs = [factories.transaction() for _ in range(6)]
+    for tx in txs:
+        produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
+    registry = CollectorRegistry()
+    runner, store = _flaky_runner(settings, registry, transient=3)
+    runner.start()
+    try:
+        assert wait_for(lambda: _committed(settings, runner.group_id, TRANSACTIONS) == len(txs))
+        assert runner.is_alive()
+    finally:
+        runner.stop()
+        runner.join(30)
+    assert _effect_counts(store) == {tx.id: 1 for tx in txs}
+    assert read_topic(settings, dlq(TRANSACTIONS), expect=0) == []
+    assert _metric(registry, "proactivecare_stream_transient_failures_total", service="ledger") >= 3
+    assert runner.failing_since is None
+
+
+def test_a_poison_record_is_dead_lettered_with_its_reason_and_the_others_are_handled(settings, produce):
+    settings = settings.with_overrides(retry_backoff_seconds=0.05, retry_backoff_max_seconds=0.2)
+    txs = [factories.transaction() for _ in range(5)]
+    poison = txs[2]
+    for tx in txs:
+        produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
+    registry = CollectorRegistry()
+    runner, store = _flaky_runner(settings, registry, transient=1, poison=frozenset({poison.id}))
+    runner.start()
+    try:
+        dead = read_topic(settings, dlq(TRANSACTIONS), expect=1)
+        assert wait_for(lambda: _committed(settings, runner.group_id, TRANSACTIONS) == len(txs))
+    finally:
+        runner.stop()
+        runner.join(30)
+    assert _effect_counts(store) == {tx.id: 1 for tx in txs if tx is not poison}
+    assert len(dead) == 1
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert headers["dlq.reason"] == "handler_error"
+    assert "ValueError: cannot apply this transaction" in headers["dlq.error"]
+    assert dead[0].value == poison.SerializeToString()
+    assert _metric(registry, "proactivecare_stream_records_dead_lettered_total", service="ledger",
+                   topic=settings.topic(TRANSACTIONS), reason="handler_error") == 1
+
+
+def test_transient_failures_past_the_limit_turn_health_off_until_they_pass_and_nothing_is_committed_meanwhile(
+        settings, produce):
+    settings = settings.with_overrides(retry_backoff_seconds=0.05, retry_backoff_max_seconds=0.2,
+                                       transient_unhealthy_seconds=0.5)
+    txs = [factories.transaction() for _ in range(4)]
+    for tx in txs:
+        produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
+    release = threading.Event()
+    runner, store = _flaky_runner(settings, CollectorRegistry(), release=release)
+    runner.start()
+    try:
+        assert wait_for(lambda: not runner.is_healthy())
+        assert runner.is_alive()
+        assert _committed(settings, runner.group_id, TRANSACTIONS) == 0
+        assert _effect_counts(store) == {}
+        release.set()  # the database is back
+        assert wait_for(lambda: _committed(settings, runner.group_id, TRANSACTIONS) == len(txs))
+        assert wait_for(runner.is_healthy)
+    finally:
+        runner.stop()
+        runner.join(30)
+    assert _effect_counts(store) == {tx.id: 1 for tx in txs}
+    assert read_topic(settings, dlq(TRANSACTIONS), expect=0) == []
