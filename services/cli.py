@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.platform import auth, logs
+from services.platform import auth, logs, tracing
 from services.platform.settings import Settings
 
 # Services with a folder of the same shape; each may add its own subcommands in `commands.py`.
@@ -68,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         module.register(sub)
 
     args = parser.parse_args(argv)
-    logs.configure(getattr(args, "service", None) or args.command)
+    name = getattr(args, "service", None) or args.command
+    logs.configure(name)
+    tracing.configure(name)
     return int(args.func(args) or 0)
 
 

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from opentelemetry import propagate
+
+from services.platform import tracing
 
 
 class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
@@ -13,8 +16,13 @@ class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         self.metadata = (("authorization", f"Bearer {token}"),)
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
-        return _Details(details.method, details.timeout, (*(details.metadata or ()), *self.metadata),
-                        details.credentials, details.wait_for_ready, details.compression)
+        metadata = (*(details.metadata or ()), *self.metadata)
+        if tracing.enabled():  # the current span's context travels to the server as `traceparent` metadata
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            metadata += tuple(carrier.items())
+        return _Details(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready,
+                        details.compression)
 
     def intercept_unary_unary(self, continuation: Callable[..., Any], details: grpc.ClientCallDetails,
                               request: Any) -> Any:

@@ -17,8 +17,11 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
-from services.platform import auth, logs
+from services.platform import auth, logs, tracing
 from services.platform.errors import (
     FailedPreconditionError,
     NotFoundError,
@@ -74,6 +77,12 @@ class _CallGuard:
         metadata = dict(context.invocation_metadata() or ())
         # the call's own task and context: every log line of the call carries its request id
         logs.request_id.set(str(metadata.get("x-request-id", ""))[:64] or uuid.uuid4().hex[:16])
+        if tracing.enabled():  # a server span, the child of the caller's `traceparent` metadata if any
+            span = tracing.start(f"{self.labels[1]}/{self.labels[2]}", SpanKind.SERVER,
+                                 tracing.context_from(metadata.items()),
+                                 attributes={"rpc.system": "grpc", "rpc.service": self.labels[1],
+                                             "rpc.method": self.labels[2]})
+            otel_context.attach(trace.set_span_in_context(span))
         header = metadata.get("authorization", "")
         if not header.lower().startswith("bearer "):
             raise auth.AuthError("missing bearer token")
@@ -96,6 +105,9 @@ class _CallGuard:
         code = context.code() or grpc.StatusCode.OK
         name = GO_CODE_NAMES.get(code, str(code))
         self.metrics.handled.labels(*self.labels, name).inc()
+        if tracing.enabled() and (span := trace.get_current_span()).is_recording():
+            span.set_attribute("rpc.grpc.status_code", code.value[0] if isinstance(code, grpc.StatusCode) else -1)
+            span.end()
         self.metrics.handling_seconds.labels(*self.labels).observe(time.perf_counter() - started)
 
 

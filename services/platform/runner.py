@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, Protocol
 
 from google.protobuf.message import DecodeError, Message
@@ -32,8 +32,10 @@ from kafka import KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
+from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 
+from services.platform import tracing
 from services.platform.errors import ValidationError, is_transient
 from services.platform.kafka_io import (
     Output,
@@ -66,6 +68,8 @@ class Record(NamedTuple):
     event_id: str
     value: Any  # the decoded protobuf message
     timestamp_ms: int  # the Kafka record timestamp (produce time)
+    headers: Any = None  # the Kafka record headers (where a producer put its trace context)
+    span: Any = None  # while tracing is on: this record's processing span (its outputs become its children)
 
 
 @dataclass(frozen=True)
@@ -346,7 +350,8 @@ class StreamRunner:
                     dead.append(self._dead_letter(msg, "undecodable", f"{type(exc).__name__}: {exc}"))
                     continue
                 key = msg.key.decode(errors="replace") if msg.key else ""
-                records.append(Record(tp.topic, tp.partition, msg.offset, key, eid, value, msg.timestamp))
+                records.append(Record(tp.topic, tp.partition, msg.offset, key, eid, value, msg.timestamp,
+                                      msg.headers))
 
         outputs = self._apply(records, dead)
         try:
@@ -394,13 +399,23 @@ class StreamRunner:
             for r in records:
                 if r.event_id in new_ids and r.event_id not in fresh:
                     fresh[r.event_id] = r
-            result = self.handler.handle(list(fresh.values()), tx) if fresh else {}
+            handed = list(fresh.values())
+            if tracing.enabled() and handed:
+                handed = [r._replace(span=self._span(r)) for r in handed]
+            try:
+                result = self.handler.handle(handed, tx) if fresh else {}
+                if tracing.enabled():
+                    result = _traced(result, {r.event_id: r.span for r in handed})
+            finally:
+                for r in handed:
+                    if r.span is not None:
+                        r.span.end()
             produced = [(eid, encode_outputs(outs)) for eid, outs in result.items() if outs and eid in fresh]
             save_outputs(tx, consumer_name, produced)
             replayed = stored_outputs(tx, consumer_name, (e for e in unique if e not in new_ids))
         committed = getattr(self.handler, "committed", None)
         if fresh and committed is not None:
-            committed(list(fresh.values()))
+            committed(handed)
         self._count(records, fresh)
         outputs: list[Output] = []
         for blob in replayed:
@@ -408,6 +423,14 @@ class StreamRunner:
         for eid in fresh:
             outputs += result.get(eid, ())
         return outputs
+
+    def _span(self, record: Record) -> Any:
+        """The processing span of one record, a child of its producer's span when the record carries one."""
+        return tracing.start(f"{record.topic} process", SpanKind.CONSUMER, tracing.context_from(record.headers),
+                             attributes={**tracing.messaging_attributes(record.topic, record.partition,
+                                                                        record.offset, "process"),
+                                         "messaging.consumer.group.name": self.group_id,
+                                         "proactivecare.event_id": record.event_id})
 
     def _count(self, records: list[Record], fresh: dict[str, Record]) -> None:
         handled: Counter[str] = Counter()
@@ -497,6 +520,13 @@ class StreamRunner:
             position = consumer.position(tp, timeout_ms=1000)
             if position is not None:
                 self.metrics.lag.labels(self.service, tp.topic, str(tp.partition)).set(max(0, end - position))
+
+
+def _traced(result: Mapping[str, Sequence[Output]], spans: Mapping[str, Any]) -> dict[str, list[Output]]:
+    """Each output carries the trace context of the record it came from."""
+    return {eid: [replace(o, headers=tracing.with_headers(o.headers, tracing.headers_for(spans[eid])))
+                  for o in outs] if eid in spans else list(outs)
+            for eid, outs in result.items()}
 
 
 class _RecordView:
