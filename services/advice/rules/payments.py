@@ -82,20 +82,27 @@ def income_late(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
     for series in ctx.state.active_series(recurring.SALARY, recurring.INCOME):
         if series.status != recurring.MATURE:
             continue
-        overdue = series.days_overdue(ctx.today)
-        if overdue < late_days:
+        model = recurring.income_model(series)
+        due = series.next_due
+        if model is not None and model.trusted:
+            late_from = model.late_from(late_days - 1)   # judged on the income model: rhythm, weekend shift
+            if late_from is None or ctx.today < late_from:
+                continue                                 # irregular income is never "late"
+            due = model.nominal or due
+        elif series.days_overdue(ctx.today) < late_days:
             continue
+        overdue = (ctx.today - due).days
         expected = series.typical_amount_minor
         if not meets(rule, expected, percent_of(expected, income)):
             continue
         what = "salary" if series.kind == recurring.SALARY else "regular income"
         found.append(Candidate(
-            type=INCOME_LATE, subject=f"{series.key}|{series.next_due.isoformat()}",
+            type=INCOME_LATE, subject=f"{series.key}|{due.isoformat()}",
             title=f"Your {what} from {series.name} hasn't arrived",
-            body=(f"We expected about {ctx.money(expected)} from {series.name} on {day_text(series.next_due)}, "
+            body=(f"We expected about {ctx.money(expected)} from {series.name} on {day_text(due)}, "
                   f"{overdue} days ago. If something has changed, we can help you plan the weeks ahead."),
             reasons=(Reason("INCOME_LATE", f"{overdue} days late; usually {ctx.money(expected)}.", 1.0),),
-            data={"expected_minor": str(expected), "expected_day": series.next_due.isoformat(),
+            data={"expected_minor": str(expected), "expected_day": due.isoformat(),
                   "days_late": str(overdue), "currency": ctx.currency, "payer": series.name},
             value_minor=expected,
         ))
