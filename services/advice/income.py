@@ -259,16 +259,23 @@ def rolling_sums(payments: Sequence[tuple[date, int]], today: date, days: int = 
 
 
 def irregular_fall(payments: Sequence[tuple[date, int]], today: date, drop_ratio: float,
-                   volatility_k: float = 3.0, min_blocks: int = 6) -> tuple[int, int] | None:
+                   volatility_k: float = 3.0, min_blocks: int = 6, persist_days: int = 7) -> tuple[int, int] | None:
     """(recent, usual) when the last 28 days brought clearly less than the source's usual 28 days (read from
     its weekly sums before them): below `drop_ratio` of it and more than `volatility_k` standard deviations of
-    a 28-day sum below it. None otherwise or with fewer than `min_blocks` earlier weeks."""
-    recent, weeks = rolling_sums(payments, today)
+    a 28-day sum below it, and so already `persist_days` ago (one thin month of gig work is noise). None
+    otherwise or with fewer than `min_blocks` earlier weeks."""
+    earlier = _fall_on(payments, today - timedelta(days=persist_days), drop_ratio, volatility_k, min_blocks)
+    return _fall_on(payments, today, drop_ratio, volatility_k, min_blocks) if earlier else None
+
+
+def _fall_on(payments: Sequence[tuple[date, int]], today: date, drop_ratio: float, volatility_k: float,
+             min_blocks: int) -> tuple[int, int] | None:
+    recent, weeks = rolling_sums([p for p in payments if p[0] <= today], today)
     if len(weeks) < min_blocks:
         return None
     per_window = ROLLING_DAYS / 7
     usual = mean(weeks) * per_window
-    spread = max(stdev(weeks) * per_window ** 0.5, 0.1 * usual)
+    spread = max(stdev(weeks) * per_window ** 0.5, 0.15 * usual)
     if usual <= 0 or recent >= drop_ratio * usual or recent >= usual - volatility_k * spread:
         return None
     return recent, int(usual)

@@ -79,7 +79,7 @@ def test_monthly_equivalents() -> None:
 def test_irregular_income_falls_only_beyond_its_own_volatility() -> None:
     steady = gig(3, date(2025, 1, 1), date(2025, 5, 1))
     assert inc.irregular_fall(steady, date(2025, 5, 1), 0.8) is None
-    halved = [(d, a if d < date(2025, 4, 3) else a // 4) for d, a in steady]
+    halved = [(d, a if d < date(2025, 3, 25) else a // 10) for d, a in steady]
     fall = inc.irregular_fall(halved, date(2025, 5, 1), 0.8)
     assert fall is not None and fall[0] < 0.5 * fall[1]
 
