@@ -182,8 +182,8 @@ def _in_process(bank: Bank, config: EvaluationConfig, tmp: Path) -> tuple[Store,
 
     settings = Settings()
     store = Store(tmp / "advice-eval.sqlite")
-    handler = AdviceHandler(settings, AdviceRepository(store), load_policy_book(),
-                            AdviceMetrics.create(CollectorRegistry()))
+    registry = CollectorRegistry()
+    handler = AdviceHandler(settings, AdviceRepository(store), load_policy_book(), AdviceMetrics.create(registry))
     profiles = [Record(settings.topic(CUSTOMERS), 0, i, p.customer_id, f"p/{i}", p, 0)
                 for i, p in enumerate(events.profiles(bank))]
     with store.transaction() as tx:
@@ -205,7 +205,20 @@ def _in_process(bank: Bank, config: EvaluationConfig, tmp: Path) -> tuple[Store,
         n_tx += len(batch)
     seconds = time.perf_counter() - replay_started
     return store, {"mode": "in-process (AdviceHandler.handle in poll-sized store transactions; no broker)",
-                   "transactions": n_tx, "transactions_per_second": round(n_tx / seconds, 1) if seconds else 0.0}
+                   "transactions": n_tx, "transactions_per_second": round(n_tx / seconds, 1) if seconds else 0.0,
+                   "not_sent_by_reason": held_by_reason(registry)}
+
+
+def held_by_reason(registry: CollectorRegistry) -> dict[str, int]:
+    """Eligible nudges not sent, by reason (the `..._advice_nudges_held_total` counter summed over types)."""
+    out: dict[str, int] = {}
+    for metric in registry.collect():
+        if metric.name.endswith("_advice_nudges_held"):
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    why = sample.labels["why"]
+                    out[why] = out.get(why, 0) + int(sample.value)
+    return dict(sorted(out.items()))
 
 
 def _through_kafka(bank: Bank, tmp: Path) -> tuple[Store, dict[str, object]]:
