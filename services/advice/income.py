@@ -139,6 +139,10 @@ def classify(days: Sequence[date]) -> tuple[str, tuple[int, ...]]:
         return IRREGULAR, ()
     if all(d == last_working_day(d.year, d.month) for d in days) and all(25 <= g <= 35 for g in gaps):
         return LAST_WORKING_DAY, ()
+    if all(10 <= g <= 20 for g in gaps):
+        anchors = _semi_monthly_anchors(days)   # two days of the month, or every other weekday: the closer fit
+        if anchors is not None and _exact_semi_monthly(days, anchors) > _exact_on_grid(days, 14):
+            return SEMI_MONTHLY, anchors
     for rhythm, low, high in ((WEEKLY, 5, 9), (BIWEEKLY, 11, 17), (FOUR_WEEKLY, 25, 31)):
         if all(low <= g <= high for g in gaps) and _on_grid(days, _GRID_DAYS[rhythm]):
             if rhythm == FOUR_WEEKLY and _monthly_anchor(days) is not None and (len(days) < 3 or _same_day(days)):
@@ -163,6 +167,15 @@ def _on_grid(days: Sequence[date], period: int) -> bool:
     return _mostly_exact(offsets, 2 if period == 7 else 3)
 
 
+def _exact_on_grid(days: Sequence[date], period: int) -> int:
+    anchor = _grid_anchor_days(days, period)
+    return sum((d - anchor).days % period == 0 for d in days)
+
+
+def _exact_semi_monthly(days: Sequence[date], anchors: tuple[int, int]) -> int:
+    return sum(_offset(d, anchors[0] if 8 <= d.day <= 22 else anchors[1]) == 0 for d in days)
+
+
 def _grid_anchor_days(days: Sequence[date], period: int) -> date:
     offsets = [(d - days[0]).days % period for d in days]
     best = max(set(offsets), key=lambda o: (offsets.count(o), -o))
@@ -181,14 +194,27 @@ def _same_day(days: Sequence[date]) -> bool:
 
 def _monthly_anchor(days: Sequence[date]) -> int | None:
     """The day of the month every payment is paid on (weekend-shifted), or None."""
-    for anchor in sorted({d.day for d in days} | {d.day + k for d in days for k in (1, 2)}):
+    candidates = sorted({d.day for d in days} | {d.day + k for d in days for k in (1, 2)})
+    if max(d.day for d in days) >= 28:
+        candidates.insert(0, 31)   # the month's end (clamped to its last day) before any fixed day near it
+    for anchor in candidates:
         if anchor > 31:
             continue
-        offsets = [min(abs((d - _paid_on(d.year, d.month, anchor)).days),
-                       abs((d - on_day(d.year, d.month, anchor)).days)) for d in days]
+        offsets = [_offset(d, anchor) for d in days]
         if _mostly_exact(offsets, 3):
             return anchor
     return None
+
+
+def _offset(day: date, anchor: int) -> int:
+    """Days between a payment and the nearest date the anchor falls on (nominal or weekend-shifted), in its
+    month or either neighbour (a month-end salary paid late lands in the next month)."""
+    best = 99
+    for months in (-1, 0, 1):
+        year, month = _month_after(day.year, day.month, months)
+        for due in (_paid_on(year, month, anchor), on_day(year, month, anchor)):
+            best = min(best, abs((day - due).days))
+    return best
 
 
 def _mostly_exact(offsets: Sequence[int], tolerance: int) -> bool:
@@ -198,8 +224,8 @@ def _mostly_exact(offsets: Sequence[int], tolerance: int) -> bool:
 
 def _semi_monthly_anchors(days: Sequence[date]) -> tuple[int, int] | None:
     """Two days of the month (e.g. the 15th and the last) every payment falls on."""
-    firsts = [d for d in days if d.day <= 15]
-    seconds = [d for d in days if d.day > 15]
+    firsts = [d for d in days if 8 <= d.day <= 22]            # mid-month
+    seconds = [d for d in days if not 8 <= d.day <= 22]       # around the month's end
     if not firsts or not seconds:
         return None
     a, b = _monthly_anchor(firsts), _monthly_anchor(seconds)
