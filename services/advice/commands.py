@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--customers", type=int, default=500)
     evaluate.add_argument("--days", type=int, default=183)
+    evaluate.add_argument("--market", default="default", choices=["default", "UK", "US"],
+                          help="the simulator's pay-rhythm mix (see `proactive-care simulate --help`)")
     evaluate.add_argument("--kafka", action="store_true",
                           help="through the real pipeline: simulator -> Kafka -> the advice StreamRunner "
                                "(starts an embedded broker when none answers)")
@@ -38,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from services.advice.evaluation import EvaluationConfig, run
 
-    result = run(EvaluationConfig(seed=args.seed, customers=args.customers, days=args.days), via_kafka=args.kafka)
+    result = run(EvaluationConfig(seed=args.seed, customers=args.customers, days=args.days, market=args.market),
+                 via_kafka=args.kafka)
     print(json.dumps(result, sort_keys=True))
     return 0
 

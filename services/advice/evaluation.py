@@ -7,7 +7,11 @@ shortfall nudges against the simulator's ground truth (overdraft episodes).
   simulated customers never act on a nudge, so this is "when the customer does nothing").
 - `median_lead_hours`: for the episodes recalled, hours from the latest qualifying nudge to the episode start.
 - `price_rise_detection`, `duplicate_detection`: recall / precision of the eligible price-increase and
-  duplicate-charge nudges against the simulator's planted price rises and duplicate charges.
+  duplicate-charge nudges against the simulator's planted price rises and duplicate charges;
+  `price_rise_nudges_per_real_change`: price-increase nudges sent per planted price change.
+- `nudges_per_customer_per_month`: every nudge sent, per customer per simulated month.
+- `by_pay_rhythm`: the overdraft figures and nudges per customer per month for each pay rhythm of the
+  simulator's market mix (`--market`), so an average never hides a segment.
 
 By default the records go through `AdviceHandler.handle` in poll-sized batches inside store transactions,
 as the StreamRunner calls it, but in-process (no broker). `via_kafka=True` runs the real pipeline instead: the
@@ -53,6 +57,7 @@ class EvaluationConfig:
     customers: int = 500
     days: int = 183
     batch: int = 500
+    market: str = "default"  # the simulator's pay-rhythm mix (services.simulator.catalog.PAY_MIXES)
 
 
 def _instant(iso: str) -> datetime:
@@ -111,11 +116,12 @@ def match_share(found: set[tuple[str, str]], truth: set[tuple[str, str]]) -> dic
 def run(config: EvaluationConfig, workdir: Path | None = None, via_kafka: bool = False) -> dict[str, object]:
     from services.simulator import truth
     from services.simulator.bank import build_bank
+    from services.simulator.bank_config import BankConfig
     from services.simulator.handbook import HandbookConfig
 
     started = time.perf_counter()
     bank = build_bank(HandbookConfig(n_customers=config.customers, n_terminals=max(1000, 2 * config.customers),
-                                     n_days=config.days, seed=config.seed))
+                                     n_days=config.days, seed=config.seed), BankConfig.for_market(config.market))
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         if via_kafka:
             store, info = _through_kafka(bank, Path(tmp))
@@ -126,6 +132,10 @@ def run(config: EvaluationConfig, workdir: Path | None = None, via_kafka: bool =
                   for n in (advice_pb2.Nudge.FromString(r["nudge"]) for r in rows)]
         counts = {r["type"]: r["n"] for r in store.query(
             "SELECT type, COUNT(*) AS n FROM advice_nudges WHERE sent = 1 GROUP BY type")}
+        sent_by_customer = {r["customer_id"]: r["n"] for r in store.query(
+            "SELECT customer_id, COUNT(*) AS n FROM advice_nudges WHERE sent = 1 GROUP BY customer_id")}
+        price_rises_sent = store.query("SELECT COUNT(*) AS n FROM advice_nudges WHERE sent = 1 AND type = ?",
+                                       ("SUBSCRIPTION_PRICE_INCREASE",))[0]["n"]
         # eligible (sent or not): detection quality, independent of the ranking
         others = [advice_pb2.Nudge.FromString(r["nudge"]) for r in store.query(
             "SELECT nudge FROM advice_nudges WHERE type IN ('SUBSCRIPTION_PRICE_INCREASE', 'DUPLICATE_CHARGE')")]
@@ -139,10 +149,26 @@ def run(config: EvaluationConfig, workdir: Path | None = None, via_kafka: bool =
     episodes = [(r["customer_id"], _instant(r["start"])) for r in records if r["type"] == "overdraft_episode"]
     start = datetime.combine(bank.handbook.config.start_date, datetime.min.time(), UTC)
     policy = load_policy_book().at(start)
-    result: dict[str, object] = dict(score(nudges, episodes, start + timedelta(days=policy.forecast.min_history_days)))
+    warmup_end = start + timedelta(days=policy.forecast.min_history_days)
+    result: dict[str, object] = dict(score(nudges, episodes, warmup_end))
+    months = config.days / (365.25 / 12)
+    rhythm = {c.customer_id: c.pay_rhythm for c in bank.customers}
+    result["nudges_per_customer_per_month"] = round(sum(sent_by_customer.values()) / len(rhythm) / months, 3)
+    result["price_rise_nudges_sent"] = price_rises_sent
+    result["price_rise_nudges_per_real_change"] = round(price_rises_sent / len(rises_truth), 3) if rises_truth else 0.0
+    by_rhythm: dict[str, object] = {}
+    for r in sorted(set(rhythm.values())):
+        members = {c for c, x in rhythm.items() if x == r}
+        part = dict(score([n for n in nudges if n[0] in members], [e for e in episodes if e[0] in members],
+                          warmup_end))
+        part["customers"] = len(members)
+        part["nudges_per_customer_per_month"] = round(
+            sum(n for c, n in sent_by_customer.items() if c in members) / len(members) / months, 3)
+        by_rhythm[r] = part
+    result["by_pay_rhythm"] = by_rhythm
     result.update(info)
     result.update({
-        "seed": config.seed, "customers": config.customers, "days": config.days,
+        "seed": config.seed, "customers": config.customers, "days": config.days, "market": config.market,
         "sent_nudges_by_type": counts, "seconds": round(time.perf_counter() - started, 1),
         "price_rise_detection": match_share(rises_found, rises_truth),
         "duplicate_detection": match_share(dups_found, dups_truth),
@@ -156,8 +182,8 @@ def _in_process(bank: Bank, config: EvaluationConfig, tmp: Path) -> tuple[Store,
 
     settings = Settings()
     store = Store(tmp / "advice-eval.sqlite")
-    handler = AdviceHandler(settings, AdviceRepository(store), load_policy_book(),
-                            AdviceMetrics.create(CollectorRegistry()))
+    registry = CollectorRegistry()
+    handler = AdviceHandler(settings, AdviceRepository(store), load_policy_book(), AdviceMetrics.create(registry))
     profiles = [Record(settings.topic(CUSTOMERS), 0, i, p.customer_id, f"p/{i}", p, 0)
                 for i, p in enumerate(events.profiles(bank))]
     with store.transaction() as tx:
@@ -179,7 +205,20 @@ def _in_process(bank: Bank, config: EvaluationConfig, tmp: Path) -> tuple[Store,
         n_tx += len(batch)
     seconds = time.perf_counter() - replay_started
     return store, {"mode": "in-process (AdviceHandler.handle in poll-sized store transactions; no broker)",
-                   "transactions": n_tx, "transactions_per_second": round(n_tx / seconds, 1) if seconds else 0.0}
+                   "transactions": n_tx, "transactions_per_second": round(n_tx / seconds, 1) if seconds else 0.0,
+                   "not_sent_by_reason": held_by_reason(registry)}
+
+
+def held_by_reason(registry: CollectorRegistry) -> dict[str, int]:
+    """Eligible nudges not sent, by reason (the `..._advice_nudges_held_total` counter summed over types)."""
+    out: dict[str, int] = {}
+    for metric in registry.collect():
+        if metric.name.endswith("_advice_nudges_held"):
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    why = sample.labels["why"]
+                    out[why] = out.get(why, 0) + int(sample.value)
+    return dict(sorted(out.items()))
 
 
 def _through_kafka(bank: Bank, tmp: Path) -> tuple[Store, dict[str, object]]:
@@ -204,7 +243,8 @@ def _through_kafka(bank: Bank, tmp: Path) -> tuple[Store, dict[str, object]]:
         app = build(settings)
         with ServiceThread(app, settings):
             began = time.perf_counter()
-            produced = sum(r.records for r in produce_bank(bank, settings))
+            consumed = (settings.topic(TRANSACTIONS), settings.topic(CUSTOMERS))  # not the fraud feedback
+            produced = sum(r.records for r in produce_bank(bank, settings) if r.topic in consumed)
             produced_at = time.perf_counter()
             _wait_handled(app, settings, produced)
             seconds = time.perf_counter() - began

@@ -67,6 +67,19 @@ class ForecastConfig:
 
 
 @dataclass(frozen=True)
+class BudgetConfig:
+    """How many nudges one customer may receive, across every type: in any 7 days and any 30 days. The last
+    `high_priority_reserve` of either budget is kept for HIGH-priority nudges (a shortfall, late income)."""
+
+    per_week: int
+    per_month: int
+    high_priority_reserve: int = 0
+
+
+UNLIMITED = BudgetConfig(per_week=1_000_000, per_month=1_000_000)
+
+
+@dataclass(frozen=True)
 class RankingConfig:
     max_sent_per_evaluation: int
     alpha: float
@@ -80,6 +93,7 @@ class RankingConfig:
     rejects: frozenset[str]
     segments: tuple[str, ...]
     balance_bands_minor: tuple[int, ...]
+    budget: BudgetConfig = UNLIMITED
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,17 @@ def load_policy_book(path: str = str(POLICY_FILE)) -> PolicyBook:
         return parse_policy_book(json.load(handle))
 
 
+def _parse_budget(raw: dict[str, Any] | None, where: str) -> BudgetConfig:
+    if raw is None:
+        return UNLIMITED
+    budget = BudgetConfig(int(raw["per_week"]), int(raw["per_month"]), int(raw.get("high_priority_reserve", 0)))
+    if budget.per_week < 1 or budget.per_month < budget.per_week:
+        raise ValidationError(f"{where}.per_month", "needs 1 <= per_week <= per_month")
+    if not 0 <= budget.high_priority_reserve < budget.per_week:
+        raise ValidationError(f"{where}.high_priority_reserve", "must be within [0, per_week)")
+    return budget
+
+
 def _parse_version(raw: dict[str, Any], where: str) -> Policy:
     try:
         effective = datetime.fromisoformat(raw["effective_from"].replace("Z", "+00:00")).astimezone(UTC)
@@ -183,6 +208,7 @@ def _parse_version(raw: dict[str, Any], where: str) -> Policy:
                 rejects=frozenset(ranking["rejects"]),
                 segments=tuple(ranking["segments"]),
                 balance_bands_minor=tuple(int(b) for b in ranking["balance_bands_minor"]),
+                budget=_parse_budget(ranking.get("budget"), f"{where}.ranking.budget"),
             ),
             routing={
                 kind: RouteConfig(

@@ -46,39 +46,60 @@ class Ranked:
     candidate: Candidate
     score: float
     sent: bool
-    why: str  # "SELECTED", "SUPPRESSED", "OUTRANKED", "BELOW_MIN_SCORE"
+    why: str  # "SELECTED", "SUPPRESSED", "OUTRANKED", "BELOW_MIN_SCORE", "BUDGET_WEEK", "BUDGET_MONTH"
 
 
 def rank(
     candidates: list[Candidate], context: Context, bandit: LinUCB, fatigue: dict[str, Fatigue],
     policy: Policy, now: datetime,
 ) -> list[Ranked]:
-    """Best first; at most `max_sent_per_evaluation` are marked to send."""
+    """Best first (expected value = propensity x value weight x confidence x novelty); at most
+    `max_sent_per_evaluation` are marked to send, and only while the customer's weekly and monthly budgets
+    across every type allow it."""
     config = policy.ranking
     scored: list[tuple[float, Candidate, bool]] = []
     for candidate in candidates:
         history = fatigue.get(candidate.type, Fatigue())
         score = (bandit.score(candidate.type, context) * policy.rule(candidate.type).value_weight
-                 * history.novelty(now, config))
+                 * candidate.confidence * history.novelty(now, config))
         scored.append((score, candidate, history.suppressed(now)))
-    scored.sort(key=lambda item: (-item[0], -policy.rule(item[1].type).precedence))
+    scored.sort(key=lambda item: (-item[0], -policy.rule(item[1].type).precedence, item[1].type, item[1].subject))
     ranked: list[Ranked] = []
-    budget = config.max_sent_per_evaluation
+    per_evaluation = config.max_sent_per_evaluation
+    week_left, month_left = budget_left(fatigue, now, config)
     for score, candidate, suppressed in scored:
+        reserve = 0 if policy.rule(candidate.type).notification_priority == "HIGH" \
+            else config.budget.high_priority_reserve
         if suppressed:
             ranked.append(Ranked(candidate, score, False, "SUPPRESSED"))
         elif score < config.send_min_score:
             ranked.append(Ranked(candidate, score, False, "BELOW_MIN_SCORE"))
-        elif budget <= 0:
+        elif per_evaluation <= 0:
             ranked.append(Ranked(candidate, score, False, "OUTRANKED"))
+        elif week_left <= reserve:
+            ranked.append(Ranked(candidate, score, False, "BUDGET_WEEK"))
+        elif month_left <= reserve:
+            ranked.append(Ranked(candidate, score, False, "BUDGET_MONTH"))
         else:
-            budget -= 1
+            per_evaluation -= 1
+            week_left, month_left = week_left - 1, month_left - 1
             ranked.append(Ranked(candidate, score, True, "SELECTED"))
     return ranked
 
 
+BUDGET_WEEK_DAYS, BUDGET_MONTH_DAYS = 7, 30
+
+
+def budget_left(fatigue: dict[str, Fatigue], now: datetime, config: RankingConfig) -> tuple[int, int]:
+    """Nudges the customer may still receive in the 7 and the 30 days ending now, across every type."""
+    sent = [t for history in fatigue.values() for t in history.sent]
+    week = sum(1 for t in sent if now - t < timedelta(days=BUDGET_WEEK_DAYS))
+    month = sum(1 for t in sent if now - t < timedelta(days=BUDGET_MONTH_DAYS))
+    return config.budget.per_week - week, config.budget.per_month - month
+
+
 def record_sent(history: Fatigue, now: datetime, config: RankingConfig) -> Fatigue:
-    window = timedelta(days=config.novelty_window_days)
+    window = timedelta(days=max(config.novelty_window_days, BUDGET_MONTH_DAYS))  # the budget reads 30 days back
     return Fatigue([t for t in history.sent if now - t < window] + [now], history.reject_streak,
                    history.suppressed_until)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import median
 
+from services.advice import income
 from services.advice.facts import TxFacts
 from services.advice.policy import RecurringConfig
 
@@ -67,6 +68,7 @@ class Series:
     occurrences: list[Occurrence] = field(default_factory=list)
     matched_total: int = 0  # occurrences ever matched (the kept list is capped)
     first_day: date | None = None
+    rhythm: str = ""  # income series: the income model's rhythm once trusted (income.RHYTHMS)
 
     @property
     def last_amount_minor(self) -> int:
@@ -108,6 +110,7 @@ class Series:
             "next_due": self.next_due.isoformat(), "occ": [o.to_list() for o in self.occurrences],
             "matched": self.matched_total,
             "first": self.first_day.isoformat() if self.first_day else None,
+            "rhythm": self.rhythm,
         }
 
     @classmethod
@@ -120,6 +123,7 @@ class Series:
             occurrences=[Occurrence.from_list(o) for o in raw["occ"]],  # type: ignore[attr-defined]
             matched_total=int(raw["matched"]),  # type: ignore[call-overload]
             first_day=date.fromisoformat(str(first)) if first else None,
+            rhythm=str(raw.get("rhythm", "")),
         )
 
 
@@ -213,6 +217,7 @@ def start_series(
         next_due=next_due_after(day, period, anchor, config),
         occurrences=[first, Occurrence(day, tx.amount_minor, tx.id)], matched_total=2, first_day=first.day,
     )
+    _follow_income_model(series)
     return series
 
 
@@ -227,10 +232,29 @@ def record_occurrence(series: Series, tx: TxFacts, config: RecurringConfig) -> S
     if series.period == MONTHLY:
         series.anchor_day = anchor_day_of([o.day for o in series.occurrences])
     series.next_due = next_due_after(day, series.period, series.anchor_day, config)
+    _follow_income_model(series)
     matured = series.status == EARLY and series.matched_total >= config.min_occurrences_mature
     if matured:
         series.status = MATURE
     return SeriesEvent(series, "MATURED" if matured else "OCCURRED", previous, on_schedule)
+
+
+def income_model(series: Series) -> income.SourceModel | None:
+    """The income model of a credit series' kept payments (None for debits or too few payments)."""
+    if not series.is_credit:
+        return None
+    return income.learn([(o.day, o.amount_minor) for o in series.occurrences])
+
+
+def _follow_income_model(series: Series) -> None:
+    """An income series takes its rhythm and next date from the income model once the model is trusted: a
+    four-weekly or semi-monthly salary is not a monthly or fortnightly one, and a weekend payday moves."""
+    model = income_model(series)
+    if model is None or not model.trusted:
+        return
+    series.rhythm = model.rhythm
+    if model.expected is not None:
+        series.next_due = model.expected
 
 
 def expire(series: Series, today: date, config: RecurringConfig) -> bool:

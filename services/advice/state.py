@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from services.advice import recurring
+from services.advice import income, recurring
 from services.advice.categories import category_of
 from services.advice.facts import ProfileFacts, TxFacts
 from services.advice.policy import Policy
@@ -83,7 +83,7 @@ class CustomerState:
     def primary_income(self) -> Series | None:
         """The largest active salary series (or other regular income when no salary is seen)."""
         for kinds in ((recurring.SALARY,), (recurring.INCOME,)):
-            candidates = self.active_series(*kinds)
+            candidates = [s for s in self.active_series(*kinds) if s.rhythm != income.IRREGULAR]
             if candidates:
                 return max(candidates, key=lambda s: s.typical_amount_minor)
         return None

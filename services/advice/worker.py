@@ -3,7 +3,9 @@ rank the eligible nudges, store them, and produce a Notification for each one se
 case routed to advisors. Profiles from `customers` update the state the rules read (segment, savings, payday).
 
 Event time is the clock: a nudge's `created_at` and every window are measured from the transaction's
-timestamp, so a replay (or the evaluation's simulation) decides exactly what live processing decided.
+timestamp, so a replay (or the evaluation's simulation) decides exactly what live processing decided. Nothing
+is decided before the customer's warm-up has passed (`judging`), so the order in which the two topics are
+consumed does not change what is sent.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 
 from services.advice.bandit import Context, LinUCB, balance_band
 from services.advice.engine import Evaluation, evaluate
+from services.advice.facts import TxFacts
 from services.advice.messages import (
     nudge_id,
     profile_facts,
@@ -41,6 +44,16 @@ def sources(settings: Settings) -> list[Source]:
         streams.transactions(settings),
         streams.customer_profiles(settings),
     ]
+
+
+def judging(state: CustomerState, facts: TxFacts, policy: Policy) -> bool:
+    """Nudges are decided only once the stream has shown the customer for the warm-up
+    (`forecast.min_history_days` of event time). Before that, transactions are folded into the picture but not
+    judged: the profile (another topic, consumed in no fixed order relative to the transactions) is then in
+    place for every decision whenever it arrives within the warm-up, so a replay gives the same nudges."""
+    if state.first_seen is None:
+        return False
+    return (facts.timestamp - state.first_seen).days >= policy.forecast.min_history_days
 
 
 class AdviceHandler:
@@ -70,6 +83,10 @@ class AdviceHandler:
             policy = self.policies.at(facts.timestamp)
             bandit = bandits.get(policy.version) or bandits.setdefault(
                 policy.version, self.repo.load_bandit(tx, policy.ranking))
+            if not judging(state, facts, policy):
+                state.observe(facts, policy)       # fold, don't judge (see `judging`)
+                last_seen[customer_id] = facts.timestamp
+                continue
             evaluation = evaluate(state, facts, policy)
             produced = self._nudges(tx, state, evaluation, policy, bandit, record.timestamp_ms)
             for draft in route(state, evaluation, policy):

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 KEEP_DAYS = 120            # history kept for baselines
-KEEP_SALARIES = 8          # payments kept per salary stream
+KEEP_SALARIES = 60         # payments kept per income stream (weekly or gig income needs many)
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,10 @@ def _prune(activity: Activity) -> None:
     activity.returned_debits = [r for r in activity.returned_debits if r[0].toordinal() >= horizon]
     activity.short_term_loans = [r for r in activity.short_term_loans if r[0].toordinal() >= horizon]
     activity.mortgage_returned = [d for d in activity.mortgage_returned if d.toordinal() >= horizon]
+    for stream in activity.salaries.values():
+        keep = next((i for i, d in enumerate(stream.dates) if d.toordinal() >= horizon), len(stream.dates))
+        keep = min(keep, max(len(stream.dates) - 2, 0))  # the last two payments are kept whatever their age
+        del stream.dates[:keep], stream.amounts[:keep]
 
 
 # ----------------------------------------------------------------------------------------- JSON form

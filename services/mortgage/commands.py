@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="first simulated day (a policy version must be in force)")
     ev.add_argument("--kafka", action="store_true",
                     help="through the real pipeline: embedded Kafka, the service's StreamRunner, topics")
+    ev.add_argument("--market", default="default", choices=["default", "UK", "US"],
+                    help="the simulator's pay-rhythm mix (see `proactive-care simulate --help`)")
     ev.set_defaults(func=_evaluate)
 
 
@@ -90,7 +92,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from services.mortgage import evaluation, replay
 
     started = time.monotonic()
-    bank = replay.build(args.customers, args.days, args.seed, args.start)
+    bank = replay.build(args.customers, args.days, args.seed, args.start, args.market)
     truth = replay.truth_of(bank)
     if args.kafka:
         offers, info = _through_kafka(bank)
@@ -98,13 +100,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         offers, info = replay.in_process(bank)
     figures = evaluation.score(offers, truth)
     detail = {"config": {"customers": args.customers, "days": args.days, "seed": args.seed,
-                         "start": args.start.isoformat()}, **info, **figures,
+                         "start": args.start.isoformat(), "market": args.market}, **info, **figures,
               "total_seconds": round(time.monotonic() - started, 1)}
     print(json.dumps(detail, indent=2), file=sys.stderr)
     print(json.dumps({"care_recall_3d": figures["care_recall_3d"], "false_offer_rate": figures["false_offer_rate"],
                       "path": info["path"], "customers": args.customers, "seed": args.seed,
                       "offers": figures["offers"], "customers_with_missed_payment":
-                          figures["customers_with_missed_payment"]}))
+                          figures["customers_with_missed_payment"], "market": args.market,
+                      "by_pay_rhythm": {r: {k: f[k] for k in ("care_recall_3d", "false_offer_rate",
+                                                              "customers_with_missed_payment", "mortgage_holders")}
+                                        for r, f in figures["by_pay_rhythm"].items()}}))
     return 0
 
 
@@ -136,7 +141,8 @@ def _through_kafka(bank: Any) -> tuple[list, dict[str, Any]]:
             app = build(settings)
             with ServiceThread(app, settings):
                 results = produce_bank(bank, settings)
-                produced = sum(r.records for r in results)
+                consumed = (settings.topic(topics.TRANSACTIONS), settings.topic(topics.CUSTOMERS))
+                produced = sum(r.records for r in results if r.topic in consumed)  # not the fraud feedback
                 produced_at = time.monotonic()
                 _wait_consumed(app, produced)
                 consumed_at = time.monotonic()

@@ -6,12 +6,14 @@ Definitions (the same for both paths, in-process and over Kafka):
 - false_offer_rate (the issue's definition): the share of mortgage holders without difficulty (no hardship
   episode, no missed payment) who were ever offered care: how many customers we bothered for nothing.
 - false_offers_share_of_offers: the share of all offers that went to such a customer.
+Every figure is also given per pay rhythm (`by_pay_rhythm`, from the simulator's `pay_rhythm` truth), so an
+average never hides a segment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,12 +35,14 @@ class Truth:
     all_missed: list[tuple[str, date]]
     hardship: set[str]              # customers with a hardship episode
     mortgage_holders: set[str]
+    rhythm: dict[str, str] = field(default_factory=dict)   # customer -> pay rhythm (simulator truth)
 
 
 def truth_from_records(records: Iterable[dict[str, Any]], mortgage_holders: set[str]) -> Truth:
     first: dict[str, date] = {}
     missed: list[tuple[str, date]] = []
     hardship: set[str] = set()
+    rhythm: dict[str, str] = {}
     for r in records:
         if r.get("type") == "missed_payment" and r.get("mortgage_id"):
             due = date.fromisoformat(r["due_date"])
@@ -47,7 +51,9 @@ def truth_from_records(records: Iterable[dict[str, Any]], mortgage_holders: set[
                 first[r["customer_id"]] = due
         elif r.get("type") == "hardship":
             hardship.add(r["customer_id"])
-    return Truth(first, missed, hardship, mortgage_holders)
+        elif r.get("type") == "pay_rhythm" and r["customer_id"] in mortgage_holders:
+            rhythm[r["customer_id"]] = r["rhythm"]
+    return Truth(first, missed, hardship, mortgage_holders, rhythm)
 
 
 def _caught(offers_by_customer: dict[str, list[date]], customer: str, due: date) -> bool:
@@ -56,6 +62,22 @@ def _caught(offers_by_customer: dict[str, list[date]], customer: str, due: date)
 
 
 def score(offers: list[Offer], truth: Truth) -> dict[str, Any]:
+    """The figures over every mortgage holder, and the same per pay rhythm (`by_pay_rhythm`)."""
+    figures = _figures(offers, truth)
+    rhythms = sorted(set(truth.rhythm.values()))
+    figures["by_pay_rhythm"] = {}
+    for rhythm in rhythms:
+        members = {c for c, r in truth.rhythm.items() if r == rhythm}
+        part = Truth({c: d for c, d in truth.first_missed.items() if c in members},
+                     [(c, d) for c, d in truth.all_missed if c in members], truth.hardship & members, members)
+        seg = _figures([o for o in offers if o.customer_id in members], part)
+        figures["by_pay_rhythm"][rhythm] = {k: seg[k] for k in (
+            "mortgage_holders", "customers_with_missed_payment", "care_recall_3d", "false_offer_rate",
+            "healthy_offered", "healthy", "offers", "false_offer_signals")}
+    return figures
+
+
+def _figures(offers: list[Offer], truth: Truth) -> dict[str, Any]:
     by_customer: dict[str, list[date]] = {}
     for o in offers:
         by_customer.setdefault(o.customer_id, []).append(o.offered_on)
@@ -83,4 +105,6 @@ def score(offers: list[Offer], truth: Truth) -> dict[str, Any]:
         "false_offer_customers": sorted(healthy_offered),
         "customers_offered": len(by_customer),
         "mortgage_holders": len(truth.mortgage_holders),
+        "healthy": len(healthy),
+        "healthy_offered": len(healthy_offered),
     }

@@ -11,13 +11,12 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
-from statistics import median
+from itertools import pairwise
 
+from services.advice import income
 from services.mortgage import wording as w
 from services.mortgage.activity import Activity, SalaryStream
 from services.mortgage.policy import SignalThresholds
-
-MONTHLY_GAP_DAYS = (25, 35)   # a salary paid every 25-35 days is monthly: expected on its usual day
 
 # Signal codes, strongest first. A strong signal on its own justifies an offer; weak ones need company.
 SALARY_MISSING = "SALARY_MISSING"
@@ -33,6 +32,9 @@ WEIGHTS = {SALARY_MISSING: 1.0, PAYMENT_AT_RISK: 1.0, MORTGAGE_PAYMENT_RETURNED:
            RETURNED_DIRECT_DEBITS: 0.6, PAYDAY_LOAN: 0.5, RISING_OVERDRAFT: 0.4, GAMBLING_SHARE_RISING: 0.4}
 # A salary this many days before its expected date still counts as that month's salary.
 EARLY_SALARY_DAYS = 5
+PROFILE_SILENCE_DAYS = 35      # the profile's payday is judged only when no salary came in for this long
+IRREGULAR_SILENCE_DAYS = 21    # irregular income: silent this long (or four of its longest gaps) is missing
+IRREGULAR_SILENCE_GAPS = 4
 
 
 @dataclass(frozen=True)
@@ -69,20 +71,9 @@ def last_occurrence(day_of_month: int, today: date) -> date:
     return this_month if this_month <= today else add_months(today, -1, day_of_month)
 
 
-def expected_next_salary(stream: SalaryStream) -> tuple[date, int | None] | None:
-    """When the next payment of a stream is due, and its usual day of month (monthly streams only)."""
-    if len(stream.dates) < 2:
-        return None
-    gaps = [(b - a).days for a, b in zip(stream.dates, stream.dates[1:], strict=False)]
-    gap = median(gaps)
-    last = stream.dates[-1]
-    if MONTHLY_GAP_DAYS[0] <= gap <= MONTHLY_GAP_DAYS[1]:
-        usual_day = int(median(d.day for d in stream.dates))
-        expected = add_months(last, 1, usual_day)
-        if (expected - last).days < MONTHLY_GAP_DAYS[0]:   # paid late last month: next one is still a month on
-            expected = add_months(last, 2, usual_day)
-        return expected, usual_day
-    return last + timedelta(days=round(gap)), None
+def income_model(stream: SalaryStream) -> income.SourceModel | None:
+    """The stream's income model (rhythm, expected date, usual amount), the same model advice uses."""
+    return income.learn(list(zip(stream.dates, stream.amounts, strict=True)))
 
 
 def detect(activity: Activity, today: date, th: SignalThresholds, context: Context | None = None) -> list[Signal]:
@@ -99,63 +90,96 @@ def detect(activity: Activity, today: date, th: SignalThresholds, context: Conte
     return sorted(signals, key=lambda s: -s.weight)
 
 
+def _models(activity: Activity, th: SignalThresholds) -> list[tuple[SalaryStream, income.SourceModel]]:
+    found = []
+    for stream in activity.salaries.values():
+        model = income_model(stream) if len(stream.dates) >= th.salary_min_history else None
+        if model is not None and model.trusted:
+            found.append((stream, model))
+    return found
+
+
 def _salary_signals(activity: Activity, today: date, th: SignalThresholds, ctx: Context) -> list[Signal]:
     found: list[Signal] = []
-    cur = activity.currency
-    tracked = [s for s in activity.salaries.values() if len(s.dates) >= th.salary_min_history]
-    for stream in tracked:
-        expectation = expected_next_salary(stream)
-        if expectation is None:
-            continue
-        expected, usual_day = expectation
-        overdue_from = expected + timedelta(days=th.salary_grace_days + 1)
-        if today >= overdue_from and not _replaced(activity, stream, _usual(stream, ctx), th):
-            when = (f"usually arrives on the {w.ordinal(usual_day)}" if usual_day
-                    else f"was expected on {expected.strftime('%d %B')}")
-            found.append(Signal(SALARY_MISSING, f"Your salary from {stream.payer} {when} and hasn't arrived yet.",
-                                WEIGHTS[SALARY_MISSING], overdue_from))
-    if not tracked and ctx.payday and ctx.monthly_income_minor:
+    models = _models(activity, th)
+    for stream, model in models:
+        missing = _missing(activity, stream, model, today, th)
+        if missing is not None:
+            found.append(missing)
+    if not models and ctx.payday and ctx.monthly_income_minor:
         missing = _missing_by_profile(activity, today, th, ctx)
         if missing is not None:
             found.append(missing)
     if not any(s.code == SALARY_MISSING for s in found):
-        falling = _income_falling(activity, th, ctx, cur)
+        falling = _income_falling(models, today, th, activity.currency)
         if falling is not None:
             found.append(falling)
     return found
 
 
-def _usual(stream: SalaryStream, ctx: Context) -> int:
-    """The usual salary: the median of the earlier payments, or the profile's income when that is higher."""
-    prior = stream.amounts[:-1]
-    usual = int(median(prior)) if prior else 0
-    return max(usual, ctx.monthly_income_minor)
+def _missing(activity: Activity, stream: SalaryStream, model: income.SourceModel, today: date,
+             th: SignalThresholds) -> Signal | None:
+    """A regular payment past its expected date plus tolerance and grace; irregular income silent for far longer
+    than its usual gaps."""
+    late_from = model.late_from(th.salary_grace_days)
+    if late_from is None:
+        gaps = [(b - a).days for a, b in pairwise(stream.dates)]
+        silent = max(IRREGULAR_SILENCE_DAYS, IRREGULAR_SILENCE_GAPS * max(gaps))
+        late_from = model.last_paid + timedelta(days=silent + 1)
+        when = f"usually arrives every few days, but nothing has come in for {silent} days"
+    elif model.rhythm == income.MONTHLY and model.anchors:
+        when = f"usually arrives on the {w.ordinal(model.anchors[0])} and hasn't arrived yet"
+    else:
+        expected = model.nominal or model.expected or model.last_paid
+        when = f"({_rhythm_words(model)}) was expected on {expected.strftime('%d %B')} and hasn't arrived yet"
+    if today < late_from or _replaced(activity, stream, model.usual_minor, th):
+        return None
+    return Signal(SALARY_MISSING, f"Your salary from {stream.payer} {when}.", WEIGHTS[SALARY_MISSING], late_from)
+
+
+def _rhythm_words(model: income.SourceModel) -> str:
+    return {income.WEEKLY: "paid weekly", income.BIWEEKLY: "paid every two weeks",
+            income.SEMI_MONTHLY: "paid twice a month", income.FOUR_WEEKLY: "paid every four weeks",
+            income.MONTHLY: "paid monthly",
+            income.LAST_WORKING_DAY: "paid on the last working day of the month"}.get(model.rhythm, "")
 
 
 def _missing_by_profile(activity: Activity, today: date, th: SignalThresholds, ctx: Context) -> Signal | None:
-    """Too little salary history: expect the salary on the profile's payday."""
+    """No income source learned yet: the profile's payday is the only hint. It is trusted only when no salary at
+    all arrived in the last `PROFILE_SILENCE_DAYS` (a salary seen but not modelled yet is not judged)."""
     expected = last_occurrence(ctx.payday, today)
     overdue_from = expected + timedelta(days=th.salary_grace_days + 1)
     seen_from = expected - timedelta(days=EARLY_SALARY_DAYS)
     if today < overdue_from or activity.first_seen is None or activity.first_seen > seen_from:
         return None
-    floor = ctx.monthly_income_minor * th.income_drop_ratio
-    for stream in activity.salaries.values():
-        for day, amount in zip(stream.dates, stream.amounts, strict=True):
-            if day >= seen_from and amount >= floor:
-                return None
+    since = today - timedelta(days=PROFILE_SILENCE_DAYS)
+    if any(d >= since for stream in activity.salaries.values() for d in stream.dates):
+        return None
+    if activity.first_seen > since:
+        return None
     return Signal(SALARY_MISSING, f"Your salary usually arrives on the {w.ordinal(ctx.payday)} and hasn't "
                                   "arrived yet.", WEIGHTS[SALARY_MISSING], overdue_from)
 
 
-def _income_falling(activity: Activity, th: SignalThresholds, ctx: Context, cur: str) -> Signal | None:
-    for stream in activity.salaries.values():
-        usual = _usual(stream, ctx)
-        if usual and (len(stream.amounts) > 1 or ctx.monthly_income_minor) \
-                and Fraction(stream.amounts[-1], usual) < th.income_drop_ratio:
-            return Signal(INCOME_FALLING,
-                          f"Your last salary from {stream.payer} was {w.money(stream.amounts[-1], cur)}, "
-                          f"less than your usual {w.money(usual, cur)}.", WEIGHTS[INCOME_FALLING], stream.dates[-1])
+def _income_falling(models: list[tuple[SalaryStream, income.SourceModel]], today: date, th: SignalThresholds,
+                    cur: str) -> Signal | None:
+    """A regular source's latest pay below the ratio of its own usual pay; irregular income's last 28 days
+    below its usual 28 days by more than its own volatility."""
+    ratio = float(th.income_drop_ratio)
+    for stream, model in models:
+        if model.regular:
+            fall = income.regular_fall(stream.amounts, model.rhythm, ratio)
+            if fall is not None:
+                return Signal(INCOME_FALLING,
+                              f"Your last salary from {stream.payer} was {w.money(fall[0], cur)}, less than your usual "
+                              f"{w.money(fall[1], cur)}.", WEIGHTS[INCOME_FALLING], stream.dates[-1])
+        else:
+            fall = income.irregular_fall(list(zip(stream.dates, stream.amounts, strict=True)), today, ratio)
+            if fall is not None:
+                return Signal(INCOME_FALLING,
+                              f"Your income from {stream.payer} was {w.money(fall[0], cur)} in the last "
+                              f"{income.ROLLING_DAYS} days, well below your usual {w.money(fall[1], cur)}.",
+                              WEIGHTS[INCOME_FALLING], today)
     return None
 
 
@@ -172,16 +196,16 @@ def _replaced(activity: Activity, stopped: SalaryStream, usual: int, th: SignalT
 
 
 def _expected_income_before(activity: Activity, today: date, due: date, th: SignalThresholds, ctx: Context) -> int:
-    """Salary still expected between now and the due date (a salary within its grace period counts)."""
-    total, known = 0, False
-    for stream in activity.salaries.values():
-        expectation = expected_next_salary(stream)
-        if expectation is not None:
-            known = True
-            expected = expectation[0]
-            if today <= expected + timedelta(days=th.salary_grace_days) and expected <= due:
-                total += _usual(stream, ctx)
-    if not known and ctx.payday and ctx.monthly_income_minor:
+    """Income still expected between now and the due date (a payment within its tolerance and grace counts)."""
+    total = 0
+    models = _models(activity, th)
+    for _, model in models:
+        if model.regular:
+            since = today - timedelta(days=model.tolerance_days + th.salary_grace_days)
+            total += model.usual_minor * len(model.expected_between(since, due))
+        elif today <= model.last_paid + timedelta(days=IRREGULAR_SILENCE_DAYS):
+            total += model.monthly_minor * max((due - today).days, 0) // 30
+    if not models and ctx.payday and ctx.monthly_income_minor:
         day = last_occurrence(ctx.payday, due)
         if today - timedelta(days=th.salary_grace_days) <= day <= due:
             total += ctx.monthly_income_minor

@@ -6,6 +6,7 @@ ledger. Everything is seeded from ``HandbookConfig.seed``: the same seed gives t
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,4 +86,5 @@ def bank_stats(bank: Bank) -> dict[str, object]:
         "n_late_salaries": len(bank.plan.late_salaries),
         "n_duplicates": len(bank.plan.duplicates),
         "median_salary_minor": int(np.median([c.salary_minor for c in customers])),
+        "pay_rhythms": dict(sorted(Counter(c.pay_rhythm for c in customers).items())),
     }

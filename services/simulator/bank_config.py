@@ -19,6 +19,20 @@ class BankConfig:
     baseline_gambler_share: float = 0.10  # customers who gamble a little without any hardship
     overdraft_fee_minor: int = catalog.OVERDRAFT_FEE_MINOR
     currency: str = catalog.CURRENCY
+    # Pay rhythms (catalog.PAY_RHYTHMS) and their weights; the default pays everyone monthly on their payday.
+    pay_mix: tuple[tuple[str, float], ...] = catalog.PAY_MIXES["default"]
+    weekend_shift: bool = False  # a payday on a weekend is paid on the Friday before
+    variable_bills: bool = False  # usage-priced bills vary every month around their level
+
+    @classmethod
+    def for_market(cls, market: str, **overrides: object) -> BankConfig:
+        """The default bank ("default"), or a market's pay-rhythm mix with weekend shifts and variable bills."""
+        if market not in catalog.PAY_MIXES:
+            raise ValueError(f"market must be one of {sorted(catalog.PAY_MIXES)}, got {market!r}")
+        if market == "default":
+            return cls(**overrides)  # type: ignore[arg-type]
+        return cls(pay_mix=catalog.PAY_MIXES[market], weekend_shift=True, variable_bills=True,
+                   **overrides)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         for name in (
@@ -34,5 +48,8 @@ class BankConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {value}")
+        unknown = [r for r, _ in self.pay_mix if r not in catalog.PAY_RHYTHMS]
+        if unknown or not self.pay_mix or any(w < 0 for _, w in self.pay_mix) or sum(w for _, w in self.pay_mix) <= 0:
+            raise ValueError(f"pay_mix must weigh rhythms of {catalog.PAY_RHYTHMS}, got {self.pay_mix}")
         if self.overdraft_fee_minor < 0:
             raise ValueError("overdraft_fee_minor must be >= 0")

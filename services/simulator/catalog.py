@@ -70,15 +70,18 @@ class BillKind:
     price_rise: tuple[int, int] | None = None
     # Share of customers whose per-customer bill rises once during the simulation (utilities).
     rise_share: float = 0.0
+    # Usage-priced (energy, phone): with `BankConfig.variable_bills` each collection varies around the level by
+    # up to this share either way; a rise moves the level.
+    variation: float = 0.0
 
 
 BILLS: tuple[BillKind, ...] = (
     BillKind("council_tax", "Council Tax", "Council Tax instalment", 0.95, None, (9_000, 22_000)),
     BillKind("energy", "BrightVolt Energy", "BrightVolt Energy monthly", 0.93, None, (6_000, 18_000),
-             rise_share=0.25),
+             rise_share=0.25, variation=0.20),
     BillKind("water", "ClearFlow Water", "ClearFlow Water", 0.85, None, (2_500, 5_500)),
     BillKind("mobile", "TalkMore Mobile", "TalkMore Mobile plan", 0.90, None, (1_000, 4_500),
-             rise_share=0.10),
+             rise_share=0.10, variation=0.15),
     BillKind("broadband", "FibreLine Broadband", "FibreLine Broadband", 0.80, None, (2_500, 5_000),
              rise_share=0.15),
     BillKind("insurance", "SafeHome Insurance", "SafeHome Insurance premium", 0.60, None, (1_500, 6_000)),
@@ -113,6 +116,24 @@ TIME_ZONES: tuple[tuple[str, float], ...] = (
 PAYDAYS: tuple[tuple[int, float], ...] = (
     (1, 0.10), (15, 0.15), (20, 0.10), (25, 0.25), (26, 0.05), (27, 0.05), (28, 0.20), (10, 0.10),
 )
+
+# How customers are paid. MONTHLY on the customer's payday is the default bank; the market mixes add the other
+# rhythms (weights), with paydays falling on a weekend paid on the working day before.
+MONTHLY = "MONTHLY"
+WEEKLY = "WEEKLY"
+BIWEEKLY = "BIWEEKLY"
+SEMI_MONTHLY = "SEMI_MONTHLY"
+FOUR_WEEKLY = "FOUR_WEEKLY"
+LAST_WORKING_DAY = "LAST_WORKING_DAY"
+GIG = "GIG"  # irregular platform payouts
+PAY_RHYTHMS = (MONTHLY, WEEKLY, BIWEEKLY, SEMI_MONTHLY, FOUR_WEEKLY, LAST_WORKING_DAY, GIG)
+PAY_MIXES: dict[str, tuple[tuple[str, float], ...]] = {
+    "default": ((MONTHLY, 1.0),),
+    "UK": ((MONTHLY, 0.62), (LAST_WORKING_DAY, 0.10), (FOUR_WEEKLY, 0.12), (WEEKLY, 0.08), (GIG, 0.08)),
+    "US": ((WEEKLY, 0.32), (BIWEEKLY, 0.38), (SEMI_MONTHLY, 0.15), (MONTHLY, 0.05), (GIG, 0.10)),
+}
+GIG_PLATFORMS: tuple[str, ...] = ("RideNow", "DashDrop", "TaskHive")
+GIG_PAYOUT_DAY_PROBABILITY = 0.35  # a gig worker cashes out on about a third of days
 
 OVERDRAFT_FEE_MINOR = 500  # charged when the balance goes below zero
 PAYDAY_LENDER = "QuickCash Loans"

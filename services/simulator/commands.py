@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from services.simulator import handbook, handbook_csv, truth
+from services.simulator import catalog, handbook, handbook_csv, truth
 from services.simulator.handbook import HandbookConfig
 
 
@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     layer.add_argument("--handbook-only", dest="bank", action="store_false",
                        help="only the Handbook transactions (fast; no accounts, no Kafka)")
     p.add_argument("--stats", action="store_true", help="include the statistics in the JSON line")
+    p.add_argument("--market", choices=sorted(catalog.PAY_MIXES), default="default",
+                   help="pay-rhythm mix: default = everyone paid monthly on their payday (the bank as before); "
+                        "UK = mostly monthly with four-weekly, last-working-day, weekly and gig pay; US = mostly "
+                        "weekly and bi-weekly; both with weekend shifts and usage-priced bills that vary")
     p.set_defaults(func=run)
 
 
@@ -70,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
     bank = None
     if args.bank:
         from services.simulator.bank import bank_stats, build_bank
+        from services.simulator.bank_config import BankConfig
 
         t0 = time.perf_counter()
-        bank = build_bank(data=data)
+        bank = build_bank(data=data, config=BankConfig.for_market(args.market))
         timings["bank_s"] = round(time.perf_counter() - t0, 3)
         if args.stats:
             out["bank"] = bank_stats(bank)

@@ -7,6 +7,7 @@ live close to zero, and customers picked for a hardship episode start with thin 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import math
@@ -46,6 +47,7 @@ class Bill:
     amount_minor: int
     rise_day: int | None = None  # first day (offset) on which the new amount applies
     new_amount_minor: int | None = None
+    variation: float = 0.0  # a usage-priced bill: each collection within +/- this share of the amount
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class BankCustomer:
     mortgage: MortgageTerms | None = None
     savings: Savings | None = None
     hardship: Hardship | None = None
+    pay_rhythm: str = catalog.MONTHLY  # catalog.PAY_RHYTHMS; `salary_minor` is always the monthly amount
+    first_pay_day: int = 0  # weekly, bi-weekly, four-weekly: the day offset of the first payday
 
     @property
     def employer_id(self) -> str:
@@ -131,7 +135,7 @@ def _pick(rng: np.random.Generator, options: tuple[tuple[T, float], ...]) -> T:
     return options[int(rng.choice(len(options), p=weights / weights.sum()))][0]
 
 
-def _bills(rng: np.random.Generator, n_days: int, renting: bool) -> list[Bill]:
+def _bills(rng: np.random.Generator, n_days: int, renting: bool, variable: bool = False) -> list[Bill]:
     bills: list[Bill] = []
     if renting:
         bills.append(
@@ -156,7 +160,8 @@ def _bills(rng: np.random.Generator, n_days: int, renting: bool) -> list[Bill]:
             rise_day = int(rng.integers(30, n_days - 20))
             new_amount = _round_to(amount * rng.uniform(1.05, 1.30), 1)
         bills.append(
-            Bill(f"cp_{kind.key}", kind.name, kind.description, day, amount, rise_day, new_amount)
+            Bill(f"cp_{kind.key}", kind.name, kind.description, day, amount, rise_day, new_amount,
+                 kind.variation if variable else 0.0)
         )
     return bills
 
@@ -248,7 +253,8 @@ def _customer(
     n_days = data.config.n_days
     factor_range, buffer_range, score_penalty = _SOLVENCY[standing]
     payday = _pick(rng, catalog.PAYDAYS)
-    bills = _bills(rng, n_days, renting=not has_mortgage and rng.random() < catalog.RENT_SHARE)
+    bills = _bills(rng, n_days, renting=not has_mortgage and rng.random() < catalog.RENT_SHARE,
+                   variable=config.variable_bills)
     atm_per_month = float(rng.uniform(0.5, 4.0)) if rng.random() < 0.6 else 0.0
     gambling_per_month = float(rng.uniform(0.5, 3.0)) if rng.random() < config.baseline_gambler_share else 0.0
     outgoings = (
@@ -309,8 +315,32 @@ def build_customers(
     n = len(data.customers)
     card_spend = expected_card_spend_minor(data)
     has_mortgage, standing = _assign_groups(n, config, rng)
-    return [
+    customers = [
         _customer(i, data, config, float(card_spend[i]), bool(has_mortgage[i]), standing[i],
                   int(atm_terminals[i]), rng)
         for i in range(n)
     ]
+    if config.pay_mix == catalog.PAY_MIXES["default"]:
+        return customers  # the default bank draws nothing more: the same seed gives the same bank as before
+    return _with_pay_rhythms(customers, config, data.config.start_date, rng)
+
+
+_GRID_DAYS = {catalog.WEEKLY: 7, catalog.BIWEEKLY: 14, catalog.FOUR_WEEKLY: 28}
+
+
+def _with_pay_rhythms(customers: list[BankCustomer], config: BankConfig, start: dt.date,
+                      rng: np.random.Generator) -> list[BankCustomer]:
+    """Each customer's pay rhythm drawn from the mix; grid rhythms get a first payday (a Friday mostly, some
+    Thursdays), gig workers a platform as their payer."""
+    rhythms = [_pick(rng, config.pay_mix) for _ in customers]
+    out = []
+    for c, rhythm in zip(customers, rhythms, strict=True):
+        first, employer = 0, c.employer
+        period = _GRID_DAYS.get(rhythm)
+        if period:
+            weekday = 4 if rng.random() < 0.8 else 3
+            first = (weekday - start.weekday()) % 7 + 7 * int(rng.integers(0, period // 7))
+        elif rhythm == catalog.GIG:
+            employer = catalog.GIG_PLATFORMS[int(rng.integers(0, len(catalog.GIG_PLATFORMS)))]
+        out.append(dataclasses.replace(c, pay_rhythm=rhythm, first_pay_day=first, employer=employer))
+    return out

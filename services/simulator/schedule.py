@@ -157,14 +157,14 @@ def _salaries(
     late: list[LateSalary],
 ) -> None:
     h = c.hardship
-    for due in dates.days_on_day_of_month(start, n_days, c.payday):
-        amount = c.salary_minor
+    description = f"Payout {c.employer}" if c.pay_rhythm == catalog.GIG else f"Salary {c.employer}"
+    for due, amount in _pay_dates(c, n_days, start, rng, config):
         if h is not None and due >= h.start_day:
             amount = round(amount * h.income_factor)
             if amount == 0:
                 continue
         paid = due
-        if h is None and rng.random() < config.late_salary_probability:
+        if h is None and c.pay_rhythm != catalog.GIG and rng.random() < config.late_salary_probability:
             paid = min(due + int(rng.integers(1, 3)), n_days - 1)
         row = rows.add(
             time_s=_at(paid, rng, 3_600, 7_200),
@@ -172,11 +172,54 @@ def _salaries(
             kind=Kind.SALARY,
             amount_minor=amount,
             counterparty=c.employer_id,
-            description=f"Salary {c.employer}",
+            description=description,
             due_day=due,
         )
         if paid != due:
             late.append(LateSalary(c.index, due, paid, row))
+
+
+_PER_YEAR = {catalog.WEEKLY: 52, catalog.BIWEEKLY: 26, catalog.FOUR_WEEKLY: 13, catalog.SEMI_MONTHLY: 24,
+             catalog.MONTHLY: 12, catalog.LAST_WORKING_DAY: 12}
+_GRID_DAYS = {catalog.WEEKLY: 7, catalog.BIWEEKLY: 14, catalog.FOUR_WEEKLY: 28}
+
+
+def _pay_dates(
+    c: BankCustomer, n_days: int, start: dt.date, rng: np.random.Generator, config: BankConfig
+) -> list[tuple[int, int]]:
+    """(day, amount) of each payment due in the customer's pay rhythm; `salary_minor` is the monthly amount."""
+    rhythm = c.pay_rhythm
+    if rhythm == catalog.GIG:
+        p = catalog.GIG_PAYOUT_DAY_PROBABILITY
+        mean_payout = c.salary_minor * 12 / 365.25 / p
+        sigma = 0.5
+        out = []
+        for day in range(n_days):
+            if rng.random() < p:
+                out.append((day, max(100, round(mean_payout * float(rng.lognormal(-sigma * sigma / 2, sigma))))))
+        return out
+    amount = round(c.salary_minor * 12 / _PER_YEAR[rhythm])
+    if rhythm == catalog.MONTHLY:
+        days = list(dates.days_on_day_of_month(start, n_days, c.payday))
+    elif rhythm in _GRID_DAYS:
+        days = list(range(c.first_pay_day, n_days, _GRID_DAYS[rhythm]))
+    elif rhythm == catalog.SEMI_MONTHLY:  # the 15th and the month's last day
+        days = [d for d in range(n_days) if dates.to_date(start, d).day == 15 or _month_end(start, d)]
+    else:  # LAST_WORKING_DAY
+        days = [d for d in range(n_days) if _month_end(start, d)]
+    if config.weekend_shift or rhythm == catalog.LAST_WORKING_DAY:
+        days = [_working_day_before(start, d) for d in days]
+    return [(d, amount) for d in days if 0 <= d < n_days]
+
+
+def _month_end(start: dt.date, day: int) -> bool:
+    return (dates.to_date(start, day) + dt.timedelta(days=1)).day == 1
+
+
+def _working_day_before(start: dt.date, day: int) -> int:
+    while dates.to_date(start, day).weekday() >= 5:
+        day -= 1
+    return day
 
 
 def _bills(
@@ -188,6 +231,9 @@ def _bills(
             amount = bill.amount_minor
             if bill.rise_day is not None and bill.new_amount_minor is not None and day >= bill.rise_day:
                 amount = bill.new_amount_minor
+            level = amount
+            if bill.variation:
+                amount = round(amount * (1 + float(rng.uniform(-bill.variation, bill.variation))))
             row = rows.add(
                 time_s=_at(day, rng, 10_800, 18_000),
                 customer=c.index,
@@ -196,9 +242,9 @@ def _bills(
                 counterparty=bill.counterparty_id,
                 description=bill.description,
             )
-            if amount != bill.amount_minor and not risen:
+            if level != bill.amount_minor and not risen:
                 risen = True
-                rises.append(PriceRise(c.index, bill.counterparty_id, day, bill.amount_minor, amount, row))
+                rises.append(PriceRise(c.index, bill.counterparty_id, day, bill.amount_minor, level, row))
 
 
 def _mortgage(rows: _Rows, c: BankCustomer, n_days: int, start: dt.date, rng: np.random.Generator) -> None:

@@ -2,7 +2,8 @@
 
 Types: ``meta`` (first line), ``fraud`` (one per fraudulent card transaction; every other transaction is
 genuine), ``compromised_terminal``, ``compromised_card``, ``overdraft_episode``, ``missed_payment``,
-``hardship``, ``price_rise``, ``late_salary``, ``duplicate``. Dates are ISO ``YYYY-MM-DD`` (UTC), timestamps
+``hardship``, ``price_rise``, ``late_salary``, ``duplicate``, ``pay_rhythm`` (one per customer: how
+they are paid, catalog.PAY_RHYTHMS). Dates are ISO ``YYYY-MM-DD`` (UTC), timestamps
 ISO 8601 UTC, amounts integer minor units with their ISO currency.
 """
 
@@ -63,6 +64,9 @@ def bank_records(bank: Bank) -> Iterator[Record]:
             "currency": c.currency,
             "transaction_id": ledger.transaction_id(m.row),
         }
+    for c in customers:
+        yield {"type": "pay_rhythm", "customer_id": c.customer_id, "rhythm": c.pay_rhythm, "payer": c.employer_id,
+               "monthly_income_minor": c.salary_minor, "currency": c.currency}
     for c in customers:
         h = c.hardship
         if h is None:

@@ -25,6 +25,7 @@ class Candidate:
     reasons: tuple[Reason, ...]
     data: dict[str, str] = field(default_factory=dict)
     value_minor: int = 0  # money at stake for the customer
+    confidence: float = 1.0  # how sure the rule is (0..1]; part of the nudge's expected value
 
 
 @dataclass(frozen=True)

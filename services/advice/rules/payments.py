@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 
 from services.advice import recurring
 from services.advice.policy import RuleConfig
@@ -11,7 +12,19 @@ from services.advice.rules.base import Candidate, Reason, RuleContext, day_text,
 PRICE_INCREASE = "SUBSCRIPTION_PRICE_INCREASE"
 NEW_SUBSCRIPTION = "NEW_SUBSCRIPTION"
 INCOME_LATE = "INCOME_LATE"
+FIXED = "FIXED"
+VARIABLE = "VARIABLE"
+VARIABLE_MIN_HISTORY = 4  # payments before a variable bill has a usual range
 _PER_YEAR = {recurring.WEEKLY: 52, recurring.FORTNIGHTLY: 26, recurring.MONTHLY: 12}
+
+
+def bill_kind(amounts: list[int]) -> str:
+    """FIXED when a payment repeats its amount (a price that steps up now and then), VARIABLE when it changes
+    from payment to payment (energy, phone usage, a card repayment), "" with too few payments to tell."""
+    if len(amounts) < 3:
+        return FIXED if len(amounts) == 2 and amounts[0] == amounts[1] else ""
+    changes = sum(abs(b - a) * 100 > max(a, 1) for a, b in pairwise(amounts))
+    return VARIABLE if changes >= 2 and len(set(amounts)) >= 3 else FIXED
 
 
 def price_increase(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
@@ -21,6 +34,12 @@ def price_increase(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
     series = event.series
     if series.is_credit or series.kind not in (recurring.SUBSCRIPTION, recurring.BILL):
         return []
+    prior = [o.amount_minor for o in series.occurrences[:-1]]
+    kind = bill_kind(prior)
+    if kind == VARIABLE:
+        return _above_usual_range(ctx, rule, series, prior)
+    if kind == "" and len(prior) >= 2:
+        return []  # two different amounts: too early to tell a price change from a varying bill
     old, new = event.previous_amount_minor, ctx.tx.amount_minor
     increase = new - old
     if increase <= 0 or not meets(rule, increase, percent_of(increase, old)):
@@ -40,8 +59,32 @@ def price_increase(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
         ),
         data={"old_amount_minor": str(old), "new_amount_minor": str(new), "increase_minor": str(increase),
               "yearly_increase_minor": str(yearly), "currency": ctx.currency, "payee": series.name,
-              "series_key": series.key},
+              "series_key": series.key, "bill_kind": FIXED},
         value_minor=yearly,
+    )]
+
+
+def _above_usual_range(ctx: RuleContext, rule: RuleConfig, series: recurring.Series,
+                       prior: list[int]) -> list[Candidate]:
+    """A variable bill judged against its usual range: only an amount above everything it charged before, by
+    the rule's thresholds, and worded as such (no "price rise", no yearly figure it cannot know)."""
+    low, high, new = min(prior), max(prior), ctx.tx.amount_minor
+    above = new - high
+    if len(prior) < VARIABLE_MIN_HISTORY or above * 4 < high - low \
+            or not meets(rule, above, percent_of(above, high)):
+        return []  # too little history for a range, or within a quarter of the range's own width of it
+    usual = f"{ctx.money(low)}-{ctx.money(high)}"
+    return [Candidate(
+        type=PRICE_INCREASE, subject=series.key,
+        title=f"{series.name} is higher than usual: {ctx.money(new)}",
+        body=(f"Your bill {series.name} charged {ctx.money(new)}, higher than your usual {usual}. "
+              f"It's worth checking the bill or your usage, or comparing deals."),
+        reasons=(Reason("ABOVE_USUAL_RANGE", f"{ctx.money(new)} against a usual {usual} "
+                                             f"({len(prior)} payments).", 1.0),),
+        data={"old_amount_minor": str(high), "new_amount_minor": str(new), "increase_minor": str(above),
+              "usual_low_minor": str(low), "usual_high_minor": str(high), "currency": ctx.currency,
+              "payee": series.name, "series_key": series.key, "bill_kind": VARIABLE},
+        value_minor=above,
     )]
 
 
@@ -82,20 +125,27 @@ def income_late(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
     for series in ctx.state.active_series(recurring.SALARY, recurring.INCOME):
         if series.status != recurring.MATURE:
             continue
-        overdue = series.days_overdue(ctx.today)
-        if overdue < late_days:
+        model = recurring.income_model(series)
+        due = series.next_due
+        if model is not None and model.trusted:
+            late_from = model.late_from(late_days - 1)   # judged on the income model: rhythm, weekend shift
+            if late_from is None or ctx.today < late_from:
+                continue                                 # irregular income is never "late"
+            due = model.nominal or due
+        elif series.days_overdue(ctx.today) < late_days:
             continue
+        overdue = (ctx.today - due).days
         expected = series.typical_amount_minor
         if not meets(rule, expected, percent_of(expected, income)):
             continue
         what = "salary" if series.kind == recurring.SALARY else "regular income"
         found.append(Candidate(
-            type=INCOME_LATE, subject=f"{series.key}|{series.next_due.isoformat()}",
+            type=INCOME_LATE, subject=f"{series.key}|{due.isoformat()}",
             title=f"Your {what} from {series.name} hasn't arrived",
-            body=(f"We expected about {ctx.money(expected)} from {series.name} on {day_text(series.next_due)}, "
+            body=(f"We expected about {ctx.money(expected)} from {series.name} on {day_text(due)}, "
                   f"{overdue} days ago. If something has changed, we can help you plan the weeks ahead."),
             reasons=(Reason("INCOME_LATE", f"{overdue} days late; usually {ctx.money(expected)}.", 1.0),),
-            data={"expected_minor": str(expected), "expected_day": series.next_due.isoformat(),
+            data={"expected_minor": str(expected), "expected_day": due.isoformat(),
                   "days_late": str(overdue), "currency": ctx.currency, "payer": series.name},
             value_minor=expected,
         ))

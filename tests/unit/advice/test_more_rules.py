@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from services.advice.rules.balance import IDLE_CASH, LOW_BALANCE
 from services.advice.rules.charges import DUPLICATE_CHARGE, FEE_CHARGED
 from services.advice.rules.payments import INCOME_LATE, NEW_SUBSCRIPTION
@@ -113,3 +115,27 @@ def test_a_subscription_started_after_the_warmup_is_new_but_one_running_from_the
     new = account.nudges(NEW_SUBSCRIPTION)
     assert [n.data["payee"] for n in new] == ["TuneBox"]
     assert new[0].data["yearly_minor"] == str(1099 * 12)
+
+
+@pytest.mark.parametrize(("first", "step", "amount"), [(date(2026, 1, 2), 14, 1_150_00),   # bi-weekly
+                                                       (date(2026, 1, 9), 28, 2_300_00),   # four-weekly
+                                                       (date(2026, 1, 2), 7, 600_00)])     # weekly
+def test_income_paid_on_its_own_rhythm_is_never_late(first: date, step: int, amount: int) -> None:
+    account = Account()
+    day = first
+    while day < date(2026, 6, 1):
+        account.salary(day, amount)
+        for spend in daily(day + timedelta(days=1), step - 1):
+            account.tx(at(spend, 12), 1000)
+        day += timedelta(days=step)
+    assert account.nudges(INCOME_LATE) == []
+
+
+def test_a_bi_weekly_salary_that_stops_is_late_two_weeks_on() -> None:
+    account = Account()
+    for i in range(6):
+        account.salary(date(2026, 1, 2) + timedelta(days=14 * i), 1_150_00)   # last: Fri 13 March
+    for day in daily(date(2026, 3, 14), 20):
+        account.tx(at(day, 12), 1000)
+    late = account.nudges(INCOME_LATE)
+    assert len(late) == 1 and late[0].data["expected_day"] == "2026-03-27"

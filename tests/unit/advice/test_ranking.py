@@ -103,3 +103,37 @@ def test_balance_bands() -> None:
     p = policy()
     balances = (None, -1, 0, 49_999, 50_000, 499_999, 500_000)
     assert [balance_band(b, p.ranking) for b in balances] == [0, 0, 1, 1, 2, 2, 3]
+
+
+def _sent(*days_ago: int) -> Fatigue:
+    return Fatigue(sent=[NOW - timedelta(days=d) for d in days_ago])
+
+
+def test_the_weekly_budget_keeps_its_last_slot_for_a_high_priority_nudge() -> None:
+    p = policy()   # budget: 2 a week, 6 in 30 days, the last one kept for HIGH priority
+    bandit = LinUCB(p.ranking)
+    fatigue = {"SPENDING_SPIKE": _sent(2)}
+    [low] = rank([candidate("SPENDING_SPIKE")], YOUNG_LOW, bandit, fatigue, p, NOW)
+    assert (low.sent, low.why) == (False, "BUDGET_WEEK")
+    [high] = rank([candidate("PROJECTED_SHORTFALL")], YOUNG_LOW, bandit, fatigue, p, NOW)
+    assert (high.sent, high.why) == (True, "SELECTED")
+    fatigue["PROJECTED_SHORTFALL"] = _sent(1)
+    [spent] = rank([candidate("PROJECTED_SHORTFALL")], YOUNG_LOW, bandit, fatigue, p, NOW)
+    assert (spent.sent, spent.why) == (False, "BUDGET_WEEK")
+
+
+def test_the_monthly_budget_counts_every_type_over_30_days() -> None:
+    p = policy()
+    fatigue = {"SPENDING_SPIKE": _sent(8, 12, 20), "LOW_BALANCE": _sent(22, 29), "IDLE_CASH": _sent(31, 40)}
+    [r] = rank([candidate("FEE_CHARGED")], YOUNG_LOW, LinUCB(p.ranking), fatigue, p, NOW)
+    assert (r.sent, r.why) == (False, "BUDGET_MONTH")   # 5 in 30 days, the 6th kept for HIGH priority
+    [r] = rank([candidate("INCOME_LATE")], YOUNG_LOW, LinUCB(p.ranking), fatigue, p, NOW)
+    assert r.sent
+
+
+def test_the_budget_goes_to_the_highest_expected_value_first() -> None:
+    p = policy()
+    bandit = LinUCB(p.ranking)
+    low_confidence = Candidate(type="LOW_BALANCE", subject="s", title="t", body="b", reasons=(), confidence=0.2)
+    ranked = rank([low_confidence, candidate("SPENDING_SPIKE")], YOUNG_LOW, bandit, {}, p, NOW)
+    assert [(r.candidate.type, r.sent) for r in ranked] == [("SPENDING_SPIKE", True), ("LOW_BALANCE", False)]

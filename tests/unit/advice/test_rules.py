@@ -139,3 +139,33 @@ def test_the_fix_is_the_cheapest_option_that_covers_the_shortfall() -> None:
     assert _fix_for(80_000, 20, overdraft_limit=100_000) == "SALARY_ADVANCE"
     # more than half the pay and beyond the overdraft: no product fits, a conversation does
     assert _fix_for(150_000, 10, overdraft_limit=50_000) == "TALK_TO_US"
+
+
+# ---- fixed and variable bills ---------------------------------------------------------------------------
+
+def _bill(account: Account, amounts: list[int], payee: str = "powergas", name: str = "Power & Gas") -> None:
+    for day, amount in zip(months(date(2026, 1, 12), len(amounts), 12), amounts, strict=True):
+        account.tx(at(day), amount, channel="DIRECT_DEBIT", payee=payee, name=name, mcc="4900")
+
+
+def test_a_variable_bill_inside_its_usual_range_makes_no_nudge() -> None:
+    account = Account()
+    _bill(account, [5_563, 6_585, 5_020, 6_990, 5_870, 6_400, 5_500, 6_950])
+    assert account.nudges(PRICE_INCREASE) == []
+
+
+def test_a_variable_bill_above_its_usual_range_is_worded_as_such_once() -> None:
+    account = Account()
+    _bill(account, [5_563, 6_585, 5_020, 6_990, 8_510, 8_300, 6_100])
+    nudges = account.nudges(PRICE_INCREASE)
+    assert len(nudges) == 1
+    assert "higher than your usual £50.20-£69.90" in nudges[0].body and "a year" not in nudges[0].body
+    assert nudges[0].data["bill_kind"] == "VARIABLE"
+
+
+def test_a_fixed_price_that_steps_up_and_stays_makes_one_nudge() -> None:
+    account = Account()
+    _bill(account, [1_099] * 4 + [1_299] * 4, payee="streamflix", name="StreamFlix")
+    nudges = account.nudges(PRICE_INCREASE)
+    assert len(nudges) == 1 and nudges[0].data["bill_kind"] == "FIXED"
+    assert "That's £24.00 more a year" in nudges[0].body

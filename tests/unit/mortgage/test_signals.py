@@ -82,14 +82,18 @@ def test_a_new_employer_paying_a_similar_salary_is_not_a_lost_income() -> None:
     assert [s.code for s in sig.detect(a, date(2025, 5, 30), TH)] == []
 
 
-def test_salary_on_a_month_end_day_is_expected_at_next_months_end() -> None:
+def test_salary_on_the_last_working_day_is_expected_at_next_months_end() -> None:
     a = history(*[salary(date(2025, m, d)) for m, d in ((1, 31), (2, 28), (3, 31))])
-    assert sig.expected_next_salary(a.salaries["emp_acme"]) == (date(2025, 4, 30), 31)
+    model = sig.income_model(a.salaries["emp_acme"])
+    assert (model.rhythm, model.expected) == ("LAST_WORKING_DAY", date(2025, 4, 30))
 
 
 def test_a_salary_paid_early_last_month_is_still_expected_on_the_usual_day() -> None:
     a = history(*[salary(date(2025, m, 25)) for m in (1, 2, 3)], salary(date(2025, 4, 23)))
-    assert sig.expected_next_salary(a.salaries["emp_acme"]) == (date(2025, 5, 25), 25)
+    model = sig.income_model(a.salaries["emp_acme"])
+    # 25 May 2025 is a Sunday: paid on the Friday before, late only from the 25th plus the grace
+    assert (model.rhythm, model.anchors, model.expected, model.nominal) == (
+        "MONTHLY", (25,), date(2025, 5, 23), date(2025, 5, 25))
 
 
 def test_falling_income() -> None:

@@ -1,0 +1,74 @@
+"""Pay-rhythm markets: each rhythm pays on its own calendar (weekend paydays moved to the Friday before), gig
+workers are paid irregularly, usage-priced bills vary, and the truth records every customer's rhythm."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from itertools import pairwise
+
+import pytest
+
+from services.gen.proactivecare.v1 import events_pb2
+from services.simulator import catalog, events, truth
+from services.simulator.bank import Bank, build_bank
+from services.simulator.bank_config import BankConfig
+from services.simulator.handbook import HandbookConfig
+
+CONFIG = HandbookConfig(n_customers=200, n_terminals=600, n_days=120, seed=5)
+
+
+@pytest.fixture(scope="module", params=["UK", "US"])
+def bank(request: pytest.FixtureRequest) -> Bank:
+    return build_bank(CONFIG, BankConfig.for_market(request.param))
+
+
+def _pay_days(bank: Bank) -> dict[str, list[dt.date]]:
+    days: dict[str, list[dt.date]] = defaultdict(list)
+    for tx in events.transactions(bank):
+        if tx.channel == events_pb2.SALARY:
+            days[tx.customer_id].append(dt.datetime.fromtimestamp(tx.timestamp.seconds, dt.UTC).date())
+    return days
+
+
+def test_the_mix_is_drawn_and_recorded_in_the_truth(bank: Bank) -> None:
+    records = [r for r in truth.bank_records(bank) if r["type"] == "pay_rhythm"]
+    assert len(records) == len(bank.customers)
+    assert {r["rhythm"] for r in records} == {r for r, _ in bank.config.pay_mix}
+
+
+def test_each_rhythm_pays_on_its_calendar(bank: Bank) -> None:
+    days = _pay_days(bank)
+    late = {(bank.customers[s.customer].customer_id) for s in bank.plan.late_salaries}
+    for c in bank.customers:
+        paid = days[c.customer_id]
+        if c.hardship is not None or c.customer_id in late or len(paid) < 3:
+            continue
+        gaps = {(b - a).days for a, b in pairwise(paid)}
+        if c.pay_rhythm in (catalog.WEEKLY, catalog.BIWEEKLY, catalog.FOUR_WEEKLY):
+            period = {catalog.WEEKLY: 7, catalog.BIWEEKLY: 14, catalog.FOUR_WEEKLY: 28}[c.pay_rhythm]
+            assert gaps == {period} and all(d.weekday() in (3, 4) for d in paid)
+        elif c.pay_rhythm == catalog.GIG:
+            assert len(gaps) > 3
+        else:
+            assert all(d.weekday() < 5 for d in paid)   # weekend paydays are paid on the Friday before
+        if c.pay_rhythm == catalog.LAST_WORKING_DAY:
+            assert all((d + dt.timedelta(days=3 if d.weekday() == 4 else 1)).month != d.month for d in paid)
+
+
+def test_usage_priced_bills_vary_and_fixed_ones_do_not(bank: Bank) -> None:
+    amounts: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for tx in events.transactions(bank):
+        if tx.channel == events_pb2.DIRECT_DEBIT:
+            amounts[(tx.customer_id, tx.counterparty_id)].add(tx.amount.amount_minor)
+    energy = [v for (_, cp), v in amounts.items() if cp == "cp_energy"]
+    water = [v for (_, cp), v in amounts.items() if cp == "cp_water"]
+    assert sum(len(v) >= 3 for v in energy) > 0.9 * len(energy)
+    assert all(len(v) == 1 for v in water)
+
+
+def test_the_default_bank_pays_everyone_monthly() -> None:
+    default = build_bank(HandbookConfig(n_customers=50, n_terminals=200, n_days=40, seed=5))
+    assert {c.pay_rhythm for c in default.customers} == {catalog.MONTHLY}
+    with pytest.raises(ValueError, match="market"):
+        BankConfig.for_market("FR")
