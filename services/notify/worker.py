@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter
 
 from services.gen.proactivecare.v1 import events_pb2
-from services.notify import repository
 from services.notify.hub import SubscriberHub
 from services.notify.policy import Decision, Outcome
+from services.notify.repository import NotifyRepository
 from services.notify.routing import route
 from services.platform import streams, topics
 from services.platform.kafka_io import Output
 from services.platform.metrics import PREFIX
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
+from services.platform.storage import Tx, utc_now
 from services.platform.validation import validate_notification
 
 
@@ -48,17 +47,18 @@ class NotificationHandler:
         self.hub = hub
         self.metrics = metrics
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
-        now = time.time()
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
+        now = utc_now()
+        repo = NotifyRepository(tx)
         for record in records:
             if record.topic != self.notifications_topic:
                 profile: events_pb2.CustomerProfile = record.value
                 if profile.time_zone:
-                    repository.save_time_zone(tx, profile.customer_id, profile.time_zone)
+                    repo.save_time_zone(profile.customer_id, profile.time_zone)
                 continue
             n: events_pb2.Notification = record.value
-            if repository.insert(tx, n, now):
-                self.metrics.count(n, route(tx, n, now))
+            if repo.insert(n, now):
+                self.metrics.count(n, route(repo, n, now))
         return {}
 
     def committed(self, records: list[Record]) -> None:
