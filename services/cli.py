@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("run", help="Kafka + every service + the simulator at a live rate (`make run`)")
     run.add_argument("--rate", type=float, default=20.0, help="simulated transactions per second")
     run.add_argument("--customers", type=int, default=200)
+    run.add_argument("--postgres", action="store_true",
+                     help="every service on the embedded PostgreSQL (under the data dir) instead of SQLite files; "
+                          "DATABASE_URL set: that server")
     run.set_defaults(func=_run)
 
     token = sub.add_parser("token", help="issue a bearer token signed with the configured key")
@@ -125,7 +128,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from services.platform.devstack import run_stack
 
-    return run_stack(Settings.from_env(), rate=args.rate, customers=args.customers)
+    return run_stack(Settings.from_env(), rate=args.rate, customers=args.customers, postgres=args.postgres)
 
 
 def _dlq_replay(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from services.advice.metrics import AdviceMetrics
 from services.advice.policy import load_policy_book
-from services.advice.repository import AdviceRepository
+from services.advice.repository import MIGRATIONS
 from services.advice.service import AdviceServicer, grpc_service
 from services.advice.worker import AdviceHandler, sources
 from services.platform.app import ServiceApp
@@ -18,13 +18,13 @@ SERVICE = "advice"
 
 
 def build(settings: Settings) -> ServiceApp:
-    store = Store(settings.db_path(SERVICE))
+    store = Store.for_service(settings, SERVICE)
+    store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
     metrics = AdviceMetrics.create(registry)
-    repo = AdviceRepository(store)
     policies = load_policy_book()
-    handler = AdviceHandler(settings, repo, policies, metrics)
+    handler = AdviceHandler(settings, policies, metrics)
     runner = StreamRunner(settings, SERVICE, sources(settings), handler, store, registry)
     return ServiceApp(name=SERVICE, store=store, registry=registry,
-                      grpc_services=[grpc_service(AdviceServicer(repo, policies, metrics))], runners=[runner],
+                      grpc_services=[grpc_service(AdviceServicer(store, policies, metrics))], runners=[runner],
                       on_stop=[store.close])

@@ -35,10 +35,9 @@ from prometheus_client import CollectorRegistry
 
 from services.advice.metrics import AdviceMetrics
 from services.advice.policy import load_policy_book
-from services.advice.repository import AdviceRepository
+from services.advice.repository import MIGRATIONS, AdviceRepository
 from services.advice.rules.shortfall import TYPE as SHORTFALL
 from services.advice.worker import AdviceHandler
-from services.gen.proactivecare.v1 import advice_pb2
 from services.platform.runner import Record
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -127,19 +126,15 @@ def run(config: EvaluationConfig, workdir: Path | None = None, via_kafka: bool =
             store, info = _through_kafka(bank, Path(tmp))
         else:
             store, info = _in_process(bank, config, Path(tmp))
-        rows = store.query("SELECT nudge FROM advice_nudges WHERE type = ? AND sent = 1", (SHORTFALL,))
-        nudges = [(n.customer_id, n.created_at.ToDatetime(tzinfo=UTC))
-                  for n in (advice_pb2.Nudge.FromString(r["nudge"]) for r in rows)]
-        counts = {r["type"]: r["n"] for r in store.query(
-            "SELECT type, COUNT(*) AS n FROM advice_nudges WHERE sent = 1 GROUP BY type")}
-        sent_by_customer = {r["customer_id"]: r["n"] for r in store.query(
-            "SELECT customer_id, COUNT(*) AS n FROM advice_nudges WHERE sent = 1 GROUP BY customer_id")}
-        price_rises_sent = store.query("SELECT COUNT(*) AS n FROM advice_nudges WHERE sent = 1 AND type = ?",
-                                       ("SUBSCRIPTION_PRICE_INCREASE",))[0]["n"]
-        # eligible (sent or not): detection quality, independent of the ranking
-        others = [advice_pb2.Nudge.FromString(r["nudge"]) for r in store.query(
-            "SELECT nudge FROM advice_nudges WHERE type IN ('SUBSCRIPTION_PRICE_INCREASE', 'DUPLICATE_CHARGE')")]
+        with store.read() as tx:
+            repo = AdviceRepository(tx)
+            nudges = [(n.customer_id, n.created_at.ToDatetime(tzinfo=UTC)) for n in repo.find_nudges((SHORTFALL,))]
+            counts = repo.sent_counts()
+            sent_by_customer = repo.sent_by_customer()
+            # eligible (sent or not): detection quality, independent of the ranking
+            others = repo.find_nudges(("SUBSCRIPTION_PRICE_INCREASE", "DUPLICATE_CHARGE"), sent_only=False)
         store.close()
+    price_rises_sent = counts.get("SUBSCRIPTION_PRICE_INCREASE", 0)
     records = list(truth.bank_records(bank))
     rises_found = {(n.customer_id, n.data["series_key"].removeprefix("D:")) for n in others
                    if n.type == "SUBSCRIPTION_PRICE_INCREASE"}
@@ -181,9 +176,10 @@ def _in_process(bank: Bank, config: EvaluationConfig, tmp: Path) -> tuple[Store,
     from services.simulator import events
 
     settings = Settings()
-    store = Store(tmp / "advice-eval.sqlite")
+    store = Store.open(tmp / "advice-eval.sqlite")
+    store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
-    handler = AdviceHandler(settings, AdviceRepository(store), load_policy_book(), AdviceMetrics.create(registry))
+    handler = AdviceHandler(settings, load_policy_book(), AdviceMetrics.create(registry))
     profiles = [Record(settings.topic(CUSTOMERS), 0, i, p.customer_id, f"p/{i}", p, 0)
                 for i, p in enumerate(events.profiles(bank))]
     with store.transaction() as tx:
@@ -251,7 +247,7 @@ def _through_kafka(bank: Bank, tmp: Path) -> tuple[Store, dict[str, object]]:
     finally:
         if broker is not None:
             broker.stop()
-    store = Store(settings.db_path("advice"))
+    store = Store.for_service(settings, "advice")
     return store, {"mode": f"kafka ({settings.bootstrap_servers}): simulator -> topics -> advice StreamRunner",
                    "records_produced": produced, "produce_seconds": round(produced_at - began, 1),
                    "transactions_per_second": round(produced / seconds, 1) if seconds else 0.0}

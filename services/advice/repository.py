@@ -1,147 +1,158 @@
 """Advice state in the store: each customer's state (JSON), the nudges raised, the bandit's arms and each
-customer's fatigue per nudge type. Reads and writes go through the caller's transaction where one is open
-(the stream runner's, or RespondToNudge's), so an effect and its bookkeeping commit together."""
+customer's fatigue per nudge type.
+
+`AdviceRepository(tx)` is bound to one transaction of the caller's (the stream runner's, or RespondToNudge's),
+so an effect and its bookkeeping commit together. A nudge id is stored once (ON CONFLICT DO NOTHING); state,
+arms and fatigue are upserts of the whole value. Instants are UTC (timestamptz on PostgreSQL).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, Column, Index, LargeBinary, MetaData, PrimaryKeyConstraint, String, Table, Text
 
 from services.advice.bandit import Context, LinUCB
 from services.advice.policy import RankingConfig
 from services.advice.ranking import Fatigue
 from services.advice.state import CustomerState
 from services.gen.proactivecare.v1 import advice_pb2
-from services.platform.storage import Store, to_json
+from services.platform.storage import Migration, Tx, create_tables, instant, to_json
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS advice_customer_state (
-    customer_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS advice_nudges (
-    id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    sent INTEGER NOT NULL,
-    response TEXT NOT NULL DEFAULT '',
-    responded_at TEXT,
-    context TEXT NOT NULL,
-    nudge BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS advice_nudges_customer ON advice_nudges (customer_id, created_at DESC, id);
-CREATE TABLE IF NOT EXISTS advice_bandit_arms (
-    arm TEXT PRIMARY KEY,
-    state TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS advice_fatigue (
-    customer_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    state TEXT NOT NULL,
-    PRIMARY KEY (customer_id, type)
-)
-"""
+_METADATA = MetaData()
+Table("advice_customer_state", _METADATA,
+      Column("customer_id", String, primary_key=True), Column("state", Text, nullable=False),
+      instant("updated_at"))
+Table("advice_nudges", _METADATA,
+      Column("id", String, primary_key=True),
+      Column("customer_id", String, nullable=False),
+      Column("type", String, nullable=False),
+      instant("created_at"),
+      Column("sent", Boolean, nullable=False),
+      Column("response", String, nullable=False, server_default=""),
+      instant("responded_at", nullable=True),
+      Column("context", Text, nullable=False),
+      Column("nudge", LargeBinary, nullable=False),
+      Index("advice_nudges_customer", "customer_id", "created_at", "id"))
+Table("advice_bandit_arms", _METADATA,
+      Column("arm", String, primary_key=True), Column("state", Text, nullable=False))
+Table("advice_fatigue", _METADATA,
+      Column("customer_id", String, nullable=False), Column("type", String, nullable=False),
+      Column("state", Text, nullable=False), PrimaryKeyConstraint("customer_id", "type"))
+MIGRATIONS = [Migration("advice/0001_state_nudges_bandit_fatigue", create_tables(_METADATA))]
 
 
 class AdviceRepository:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        store.migrate("advice_0001", SCHEMA)
+    """Advice's tables as seen from one open transaction `tx`."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
 
     # ---- customer state --------------------------------------------------------------------------------
 
-    @staticmethod
-    def load_state(tx: sqlite3.Connection, customer_id: str) -> CustomerState:
+    def load_state(self, customer_id: str) -> CustomerState:
         """The stored state; a fresh one when none is stored or the stored one is from an older schema (the
         picture then rebuilds from the stream within weeks, rather than dead-lettering every transaction)."""
-        row = tx.execute("SELECT state FROM advice_customer_state WHERE customer_id = ?", (customer_id,)).fetchone()
-        if row is None:
+        stored = self.tx.scalar("SELECT state FROM advice_customer_state WHERE customer_id = :customer_id",
+                                {"customer_id": customer_id})
+        if stored is None:
             return CustomerState(customer_id)
         try:
-            return CustomerState.from_dict(json.loads(row["state"]))
+            return CustomerState.from_dict(json.loads(stored))
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("advice state of customer %s unreadable (%s): starting afresh", customer_id, exc)
             return CustomerState(customer_id)
 
-    @staticmethod
-    def save_state(tx: sqlite3.Connection, state: CustomerState, at: datetime) -> None:
-        tx.execute(
-            "INSERT INTO advice_customer_state (customer_id, state, updated_at) VALUES (?, ?, ?)"
+    def save_state(self, state: CustomerState, at: datetime) -> None:
+        self.tx.execute(
+            "INSERT INTO advice_customer_state (customer_id, state, updated_at) VALUES (:customer_id, :state, :at)"
             " ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            (state.customer_id, to_json(state.to_dict()), at.isoformat()),
+            {"customer_id": state.customer_id, "state": to_json(state.to_dict()), "at": at},
         )
 
     # ---- nudges ----------------------------------------------------------------------------------------
 
-    @staticmethod
-    def add_nudge(tx: sqlite3.Connection, nudge: advice_pb2.Nudge, context: Context) -> bool:
-        return bool(tx.execute(
-            "INSERT OR IGNORE INTO advice_nudges (id, customer_id, type, created_at, sent, context, nudge)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (nudge.id, nudge.customer_id, nudge.type, nudge.created_at.ToJsonString(), int(nudge.sent),
-             to_json(context.to_dict()), nudge.SerializeToString()),
+    def add_nudge(self, nudge: advice_pb2.Nudge, context: Context) -> bool:
+        return bool(self.tx.execute(
+            "INSERT INTO advice_nudges (id, customer_id, type, created_at, sent, context, nudge)"
+            " VALUES (:id, :customer_id, :type, :created_at, :sent, :context, :nudge) ON CONFLICT DO NOTHING",
+            {"id": nudge.id, "customer_id": nudge.customer_id, "type": nudge.type,
+             "created_at": nudge.created_at.ToDatetime(tzinfo=UTC), "sent": bool(nudge.sent),
+             "context": to_json(context.to_dict()), "nudge": nudge.SerializeToString()},
         ).rowcount)
 
-    @staticmethod
-    def get_nudge(tx: sqlite3.Connection | Store, nudge_id: str) -> tuple[advice_pb2.Nudge, Context] | None:
-        sql = "SELECT nudge, response, context FROM advice_nudges WHERE id = ?"
-        row = (tx.query_one(sql, (nudge_id,)) if isinstance(tx, Store)
-               else tx.execute(sql, (nudge_id,)).fetchone())
+    def get_nudge(self, nudge_id: str) -> tuple[advice_pb2.Nudge, Context] | None:
+        row = self.tx.one("SELECT nudge, response, context FROM advice_nudges WHERE id = :id", {"id": nudge_id})
         if row is None:
             return None
-        nudge = advice_pb2.Nudge.FromString(row["nudge"])
-        if row["response"]:
-            nudge.response = advice_pb2.NudgeResponse.Value(row["response"])
-        return nudge, Context.from_dict(json.loads(row["context"]))
+        nudge = advice_pb2.Nudge.FromString(bytes(row.nudge))
+        if row.response:
+            nudge.response = advice_pb2.NudgeResponse.Value(row.response)
+        return nudge, Context.from_dict(json.loads(row.context))
 
-    @staticmethod
-    def set_response(tx: sqlite3.Connection, nudge_id: str, response: str, at: datetime) -> None:
-        tx.execute("UPDATE advice_nudges SET response = ?, responded_at = ? WHERE id = ?",
-                   (response, at.isoformat(), nudge_id))
+    def set_response(self, nudge_id: str, response: str, at: datetime) -> None:
+        self.tx.execute("UPDATE advice_nudges SET response = :response, responded_at = :at WHERE id = :id",
+                        {"response": response, "at": at, "id": nudge_id})
 
     def list_nudges(self, customer_id: str, offset: int, limit: int) -> list[advice_pb2.Nudge]:
-        rows = self.store.query(
-            "SELECT nudge, response FROM advice_nudges WHERE customer_id = ? ORDER BY created_at DESC, id"
-            " LIMIT ? OFFSET ?", (customer_id, limit, offset))
-        nudges = []
-        for row in rows:
-            nudge = advice_pb2.Nudge.FromString(row["nudge"])
-            if row["response"]:
-                nudge.response = advice_pb2.NudgeResponse.Value(row["response"])
-            nudges.append(nudge)
-        return nudges
+        rows = self.tx.all(
+            "SELECT nudge, response FROM advice_nudges WHERE customer_id = :customer_id"
+            " ORDER BY created_at DESC, id LIMIT :limit OFFSET :offset",
+            {"customer_id": customer_id, "limit": limit, "offset": offset})
+        return [self._nudge(row.nudge, row.response) for row in rows]
+
+    def find_nudges(self, types: tuple[str, ...] | None = None, sent_only: bool = True) -> list[advice_pb2.Nudge]:
+        """Every stored nudge (of `types`, when given), sent ones only unless `sent_only` is False (evaluation)."""
+        params: dict[str, object] = {f"t{i}": t for i, t in enumerate(types or ())}
+        where = [f"type IN ({','.join(':' + k for k in params)})"] if types else []
+        if sent_only:
+            where.append("sent = :sent")
+            params["sent"] = True
+        sql = "SELECT nudge, response FROM advice_nudges" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return [self._nudge(row.nudge, row.response) for row in self.tx.all(sql + " ORDER BY id", params)]
+
+    def sent_counts(self) -> dict[str, int]:
+        rows = self.tx.all("SELECT type, COUNT(*) AS n FROM advice_nudges WHERE sent = :sent GROUP BY type",
+                           {"sent": True})
+        return {r.type: int(r.n) for r in rows}
+
+    def sent_by_customer(self) -> dict[str, int]:
+        rows = self.tx.all("SELECT customer_id, COUNT(*) AS n FROM advice_nudges WHERE sent = :sent "
+                           "GROUP BY customer_id", {"sent": True})
+        return {r.customer_id: int(r.n) for r in rows}
+
+    @staticmethod
+    def _nudge(blob: bytes, response: str) -> advice_pb2.Nudge:
+        nudge = advice_pb2.Nudge.FromString(bytes(blob))
+        if response:
+            nudge.response = advice_pb2.NudgeResponse.Value(response)
+        return nudge
 
     # ---- bandit and fatigue ----------------------------------------------------------------------------
 
-    @staticmethod
-    def load_bandit(tx: sqlite3.Connection | Store, config: RankingConfig) -> LinUCB:
-        sql = "SELECT arm, state FROM advice_bandit_arms"
-        rows = tx.query(sql) if isinstance(tx, Store) else tx.execute(sql).fetchall()
-        return LinUCB(config, {r["arm"]: json.loads(r["state"]) for r in rows})
+    def load_bandit(self, config: RankingConfig) -> LinUCB:
+        rows = self.tx.all("SELECT arm, state FROM advice_bandit_arms")
+        return LinUCB(config, {r.arm: json.loads(r.state) for r in rows})
 
-    @staticmethod
-    def save_arm(tx: sqlite3.Connection, bandit: LinUCB, arm: str) -> None:
-        tx.execute(
-            "INSERT INTO advice_bandit_arms (arm, state) VALUES (?, ?)"
+    def save_arm(self, bandit: LinUCB, arm: str) -> None:
+        self.tx.execute(
+            "INSERT INTO advice_bandit_arms (arm, state) VALUES (:arm, :state)"
             " ON CONFLICT (arm) DO UPDATE SET state = excluded.state",
-            (arm, to_json(bandit.to_dict()[arm])),
+            {"arm": arm, "state": to_json(bandit.to_dict()[arm])},
         )
 
-    @staticmethod
-    def load_fatigue(tx: sqlite3.Connection, customer_id: str) -> dict[str, Fatigue]:
-        rows = tx.execute("SELECT type, state FROM advice_fatigue WHERE customer_id = ?", (customer_id,)).fetchall()
-        return {r["type"]: Fatigue.from_dict(json.loads(r["state"])) for r in rows}
+    def load_fatigue(self, customer_id: str) -> dict[str, Fatigue]:
+        rows = self.tx.all("SELECT type, state FROM advice_fatigue WHERE customer_id = :customer_id",
+                           {"customer_id": customer_id})
+        return {r.type: Fatigue.from_dict(json.loads(r.state)) for r in rows}
 
-    @staticmethod
-    def save_fatigue(tx: sqlite3.Connection, customer_id: str, nudge_type: str, fatigue: Fatigue) -> None:
-        tx.execute(
-            "INSERT INTO advice_fatigue (customer_id, type, state) VALUES (?, ?, ?)"
+    def save_fatigue(self, customer_id: str, nudge_type: str, fatigue: Fatigue) -> None:
+        self.tx.execute(
+            "INSERT INTO advice_fatigue (customer_id, type, state) VALUES (:customer_id, :type, :state)"
             " ON CONFLICT (customer_id, type) DO UPDATE SET state = excluded.state",
-            (customer_id, nudge_type, to_json(fatigue.to_dict())),
+            {"customer_id": customer_id, "type": nudge_type, "state": to_json(fatigue.to_dict())},
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -17,6 +16,7 @@ from services.platform import auth
 from services.platform.errors import NotFoundError
 from services.platform.grpc_server import GrpcService
 from services.platform.paging import cut_page, read_page
+from services.platform.storage import Store
 from services.platform.validation import require
 
 SERVICE_NAME = "proactivecare.v1.AdviceService"
@@ -41,9 +41,9 @@ def validate_response(request: advice_pb2.RespondToNudgeRequest) -> str:
 
 
 class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
-    def __init__(self, repo: AdviceRepository, policies: PolicyBook, metrics: AdviceMetrics,
+    def __init__(self, store: Store, policies: PolicyBook, metrics: AdviceMetrics,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.repo = repo
+        self.store = store
         self.policies = policies
         self.metrics = metrics
         self.clock = clock
@@ -52,39 +52,41 @@ class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
                          ) -> advice_pb2.ListNudgesResponse:
         offset, size = validate_list(request)
         auth.require_customer(request.customer_id)
-        nudges = await asyncio.to_thread(self.repo.list_nudges, request.customer_id, offset, size + 1)
+        nudges = await self.store.reading(
+            lambda tx: AdviceRepository(tx).list_nudges(request.customer_id, offset, size + 1))
         nudges, page = cut_page(nudges, offset, size)
         return advice_pb2.ListNudgesResponse(nudges=nudges, page=page)
 
     async def RespondToNudge(self, request: advice_pb2.RespondToNudgeRequest, context: grpc.aio.ServicerContext,
                              ) -> advice_pb2.Nudge:
         response = validate_response(request)
-        found = await asyncio.to_thread(self.repo.get_nudge, self.repo.store, request.nudge_id)
+        found = await self.store.reading(lambda tx: AdviceRepository(tx).get_nudge(request.nudge_id))
         if found is None:
             raise NotFoundError(f"nudge {request.nudge_id} not found")
         auth.require_customer(found[0].customer_id)
-        return await asyncio.to_thread(self.respond, request.nudge_id, response)
+        return await self.store.call(lambda: self.respond(request.nudge_id, response))
 
     def respond(self, nudge_id: str, response: str) -> advice_pb2.Nudge:
         """Record the answer; the first answer to a nudge trains the bandit and the customer's fatigue record.
         A repeated answer changes the stored response only (it never counts twice)."""
         now = self.clock()
         policy = self.policies.at(now)
-        with self.repo.store.transaction() as tx:
-            found = self.repo.get_nudge(tx, nudge_id)
+        with self.store.transaction() as tx:
+            repo = AdviceRepository(tx)
+            found = repo.get_nudge(nudge_id)
             if found is None:
                 raise NotFoundError(f"nudge {nudge_id} not found")
             nudge, context = found
             first_answer = nudge.response == advice_pb2.NUDGE_RESPONSE_UNSPECIFIED
-            self.repo.set_response(tx, nudge_id, response, now)
+            repo.set_response(nudge_id, response, now)
             if first_answer:
                 reward = reward_of(response, policy.ranking)
                 if reward is not None:
-                    bandit = self.repo.load_bandit(tx, policy.ranking)
+                    bandit = repo.load_bandit(policy.ranking)
                     bandit.update(nudge.type, context, reward)
-                    self.repo.save_arm(tx, bandit, nudge.type)
-                fatigue = self.repo.load_fatigue(tx, nudge.customer_id).get(nudge.type, Fatigue())
-                self.repo.save_fatigue(tx, nudge.customer_id, nudge.type,
+                    repo.save_arm(bandit, nudge.type)
+                fatigue = repo.load_fatigue(nudge.customer_id).get(nudge.type, Fatigue())
+                repo.save_fatigue(nudge.customer_id, nudge.type,
                                        record_response(fatigue, response, now, policy.ranking))
         self.metrics.responses.labels(nudge.type, response).inc()
         nudge.response = advice_pb2.NudgeResponse.Value(response)

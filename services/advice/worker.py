@@ -10,7 +10,6 @@ consumed does not change what is sent.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from services.platform import streams
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
+from services.platform.storage import Tx
 from services.platform.topics import ADVISOR_TASKS, CUSTOMERS, NOTIFICATIONS
 
 
@@ -57,23 +57,22 @@ def judging(state: CustomerState, facts: TxFacts, policy: Policy) -> bool:
 
 
 class AdviceHandler:
-    def __init__(self, settings: Settings, repo: AdviceRepository, policies: PolicyBook,
-                 metrics: AdviceMetrics) -> None:
-        self.repo = repo
+    def __init__(self, settings: Settings, policies: PolicyBook, metrics: AdviceMetrics) -> None:
         self.policies = policies
         self.metrics = metrics
         self.customers_topic = settings.topic(CUSTOMERS)
         self.notifications_topic = settings.topic(NOTIFICATIONS)
         self.tasks_topic = settings.topic(ADVISOR_TASKS)
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
+        repo = AdviceRepository(tx)
         states: dict[str, CustomerState] = {}
         bandits: dict[str, LinUCB] = {}
         outputs: dict[str, list[Output]] = {}
         last_seen: dict[str, datetime] = {}
         for record in records:
             customer_id = record.value.customer_id
-            state = states.get(customer_id) or states.setdefault(customer_id, self.repo.load_state(tx, customer_id))
+            state = states.get(customer_id) or states.setdefault(customer_id, repo.load_state(customer_id))
             if record.topic == self.customers_topic:
                 state.apply_profile(profile_facts(record.value))
                 last_seen[customer_id] = datetime.now(UTC)
@@ -82,13 +81,13 @@ class AdviceHandler:
             facts = tx_facts(record.value, record.timestamp_ms)
             policy = self.policies.at(facts.timestamp)
             bandit = bandits.get(policy.version) or bandits.setdefault(
-                policy.version, self.repo.load_bandit(tx, policy.ranking))
+                policy.version, repo.load_bandit(policy.ranking))
             if not judging(state, facts, policy):
                 state.observe(facts, policy)       # fold, don't judge (see `judging`)
                 last_seen[customer_id] = facts.timestamp
                 continue
             evaluation = evaluate(state, facts, policy)
-            produced = self._nudges(tx, state, evaluation, policy, bandit, record.timestamp_ms)
+            produced = self._nudges(repo, state, evaluation, policy, bandit, record.timestamp_ms)
             for draft in route(state, evaluation, policy):
                 self.metrics.advisor_tasks.labels(draft.kind).inc()
                 produced.append(Output(self.tasks_topic, customer_id, to_advisor_task(draft).SerializeToString()))
@@ -97,10 +96,10 @@ class AdviceHandler:
             last_seen[customer_id] = facts.timestamp
             self.metrics.evaluate_seconds.observe(time.perf_counter() - started)
         for customer_id, state in states.items():
-            self.repo.save_state(tx, state, last_seen.get(customer_id, datetime.now(UTC)))
+            repo.save_state(state, last_seen.get(customer_id, datetime.now(UTC)))
         return outputs
 
-    def _nudges(self, tx: sqlite3.Connection, state: CustomerState, evaluation: Evaluation, policy: Policy,
+    def _nudges(self, repo: AdviceRepository, state: CustomerState, evaluation: Evaluation, policy: Policy,
                 bandit: LinUCB, produced_at_ms: int) -> list[Output]:
         for candidate, why in evaluation.held_back:
             self.metrics.held.labels(candidate.type, why.split(":")[0]).inc()
@@ -110,14 +109,14 @@ class AdviceHandler:
         now = evaluation.observation.tx.timestamp
         context = Context(state.profile.segment if state.profile else "",
                           balance_band(state.balance_minor, policy.ranking))
-        fatigue = self.repo.load_fatigue(tx, customer_id)
+        fatigue = repo.load_fatigue(customer_id)
         outputs: list[Output] = []
         for ranked in rank(list(evaluation.candidates), context, bandit, fatigue, policy, now):
             candidate = ranked.candidate
             self.metrics.eligible.labels(candidate.type).inc()
             nid = nudge_id(customer_id, candidate, evaluation.observation.tx.id)
             nudge = to_nudge(nid, customer_id, candidate, now, ranked.score, ranked.sent)
-            if not self.repo.add_nudge(tx, nudge, context):
+            if not repo.add_nudge(nudge, context):
                 continue
             if not ranked.sent:
                 self.metrics.held.labels(candidate.type, ranked.why).inc()
@@ -125,7 +124,7 @@ class AdviceHandler:
             self.metrics.sent.labels(candidate.type).inc()
             updated = record_sent(fatigue.get(candidate.type, Fatigue()), now, policy.ranking)
             fatigue[candidate.type] = updated
-            self.repo.save_fatigue(tx, customer_id, candidate.type, updated)
+            repo.save_fatigue(customer_id, candidate.type, updated)
             priority = policy.rule(candidate.type).notification_priority
             notification = to_notification(nudge, priority, produced_at_ms)
             outputs.append(Output(self.notifications_topic, customer_id, notification.SerializeToString()))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry
 
 from services.advisor.metrics import AdvisorMetrics
 from services.advisor.policy import policy_at
-from services.advisor.repository import TaskRepository
+from services.advisor.repository import MIGRATIONS, TaskRepository, now_utc
 from services.advisor.service import AdvisorQueueServicer, grpc_service
 from services.advisor.worker import AdvisorTaskHandler, task_source
 from services.platform.app import ServiceApp
@@ -21,31 +23,34 @@ log = logging.getLogger(__name__)
 SERVICE = "advisor"
 
 
-def sweep_once(repo: TaskRepository, metrics: AdvisorMetrics) -> None:
+def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = now_utc) -> None:
     """Count newly breached SLAs and refresh the open-task gauges."""
-    for queue, count in repo.mark_breaches().items():
+    with store.transaction() as tx:
+        repo = TaskRepository(tx, clock)
+        breaches, counts = repo.mark_breaches(), repo.open_counts()
+    for queue, count in breaches.items():
         metrics.sla_breaches.labels(queue).inc(count)
     metrics.open_tasks.clear()
-    for (queue, state), count in repo.open_counts().items():
+    for (queue, state), count in counts.items():
         metrics.open_tasks.labels(queue, state).set(count)
 
 
 def build(settings: Settings) -> ServiceApp:
-    store = Store(settings.db_path(SERVICE))
+    store = Store.for_service(settings, SERVICE)
+    store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
     metrics = AdvisorMetrics.create(registry)
-    repo = TaskRepository(store)
-    runner = StreamRunner(settings, SERVICE, [task_source(settings)], AdvisorTaskHandler(repo, metrics), store,
+    runner = StreamRunner(settings, SERVICE, [task_source(settings)], AdvisorTaskHandler(metrics), store,
                           registry)
 
     async def sla_sweeper() -> None:
         while True:
             try:
-                await asyncio.to_thread(sweep_once, repo, metrics)
+                await store.call(lambda: sweep_once(store, metrics))
             except Exception:  # a failed sweep must not stop the next one
                 log.exception("advisor SLA sweep failed")
-            await asyncio.sleep(policy_at(repo.clock()).sla_sweep_seconds)
+            await asyncio.sleep(policy_at(now_utc()).sla_sweep_seconds)
 
     return ServiceApp(name=SERVICE, store=store, registry=registry,
-                      grpc_services=[grpc_service(AdvisorQueueServicer(repo, metrics))], runners=[runner],
+                      grpc_services=[grpc_service(AdvisorQueueServicer(store, metrics))], runners=[runner],
                       background=[sla_sweeper], on_stop=[store.close])

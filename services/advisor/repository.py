@@ -1,71 +1,70 @@
-"""Advisor tasks in the store. Every state change is one conditional UPDATE, so the database (not the process)
-decides who holds a task: two advisors never hold the same task, a claim whose lease ran out returns to the
-queue, and a redelivered task event never makes a second task (INSERT OR IGNORE on the derived task id).
+"""Advisor tasks in the store. Every state change is one conditional UPDATE .. RETURNING, so the database (not
+the process) decides who holds a task: two advisors never hold the same task (on PostgreSQL the candidate row
+is taken FOR UPDATE SKIP LOCKED, so replicas claiming at once each get a different task and none waits on
+another's pick), a claim whose lease ran out returns to the queue, and a redelivered task event never makes a
+second task (ON CONFLICT DO NOTHING on the derived task id).
 
-Instants are stored as integer milliseconds since the epoch (UTC). Every change appends to `advisor_changes`
-in the same transaction; `WatchQueue` follows that log, which works across replicas sharing the database.
+`TaskRepository(tx, clock)` is bound to one transaction of the caller's; instants are UTC (timestamptz on
+PostgreSQL). Every change appends to `advisor_changes` in the same transaction; `WatchQueue` follows that log,
+which works across replicas sharing the database.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, false
+from sqlalchemy.engine import Row
 
 from services.advisor.priority import priority
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.errors import FailedPreconditionError, NotFoundError
-from services.platform.storage import Store
+from services.platform.storage import Migration, Tx, as_utc, create_tables, instant, utc_now
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS advisor_tasks (
-    id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    queue TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    priority REAL NOT NULL,
-    state TEXT NOT NULL,
-    claimed_by TEXT,
-    lease_expires_ms INTEGER,
-    snoozed_until_ms INTEGER,
-    sla_deadline_ms INTEGER NOT NULL,
-    sla_breached INTEGER NOT NULL DEFAULT 0,
-    outcome TEXT NOT NULL DEFAULT '',
-    note TEXT NOT NULL DEFAULT '',
-    claims INTEGER NOT NULL DEFAULT 0,
-    created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    completed_ms INTEGER,
-    task BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS advisor_tasks_claimable ON advisor_tasks (queue, state, priority DESC, sla_deadline_ms);
-CREATE TABLE IF NOT EXISTS advisor_changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    task_id TEXT NOT NULL,
-    queue TEXT NOT NULL,
-    at_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS advisor_changes_queue ON advisor_changes (queue, seq)
-"""
+_METADATA = MetaData()
+Table("advisor_tasks", _METADATA,
+      Column("id", String, primary_key=True),
+      Column("customer_id", String, nullable=False),
+      Column("queue", String, nullable=False),
+      Column("kind", String, nullable=False),
+      Column("priority", Float, nullable=False),
+      Column("state", String, nullable=False),
+      Column("claimed_by", String),
+      instant("lease_expires_at", nullable=True),
+      instant("snoozed_until", nullable=True),
+      instant("sla_deadline"),
+      Column("sla_breached", Boolean, nullable=False, server_default=false()),
+      Column("outcome", String, nullable=False, server_default=""),
+      Column("note", String, nullable=False, server_default=""),
+      Column("claims", Integer, nullable=False, server_default="0"),
+      instant("created_at"),
+      instant("updated_at"),
+      instant("completed_at", nullable=True),
+      Column("task", LargeBinary, nullable=False),
+      Index("advisor_tasks_claimable", "queue", "state", "priority", "sla_deadline"))
+Table("advisor_changes", _METADATA,
+      Column("seq", Integer, primary_key=True, autoincrement=True),
+      Column("task_id", String, nullable=False),
+      Column("queue", String, nullable=False),
+      instant("at"),
+      Index("advisor_changes_queue", "queue", "seq"),
+      sqlite_autoincrement=True)
+MIGRATIONS = [Migration("advisor/0001_tasks", create_tables(_METADATA))]
 
 QUEUED, CLAIMED, SNOOZED, DONE = "QUEUED", "CLAIMED", "SNOOZED", "DONE"
 
 # A task is claimable when queued, when its claim's lease ran out, or when its snooze is over.
-_CLAIMABLE = ("(state = 'QUEUED' OR (state = 'CLAIMED' AND lease_expires_ms <= :now) "
-              "OR (state = 'SNOOZED' AND snoozed_until_ms <= :now))")
+_CLAIMABLE = ("(state = 'QUEUED' OR (state = 'CLAIMED' AND lease_expires_at <= :now) "
+              "OR (state = 'SNOOZED' AND snoozed_until <= :now))")
+_ORDER = "ORDER BY priority DESC, sla_deadline ASC, created_at ASC, id ASC"
+_CLAIM_ATTEMPTS, _CLAIM_RETRY_SECONDS = 50, 0.01  # claimable tasks all locked by others: look again, <= 0.5 s
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def to_ms(instant: datetime) -> int:
-    return int(instant.timestamp() * 1000)
-
-
-def from_ms(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+    return utc_now()
 
 
 @dataclass(frozen=True)
@@ -80,71 +79,87 @@ class TaskRow:
     sla_breached: bool
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row, now: datetime) -> TaskRow:
-        task = events_pb2.AdvisorTask.FromString(row["task"])
-        state = row["state"]
-        lease = from_ms(row["lease_expires_ms"])
-        snoozed = from_ms(row["snoozed_until_ms"])
+    def from_row(cls, row: Row[object], now: datetime) -> TaskRow:
+        m = row._mapping
+        task = events_pb2.AdvisorTask.FromString(bytes(m["task"]))
+        state = m["state"]
+        lease = as_utc(m["lease_expires_at"])
+        snoozed = as_utc(m["snoozed_until"])
         if state == CLAIMED and lease is not None and lease <= now:
             state = QUEUED  # the lease ran out: it is back in the queue
         if state == SNOOZED and snoozed is not None and snoozed <= now:
             state = QUEUED
-        finished = row["completed_ms"] if row["state"] == DONE else to_ms(now)
-        breached = bool(row["sla_breached"]) or finished > row["sla_deadline_ms"]
-        return cls(task, state, row["priority"], (row["claimed_by"] or "") if state == CLAIMED else "",
+        finished = as_utc(m["completed_at"]) if m["state"] == DONE else now
+        deadline = as_utc(m["sla_deadline"])
+        breached = bool(m["sla_breached"]) or (finished is not None and deadline is not None and finished > deadline)
+        return cls(task, state, float(m["priority"]), (m["claimed_by"] or "") if state == CLAIMED else "",
                    lease if state == CLAIMED else None, snoozed if state == SNOOZED else None,
-                   row["outcome"], breached)
+                   m["outcome"], breached)
 
 
 class TaskRepository:
-    def __init__(self, store: Store, clock: Callable[[], datetime] = now_utc) -> None:
-        self.store = store
+    """The advisor tasks as seen from one open transaction `tx`."""
+
+    def __init__(self, tx: Tx, clock: Callable[[], datetime] = now_utc) -> None:
+        self.tx = tx
         self.clock = clock
-        store.migrate("advisor_0001_tasks", SCHEMA)
 
     # ---- writes from the stream ------------------------------------------------------------------------
 
-    def add(self, tx: sqlite3.Connection, task: events_pb2.AdvisorTask) -> bool:
+    def add(self, task: events_pb2.AdvisorTask) -> bool:
         """Store a task once (idempotent by task id). True if it is new."""
-        now = to_ms(self.clock())
-        inserted = tx.execute(
-            "INSERT OR IGNORE INTO advisor_tasks (id, customer_id, queue, kind, priority, state, sla_deadline_ms,"
-            " created_ms, updated_ms, task) VALUES (?, ?, ?, ?, ?, 'QUEUED', ?, ?, ?, ?)",
-            (task.id, task.customer_id, task.queue, task.kind,
-             priority(task.value.amount_minor, task.value.currency, task.urgency),
-             to_ms(task.sla_deadline.ToDatetime(tzinfo=UTC)), to_ms(task.created_at.ToDatetime(tzinfo=UTC)), now,
-             task.SerializeToString()),
+        now = self.clock()
+        inserted = self.tx.execute(
+            "INSERT INTO advisor_tasks (id, customer_id, queue, kind, priority, state, sla_deadline, created_at,"
+            " updated_at, task) VALUES (:id, :customer_id, :queue, :kind, :priority, 'QUEUED', :sla_deadline,"
+            " :created_at, :now, :task) ON CONFLICT DO NOTHING",
+            {"id": task.id, "customer_id": task.customer_id, "queue": task.queue, "kind": task.kind,
+             "priority": priority(task.value.amount_minor, task.value.currency, task.urgency),
+             "sla_deadline": task.sla_deadline.ToDatetime(tzinfo=UTC),
+             "created_at": task.created_at.ToDatetime(tzinfo=UTC), "now": now,
+             "task": task.SerializeToString()},
         ).rowcount
         if inserted:
-            self._changed(tx, task.id, task.queue, now)
+            self._changed(task.id, task.queue, now)
         return bool(inserted)
 
     # ---- advisor actions -------------------------------------------------------------------------------
 
     def claim_next(self, queue: str, advisor: str, lease_seconds: int) -> TaskRow | None:
-        """Atomically take the highest-priority claimable task of `queue` (one conditional UPDATE)."""
-        now = self.clock()
-        params = {"queue": queue, "advisor": advisor, "now": to_ms(now),
-                  "lease": to_ms(now) + lease_seconds * 1000}
-        with self.store.transaction() as tx:
-            row = tx.execute(
-                f"UPDATE advisor_tasks SET state = 'CLAIMED', claimed_by = :advisor, lease_expires_ms = :lease,"
-                f" snoozed_until_ms = NULL, claims = claims + 1, updated_ms = :now"
-                f" WHERE id = (SELECT id FROM advisor_tasks WHERE queue = :queue AND {_CLAIMABLE}"
-                f"             ORDER BY priority DESC, sla_deadline_ms ASC, created_ms ASC, id ASC LIMIT 1)"
-                f" AND {_CLAIMABLE} RETURNING *",
-                params,
-            ).fetchone()
-            if row is None:
+        """Atomically take the highest-priority claimable task of `queue` (one conditional UPDATE).
+
+        On PostgreSQL the candidate is taken FOR UPDATE SKIP LOCKED, so concurrent claims each get another task
+        instead of queueing on one. A row locked by someone else (another claim, the SLA sweep) is skipped, so
+        "nothing claimable" is believed only when no claimable task is left, locked or not: otherwise the claim
+        tries again (briefly) rather than answer empty while tasks wait."""
+        for _attempt in range(_CLAIM_ATTEMPTS):
+            now = self.clock()
+            row = self._claim(queue, advisor, now, now + timedelta(seconds=lease_seconds))
+            if row is not None:
+                self._changed(row.id, queue, now)
+                return TaskRow.from_row(row, now)
+            if not self.tx.postgresql or self.tx.one(
+                    f"SELECT 1 FROM advisor_tasks WHERE queue = :queue AND {_CLAIMABLE} LIMIT 1",
+                    {"queue": queue, "now": now}) is None:
                 return None
-            self._changed(tx, row["id"], queue, params["now"])
-            return TaskRow.from_row(row, now)
+            time.sleep(_CLAIM_RETRY_SECONDS)
+        return None
+
+    def _claim(self, queue: str, advisor: str, now: datetime, lease: datetime) -> Row[object] | None:
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.tx.postgresql else ""
+        return self.tx.one(
+            f"UPDATE advisor_tasks SET state = 'CLAIMED', claimed_by = :advisor, lease_expires_at = :lease,"
+            f" snoozed_until = NULL, claims = claims + 1, updated_at = :now"
+            f" WHERE id = (SELECT id FROM advisor_tasks WHERE queue = :queue AND {_CLAIMABLE}"
+            f"             {_ORDER} LIMIT 1{skip_locked})"
+            f" AND {_CLAIMABLE} RETURNING *",
+            {"queue": queue, "advisor": advisor, "now": now, "lease": lease},
+        )
 
     def complete(self, task_id: str, advisor: str, outcome: str, note: str) -> TaskRow:
-        now = self.clock()
         return self._holder_update(
-            task_id, advisor, now,
-            "state = 'DONE', outcome = :outcome, note = :note, completed_ms = :now, lease_expires_ms = NULL",
+            task_id, advisor, self.clock(),
+            "state = 'DONE', outcome = :outcome, note = :note, completed_at = :now, lease_expires_at = NULL",
             {"outcome": outcome, "note": note},
         )
 
@@ -152,36 +167,33 @@ class TaskRepository:
         now = self.clock()
         return self._holder_update(
             task_id, advisor, now,
-            "state = 'SNOOZED', claimed_by = NULL, lease_expires_ms = NULL, snoozed_until_ms = :until",
-            {"until": to_ms(now) + seconds * 1000},
+            "state = 'SNOOZED', claimed_by = NULL, lease_expires_at = NULL, snoozed_until = :until",
+            {"until": now + timedelta(seconds=seconds)},
         )
 
     def release(self, task_id: str, advisor: str) -> TaskRow:
         return self._holder_update(task_id, advisor, self.clock(),
-                                   "state = 'QUEUED', claimed_by = NULL, lease_expires_ms = NULL", {})
+                                   "state = 'QUEUED', claimed_by = NULL, lease_expires_at = NULL", {})
 
     def _holder_update(self, task_id: str, advisor: str, now: datetime, assignments: str,
                        extra: dict[str, object]) -> TaskRow:
         """Change a task only while `advisor` holds an unexpired claim on it."""
-        params = {"id": task_id, "advisor": advisor, "now": to_ms(now), **extra}
-        with self.store.transaction() as tx:
-            row = tx.execute(
-                f"UPDATE advisor_tasks SET {assignments}, updated_ms = :now WHERE id = :id AND state = 'CLAIMED'"
-                f" AND claimed_by = :advisor AND lease_expires_ms > :now RETURNING *",
-                params,
-            ).fetchone()
-            if row is None:
-                current = tx.execute("SELECT * FROM advisor_tasks WHERE id = ?", (task_id,)).fetchone()
-                if current is None:
-                    raise NotFoundError(f"task {task_id} not found")
-                raise FailedPreconditionError(f"task {task_id} is not claimed by you (or the lease ran out)")
-            self._changed(tx, task_id, row["queue"], params["now"])
-            return TaskRow.from_row(row, now)
+        row = self.tx.one(
+            f"UPDATE advisor_tasks SET {assignments}, updated_at = :now WHERE id = :id AND state = 'CLAIMED'"
+            f" AND claimed_by = :advisor AND lease_expires_at > :now RETURNING *",
+            {"id": task_id, "advisor": advisor, "now": now, **extra},
+        )
+        if row is None:
+            if self.tx.one("SELECT 1 FROM advisor_tasks WHERE id = :id", {"id": task_id}) is None:
+                raise NotFoundError(f"task {task_id} not found")
+            raise FailedPreconditionError(f"task {task_id} is not claimed by you (or the lease ran out)")
+        self._changed(task_id, row.queue, now)
+        return TaskRow.from_row(row, now)
 
     # ---- reads -----------------------------------------------------------------------------------------
 
     def get(self, task_id: str) -> TaskRow:
-        row = self.store.query_one("SELECT * FROM advisor_tasks WHERE id = ?", (task_id,))
+        row = self.tx.one("SELECT * FROM advisor_tasks WHERE id = :id", {"id": task_id})
         if row is None:
             raise NotFoundError(f"task {task_id} not found")
         return TaskRow.from_row(row, self.clock())
@@ -190,49 +202,47 @@ class TaskRepository:
         return self.get(task_id).task.queue
 
     def list_queue(self, queue: str, offset: int, limit: int, include_done: bool = False) -> list[TaskRow]:
-        where = "queue = ?" + ("" if include_done else " AND state != 'DONE'")
-        rows = self.store.query(
-            f"SELECT * FROM advisor_tasks WHERE {where} ORDER BY priority DESC, sla_deadline_ms ASC, id ASC"
-            " LIMIT ? OFFSET ?", (queue, limit, offset))
+        where = "queue = :queue" + ("" if include_done else " AND state != 'DONE'")
+        rows = self.tx.all(
+            f"SELECT * FROM advisor_tasks WHERE {where} ORDER BY priority DESC, sla_deadline ASC, id ASC"
+            " LIMIT :limit OFFSET :offset", {"queue": queue, "limit": limit, "offset": offset})
         now = self.clock()
         return [TaskRow.from_row(r, now) for r in rows]
 
     def changes_since(self, queue: str, seq: int, limit: int = 200) -> list[tuple[int, TaskRow]]:
-        rows = self.store.query(
+        rows = self.tx.all(
             "SELECT c.seq AS seq, t.* FROM advisor_changes c JOIN advisor_tasks t ON t.id = c.task_id"
-            " WHERE c.queue = ? AND c.seq > ? ORDER BY c.seq LIMIT ?", (queue, seq, limit))
+            " WHERE c.queue = :queue AND c.seq > :seq ORDER BY c.seq LIMIT :limit",
+            {"queue": queue, "seq": seq, "limit": limit})
         now = self.clock()
-        return [(r["seq"], TaskRow.from_row(r, now)) for r in rows]
+        return [(int(r.seq), TaskRow.from_row(r, now)) for r in rows]
 
     def last_change(self) -> int:
-        row = self.store.query_one("SELECT COALESCE(MAX(seq), 0) AS seq FROM advisor_changes")
-        return int(row["seq"]) if row else 0
+        return int(self.tx.scalar("SELECT COALESCE(MAX(seq), 0) FROM advisor_changes") or 0)
 
     # ---- SLA ---------------------------------------------------------------------------------------------
 
     def mark_breaches(self) -> dict[str, int]:
         """Flag tasks that missed their SLA (still open past the deadline, or completed after it), once each;
         returns how many were newly flagged per queue (the breach metric counts these)."""
-        now = to_ms(self.clock())
-        with self.store.transaction() as tx:
-            rows = tx.execute(
-                "UPDATE advisor_tasks SET sla_breached = 1, updated_ms = :now WHERE sla_breached = 0"
-                " AND sla_deadline_ms < :now AND (state != 'DONE' OR completed_ms > sla_deadline_ms)"
-                " RETURNING id, queue",
-                {"now": now},
-            ).fetchall()
-            counts: dict[str, int] = {}
-            for row in rows:
-                counts[row["queue"]] = counts.get(row["queue"], 0) + 1
-                self._changed(tx, row["id"], row["queue"], now)
-            tx.execute("DELETE FROM advisor_changes WHERE at_ms < ?", (now - 86_400_000,))
-            return counts
+        now = self.clock()
+        rows = self.tx.all(
+            "UPDATE advisor_tasks SET sla_breached = :true, updated_at = :now WHERE sla_breached = :false"
+            " AND sla_deadline < :now AND (state != 'DONE' OR completed_at > sla_deadline) RETURNING id, queue",
+            {"now": now, "true": True, "false": False},
+        )
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.queue] = counts.get(row.queue, 0) + 1
+            self._changed(row.id, row.queue, now)
+        self.tx.execute("DELETE FROM advisor_changes WHERE at < :cutoff", {"cutoff": now - timedelta(days=1)})
+        return counts
 
     def open_counts(self) -> dict[tuple[str, str], int]:
-        rows = self.store.query("SELECT queue, state, COUNT(*) AS n FROM advisor_tasks WHERE state != 'DONE'"
-                                " GROUP BY queue, state")
-        return {(r["queue"], r["state"]): int(r["n"]) for r in rows}
+        rows = self.tx.all("SELECT queue, state, COUNT(*) AS n FROM advisor_tasks WHERE state != 'DONE'"
+                           " GROUP BY queue, state")
+        return {(r.queue, r.state): int(r.n) for r in rows}
 
-    @staticmethod
-    def _changed(tx: sqlite3.Connection, task_id: str, queue: str, at_ms: int) -> None:
-        tx.execute("INSERT INTO advisor_changes (task_id, queue, at_ms) VALUES (?, ?, ?)", (task_id, queue, at_ms))
+    def _changed(self, task_id: str, queue: str, at: datetime) -> None:
+        self.tx.execute("INSERT INTO advisor_changes (task_id, queue, at) VALUES (:task_id, :queue, :at)",
+                        {"task_id": task_id, "queue": queue, "at": at})

@@ -4,13 +4,15 @@ snooze or release it, list and watch their queues. An advisor reaches only the q
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import TypeVar
 
 import grpc
 
 from services.advisor.metrics import AdvisorMetrics
 from services.advisor.policy import QueuePolicy, policy_at
-from services.advisor.repository import TaskRepository, TaskRow
+from services.advisor.repository import TaskRepository, TaskRow, now_utc
 from services.advisor.validation import (
     lease_seconds,
     validate_complete,
@@ -22,6 +24,9 @@ from services.gen.proactivecare.v1 import advisor_pb2, advisor_pb2_grpc
 from services.platform import auth
 from services.platform.grpc_server import GrpcService
 from services.platform.paging import cut_page, read_page
+from services.platform.storage import Store
+
+T = TypeVar("T")
 
 SERVICE_NAME = "proactivecare.v1.AdvisorQueueService"
 _STATES = {"QUEUED": advisor_pb2.QUEUED, "CLAIMED": advisor_pb2.CLAIMED, "SNOOZED": advisor_pb2.SNOOZED,
@@ -39,25 +44,33 @@ def to_proto(row: TaskRow) -> advisor_pb2.QueuedTask:
 
 
 class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
-    def __init__(self, repo: TaskRepository, metrics: AdvisorMetrics, watch_poll_seconds: float = 0.25) -> None:
-        self.repo = repo
+    def __init__(self, store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = now_utc,
+                 watch_poll_seconds: float = 0.25) -> None:
+        self.store = store
         self.metrics = metrics
+        self.clock = clock
         self.watch_poll_seconds = watch_poll_seconds
 
     def _policy(self) -> QueuePolicy:
-        return policy_at(self.repo.clock())
+        return policy_at(self.clock())
+
+    async def _read(self, action: Callable[[TaskRepository], T]) -> T:
+        return await self.store.reading(lambda tx: action(TaskRepository(tx, self.clock)))
+
+    async def _write(self, action: Callable[[TaskRepository], T]) -> T:
+        return await self.store.writing(lambda tx: action(TaskRepository(tx, self.clock)))
 
     async def _member_of_tasks_queue(self, task_id: str) -> auth.Principal:
         """The caller must belong to the task's queue."""
         principal = auth.current_principal()
-        auth.require_queue(await asyncio.to_thread(self.repo.queue_of, task_id))
+        auth.require_queue(await self._read(lambda repo: repo.queue_of(task_id)))
         return principal
 
     async def ClaimNext(self, request: advisor_pb2.ClaimNextRequest, context: grpc.aio.ServicerContext,
                         ) -> advisor_pb2.ClaimedTask:
         lease = lease_seconds(request, self._policy())
         principal = auth.require_queue(request.queue)
-        row = await asyncio.to_thread(self.repo.claim_next, request.queue, principal.subject, lease)
+        row = await self._write(lambda repo: repo.claim_next(request.queue, principal.subject, lease))
         if row is None:
             return advisor_pb2.ClaimedTask(empty=True)
         self.metrics.claims.labels(request.queue).inc()
@@ -67,8 +80,8 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
                        ) -> advisor_pb2.QueuedTask:
         validate_complete(request, self._policy())
         principal = await self._member_of_tasks_queue(request.task_id)
-        row = await asyncio.to_thread(self.repo.complete, request.task_id, principal.subject, request.outcome,
-                                      request.note)
+        row = await self._write(lambda repo: repo.complete(request.task_id, principal.subject, request.outcome,
+                                                         request.note))
         self.metrics.completed.labels(row.task.queue, row.outcome).inc()
         return to_proto(row)
 
@@ -76,14 +89,14 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
                      ) -> advisor_pb2.QueuedTask:
         validate_snooze(request, self._policy())
         principal = await self._member_of_tasks_queue(request.task_id)
-        return to_proto(await asyncio.to_thread(self.repo.snooze, request.task_id, principal.subject,
-                                                request.snooze_seconds))
+        return to_proto(await self._write(lambda repo: repo.snooze(request.task_id, principal.subject,
+                                                                   request.snooze_seconds)))
 
     async def Release(self, request: advisor_pb2.ReleaseRequest, context: grpc.aio.ServicerContext,
                       ) -> advisor_pb2.QueuedTask:
         validate_task_id(request.task_id)
         principal = await self._member_of_tasks_queue(request.task_id)
-        return to_proto(await asyncio.to_thread(self.repo.release, request.task_id, principal.subject))
+        return to_proto(await self._write(lambda repo: repo.release(request.task_id, principal.subject)))
 
     async def ListQueue(self, request: advisor_pb2.ListQueueRequest, context: grpc.aio.ServicerContext,
                         ) -> advisor_pb2.ListQueueResponse:
@@ -91,7 +104,7 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
         policy = self._policy()
         offset, size = read_page(request.page, default_size=policy.default_page_size, max_size=policy.max_page_size)
         auth.require_queue(request.queue)
-        rows = await asyncio.to_thread(self.repo.list_queue, request.queue, offset, size + 1)
+        rows = await self._read(lambda repo: repo.list_queue(request.queue, offset, size + 1))
         rows, page = cut_page(rows, offset, size)
         return advisor_pb2.ListQueueResponse(tasks=[to_proto(r) for r in rows], page=page)
 
@@ -100,18 +113,18 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
         """The open tasks now, then every change to the queue as it happens (until the caller hangs up)."""
         validate_queue_name(request.queue)
         auth.require_queue(request.queue)
-        seq = await asyncio.to_thread(self.repo.last_change)
+        seq = await self._read(TaskRepository.last_change)
         policy = self._policy()
         offset = 0
         while True:
-            rows = await asyncio.to_thread(self.repo.list_queue, request.queue, offset, policy.max_page_size)
+            rows = await self._read(lambda repo, at=offset: repo.list_queue(request.queue, at, policy.max_page_size))
             for row in rows:
                 yield to_proto(row)
             if len(rows) < policy.max_page_size:
                 break
             offset += len(rows)
         while True:
-            changes = await asyncio.to_thread(self.repo.changes_since, request.queue, seq)
+            changes = await self._read(lambda repo, after=seq: repo.changes_since(request.queue, after))
             for change_seq, row in changes:
                 yield to_proto(row)
                 seq = change_seq  # the next poll starts after the last change sent

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.advisor.metrics import AdvisorMetrics
-from services.advisor.repository import TaskRepository
+from services.advisor.repository import TaskRepository, now_utc
 from services.advisor.validation import validate_task
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
+from services.platform.storage import Tx
 from services.platform.topics import ADVISOR_TASKS
 
 
@@ -26,13 +27,14 @@ def task_source(settings: Settings) -> Source:
 
 
 class AdvisorTaskHandler:
-    def __init__(self, repo: TaskRepository, metrics: AdvisorMetrics) -> None:
-        self.repo = repo
+    def __init__(self, metrics: AdvisorMetrics, clock: Callable[[], datetime] = now_utc) -> None:
         self.metrics = metrics
+        self.clock = clock
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
+        repo = TaskRepository(tx, self.clock)
         for record in records:
             task: events_pb2.AdvisorTask = record.value
-            if self.repo.add(tx, task):
+            if repo.add(task):
                 self.metrics.tasks_received.labels(task.queue, task.kind).inc()
         return {}

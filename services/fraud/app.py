@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from services.fraud.metrics import FraudMetrics
 from services.fraud.model import ModelArtifactError, load_model, model_dir_from_env
 from services.fraud.policy import load_policy
-from services.fraud.repository import FraudRepository
+from services.fraud.repository import MIGRATIONS, FraudRepository
 from services.fraud.scoring import FraudScorer
 from services.fraud.service import FraudServicer, grpc_service
 from services.fraud.worker import FraudHandler, sources
@@ -27,10 +27,10 @@ log = logging.getLogger(__name__)
 
 
 def build(settings: Settings, model_dir: Path | None = None) -> ServiceApp:
-    store = Store(settings.db_path(SERVICE))
+    store = Store.for_service(settings, SERVICE)
+    store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
     metrics = FraudMetrics.create(registry)
-    repo = FraudRepository(store)
     directory = model_dir or model_dir_from_env()
     try:
         model = load_model(directory)
@@ -44,14 +44,15 @@ def build(settings: Settings, model_dir: Path | None = None) -> ServiceApp:
     policy_file = os.environ.get(POLICY_FILE_ENV)
     policy = load_policy(path=Path(policy_file)) if policy_file else load_policy()
     scorer = FraudScorer(model, policy)
-    restored = scorer.restore(repo.load_feature_state())
+    with store.read() as tx:
+        restored = scorer.restore(FraudRepository(tx).load_feature_state())
     serving = "compiled" if model.compiled is not None else "scikit-learn"
     metrics.model.labels(model.version, model.card.algorithm, serving).set(1)
     log.info("fraud: model %s (%s), policy %s, %d feature states restored", model.version, serving, policy.version,
              restored)
-    handler = FraudHandler(settings, scorer, repo, metrics)
+    handler = FraudHandler(settings, scorer, metrics)
     runner = StreamRunner(settings, SERVICE, sources(settings), handler, store, registry)
-    servicer = FraudServicer(settings, scorer, repo, metrics)
+    servicer = FraudServicer(settings, scorer, store, metrics)
     return ServiceApp(name=SERVICE, store=store, registry=registry, grpc_services=[grpc_service(servicer)],
                       runners=[runner], on_stop=[servicer.close, store.close])
 

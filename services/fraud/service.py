@@ -3,7 +3,6 @@ call), list and read a customer's alerts, and take the customer's answer to one.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from services.platform.errors import NotFoundError
 from services.platform.grpc_server import GrpcService
 from services.platform.paging import cut_page, read_page
 from services.platform.settings import Settings
+from services.platform.storage import Store
 from services.platform.topics import FRAUD_FEEDBACK
 from services.platform.validation import require
 
@@ -49,11 +49,11 @@ def page_of(request: fraud_pb2.ListAlertsRequest) -> tuple[int, int]:
 
 
 class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
-    def __init__(self, settings: Settings, scorer: FraudScorer, repo: FraudRepository, metrics: FraudMetrics,
+    def __init__(self, settings: Settings, scorer: FraudScorer, store: Store, metrics: FraudMetrics,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
         self.scorer = scorer
-        self.repo = repo
+        self.store = store
         self.metrics = metrics
         self.clock = clock
         self.batcher: MicroBatcher[TxEvent, FraudDecision] = MicroBatcher(self._score_batch)
@@ -71,7 +71,8 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
         """Runs in a worker thread: one feature pass and one model call for every queued caller."""
         started = time.perf_counter()
         ordered = sorted(range(len(events)), key=lambda i: events[i].ts)  # the engine wants time order
-        frozen = self.repo.frozen_among(e.card_token for e in events)
+        with self.store.read() as tx:
+            frozen = FraudRepository(tx).frozen_among(e.card_token for e in events)
         decided = self.scorer.score([events[i] for i in ordered], frozen)
         decisions: list[FraudDecision] = [decided[0]] * len(events)
         for position, i in enumerate(ordered):
@@ -86,8 +87,8 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
                          context: grpc.aio.ServicerContext) -> fraud_pb2.ListAlertsResponse:
         offset, size = page_of(request)
         auth.require_customer(request.customer_id)
-        alerts = await asyncio.to_thread(self.repo.list_alerts, request.customer_id, offset, size + 1,
-                                         request.open_only)
+        alerts = await self.store.reading(lambda tx: FraudRepository(tx).list_alerts(
+            request.customer_id, offset, size + 1, request.open_only))
         alerts, page = cut_page(alerts, offset, size)
         return fraud_pb2.ListAlertsResponse(alerts=[alert_pb(a) for a in alerts], page=page)
 
@@ -98,11 +99,11 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
                            context: grpc.aio.ServicerContext) -> fraud_pb2.Alert:
         alert = await self._own_alert(request.alert_id)
         updated, _changed = resolve(alert, request.confirmed_fraud, self.clock())
-        return alert_pb(await asyncio.to_thread(self._record_answer, updated))
+        return alert_pb(await self.store.call(lambda: self._record_answer(updated)))
 
     async def _own_alert(self, alert_id: str) -> AlertRecord:
         validate_alert_id(alert_id)
-        alert = await asyncio.to_thread(self.repo.get_alert, alert_id)
+        alert = await self.store.reading(lambda tx: FraudRepository(tx).get_alert(alert_id))
         if alert is None:
             raise NotFoundError(f"alert {alert_id} not found")
         auth.require_customer(alert.customer_id)  # a customer reaches only its own alerts
@@ -114,12 +115,11 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
         answer publishes again; consumers dedupe on the transaction id."""
         now = alert.resolved_at or self.clock()
         self._publish(feedback_pb(alert, now))
-        with self.repo.store.transaction() as tx:
-            current = self.repo.get_alert(alert.id, tx)
-            if current is not None and current.status != alert.status:
-                self.repo.update_alert(tx, alert)
+        with self.store.transaction() as tx:
+            repo = FraudRepository(tx)
+            repo.update_alert(alert)
             if alert.card_frozen:
-                self.repo.freeze_card(tx, alert.card_token, alert.customer_id, alert.id, now)
+                repo.freeze_card(alert.card_token, alert.customer_id, alert.id, now)
         self.scorer.learn([label_from_alert(alert)])
         self.metrics.feedback.labels("fraud" if alert.card_frozen else "genuine").inc()
         return alert

@@ -5,7 +5,6 @@ written in the batch's own store transaction, so a restart resumes exactly where
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -27,41 +26,49 @@ from services.platform import streams
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
+from services.platform.storage import Tx
 from services.platform.topics import FRAUD_FEEDBACK, NOTIFICATIONS, TRANSACTIONS
 
 
 def sources(settings: Settings) -> list[Source]:
     return [
         streams.transactions(settings),
-        Source(settings.topic(FRAUD_FEEDBACK), events_pb2.FraudFeedback.FromString, validate_feedback),
+        Source(settings.topic(FRAUD_FEEDBACK), events_pb2.FraudFeedback.FromString, validate_feedback,
+               event_id=feedback_event_id),
     ]
 
 
+def feedback_event_id(fb: events_pb2.FraudFeedback, _record: object) -> str:
+    """One answer per transaction, alert and verdict (content, not partition:offset: a retried answer or a
+    recreated topic is recognised; a changed answer is a new event)."""
+    return f"{fb.transaction_id}:{fb.alert_id}:{int(fb.confirmed_fraud)}"
+
+
 class FraudHandler:
-    def __init__(self, settings: Settings, scorer: FraudScorer, repo: FraudRepository, metrics: FraudMetrics,
+    def __init__(self, settings: Settings, scorer: FraudScorer, metrics: FraudMetrics,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.scorer = scorer
-        self.repo = repo
         self.metrics = metrics
         self.clock = clock
         self.transactions_topic = settings.topic(TRANSACTIONS)
         self.notifications_topic = settings.topic(NOTIFICATIONS)
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
+        repo = FraudRepository(tx)
         card_records = []
         for record in records:
             if record.topic == self.transactions_topic:
                 if is_card_debit(record.value, self.scorer.policy.scored_channels):
                     card_records.append(record)
             else:
-                self._learn(record.value, tx)
-        outputs = self._score(card_records, tx) if card_records else {}
-        self.repo.save_feature_state(tx, self.scorer.drain_state())
+                self._learn(record.value, repo)
+        outputs = self._score(card_records, repo) if card_records else {}
+        repo.save_feature_state(self.scorer.drain_state())
         return outputs
 
-    def _score(self, records: list[Record], tx: sqlite3.Connection) -> dict[str, list[Output]]:
+    def _score(self, records: list[Record], repo: FraudRepository) -> dict[str, list[Output]]:
         events = [to_event(r.value) for r in records]
-        frozen = self.repo.frozen_among((e.card_token for e in events), tx)
+        frozen = repo.frozen_among(e.card_token for e in events)
         started = time.perf_counter()
         decisions = self.scorer.score(events, frozen)
         self.metrics.scoring_seconds.labels("stream").observe(time.perf_counter() - started)
@@ -73,22 +80,22 @@ class FraudHandler:
             if not decision.alerts:
                 continue
             alert = new_alert(record.value, event, decision, now)
-            if self.repo.add_alert(tx, alert):
+            if repo.add_alert(alert):
                 self.metrics.alerts.labels(decision.verdict.name).inc()
                 note = notification(alert, decision, record.timestamp_ms)
                 outputs[record.event_id] = [Output(self.notifications_topic, alert.customer_id,
                                                    note.SerializeToString())]
         return outputs
 
-    def _learn(self, fb: events_pb2.FraudFeedback, tx: sqlite3.Connection) -> None:
+    def _learn(self, fb: events_pb2.FraudFeedback, repo: FraudRepository) -> None:
         """An answer to an alert (from this or another replica) or a chargeback (no alert id): learn the label.
         The card is frozen when the customer answered "No, freeze my card"; a chargeback comes days later and
         the card's reissue is the issuer's business, so it only teaches."""
-        alert = self.repo.get_alert(fb.alert_id, tx) if fb.alert_id else None
+        alert = repo.get_alert(fb.alert_id) if fb.alert_id else None
         self.scorer.learn([label_from_feedback(fb, alert.mcc if alert else "")])
         self.metrics.feedback.labels("fraud" if fb.confirmed_fraud else "genuine").inc()
         if fb.confirmed_fraud and fb.alert_id:
-            self.repo.freeze_card(tx, fb.card_token, fb.customer_id, fb.alert_id, self.clock())
+            repo.freeze_card(fb.card_token, fb.customer_id, fb.alert_id, self.clock())
         if alert is not None and alert.status == AlertStatus.OPEN:
             updated, _ = resolve(alert, fb.confirmed_fraud, self.clock())
-            self.repo.update_alert(tx, updated)
+            repo.update_alert(updated)

@@ -1,13 +1,13 @@
 """Wiring of the mortgage service: the gRPC MortgageService, the care worker on `customers` + `transactions`,
-its SQLite store and its metrics."""
+its store and its metrics."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
 from services.gen.proactivecare.v1 import mortgage_pb2_grpc
-from services.mortgage import repository
 from services.mortgage.metrics import MortgageMetrics
+from services.mortgage.repository import MIGRATIONS
 from services.mortgage.service import MortgageServicer
 from services.mortgage.worker import MortgageCareHandler, validate_profile
 from services.platform import auth, streams, topics
@@ -26,8 +26,8 @@ ACCESS = {
 
 
 def build(settings: Settings) -> ServiceApp:
-    store = Store(settings.db_path(NAME))
-    repository.migrate(store)
+    store = Store.for_service(settings, NAME)
+    store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
     metrics = MortgageMetrics.create(registry)
     sources = [streams.customer_profiles(settings, validate_profile), streams.transactions(settings)]
@@ -35,4 +35,4 @@ def build(settings: Settings) -> ServiceApp:
     runner = StreamRunner(settings, NAME, sources, handler, store, registry, name="care")
     service = GrpcService(GRPC_NAME, MortgageServicer(store, metrics),
                           mortgage_pb2_grpc.add_MortgageServiceServicer_to_server, ACCESS)
-    return ServiceApp(NAME, store, registry, grpc_services=[service], runners=[runner])
+    return ServiceApp(NAME, store, registry, grpc_services=[service], runners=[runner], on_stop=[store.close])

@@ -17,8 +17,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from services.mortgage import evaluation, repository
+from services.mortgage import evaluation
 from services.mortgage.metrics import MortgageMetrics
+from services.mortgage.repository import MIGRATIONS, MortgageRepository
 from services.mortgage.worker import MortgageCareHandler
 from services.platform import topics
 from services.platform.runner import Record
@@ -45,7 +46,12 @@ def truth_of(bank: Any) -> evaluation.Truth:
 
 def offers_of(store: Store) -> list[evaluation.Offer]:
     return [evaluation.Offer(c, dt.date.fromisoformat(due), dt.date.fromisoformat(on), tuple(s.split(",")))
-            for c, due, on, s in repository.offers(store)]
+            for c, due, on, s in _offers(store)]
+
+
+def _offers(store: Store) -> list[tuple[str, str, str, str]]:
+    with store.read() as tx:
+        return MortgageRepository(tx).offers()
 
 
 def in_process(bank: Any, data_dir: Path | None = None) -> tuple[list[evaluation.Offer], dict[str, Any]]:
@@ -53,8 +59,8 @@ def in_process(bank: Any, data_dir: Path | None = None) -> tuple[list[evaluation
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(data_dir or tmp) / "mortgage-eval.sqlite")
-        repository.migrate(store)
+        store = Store.open(Path(data_dir or tmp) / "mortgage-eval.sqlite")
+        store.migrate(MIGRATIONS)
         handler = MortgageCareHandler(topics.NOTIFICATIONS, topics.ADVISOR_TASKS,
                                       MortgageMetrics.create(CollectorRegistry()))
         holders = {c.customer_id for c in bank.customers if c.mortgage is not None}

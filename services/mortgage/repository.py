@@ -1,100 +1,101 @@
 """The mortgage service's tables: customer profiles (from the `customers` topic), the activity state of
 mortgage holders (and of customers whose profile has not arrived yet), and the care offers made (the dedupe of
-"never twice for the same payment")."""
+"never twice for the same payment").
+
+`MortgageRepository(tx)` is bound to one transaction of the caller's. An offer id is recorded once (ON CONFLICT
+DO NOTHING: the first insert is the one that notifies); profiles and activity are upserts of the whole value.
+Calendar dates (a due date, the day evaluated) are ISO `YYYY-MM-DD` text: they are days, not instants.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
+
+from sqlalchemy import Boolean, Column, Index, LargeBinary, MetaData, String, Table, Text
 
 from services.gen.proactivecare.v1 import events_pb2
 from services.mortgage import activity as act
-from services.platform.storage import Store
+from services.platform.storage import Migration, Tx, create_tables
 
-MIGRATION = "mortgage-1"
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS mortgage_profiles (
-    customer_id TEXT PRIMARY KEY,
-    has_mortgage INTEGER NOT NULL,
-    profile BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS mortgage_activity (
-    customer_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    evaluated_on TEXT
-);
-CREATE TABLE IF NOT EXISTS mortgage_offers (
-    offer_id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    mortgage_id TEXT NOT NULL,
-    due_date TEXT NOT NULL,
-    offered_on TEXT NOT NULL,
-    escalated INTEGER NOT NULL,
-    signals TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS mortgage_offers_by_customer ON mortgage_offers(customer_id, offered_on)
-"""
+_METADATA = MetaData()
+Table("mortgage_profiles", _METADATA,
+      Column("customer_id", String, primary_key=True), Column("has_mortgage", Boolean, nullable=False),
+      Column("profile", LargeBinary, nullable=False))
+Table("mortgage_activity", _METADATA,
+      Column("customer_id", String, primary_key=True), Column("state", Text, nullable=False),
+      Column("evaluated_on", String(10)))
+Table("mortgage_offers", _METADATA,
+      Column("offer_id", String, primary_key=True),
+      Column("customer_id", String, nullable=False),
+      Column("mortgage_id", String, nullable=False),
+      Column("due_date", String(10), nullable=False),
+      Column("offered_on", String(10), nullable=False),
+      Column("escalated", Boolean, nullable=False),
+      Column("signals", Text, nullable=False),
+      Index("mortgage_offers_by_customer", "customer_id", "offered_on"))
+MIGRATIONS = [Migration("mortgage/0001_profiles_activity_offers", create_tables(_METADATA))]
 
 
-def migrate(store: Store) -> None:
-    store.migrate(MIGRATION, SCHEMA)
+class MortgageRepository:
+    """The mortgage tables as seen from one open transaction `tx`."""
 
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
 
-def profile_from_bytes(blob: bytes) -> events_pb2.CustomerProfile:
-    return events_pb2.CustomerProfile.FromString(blob)
+    def load_profile(self, customer_id: str) -> tuple[bool, events_pb2.CustomerProfile | None]:
+        """(known, profile): a known customer without a mortgage comes back as (True, None), unparsed."""
+        has_mortgage = self.tx.scalar("SELECT has_mortgage FROM mortgage_profiles WHERE customer_id = :customer_id",
+                                      {"customer_id": customer_id})
+        if has_mortgage is None:
+            return False, None
+        if not has_mortgage:
+            return True, None
+        return True, self.profile(customer_id)
 
+    def profile(self, customer_id: str) -> events_pb2.CustomerProfile | None:
+        """The latest profile stored for a customer (any customer, with a mortgage or not)."""
+        blob = self.tx.scalar("SELECT profile FROM mortgage_profiles WHERE customer_id = :customer_id",
+                              {"customer_id": customer_id})
+        return None if blob is None else events_pb2.CustomerProfile.FromString(bytes(blob))
 
-def load_profile(conn: sqlite3.Connection, customer_id: str) -> tuple[bool, events_pb2.CustomerProfile | None]:
-    """(known, profile): a known customer without a mortgage comes back as (True, None), unparsed."""
-    row = conn.execute("SELECT has_mortgage FROM mortgage_profiles WHERE customer_id = ?", (customer_id,)).fetchone()
-    if row is None:
-        return False, None
-    if not row[0]:
-        return True, None
-    blob = conn.execute("SELECT profile FROM mortgage_profiles WHERE customer_id = ?", (customer_id,)).fetchone()[0]
-    return True, events_pb2.CustomerProfile.FromString(blob)
+    def save_profile(self, profile: events_pb2.CustomerProfile, has_mortgage: bool) -> None:
+        """The latest profile. A customer without a mortgage keeps only that: nothing about their spending."""
+        self.tx.execute(
+            "INSERT INTO mortgage_profiles(customer_id, has_mortgage, profile) VALUES (:customer_id, :has, :profile)"
+            " ON CONFLICT (customer_id) DO UPDATE SET has_mortgage = excluded.has_mortgage,"
+            " profile = excluded.profile",
+            {"customer_id": profile.customer_id, "has": has_mortgage, "profile": profile.SerializeToString()})
+        if not has_mortgage:
+            self.tx.execute("DELETE FROM mortgage_activity WHERE customer_id = :customer_id",
+                            {"customer_id": profile.customer_id})
 
+    def load_activity(self, customer_id: str) -> tuple[act.Activity, date | None]:
+        row = self.tx.one("SELECT state, evaluated_on FROM mortgage_activity WHERE customer_id = :customer_id",
+                          {"customer_id": customer_id})
+        if row is None:
+            return act.Activity(), None
+        return act.from_json(json.loads(row[0])), (date.fromisoformat(row[1]) if row[1] else None)
 
-def save_profile(conn: sqlite3.Connection, profile: events_pb2.CustomerProfile, has_mortgage: bool) -> None:
-    """The latest profile. A customer without a mortgage keeps only that: nothing about their spending."""
-    conn.execute("INSERT INTO mortgage_profiles(customer_id, has_mortgage, profile) VALUES (?, ?, ?) "
-                 "ON CONFLICT(customer_id) DO UPDATE SET has_mortgage = excluded.has_mortgage, "
-                 "profile = excluded.profile",
-                 (profile.customer_id, int(has_mortgage), profile.SerializeToString()))
-    if not has_mortgage:
-        conn.execute("DELETE FROM mortgage_activity WHERE customer_id = ?", (profile.customer_id,))
+    def save_activity(self, customer_id: str, activity: act.Activity, evaluated_on: date | None) -> None:
+        self.tx.execute(
+            "INSERT INTO mortgage_activity(customer_id, state, evaluated_on) VALUES (:customer_id, :state, :on)"
+            " ON CONFLICT (customer_id) DO UPDATE SET state = excluded.state, evaluated_on = excluded.evaluated_on",
+            {"customer_id": customer_id, "state": json.dumps(act.to_json(activity), separators=(",", ":")),
+             "on": evaluated_on.isoformat() if evaluated_on else None})
 
+    def record_offer(self, offer_id: str, customer_id: str, mortgage_id: str, due: date, offered_on: date,
+                     escalated: bool, signal_codes: list[str]) -> bool:
+        """True the first time this offer id is recorded; False when the customer already had it."""
+        return self.tx.execute(
+            "INSERT INTO mortgage_offers(offer_id, customer_id, mortgage_id, due_date, offered_on, escalated,"
+            " signals) VALUES (:offer_id, :customer_id, :mortgage_id, :due, :offered_on, :escalated, :signals)"
+            " ON CONFLICT DO NOTHING",
+            {"offer_id": offer_id, "customer_id": customer_id, "mortgage_id": mortgage_id, "due": due.isoformat(),
+             "offered_on": offered_on.isoformat(), "escalated": escalated, "signals": ",".join(signal_codes)},
+        ).rowcount == 1
 
-def load_activity(conn: sqlite3.Connection, customer_id: str) -> tuple[act.Activity, date | None]:
-    row = conn.execute("SELECT state, evaluated_on FROM mortgage_activity WHERE customer_id = ?",
-                       (customer_id,)).fetchone()
-    if row is None:
-        return act.Activity(), None
-    return act.from_json(json.loads(row[0])), (date.fromisoformat(row[1]) if row[1] else None)
-
-
-def save_activity(conn: sqlite3.Connection, customer_id: str, activity: act.Activity,
-                  evaluated_on: date | None) -> None:
-    conn.execute("INSERT INTO mortgage_activity(customer_id, state, evaluated_on) VALUES (?, ?, ?) "
-                 "ON CONFLICT(customer_id) DO UPDATE SET state = excluded.state, evaluated_on = excluded.evaluated_on",
-                 (customer_id, json.dumps(act.to_json(activity), separators=(",", ":")),
-                  evaluated_on.isoformat() if evaluated_on else None))
-
-
-def record_offer(conn: sqlite3.Connection, offer_id: str, customer_id: str, mortgage_id: str, due: date,
-                 offered_on: date, escalated: bool, signal_codes: list[str]) -> bool:
-    """True the first time this offer id is recorded; False when the customer already had it."""
-    cur = conn.execute(
-        "INSERT OR IGNORE INTO mortgage_offers(offer_id, customer_id, mortgage_id, due_date, offered_on, escalated, "
-        "signals) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (offer_id, customer_id, mortgage_id, due.isoformat(), offered_on.isoformat(), int(escalated),
-         ",".join(signal_codes)),
-    )
-    return cur.rowcount == 1
-
-
-def offers(store: Store) -> list[tuple[str, str, str, str]]:
-    """(customer_id, due_date, offered_on, signal codes) of every offer made, oldest first."""
-    return [(r[0], r[1], r[2], r[3]) for r in store.query(
-        "SELECT customer_id, due_date, offered_on, signals FROM mortgage_offers ORDER BY offered_on")]
+    def offers(self) -> list[tuple[str, str, str, str]]:
+        """(customer_id, due_date, offered_on, signal codes) of every offer made, oldest first."""
+        return [(r[0], r[1], r[2], r[3]) for r in self.tx.all(
+            "SELECT customer_id, due_date, offered_on, signals FROM mortgage_offers ORDER BY offered_on, offer_id")]

@@ -12,13 +12,13 @@ from datetime import UTC, date, datetime
 
 import grpc
 
-from services.gen.proactivecare.v1 import mortgage_pb2, mortgage_pb2_grpc
+from services.gen.proactivecare.v1 import events_pb2, mortgage_pb2, mortgage_pb2_grpc
 from services.mortgage import proto_mapping as pm
-from services.mortgage import repository
 from services.mortgage.care import care_options
 from services.mortgage.eligibility import check_eligibility
 from services.mortgage.metrics import MortgageMetrics
 from services.mortgage.model import ExistingMortgage
+from services.mortgage.repository import MortgageRepository
 from services.platform import auth
 from services.platform.errors import NotFoundError, ValidationError
 from services.platform.storage import Store
@@ -45,12 +45,13 @@ class MortgageServicer(mortgage_pb2_grpc.MortgageServiceServicer):
         if not request.customer_id:
             raise ValidationError("customer_id", "is required")
         auth.require_customer(request.customer_id)
-        mortgage = self._mortgage(request.customer_id, request.mortgage_id)
+        profile = await self.store.reading(lambda tx: MortgageRepository(tx).profile(request.customer_id))
+        mortgage = self._mortgage(profile, request.customer_id, request.mortgage_id)
         return pm.care_response(care_options(request.customer_id, mortgage, self.today()))
 
-    def _mortgage(self, customer_id: str, mortgage_id: str) -> ExistingMortgage:
-        row = self.store.query_one("SELECT profile FROM mortgage_profiles WHERE customer_id = ?", (customer_id,))
-        profile = None if row is None else repository.profile_from_bytes(row[0])
+    @staticmethod
+    def _mortgage(profile: events_pb2.CustomerProfile | None, customer_id: str, mortgage_id: str,
+                  ) -> ExistingMortgage:
         found = pm.mortgages(profile) if profile is not None else []
         if not found:
             raise NotFoundError(f"no mortgage on file for customer {customer_id}")

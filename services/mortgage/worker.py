@@ -11,23 +11,24 @@ profile has not arrived yet is tracked (the two topics are consumed independentl
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
 from services.gen.proactivecare.v1 import events_pb2
 from services.mortgage import activity as act
-from services.mortgage import offers, repository
+from services.mortgage import offers
 from services.mortgage import proto_mapping as pm
 from services.mortgage.decision import decide, next_payment_date
 from services.mortgage.metrics import MortgageMetrics
 from services.mortgage.model import ExistingMortgage
 from services.mortgage.policy import JURISDICTIONS, Policy, policy_in_force
+from services.mortgage.repository import MortgageRepository
 from services.mortgage.signals import Context, detect
 from services.mortgage.validation import validate_mortgage
 from services.platform.errors import ValidationError
 from services.platform.kafka_io import Output
 from services.platform.runner import Record
+from services.platform.storage import Tx
 from services.platform.validation import validate_customer_profile
 
 log = logging.getLogger(__name__)
@@ -65,18 +66,19 @@ class MortgageCareHandler:
         self.advisor_topic = advisor_topic
         self.metrics = metrics
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
+        repo = MortgageRepository(tx)
         by_customer: dict[str, list[Record]] = {}
         for r in records:
             by_customer.setdefault(r.value.customer_id, []).append(r)
         outputs: dict[str, list[Output]] = {}
         for customer_id, recs in by_customer.items():
-            self._customer(tx, customer_id, recs, outputs)
+            self._customer(repo, customer_id, recs, outputs)
         return outputs
 
-    def _customer(self, tx: sqlite3.Connection, customer_id: str, records: list[Record],
+    def _customer(self, repo: MortgageRepository, customer_id: str, records: list[Record],
                   outputs: dict[str, list[Output]]) -> None:
-        known, profile = repository.load_profile(tx, customer_id)
+        known, profile = repo.load_profile(customer_id)
         without_mortgage = known and profile is None
         mortgages = pm.mortgages(profile) if profile is not None else []
         activity: act.Activity | None = None
@@ -85,13 +87,13 @@ class MortgageCareHandler:
             if isinstance(r.value, events_pb2.CustomerProfile):
                 profile = r.value
                 mortgages = pm.mortgages(profile)
-                repository.save_profile(tx, profile, bool(mortgages))
+                repo.save_profile(profile, bool(mortgages))
                 without_mortgage = not mortgages
                 if without_mortgage:
                     activity = None
                     continue
                 if activity is None:
-                    activity, evaluated_on = repository.load_activity(tx, customer_id)
+                    activity, evaluated_on = repo.load_activity(customer_id)
                 day = activity.last_seen
                 if day is not None and (evaluated_on is None or day > evaluated_on):
                     # history that arrived before the profile: judge it now
@@ -99,12 +101,12 @@ class MortgageCareHandler:
                     at = datetime(day.year, day.month, day.day, tzinfo=UTC)
                     for mortgage in mortgages:
                         outputs.setdefault(r.event_id, []).extend(
-                            self._evaluate(tx, profile, mortgage, activity, day, at, r.timestamp_ms))
+                            self._evaluate(repo, profile, mortgage, activity, day, at, r.timestamp_ms))
                 continue
             if without_mortgage:                    # nothing to track
                 continue
             if activity is None:
-                activity, evaluated_on = repository.load_activity(tx, customer_id)
+                activity, evaluated_on = repo.load_activity(customer_id)
             txn = pm.txn(r.value)
             today = txn.at.date()
             if not mortgages:                       # profile not here yet: remember, don't judge
@@ -120,9 +122,9 @@ class MortgageCareHandler:
                 evaluated_on = today
                 for mortgage in mortgages:
                     outputs.setdefault(r.event_id, []).extend(
-                        self._evaluate(tx, profile, mortgage, activity, today, txn.at, r.timestamp_ms))
+                        self._evaluate(repo, profile, mortgage, activity, today, txn.at, r.timestamp_ms))
         if activity is not None:
-            repository.save_activity(tx, customer_id, activity, evaluated_on)
+            repo.save_activity(customer_id, activity, evaluated_on)
 
     def _policy(self, mortgage: ExistingMortgage, today: date) -> Policy | None:
         try:
@@ -134,7 +136,7 @@ class MortgageCareHandler:
             log.debug("mortgage %s not evaluated on %s: %s", mortgage.id, today, exc)
             return None
 
-    def _evaluate(self, tx: sqlite3.Connection, profile: events_pb2.CustomerProfile, mortgage: ExistingMortgage,
+    def _evaluate(self, repo: MortgageRepository, profile: events_pb2.CustomerProfile, mortgage: ExistingMortgage,
                   activity: act.Activity, today: date, at: datetime, origin_ms: int) -> list[Output]:
         policy = self._policy(mortgage, today)
         if policy is None:
@@ -155,7 +157,7 @@ class MortgageCareHandler:
         if not decision.offer:
             self.metrics.evaluations.labels("watch").inc()
             return []
-        first = repository.record_offer(tx, decision.offer_id, customer_id, mortgage.id, decision.due_date, today,
+        first = repo.record_offer(decision.offer_id, customer_id, mortgage.id, decision.due_date, today,
                                         decision.escalate, [s.code for s in signals])
         if not first:
             self.metrics.evaluations.labels("duplicate").inc()

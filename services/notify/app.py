@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry
 
 from services.gen.proactivecare.v1 import notify_pb2_grpc
-from services.notify import repository
 from services.notify.hub import SubscriberHub
+from services.notify.repository import DELIVERED_CHANNEL, MIGRATIONS, NotifyRepository
 from services.notify.routing import route
 from services.notify.service import DeliveryMetrics, NotificationServicer
 from services.notify.worker import NotificationHandler, RoutingMetrics, sources
@@ -18,7 +18,7 @@ from services.platform.auth import Role
 from services.platform.grpc_server import GrpcService
 from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
-from services.platform.storage import Store
+from services.platform.storage import Store, utc_now
 
 NAME = "notify"
 RELEASE_INTERVAL_SECONDS = 1.0
@@ -33,14 +33,16 @@ ACCESS = {
 
 
 def build(settings: Settings) -> ServiceApp:
-    store = Store(settings.db_path(NAME))
-    store.migrate("notify-1", repository.SCHEMA)
+    store = Store.for_service(settings, NAME)
+    store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
     hub = SubscriberHub()
     routing_metrics = RoutingMetrics(registry)
     handler = NotificationHandler(settings, hub, routing_metrics)
     runner = StreamRunner(settings, NAME, sources(settings), handler, store, registry)
     servicer = NotificationServicer(store, hub, DeliveryMetrics(registry))
+    # PostgreSQL: what any replica delivers wakes this replica's streams at once (SQLite: streams re-read)
+    store.listen(DELIVERED_CHANNEL, lambda customer_id: hub.wake([customer_id]))
     grpc_service = GrpcService("proactivecare.v1.NotificationService", servicer,
                                notify_pb2_grpc.add_NotificationServiceServicer_to_server, ACCESS)
 
@@ -48,17 +50,18 @@ def build(settings: Settings) -> ServiceApp:
         """Held notifications whose window ended are routed again (delivered, or held further by a cap)."""
         while True:
             await asyncio.sleep(RELEASE_INTERVAL_SECONDS)
-            release_due(store, hub, routing_metrics)
+            await store.call(lambda: release_due(store, hub, routing_metrics))
 
     return ServiceApp(NAME, store, registry, grpc_services=[grpc_service], runners=[runner],
-                      background=[release_held])
+                      background=[release_held], on_stop=[store.close])
 
 
-def release_due(store: Store, hub: SubscriberHub, metrics: RoutingMetrics, now: float | None = None) -> int:
-    now = time.time() if now is None else now
+def release_due(store: Store, hub: SubscriberHub, metrics: RoutingMetrics, now: datetime | None = None) -> int:
+    now = now or utc_now()
     with store.transaction() as tx:
-        due = repository.due_held(tx, now)
-        decisions = [(n, route(tx, n, now)) for n in due]
+        repo = NotifyRepository(tx)
+        due = repo.due_held(now)
+        decisions = [(n, route(repo, n, now)) for n in due]
     for n, decision in decisions:
         metrics.count(n, decision)
     hub.wake(n.customer_id for n in due)

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 
 import grpc
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, notify_pb2, notify_pb2_grpc
-from services.notify import repository
 from services.notify.hub import SubscriberHub
 from services.notify.policy import validate_preferences
+from services.notify.repository import NotifyRepository, Stored
 from services.notify.routing import preferences
 from services.platform import auth
 from services.platform.errors import ValidationError
 from services.platform.metrics import PREFIX
-from services.platform.storage import Store
+from services.platform.storage import Store, utc_now
 
 TIME_TO_NOTIFY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
 DEFAULT_PAGE, MAX_PAGE, MAX_ACK = 50, 500, 500
@@ -52,9 +51,10 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
             last = request.after_sequence
             while True:
                 wake.clear()
-                batch = repository.delivered_after(self.store.connection(), request.customer_id, last)
+                batch = await self.store.reading(
+                    lambda tx, after=last: NotifyRepository(tx).delivered_after(request.customer_id, after))
                 if batch:
-                    self._observe_first_delivery(batch)
+                    await self.store.call(lambda batch=batch: self._observe_first_delivery(batch))
                     for item in batch:
                         yield item.to_proto()
                         last = item.sequence
@@ -65,18 +65,20 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
             self.hub.unregister(request.customer_id, wake)
             self.metrics.subscribers.dec()
 
-    def _observe_first_delivery(self, batch: list[repository.Stored]) -> None:
+    def _observe_first_delivery(self, batch: list[Stored]) -> None:
+        """Runs on the store's threads."""
         fresh = [s for s in batch if s.first_sent_at is None]
         if not fresh:
             return
-        now = time.time()
+        now = utc_now()
         with self.store.transaction() as tx:
-            first = [s for s in fresh if repository.mark_first_sent(tx, s.notification.id, now)]
+            repo = NotifyRepository(tx)
+            first = [s for s in fresh if repo.mark_first_sent(s.notification.id, now)]
         for s in first:
             if s.notification.origin_produced_at_ms > 0:
                 kind = events_pb2.NotificationKind.Name(s.notification.kind)
                 self.metrics.time_to_notify.labels(kind).observe(
-                    max(0.0, now - s.notification.origin_produced_at_ms / 1000))
+                    max(0.0, now.timestamp() - s.notification.origin_produced_at_ms / 1000))
 
     async def Acknowledge(self, request: notify_pb2.AcknowledgeRequest,
                           context: grpc.aio.ServicerContext) -> notify_pb2.AcknowledgeResponse:
@@ -88,8 +90,8 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
         if any(not i for i in request.notification_ids):
             raise ValidationError("notification_ids", "ids must not be empty")
         auth.require_customer(request.customer_id)
-        with self.store.transaction() as tx:
-            count = repository.acknowledge(tx, request.customer_id, list(request.notification_ids))
+        ids = list(request.notification_ids)
+        count = await self.store.writing(lambda tx: NotifyRepository(tx).acknowledge(request.customer_id, ids))
         return notify_pb2.AcknowledgeResponse(acknowledged=count)
 
     async def ListNotifications(self, request: notify_pb2.ListNotificationsRequest,
@@ -104,7 +106,8 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
                 raise ValidationError("page.page_token", "is not a token this service issued")
             before = int(request.page.page_token)
         auth.require_customer(request.customer_id)
-        items = repository.delivered_before(self.store.connection(), request.customer_id, before, size + 1)
+        items = await self.store.reading(
+            lambda tx: NotifyRepository(tx).delivered_before(request.customer_id, before, size + 1))
         more = len(items) > size
         items = items[:size]
         token = str(items[-1].sequence) if more else ""
@@ -115,7 +118,7 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
                              context: grpc.aio.ServicerContext) -> notify_pb2.Preferences:
         _require_customer_id(request.customer_id)
         auth.require_customer(request.customer_id)
-        return preferences(self.store.connection(), request.customer_id)
+        return await self.store.reading(lambda tx: preferences(NotifyRepository(tx), request.customer_id))
 
     async def UpdatePreferences(self, request: notify_pb2.UpdatePreferencesRequest,
                                 context: grpc.aio.ServicerContext) -> notify_pb2.Preferences:
@@ -123,8 +126,7 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
             raise ValidationError("preferences", "is required")
         validate_preferences(request.preferences)
         auth.require_customer(request.preferences.customer_id)
-        with self.store.transaction() as tx:
-            repository.save_preferences(tx, request.preferences, time.time())
+        await self.store.writing(lambda tx: NotifyRepository(tx).save_preferences(request.preferences, utc_now()))
         return request.preferences
 
 

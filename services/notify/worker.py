@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.gen.proactivecare.v1 import events_pb2
-from services.notify import repository
 from services.notify.hub import SubscriberHub
 from services.notify.policy import Decision, Outcome
+from services.notify.repository import NotifyRepository
 from services.notify.routing import route
 from services.notify.service import TIME_TO_NOTIFY_BUCKETS
 from services.platform import streams, topics
@@ -19,6 +18,7 @@ from services.platform.kafka_io import Output
 from services.platform.metrics import PREFIX
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
+from services.platform.storage import Tx, utc_now
 from services.platform.validation import validate_notification
 
 
@@ -57,18 +57,19 @@ class NotificationHandler:
         self.metrics = metrics
         self._deliverable: list[events_pb2.Notification] = []  # this batch's, timed once it commits
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
-        now = time.time()
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
+        now = utc_now()
+        repo = NotifyRepository(tx)
         self._deliverable = []  # a batch retried after a rollback starts again
         for record in records:
             if record.topic != self.notifications_topic:
                 profile: events_pb2.CustomerProfile = record.value
                 if profile.time_zone:
-                    repository.save_time_zone(tx, profile.customer_id, profile.time_zone)
+                    repo.save_time_zone(profile.customer_id, profile.time_zone)
                 continue
             n: events_pb2.Notification = record.value
-            if repository.insert(tx, n, now):
-                decision = route(tx, n, now)
+            if repo.insert(n, now):
+                decision = route(repo, n, now)
                 self.metrics.count(n, decision)
                 if decision.outcome == Outcome.DELIVER:
                     self._deliverable.append(n)

@@ -22,6 +22,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.platform.kafka_launcher import EmbeddedKafka
+from services.platform.postgres_launcher import EmbeddedPostgres
 from services.platform.settings import Settings
 
 
@@ -85,14 +86,29 @@ def first_defrauded_customers(customers: int, start: dt.date, rate: float, n: in
     return list(found.items())
 
 
-def run_stack(settings: Settings, *, rate: float, customers: int) -> int:
+def run_stack(settings: Settings, *, rate: float, customers: int, postgres: bool = False) -> int:
+    database = None
+    if postgres and not settings.database_url:  # the embedded server; the services find it through the env
+        database = EmbeddedPostgres(settings.data_dir)
+        print(f"starting PostgreSQL in {database.pgdata} ...", flush=True)
+        os.environ["DATABASE_URL"] = database.start()
+        settings = settings.with_overrides(database_url=os.environ["DATABASE_URL"])
+    try:
+        return _run_stack(settings, rate=rate, customers=customers)
+    finally:
+        if database is not None:
+            print("stopping PostgreSQL ...", flush=True)
+            database.stop()
+
+
+def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
     broker = EmbeddedKafka(settings)
     started_broker = settings.embedded_kafka and broker.running_pid() is None
     if settings.embedded_kafka:
         print(f"starting Apache Kafka on {settings.bootstrap_servers} ...", flush=True)
         broker.start()
     endpoints = [e for e in ENDPOINTS if available(e.service)]
-    earlier_run = any(settings.db_path(e.service).exists() for e in endpoints)
+    earlier_run = not settings.database_url and any(settings.db_path(e.service).exists() for e in endpoints)
     for e in endpoints:  # first-start preparation, e.g. training a default model
         prepare = getattr(importlib.import_module(f"services.{e.service}.app"), "prepare", None)
         if prepare is not None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -47,7 +46,7 @@ from services.platform.kafka_io import (
 )
 from services.platform.metrics import StreamMetrics
 from services.platform.settings import Settings
-from services.platform.storage import Store, claim_events, prune_processed, save_outputs, stored_outputs
+from services.platform.storage import Store, Tx, claim_events, prune_processed, save_outputs, stored_outputs
 from services.platform.topics import dlq
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,7 @@ class Source:
 
 
 class Handler(Protocol):
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
         """Apply the batch's effects through `tx`; return the outputs of each event id.
 
         A handler may also define `committed(records)`, called after the store transaction committed

@@ -25,6 +25,10 @@ class Settings:
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     data_dir: Path = Path("var")
+    # the store: empty = each service's own SQLite file under data_dir; `postgresql://...` = one database, a
+    # schema per service named `<database_schema_prefix><service>` (tests isolate runs with the prefix)
+    database_url: str = ""
+    database_schema_prefix: str = ""
     # gRPC and metrics
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
@@ -54,6 +58,8 @@ class Settings:
             kafka_port=int(_env("KAFKA_PORT", str(d.kafka_port))),
             kafka_controller_port=int(_env("KAFKA_CONTROLLER_PORT", str(d.kafka_controller_port))),
             data_dir=Path(_env("PROACTIVE_CARE_DATA_DIR", str(d.data_dir))),
+            database_url=_env("DATABASE_URL", d.database_url),
+            database_schema_prefix=_env("DATABASE_SCHEMA_PREFIX", d.database_schema_prefix),
             grpc_host=_env("GRPC_HOST", d.grpc_host),
             grpc_port=int(_env("GRPC_PORT", str(d.grpc_port))),
             metrics_port=int(_env("METRICS_PORT", str(d.metrics_port))),
@@ -81,7 +87,7 @@ class Settings:
         return not self.kafka_bootstrap_servers
 
     def db_path(self, service: str) -> Path:
-        """Each service owns its own database file (shared by its replicas)."""
+        """Without DATABASE_URL, each service owns its own SQLite file (shared by its replicas on one host)."""
         return self.data_dir / f"{service}.sqlite"
 
     def topic(self, name: str) -> str:

@@ -1,152 +1,332 @@
-"""The store: SQLite in WAL mode behind one small interface.
+"""The store: one storage layer over SQLite (the embedded default) and PostgreSQL (scale-out).
 
-State that replicas of a service share (alerts, notifications, advisor tasks) lives here. Every effect of a
-stream event is written in the same transaction as the event's processed-events row, so redelivery changes
-nothing. One connection per thread; writers serialize on SQLite's lock (busy timeout, immediate transactions).
+`Store.open(url)` takes `sqlite:///path` or `postgresql://...`; `Store.for_service(settings, name)` picks the
+URL from `DATABASE_URL` (one PostgreSQL database, one schema per service, named `<prefix><service>`) or, when
+unset, the service's own SQLite file under the data dir. SQLAlchemy 2 Core runs the SQL (no ORM): its engine
+gives each dialect its DDL from `Table` definitions and a connection pool (psycopg 3 on PostgreSQL).
+
+Invariants:
+- every write is one `transaction()`: BEGIN .. COMMIT, ROLLBACK on error; on SQLite writers of a process take
+  turns on a lock and the transaction begins IMMEDIATE (no lock upgrade, so no deadlock between replicas);
+- a handler, a repository and a servicer see only `Tx`, the kernel's transaction type, never a driver type;
+- instants are timezone-aware UTC `datetime`s everywhere: `timestamptz` on PostgreSQL, fixed-width ISO-8601
+  UTC text on SQLite (so comparing and ordering the text is comparing instants); `as_utc` reads either back;
+- a servicer reaches the store only through `await store.reading(fn)` / `await store.writing(fn)`, which run
+  `fn(tx)` on the store's thread pool: no database call ever runs on the event loop;
+- each service's schema is a versioned list of `Migration`s, applied once each, recorded in `schema_versions`
+  (under an advisory lock on PostgreSQL, so replicas starting together apply each step once).
+Every effect of a stream event is written in the same transaction as the event's processed-events row, so a
+redelivered event changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
-import sqlite3
+import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-_PLATFORM_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    name TEXT PRIMARY KEY,
-    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
-CREATE TABLE IF NOT EXISTS processed_events (
-    consumer TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    outputs BLOB,
-    processed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    PRIMARY KEY (consumer, event_id)
-) WITHOUT ROWID;
-"""
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    text,
+)
+from sqlalchemy.engine import Connection, CursorResult, Row, make_url
+
+from services.platform import sqlite_backend
+
+if TYPE_CHECKING:
+    from services.platform.settings import Settings
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+
+# ---- time -----------------------------------------------------------------------------------------------
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """An instant read from either backend (timestamptz or SQLite's text) as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def instant(name: str, nullable: bool = False) -> Column[Any]:
+    """A column holding an instant (timestamptz on PostgreSQL)."""
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+# ---- transactions ---------------------------------------------------------------------------------------
+
+_text = lru_cache(maxsize=2048)(text)
+
+
+class Tx:
+    """One open transaction. SQL is portable text with `:named` parameters (`ON CONFLICT`, `RETURNING` and
+    `excluded.` read the same on both backends); `dialect` names the backend where a statement must differ."""
+
+    __slots__ = ("conn", "dialect")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect: str = conn.dialect.name
+
+    def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+                ) -> CursorResult[Any]:
+        """One statement; a list of parameter mappings runs it once per mapping."""
+        return self.conn.execute(_text(sql), params)
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row[Any] | None:
+        return self.execute(sql, params).first()
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
+        return self.execute(sql, params).all()
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.execute(sql, params).scalar()
+
+    @property
+    def postgresql(self) -> bool:
+        return self.dialect == POSTGRESQL
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Tell `Store.listen(channel)` listeners of every replica, when this transaction commits (PostgreSQL
+        NOTIFY on a channel of this schema; nothing on SQLite, whose readers poll). Payload: an id, not data."""
+        if self.postgresql:
+            self.execute("SELECT pg_notify(current_schema() || '.' || :channel, :payload)",
+                         {"channel": channel, "payload": payload})
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of a service's schema, applied once (by name) in its own transaction."""
+
+    name: str
+    apply: Callable[[Tx], None]
+
+
+def create_tables(metadata: MetaData) -> Callable[[Tx], None]:
+    """A migration step that creates `metadata`'s tables and indexes with each dialect's DDL."""
+    return lambda tx: metadata.create_all(tx.conn, checkfirst=True)
+
+
+# ---- the store ------------------------------------------------------------------------------------------
+
+_PLATFORM = MetaData()
+Table("schema_versions", _PLATFORM, Column("name", String, primary_key=True), instant("applied_at"))
+Table("processed_events", _PLATFORM,
+      Column("consumer", String, nullable=False), Column("event_id", String, nullable=False),
+      Column("outputs", LargeBinary), instant("processed_at"),
+      PrimaryKeyConstraint("consumer", "event_id"), sqlite_with_rowid=False)
 
 
 class Store:
-    """A SQLite database file. `path=":memory:"` is not supported: replicas and threads share a file."""
+    """A database behind one small interface: `transaction()`, `read()`, `migrate()`, and the async front
+    `reading()` / `writing()` for servicers."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
+    def __init__(self, engine: Engine, *, schema: str | None = None, threads: int = 8) -> None:
+        self.engine = engine
+        self.dialect: str = engine.dialect.name
+        self.schema = schema
+        self._write_lock = threading.Lock() if self.dialect == SQLITE else None
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="store")
+        self._closed = threading.Event()
         with self.transaction() as tx:
-            for statement in _split_sql(_PLATFORM_SCHEMA):
-                tx.execute(statement)
+            if self.dialect == POSTGRESQL and schema:
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext('proactive-care/schemas'))")
+                tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            elif tx.one("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'"):
+                raise RuntimeError(f"{engine.url.database} was written by an earlier version of proactive-care "
+                                   "(table schema_migrations): remove it, its state rebuilds from the topics")
+            _PLATFORM.create_all(tx.conn, checkfirst=True)
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection, for reads (writes go through `transaction()`)."""
-        return self._conn()
+    @classmethod
+    def open(cls, url: str | Path, *, schema: str | None = None, threads: int = 8) -> Store:
+        """`sqlite:///path/to/file.sqlite` (a bare path means SQLite too) or `postgresql://...`."""
+        parsed = make_url(url if "://" in str(url) else f"sqlite:///{url}")
+        if parsed.get_backend_name() == SQLITE:
+            if not parsed.database or parsed.database == ":memory:":
+                raise ValueError("SQLite needs a file: replicas and threads share it")
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed, connect_args={"timeout": 30.0, "check_same_thread": False},
+                                   pool_size=threads, max_overflow=threads)
+            sqlite_backend.configure(engine)
+        elif parsed.get_backend_name() == POSTGRESQL:
+            args = {"options": f"-csearch_path={schema}"} if schema else {}
+            engine = create_engine(parsed.set(drivername="postgresql+psycopg"), connect_args=args,
+                                   pool_size=threads, max_overflow=threads, pool_pre_ping=True)
+        else:
+            raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
+        return cls(engine, schema=schema, threads=threads)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
+    @classmethod
+    def for_service(cls, settings: Settings, service: str) -> Store:
+        """The service's store: `DATABASE_URL` (a schema per service) or its SQLite file in the data dir."""
+        if settings.database_url:
+            return cls.open(settings.database_url, schema=f"{settings.database_schema_prefix}{service}")
+        return cls.open(settings.db_path(service))
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE .. COMMIT (ROLLBACK on error): one atomic unit of effects."""
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
+    def transaction(self) -> Iterator[Tx]:
+        """BEGIN .. COMMIT (ROLLBACK on error): one atomic unit of effects."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(store_write=True)
+                with conn.begin():
+                    yield Tx(conn)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only transaction (a consistent snapshot on SQLite's WAL; READ COMMITTED on PostgreSQL)."""
+        with self.engine.connect() as conn:  # closing it rolls the (read-only) transaction back
+            yield Tx(conn)
+
+    async def reading(self, fn: Callable[[Tx], T]) -> T:
+        """`fn(tx)` in a read transaction on the store's threads (never on the event loop)."""
+        return await self._off_loop(self._read_call, fn)
+
+    async def writing(self, fn: Callable[[Tx], T]) -> T:
+        """`fn(tx)` in a write transaction on the store's threads (never on the event loop)."""
+        return await self._off_loop(self._write_call, fn)
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """`fn()` (which opens its own transactions) on the store's threads."""
+        return await self._off_loop(fn)
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, fn, *args)
+
+    def _read_call(self, fn: Callable[[Tx], T]) -> T:
+        with self.read() as tx:
+            return fn(tx)
+
+    def _write_call(self, fn: Callable[[Tx], T]) -> T:
+        with self.transaction() as tx:
+            return fn(tx)
+
+    def migrate(self, migrations: Sequence[Migration]) -> None:
+        """Apply each step not applied yet, in order, each in its own transaction."""
+        for step in migrations:
+            with self.transaction() as tx:
+                if tx.postgresql:
+                    tx.execute("SELECT pg_advisory_xact_lock(hashtext(:key))",
+                               {"key": f"{self.schema}/migrations"})
+                if tx.one("SELECT 1 FROM schema_versions WHERE name = :name", {"name": step.name}):
+                    continue
+                step.apply(tx)
+                tx.execute("INSERT INTO schema_versions(name, applied_at) VALUES (:name, :at)",
+                           {"name": step.name, "at": utc_now()})
+
+    def listen(self, channel: str, on_message: Callable[[str], None]) -> bool:
+        """Call `on_message(payload)` (on a thread of the store's) for every `tx.notify(channel, payload)` any
+        replica commits. PostgreSQL only (LISTEN on a connection of its own, reconnecting after a failure);
+        False on SQLite, where the caller's polling is the only way to learn of another process's writes."""
+        if self.dialect != POSTGRESQL:
+            return False
+        thread = threading.Thread(target=self._listen, args=(f"{self.schema or 'public'}.{channel}", on_message),
+                                  name=f"store-listen-{channel}", daemon=True)
+        thread.start()
+        return True
+
+    def _listen(self, channel: str, on_message: Callable[[str], None]) -> None:
+        import psycopg
+
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        quoted = '"' + channel.replace('"', '""') + '"'
+        while not self._closed.is_set():
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def migrate(self, name: str, script: str) -> None:
-        """Apply a schema script once, recorded by name."""
-        with self.transaction() as tx:
-            if tx.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
-                return
-            for statement in _split_sql(script):
-                tx.execute(statement)
-            tx.execute("INSERT INTO schema_migrations(name) VALUES (?)", (name,))
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return self._conn().execute(sql, params).fetchall()
-
-    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        return self._conn().execute(sql, params).fetchone()
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One statement in its own transaction; returns the number of rows changed."""
-        with self.transaction() as tx:
-            return tx.execute(sql, params).rowcount
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {quoted}")
+                    while not self._closed.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            on_message(note.payload)
+            except Exception:  # the server restarted or the connection dropped: listen again
+                log.warning("store: LISTEN %s lost its connection; reconnecting", channel, exc_info=True)
+                self._closed.wait(1.0)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._closed.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.engine.dispose()
 
 
 # ---- idempotent effects --------------------------------------------------------------------------------
 
-_CLAIM_CHUNK = 400  # rows per statement (2 parameters each; well under SQLite's variable limit)
-
-
-def claim_events(tx: sqlite3.Connection, consumer: str, event_ids: Sequence[str]) -> set[str]:
+def claim_events(tx: Tx, consumer: str, event_ids: Sequence[str]) -> set[str]:
     """Record `event_ids` as processed by `consumer`; returns those that were not already recorded.
 
-    One multi-row INSERT .. RETURNING per chunk: the hot path of every worker."""
-    fresh: set[str] = set()
-    for start in range(0, len(event_ids), _CLAIM_CHUNK):
-        chunk = event_ids[start:start + _CLAIM_CHUNK]
-        params: list[str] = []
-        for event_id in chunk:
-            params += (consumer, event_id)
-        sql = ("INSERT OR IGNORE INTO processed_events(consumer, event_id) VALUES "
-               + ",".join(["(?,?)"] * len(chunk)) + " RETURNING event_id")
-        fresh.update(row[0] for row in tx.execute(sql, params))
-    return fresh
+    The hot path of every worker, as driver SQL (no statement building per row): one INSERT .. SELECT
+    unnest(array) .. ON CONFLICT DO NOTHING RETURNING on PostgreSQL, multi-row INSERTs on SQLite
+    (`sqlite_backend.claim`)."""
+    if not event_ids:
+        return set()
+    now = utc_now()
+    if tx.postgresql:
+        rows = tx.conn.exec_driver_sql(
+            "INSERT INTO processed_events(consumer, event_id, processed_at)"
+            " SELECT %(consumer)s, unnest(%(ids)s::text[]), %(now)s ON CONFLICT DO NOTHING RETURNING event_id",
+            {"consumer": consumer, "ids": list(event_ids), "now": now})
+        return {row[0] for row in rows}
+    return sqlite_backend.claim(tx.conn, consumer, event_ids, now)
 
 
-def stored_outputs(tx: sqlite3.Connection, consumer: str, event_ids: Iterable[str]) -> list[bytes]:
+def stored_outputs(tx: Tx, consumer: str, event_ids: Iterable[str]) -> list[bytes]:
     """The outputs stored with already-processed events (to produce them again on redelivery)."""
     ids = list(event_ids)
     blobs: list[bytes] = []
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        rows = tx.execute(
-            f"SELECT outputs FROM processed_events WHERE consumer = ? AND event_id IN ({','.join('?' * len(chunk))})"
-            " AND outputs IS NOT NULL", (consumer, *chunk)).fetchall()
-        blobs += [r[0] for r in rows]
+        params: dict[str, Any] = {f"e{i}": eid for i, eid in enumerate(chunk)}
+        params["consumer"] = consumer
+        rows = tx.all(f"SELECT outputs FROM processed_events WHERE consumer = :consumer AND event_id IN "
+                      f"({','.join(':e' + str(i) for i in range(len(chunk)))}) AND outputs IS NOT NULL", params)
+        blobs += [bytes(r[0]) for r in rows]
     return blobs
 
 
-def save_outputs(tx: sqlite3.Connection, consumer: str, outputs: Iterable[tuple[str, bytes]]) -> None:
-    tx.executemany("UPDATE processed_events SET outputs = ? WHERE consumer = ? AND event_id = ?",
-                   [(blob, consumer, event_id) for event_id, blob in outputs])
+def save_outputs(tx: Tx, consumer: str, outputs: Iterable[tuple[str, bytes]]) -> None:
+    params = [{"outputs": blob, "consumer": consumer, "event_id": event_id} for event_id, blob in outputs]
+    if params:
+        tx.execute("UPDATE processed_events SET outputs = :outputs WHERE consumer = :consumer"
+                   " AND event_id = :event_id", params)
 
 
-def prune_processed(tx: sqlite3.Connection, consumer: str, older_than_hours: float) -> int:
+def prune_processed(tx: Tx, consumer: str, older_than_hours: float, now: datetime | None = None) -> int:
     """Forget processed-event records older than Kafka could redeliver them."""
-    cur = tx.execute("DELETE FROM processed_events WHERE consumer = ? AND processed_at < "
-                     "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?)", (consumer, f"-{older_than_hours} hours"))
-    return cur.rowcount
+    cutoff = (now or utc_now()) - timedelta(hours=older_than_hours)
+    return tx.execute("DELETE FROM processed_events WHERE consumer = :consumer AND processed_at < :cutoff",
+                      {"consumer": consumer, "cutoff": cutoff}).rowcount
 
 
 def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def _split_sql(script: str) -> list[str]:
-    """Statements of a schema script (plain DDL/DML; no `;` inside string literals or triggers)."""
-    return [s.strip() for s in script.split(";") if s.strip()]

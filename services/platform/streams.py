@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+
+from kafka.consumer.fetcher import ConsumerRecord
 
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.runner import Source
@@ -19,5 +22,14 @@ def transactions(settings: Settings) -> Source:
 
 def customer_profiles(settings: Settings,
                       validate: Callable[[events_pb2.CustomerProfile], None] = validate_customer_profile) -> Source:
-    """The compacted `customers` topic (a profile's position identifies the event)."""
-    return Source(settings.topic(CUSTOMERS), events_pb2.CustomerProfile.FromString, validate)
+    """The compacted `customers` topic; effects dedupe on the profile's content (`profile_event_id`)."""
+    return Source(settings.topic(CUSTOMERS), events_pb2.CustomerProfile.FromString, validate,
+                  event_id=profile_event_id)
+
+
+def profile_event_id(profile: events_pb2.CustomerProfile, record: ConsumerRecord) -> str:
+    """Who, as of when, and a digest of the bytes: the same profile version redelivered (or re-read after a
+    rebalance, from any partition or offset) is recognised; a topic recreated with new profiles is not
+    mistaken for the old one, as a partition:offset id would be."""
+    digest = hashlib.blake2b(record.value or b"", digest_size=12).hexdigest()
+    return f"{profile.customer_id}@{profile.updated_at.ToNanoseconds()}:{digest}"

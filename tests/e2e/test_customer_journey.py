@@ -17,6 +17,7 @@ from services.simulator import events
 from services.simulator.bank import build_bank
 from services.simulator.handbook import HandbookConfig
 from tests.integration.conftest import read_topic, wait_for
+from tests.stores import rows
 from tests.system import whole_system
 from tests.unit.fraud.builders import card_payment, usual_history
 
@@ -48,10 +49,11 @@ def test_every_service_consumes_the_simulators_stream_without_a_dead_letter(sett
         for name in ("fraud", "advice", "mortgage"):
             assert wait_for(lambda name=name: _handled(system[name], topic) == len(transactions), timeout=240), name
         assert all(_serving(svc) for svc in system.values())
-        notified = system["notify"].app.store.query("SELECT DISTINCT kind FROM notifications")
+        # notify stores what fraud produced a moment after fraud handled the last transaction
+        assert wait_for(lambda: events_pb2.FRAUD_ALERT in {row[0] for row in rows(
+            system["notify"].app.store, "SELECT DISTINCT kind FROM notifications")}, timeout=60)
     for spec in SOURCE_TOPICS:
         assert read_topic(settings, dlq(spec.name), expect=0, timeout=1) == [], spec.name
-    assert events_pb2.FRAUD_ALERT in {row[0] for row in notified}
 
 
 def test_a_suspicious_payment_reaches_the_app_and_the_answer_freezes_the_card(settings, produce, token,

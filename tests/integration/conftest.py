@@ -36,11 +36,13 @@ def kafka_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 
 
 @pytest.fixture
-def settings(kafka_settings: Settings, tmp_path: Path) -> Settings:
-    """Settings of one test: its own topics, consumer groups and data directory."""
+def settings(kafka_settings: Settings, tmp_path: Path, database_url: str) -> Settings:
+    """Settings of one test: its own topics, consumer groups, data directory and database schemas; every test
+    runs on SQLite and on PostgreSQL (`backend`, tests/conftest.py)."""
     run = uuid.uuid4().hex[:8]
     s = kafka_settings.with_overrides(topic_prefix=f"t{run}.", consumer_group_prefix=f"g{run}",
-                                      data_dir=tmp_path, poll_timeout_ms=100, grpc_port=0, metrics_port=0)
+                                      data_dir=tmp_path, poll_timeout_ms=100, grpc_port=0, metrics_port=0,
+                                      database_url=database_url, database_schema_prefix=f"t{run}_")
     ensure_topics(s)
     return s
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from prometheus_client import CollectorRegistry
 from services.fraud.metrics import FraudMetrics
 from services.fraud.model import load_model
 from services.fraud.policy import load_policy
-from services.fraud.repository import FraudRepository
+from services.fraud.repository import MIGRATIONS
 from services.fraud.scoring import FraudScorer
 from services.fraud.worker import FraudHandler, sources
 from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
@@ -40,7 +39,7 @@ from services.platform.kafka_io import Output
 from services.platform.kafka_launcher import ensure_topics, free_port
 from services.platform.runner import Record, StreamRunner
 from services.platform.settings import Settings
-from services.platform.storage import Store
+from services.platform.storage import Store, Tx
 from services.platform.topics import TRANSACTIONS
 from tests.perf.bench_runner import bare_consumer_rate
 from tests.perf.common import bench_settings, fill_topic, fraud_model_dir, serve_process, simulated_transactions
@@ -57,7 +56,7 @@ class _Counting:
         self.inner = inner
         self.seen = 0
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
         out = self.inner.handle(records, tx)
         self.seen += len(records)
         return out
@@ -65,9 +64,9 @@ class _Counting:
 
 def worker_rate(settings: Settings, n: int, model_dir: Path) -> float:
     registry = CollectorRegistry()
-    store = Store(settings.data_dir / f"fraud-bench-{uuid.uuid4().hex[:6]}.sqlite")
-    repo = FraudRepository(store)
-    handler = _Counting(FraudHandler(settings, FraudScorer(load_model(model_dir), load_policy()), repo,
+    store = Store.open(settings.data_dir / f"fraud-bench-{uuid.uuid4().hex[:6]}.sqlite")
+    store.migrate(MIGRATIONS)
+    handler = _Counting(FraudHandler(settings, FraudScorer(load_model(model_dir), load_policy()),
                                      FraudMetrics.create(registry)))
     runner = StreamRunner(settings, "fraud-bench", sources(settings), handler, store, registry,
                           group_id=f"{settings.consumer_group_prefix}.fraud.{uuid.uuid4().hex[:6]}")

@@ -1,12 +1,11 @@
 """The stream runner with a no-op handler against a bare kafka-python consumer of the same topic, same run.
 
 Both join a consumer group and read the same N simulator transactions from the beginning; the runner also
-decodes, validates, records processed event ids in SQLite, produces nothing and commits per batch.
+decodes, validates, records processed event ids in the store (SQLite), produces nothing and commits per batch.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 import time
 import uuid
@@ -18,7 +17,7 @@ from services.gen.proactivecare.v1 import events_pb2
 from services.platform.kafka_io import make_consumer
 from services.platform.runner import Record, Source, StreamRunner
 from services.platform.settings import Settings
-from services.platform.storage import Store
+from services.platform.storage import Store, Tx
 from services.platform.topics import TRANSACTIONS
 from services.platform.validation import validate_transaction
 from tests.perf.common import bench_settings, fill_topic, simulated_transactions
@@ -33,7 +32,7 @@ class _NoOp:
     def __init__(self) -> None:
         self.seen = 0
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> dict:
+    def handle(self, records: list[Record], tx: Tx) -> dict:
         self.seen += len(records)
         return {}
 
@@ -57,7 +56,7 @@ def bare_consumer_rate(settings: Settings, n: int, decode: bool = False) -> floa
 
 def runner_rate(settings: Settings, n: int) -> float:
     registry = CollectorRegistry()
-    store = Store(settings.data_dir / f"runner-{uuid.uuid4().hex[:6]}.sqlite")
+    store = Store.open(settings.data_dir / f"runner-{uuid.uuid4().hex[:6]}.sqlite")
     source = Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
                     event_id=lambda tx, _rec: tx.id)
     handler = _NoOp()

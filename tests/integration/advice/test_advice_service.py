@@ -14,6 +14,7 @@ from services.platform.app import ServiceThread
 from services.platform.client import connect
 from services.platform.topics import CUSTOMERS, NOTIFICATIONS, TRANSACTIONS
 from tests.integration.conftest import read_topic, wait_for
+from tests.stores import rows
 from tests.unit.advice.test_service_and_worker import transaction
 
 
@@ -71,4 +72,4 @@ def test_a_bad_transaction_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
         _price_rise(produce, "C9")
         dead = read_topic(settings, f"{TRANSACTIONS}.dlq", expect=1, timeout=60)
         assert len(dead) == 1 and dict(dead[0].headers)["dlq.reason"] == b"missing_id"
-        assert wait_for(lambda: len(svc.app.store.query("SELECT id FROM advice_nudges")) == 1, timeout=60)
+        assert wait_for(lambda: len(rows(svc.app.store, "SELECT id FROM advice_nudges")) == 1, timeout=60)

@@ -18,11 +18,12 @@ from services.platform.client import connect
 from services.platform.settings import Settings
 from services.platform.topics import FRAUD_FEEDBACK, NOTIFICATIONS, TRANSACTIONS
 from tests.integration.conftest import read_topic, wait_for
+from tests.stores import rows
 from tests.unit.fraud.builders import card_payment, usual_history
 
 
 def _alert_ids(svc: ServiceThread) -> set[str]:
-    return {r[0] for r in svc.app.store.query("SELECT id FROM fraud_alerts")}
+    return {r[0] for r in rows(svc.app.store, "SELECT id FROM fraud_alerts")}
 
 
 def test_burst_of_scenario_1_and_3_frauds_notifies_each_once_within_seconds(

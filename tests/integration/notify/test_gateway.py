@@ -6,17 +6,20 @@ import asyncio
 import queue
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, notify_pb2, notify_pb2_grpc
 from services.notify.app import build, release_due
+from services.notify.repository import NotifyRepository
 from services.platform.app import ServiceThread
 from services.platform.client import auth_metadata, connect
 from services.platform.topics import NOTIFICATIONS
 from tests import factories
 from tests.integration.conftest import wait_for
+from tests.stores import rows
 
 
 def _publish(produce, *notes: events_pb2.Notification) -> None:
@@ -78,8 +81,8 @@ def test_an_offline_app_gets_what_it_missed_in_order_on_reconnect_then_the_live_
 
         missed = [factories.notification("C1", title=f"missed {i}") for i in range(3)]
         _publish(produce, *missed)
-        assert wait_for(lambda: len(svc.app.store.query(
-            "SELECT 1 FROM notifications WHERE sequence IS NOT NULL")) == 5)
+        assert wait_for(lambda: len(rows(
+            svc.app.store, "SELECT 1 FROM notifications WHERE sequence IS NOT NULL")) == 5)
 
         back = _Stream(svc.target, token("C1"), "C1", after=last_sequence)
         replayed = back.take(3)
@@ -101,7 +104,7 @@ def test_duplicate_delivery_from_kafka_never_duplicates_a_notification(settings,
         assert [s.notification.id for s in stream.take(1)] == [n.id]
         assert stream.nothing_more(1.5)
         stream.close()
-        assert len(svc.app.store.query("SELECT 1 FROM notifications WHERE id = ?", (n.id,))) == 1
+        assert len(rows(svc.app.store, "SELECT 1 FROM notifications WHERE id = :id", {"id": n.id})) == 1
 
 
 def _quiet_now(customer_id: str) -> notify_pb2.Preferences:
@@ -127,13 +130,14 @@ def test_a_nudge_is_held_in_quiet_hours_and_released_after_while_a_fraud_alert_a
         (first,) = stream.take(1)
         assert first.notification.id == alert.id  # the alert passes at once
         assert stream.nothing_more(1.5)  # the nudge is held
-        held = app.store.query_one("SELECT state, outcome, release_at FROM notifications WHERE id = ?", (nudge.id,))
-        assert (held["state"], held["outcome"]) == ("held", "held_quiet_hours")
-        assert held["release_at"] > time.time() + 60 * 20
+        with app.store.read() as tx:
+            state, outcome, release_at = NotifyRepository(tx).held(nudge.id)  # type: ignore[misc]
+        assert (state, outcome) == ("held", "held_quiet_hours")
+        assert release_at > datetime.now(UTC) + timedelta(minutes=20)
 
         # the window ends: the gateway's release job runs at that time
         released = svc.call(asyncio.to_thread(release_due, app.store, _hub(svc), _routing(svc),
-                                              held["release_at"] + 1))
+                                              release_at + timedelta(seconds=1)))
         assert released == 1
         (second,) = stream.take(1)
         assert second.notification.id == nudge.id and second.sequence == first.sequence + 1

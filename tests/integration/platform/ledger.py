@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 
@@ -18,11 +17,12 @@ from services.gen.proactivecare.v1 import events_pb2
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source, StreamRunner
 from services.platform.settings import Settings
-from services.platform.storage import Store
+from services.platform.storage import Migration, Store, Tx
 from services.platform.topics import NOTIFICATIONS, TRANSACTIONS
 from services.platform.validation import validate_transaction
 
-SCHEMA = "CREATE TABLE effects (event_id TEXT NOT NULL, customer_id TEXT NOT NULL, amount_minor INTEGER NOT NULL)"
+MIGRATIONS = [Migration("ledger/0001_effects", lambda tx: tx.execute(
+    "CREATE TABLE effects (event_id TEXT NOT NULL, customer_id TEXT NOT NULL, amount_minor BIGINT NOT NULL)"))]
 
 
 class LedgerHandler:
@@ -31,10 +31,11 @@ class LedgerHandler:
         self.delay = delay_per_batch
         self.batches = 0
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
         self.batches += 1
-        tx.executemany("INSERT INTO effects VALUES (?, ?, ?)",
-                       [(r.value.id, r.value.customer_id, r.value.amount.amount_minor) for r in records])
+        tx.execute("INSERT INTO effects VALUES (:id, :customer_id, :amount)",
+                   [{"id": r.value.id, "customer_id": r.value.customer_id, "amount": r.value.amount.amount_minor}
+                    for r in records])
         if self.delay:
             time.sleep(self.delay)  # widen the window in which a kill -9 lands mid-batch
         return {r.event_id: [Output(self.out_topic, r.key, r.value.id.encode())] for r in records}
@@ -42,8 +43,8 @@ class LedgerHandler:
 
 def build_runner(settings: Settings, registry: CollectorRegistry | None = None,
                  delay_per_batch: float = 0.0) -> tuple[StreamRunner, Store]:
-    store = Store(settings.data_dir / "ledger.sqlite")
-    store.migrate("ledger-1", SCHEMA)
+    store = Store.for_service(settings, "ledger")
+    store.migrate(MIGRATIONS)
     source = Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
                     event_id=lambda tx, _rec: tx.id)
     runner = StreamRunner(settings, "ledger", [source], LedgerHandler(settings, delay_per_batch), store,

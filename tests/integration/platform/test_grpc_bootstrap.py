@@ -42,7 +42,7 @@ def _app(settings, with_worker=False) -> ServiceApp:
     runners = [build_runner(settings, registry)[0]] if with_worker else []
     roles = frozenset({auth.Role.CUSTOMER, auth.Role.OPERATOR})
     return ServiceApp(
-        name="probe", store=Store(settings.data_dir / "probe.sqlite"), registry=registry,
+        name="probe", store=Store.open(settings.data_dir / "probe.sqlite"), registry=registry,
         grpc_services=[GrpcService(SERVICE, _Preferences(), notify_pb2_grpc.add_NotificationServiceServicer_to_server,
                                    {"GetPreferences": roles})],
         runners=runners)

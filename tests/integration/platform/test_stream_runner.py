@@ -21,10 +21,11 @@ from services.simulator.handbook import HandbookConfig
 from tests import factories
 from tests.integration.conftest import read_topic, wait_for
 from tests.integration.platform.ledger import build_runner
+from tests.stores import rows
 
 
 def _effect_counts(store) -> dict[str, int]:
-    return {r["event_id"]: r["n"] for r in store.query("SELECT event_id, COUNT(*) AS n FROM effects GROUP BY 1")}
+    return {r.event_id: r.n for r in rows(store, "SELECT event_id, COUNT(*) AS n FROM effects GROUP BY event_id")}
 
 
 def _committed(settings: Settings, group: str, topic: str) -> int:
@@ -172,7 +173,8 @@ def _worker_process(settings: Settings, delay: float) -> subprocess.Popen:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
            "TOPIC_PREFIX": settings.topic_prefix, "CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
            "PROACTIVE_CARE_DATA_DIR": str(settings.data_dir), "POLL_MAX_RECORDS": "50",
-           "BATCH_DELAY": str(delay)}
+           "BATCH_DELAY": str(delay), "DATABASE_URL": settings.database_url,
+           "DATABASE_SCHEMA_PREFIX": settings.database_schema_prefix}
     return subprocess.Popen([sys.executable, "-m", "tests.integration.platform.ledger"], env=env)
 
 

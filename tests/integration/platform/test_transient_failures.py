@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from services.platform.kafka_io import Output
 from services.platform.runner import Record
+from services.platform.storage import Tx
 from services.platform.topics import TRANSACTIONS, dlq
 from tests import factories
 from tests.integration.conftest import read_topic, wait_for
@@ -44,7 +45,7 @@ class FlakyLedger(LedgerHandler):
         self.transient, self.release, self.poison = transient, release, poison
         self.calls = 0
 
-    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
         self.calls += 1
         if self.calls <= self.transient or (self.release is not None and not self.release.is_set()):
             raise sqlite3.OperationalError("database is locked")

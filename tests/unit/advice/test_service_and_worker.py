@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from services.advice.metrics import AdviceMetrics
 from services.advice.policy import load_policy_book
-from services.advice.repository import AdviceRepository
+from services.advice.repository import MIGRATIONS, AdviceRepository
 from services.advice.service import AdviceServicer
 from services.advice.worker import AdviceHandler
 from services.gen.proactivecare.v1 import advice_pb2, common_pb2, events_pb2
@@ -22,6 +21,7 @@ from services.platform.runner import Record
 from services.platform.settings import Settings
 from services.platform.storage import Store
 from services.platform.validation import validate_notification
+from tests.stores import EachCallInItsTransaction
 
 
 def transaction(tx_id: str, when: datetime, amount: int, balance: int, *, channel: int = events_pb2.DIRECT_DEBIT,
@@ -36,12 +36,13 @@ def transaction(tx_id: str, when: datetime, amount: int, balance: int, *, channe
 
 
 class Harness:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, store: Store) -> None:
         self.settings = Settings(topic_prefix="t.")
-        self.store = Store(tmp / "advice.sqlite")
-        self.repo = AdviceRepository(self.store)
+        self.store = store
+        store.migrate(MIGRATIONS)
+        self.repo = EachCallInItsTransaction(store, AdviceRepository)
         self.metrics = AdviceMetrics.create(CollectorRegistry())
-        self.handler = AdviceHandler(self.settings, self.repo, load_policy_book(), self.metrics)
+        self.handler = AdviceHandler(self.settings, load_policy_book(), self.metrics)
         self.offset = 0
 
     def feed(self, *messages: Any) -> dict[str, list[Any]]:
@@ -56,8 +57,8 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Harness:
-    return Harness(tmp_path)
+def harness(open_store: Callable[[str], Store]) -> Harness:
+    return Harness(open_store("advice"))
 
 
 def price_rise(h: Harness) -> dict[str, list[Any]]:
@@ -88,7 +89,7 @@ def test_a_sent_nudge_becomes_a_notification_whose_id_derives_from_the_nudge(har
 def test_the_customer_state_is_stored_between_batches(harness: Harness) -> None:
     price_rise(harness)
     with harness.store.transaction() as tx:
-        state = harness.repo.load_state(tx, "c-1")
+        state = AdviceRepository(tx).load_state("c-1")
     assert state.series["D:cp_streamflix"].last_amount_minor == 1299
 
 
@@ -105,7 +106,7 @@ def principal() -> Iterator[Any]:
 
 
 def servicer(h: Harness, now: datetime = datetime(2026, 4, 6, tzinfo=UTC)) -> AdviceServicer:
-    return AdviceServicer(h.repo, load_policy_book(), h.metrics, clock=lambda: now)
+    return AdviceServicer(h.store, load_policy_book(), h.metrics, clock=lambda: now)
 
 
 def test_list_nudges_is_only_for_the_customer_themselves(harness: Harness, principal: Any) -> None:
@@ -127,7 +128,7 @@ def test_responding_trains_the_bandit_once_and_records_the_answer(harness: Harne
     answered = asyncio.run(s.RespondToNudge(request, None))
     assert answered.response == advice_pb2.NOT_HELPFUL
     asyncio.run(s.RespondToNudge(request, None))  # a retried call does not count twice
-    bandit = harness.repo.load_bandit(harness.store, load_policy_book().at(datetime.now(UTC)).ranking)
+    bandit = harness.repo.load_bandit(load_policy_book().at(datetime.now(UTC)).ranking)
     assert bandit.observations("SUBSCRIPTION_PRICE_INCREASE") == 1
     assert harness.repo.list_nudges("c-1", 0, 10)[0].response == advice_pb2.NOT_HELPFUL
     principal("c-2")
@@ -195,8 +196,8 @@ def test_repeated_shortfalls_are_routed_to_an_advisor_queue(harness: Harness) ->
 
 def test_an_unreadable_stored_state_starts_afresh_instead_of_failing_every_transaction(harness: Harness) -> None:
     with harness.store.transaction() as tx:
-        tx.execute("INSERT INTO advice_customer_state (customer_id, state, updated_at) VALUES ('c-1', ?, 'x')",
-                   ('{"schema": 0}',))
+        tx.execute("INSERT INTO advice_customer_state (customer_id, state, updated_at) VALUES ('c-1', :state, :at)",
+                   {"state": '{"schema": 0}', "at": datetime.now(UTC)})
     price_rise(harness)
     with harness.store.transaction() as tx:
-        assert harness.repo.load_state(tx, "c-1").series["D:cp_streamflix"].matched_total == 4
+        assert AdviceRepository(tx).load_state("c-1").series["D:cp_streamflix"].matched_total == 4

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from services.advisor.repository import CLAIMED, DONE, QUEUED, SNOOZED, TaskRepository
+from services.advisor.repository import CLAIMED, DONE, MIGRATIONS, QUEUED, SNOOZED, TaskRepository
 from services.platform.errors import FailedPreconditionError, NotFoundError
 from services.platform.storage import Store
+from tests.stores import EachCallInItsTransaction
 from tests.unit.advisor.builders import Clock, task
 
 
@@ -16,25 +17,33 @@ def clock() -> Clock:
     return Clock()
 
 
+class Tasks(EachCallInItsTransaction):
+    def __init__(self, store: Store, clock: Clock) -> None:
+        super().__init__(store, lambda tx: TaskRepository(tx, clock))
+        self.clock = clock
+
+
 @pytest.fixture
-def repo(tmp_path: Path, clock: Clock) -> TaskRepository:
-    return TaskRepository(Store(tmp_path / "advisor.sqlite"), clock)
+def repo(open_store: Callable[[str], Store], clock: Clock) -> Tasks:
+    store = open_store("advisor")
+    store.migrate(MIGRATIONS)
+    return Tasks(store, clock)
 
 
-def add(repo: TaskRepository, *tasks: object) -> None:
+def add(repo: Tasks, *tasks: object) -> None:
     with repo.store.transaction() as tx:
         for t in tasks:
-            repo.add(tx, t)  # type: ignore[arg-type]
+            TaskRepository(tx, repo.clock).add(t)  # type: ignore[arg-type]
 
 
-def test_adding_the_same_task_twice_stores_it_once(repo: TaskRepository) -> None:
+def test_adding_the_same_task_twice_stores_it_once(repo: Tasks) -> None:
     with repo.store.transaction() as tx:
-        assert repo.add(tx, task("t1")) is True
-        assert repo.add(tx, task("t1")) is False
+        assert TaskRepository(tx, repo.clock).add(task("t1")) is True
+        assert TaskRepository(tx, repo.clock).add(task("t1")) is False
     assert len(repo.list_queue("financial-support", 0, 50)) == 1
 
 
-def test_claim_takes_the_highest_value_times_urgency_first(repo: TaskRepository) -> None:
+def test_claim_takes_the_highest_value_times_urgency_first(repo: Tasks) -> None:
     add(repo, task("small", value=10_000, urgency=0.9), task("big", value=500_000, urgency=0.3),
         task("urgent", value=100_000, urgency=0.9))
     order = [repo.claim_next("financial-support", "ann", 300).task.id for _ in range(3)]  # type: ignore[union-attr]
@@ -42,7 +51,7 @@ def test_claim_takes_the_highest_value_times_urgency_first(repo: TaskRepository)
     assert repo.claim_next("financial-support", "ann", 300) is None
 
 
-def test_a_claim_whose_lease_expires_can_be_claimed_again(repo: TaskRepository, clock: Clock) -> None:
+def test_a_claim_whose_lease_expires_can_be_claimed_again(repo: Tasks, clock: Clock) -> None:
     add(repo, task("t1"))
     first = repo.claim_next("financial-support", "ann", 60)
     assert first is not None and first.state == CLAIMED and first.claimed_by == "ann"
@@ -59,16 +68,16 @@ def test_a_claim_whose_lease_expires_can_be_claimed_again(repo: TaskRepository, 
     assert (done.state, done.outcome) == (DONE, "CONTACTED")
 
 
-def test_two_advisors_never_hold_the_same_task_at_once(tmp_path: Path, clock: Clock) -> None:
-    path = tmp_path / "advisor.sqlite"
-    setup = TaskRepository(Store(path), clock)
+def test_two_advisors_never_hold_the_same_task_at_once(repo: Tasks, open_store: Callable[[str], Store],
+                                                       clock: Clock) -> None:
+    setup = repo
     add(setup, *(task(f"t{i:02d}", value=1000 * (i + 1)) for i in range(20)))
     claims: dict[str, list[str]] = {}
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
 
     def advisor(name: str) -> None:
-        repo = TaskRepository(Store(path), clock)  # its own Store: its own connection and lock
+        repo = Tasks(open_store("advisor"), clock)  # its own Store on the same database: its own connections
         mine: list[str] = []
         try:
             barrier.wait()
@@ -92,7 +101,7 @@ def test_two_advisors_never_hold_the_same_task_at_once(tmp_path: Path, clock: Cl
         assert all(holders[tid] == name for tid in mine)
 
 
-def test_only_the_holder_can_complete_snooze_or_release(repo: TaskRepository) -> None:
+def test_only_the_holder_can_complete_snooze_or_release(repo: Tasks) -> None:
     add(repo, task("t1"))
     repo.claim_next("financial-support", "ann", 300)
     for action in (lambda: repo.complete("t1", "bob", "CONTACTED", ""), lambda: repo.snooze("t1", "bob", 60),
@@ -103,7 +112,7 @@ def test_only_the_holder_can_complete_snooze_or_release(repo: TaskRepository) ->
         repo.complete("nope", "ann", "CONTACTED", "")
 
 
-def test_a_snoozed_task_returns_when_the_snooze_ends(repo: TaskRepository, clock: Clock) -> None:
+def test_a_snoozed_task_returns_when_the_snooze_ends(repo: Tasks, clock: Clock) -> None:
     add(repo, task("t1"))
     repo.claim_next("financial-support", "ann", 300)
     assert repo.snooze("t1", "ann", 3600).state == SNOOZED
@@ -112,14 +121,14 @@ def test_a_snoozed_task_returns_when_the_snooze_ends(repo: TaskRepository, clock
     assert repo.claim_next("financial-support", "bob", 300).task.id == "t1"  # type: ignore[union-attr]
 
 
-def test_a_released_task_is_claimable_at_once(repo: TaskRepository) -> None:
+def test_a_released_task_is_claimable_at_once(repo: Tasks) -> None:
     add(repo, task("t1"))
     repo.claim_next("financial-support", "ann", 300)
     assert repo.release("t1", "ann").state == QUEUED
     assert repo.claim_next("financial-support", "bob", 300).claimed_by == "bob"  # type: ignore[union-attr]
 
 
-def test_sla_breaches_are_counted_once_each(repo: TaskRepository, clock: Clock) -> None:
+def test_sla_breaches_are_counted_once_each(repo: Tasks, clock: Clock) -> None:
     add(repo, task("late", sla_hours=1), task("fine", sla_hours=48), task("done-late", sla_hours=1, value=999_999))
     repo.claim_next("financial-support", "ann", 7200)  # done-late (highest priority)
     clock.advance(hours=1, minutes=1)
@@ -130,13 +139,13 @@ def test_sla_breaches_are_counted_once_each(repo: TaskRepository, clock: Clock) 
     assert not repo.get("fine").sla_breached
 
 
-def test_queues_are_separate(repo: TaskRepository) -> None:
+def test_queues_are_separate(repo: Tasks) -> None:
     add(repo, task("w1", queue="wealth"))
     assert repo.claim_next("financial-support", "ann", 300) is None
     assert repo.claim_next("wealth", "ann", 300).task.id == "w1"  # type: ignore[union-attr]
 
 
-def test_changes_are_logged_for_watchers(repo: TaskRepository) -> None:
+def test_changes_are_logged_for_watchers(repo: Tasks) -> None:
     add(repo, task("t1"))
     repo.claim_next("financial-support", "ann", 300)
     changes = repo.changes_since("financial-support", 0)

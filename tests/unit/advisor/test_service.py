@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from services.advisor.metrics import AdvisorMetrics
-from services.advisor.repository import TaskRepository
+from services.advisor.repository import MIGRATIONS, TaskRepository
 from services.advisor.service import AdvisorQueueServicer
 from services.gen.proactivecare.v1 import advisor_pb2, common_pb2
 from services.platform import auth
@@ -19,12 +18,14 @@ from tests.unit.advisor.builders import Clock, task
 
 
 @pytest.fixture
-def servicer(tmp_path: Path) -> AdvisorQueueServicer:
-    repo = TaskRepository(Store(tmp_path / "a.sqlite"), Clock())
-    with repo.store.transaction() as tx:
-        repo.add(tx, task("fs-1", queue="financial-support"))
-        repo.add(tx, task("w-1", queue="wealth"))
-    return AdvisorQueueServicer(repo, AdvisorMetrics.create(CollectorRegistry()))
+def servicer(open_store: Callable[[str], Store]) -> AdvisorQueueServicer:
+    store = open_store("advisor")
+    store.migrate(MIGRATIONS)
+    clock = Clock()
+    with store.transaction() as tx:
+        TaskRepository(tx, clock).add(task("fs-1", queue="financial-support"))
+        TaskRepository(tx, clock).add(task("w-1", queue="wealth"))
+    return AdvisorQueueServicer(store, AdvisorMetrics.create(CollectorRegistry()), clock)
 
 
 @pytest.fixture
@@ -96,9 +97,9 @@ def test_bad_requests_name_the_field(servicer: AdvisorQueueServicer, as_advisor:
 
 def test_list_queue_pages(servicer: AdvisorQueueServicer, as_advisor: Any) -> None:
     as_advisor("ann", "financial-support")
-    with servicer.repo.store.transaction() as tx:
+    with servicer.store.transaction() as tx:
         for i in range(5):
-            servicer.repo.add(tx, task(f"more-{i}", value=1000 * i))
+            TaskRepository(tx, servicer.clock).add(task(f"more-{i}", value=1000 * i))
     first = call(servicer.ListQueue(advisor_pb2.ListQueueRequest(
         queue="financial-support", page=common_pb2.PageRequest(page_size=4)), None))
     second = call(servicer.ListQueue(advisor_pb2.ListQueueRequest(

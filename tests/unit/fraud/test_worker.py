@@ -2,7 +2,6 @@
 
 import datetime as dt
 import time
-from pathlib import Path
 
 import pytest
 
@@ -10,7 +9,7 @@ from services.fraud.features import FEATURE_NAMES
 from services.fraud.metrics import FraudMetrics
 from services.fraud.model import FraudModel, ModelCard
 from services.fraud.policy import load_policy
-from services.fraud.repository import FraudRepository
+from services.fraud.repository import MIGRATIONS, FraudRepository
 from services.fraud.scoring import FraudScorer
 from services.fraud.worker import FraudHandler
 from services.gen.proactivecare.v1 import events_pb2
@@ -23,17 +22,19 @@ NAMES = list(FEATURE_NAMES)
 NOW = time.time()
 
 
-def make_handler(path: Path) -> FraudHandler:
+def make_handler(store: Store) -> FraudHandler:
     from prometheus_client import CollectorRegistry
 
     card = ModelCard(version="stub-1", algorithm="stub", features=NAMES, feature_config={"label_delay_days": 7},
                      training_window={}, metrics={}, created_at="")
     model = FraudModel(StubEstimator({"amount_to_customer_median_30d": 1.2, "terminal_known_frauds_recent": 2.0},
                                      NAMES), card)
-    repo = FraudRepository(Store(path / "fraud.db"))
     scorer = FraudScorer(model, load_policy(dt.date(2026, 12, 1)))
-    scorer.restore(repo.load_feature_state())
-    return FraudHandler(Settings(), scorer, repo, FraudMetrics.create(CollectorRegistry()))
+    with store.read() as tx:
+        scorer.restore(FraudRepository(tx).load_feature_state())
+    handler = FraudHandler(Settings(), scorer, FraudMetrics.create(CollectorRegistry()))
+    handler.store = store  # type: ignore[attr-defined]  # where `run` applies its batches
+    return handler
 
 
 def records(txs: list, topic: str = "transactions") -> list[Record]:
@@ -42,13 +43,20 @@ def records(txs: list, topic: str = "transactions") -> list[Record]:
 
 
 def run(handler: FraudHandler, recs: list[Record]) -> dict:
-    with handler.repo.store.transaction() as tx:
+    with handler.store.transaction() as tx:  # type: ignore[attr-defined]
         return dict(handler.handle(recs, tx))
 
 
 @pytest.fixture
-def handler(tmp_path: Path) -> FraudHandler:
-    return make_handler(tmp_path)
+def store(open_store) -> Store:
+    store = open_store("fraud")
+    store.migrate(MIGRATIONS)
+    return store
+
+
+@pytest.fixture
+def handler(store: Store) -> FraudHandler:
+    return make_handler(store)
 
 
 def test_suspicious_payment_stores_one_alert_and_one_notification(handler: FraudHandler) -> None:
@@ -61,7 +69,8 @@ def test_suspicious_payment_stores_one_alert_and_one_notification(handler: Fraud
     assert note.body.startswith("€160.00 at Shop T-c1-0. It stood out: 5x your usual amount")
     # the same transaction again (another replica, or the RPC path first): no second alert or notification
     assert run(handler, records([card_payment("big", "c1", 16_000, "T-c1-0", NOW + 1)])) == {}
-    assert len(handler.repo.store.query("SELECT id FROM fraud_alerts")) == 1
+    with handler.store.read() as tx:  # type: ignore[attr-defined]
+        assert tx.scalar("SELECT COUNT(*) FROM fraud_alerts") == 1
 
 
 def test_non_card_transactions_are_not_scored(handler: FraudHandler) -> None:
@@ -78,13 +87,14 @@ def test_confirmed_fraud_teaches_the_terminal_and_an_answer_freezes_the_card(han
                                   terminal_id="T-HOT", confirmed_fraud=True)
     fb.transaction_time.FromSeconds(int(NOW))
     run(handler, records([fb], topic="fraud-feedback"))
-    assert handler.repo.frozen_among(["card-c9", "card-c1"]) == frozen
+    with handler.store.read() as tx:  # type: ignore[attr-defined]
+        assert FraudRepository(tx).frozen_among(["card-c9", "card-c1"]) == frozen
     assert handler.scorer.engine.entities["terminal"]["T-HOT"].fraud_times == [float(int(NOW))]
 
 
-def test_feature_state_survives_a_restart(tmp_path: Path) -> None:
-    first = make_handler(tmp_path)
+def test_feature_state_survives_a_restart(store: Store) -> None:
+    first = make_handler(store)
     run(first, records(usual_history("c1", NOW)))
-    restarted = make_handler(tmp_path)  # same store, fresh process
+    restarted = make_handler(store)  # same store, fresh process
     out = run(restarted, records([card_payment("big", "c1", 16_000, "T-c1-0", NOW + 1)]))
     assert list(out) == ["transactions/big"]  # the usual amount was remembered: 5x stands out

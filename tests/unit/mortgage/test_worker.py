@@ -1,9 +1,8 @@
-"""The care handler on a real SQLite store (no broker): what it emits, and what it never emits twice."""
+"""The care handler on a real store, SQLite and PostgreSQL (no broker): what it emits, and never emits twice."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -11,11 +10,10 @@ from prometheus_client import CollectorRegistry
 
 from services.advisor.validation import validate_task
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
-from services.mortgage import repository
 from services.mortgage.metrics import MortgageMetrics
+from services.mortgage.repository import MIGRATIONS, MortgageRepository
 from services.mortgage.worker import MortgageCareHandler
 from services.platform.runner import Record
-from services.platform.storage import Store
 from services.platform.validation import validate_notification
 
 
@@ -58,9 +56,9 @@ def stopped_salary(customer: str) -> list[events_pb2.Transaction]:
 
 
 @pytest.fixture
-def handler_and_store(tmp_path: Path):
-    store = Store(tmp_path / "m.sqlite")
-    repository.migrate(store)
+def handler_and_store(open_store):
+    store = open_store("mortgage")
+    store.migrate(MIGRATIONS)
     handler = MortgageCareHandler("notifications", "advisor-tasks", MortgageMetrics.create(CollectorRegistry()))
 
     def run(items: list) -> list:
@@ -68,8 +66,7 @@ def handler_and_store(tmp_path: Path):
             outs = handler.handle(records(items), conn)
         return [o for lst in outs.values() for o in lst]
 
-    yield run, store
-    store.close()
+    return run, store
 
 
 def test_one_offer_for_a_stopped_salary_even_when_the_stream_is_replayed(handler_and_store) -> None:
@@ -87,7 +84,8 @@ def test_one_offer_for_a_stopped_salary_even_when_the_stream_is_replayed(handler
     assert note.data["signals"] == "SALARY_MISSING"
     validate_notification(note)  # what the notification gateway accepts
     assert run(stopped_salary("C1")) == []          # re-evaluated: the same payment is never offered twice
-    assert len(repository.offers(store)) == 1
+    with store.read() as tx:
+        assert len(MortgageRepository(tx).offers()) == 1
 
 
 def test_history_that_arrives_before_the_profile_is_judged_when_the_profile_comes(handler_and_store) -> None:
@@ -101,7 +99,8 @@ def test_history_that_arrives_before_the_profile_is_judged_when_the_profile_come
 def test_a_customer_without_a_mortgage_is_not_tracked(handler_and_store) -> None:
     run, store = handler_and_store
     assert run([profile("C3", mortgage=False), *stopped_salary("C3")]) == []
-    assert store.query("SELECT customer_id FROM mortgage_activity WHERE customer_id = 'C3'") == []
+    with store.read() as tx:
+        assert tx.all("SELECT customer_id FROM mortgage_activity WHERE customer_id = 'C3'") == []
 
 
 def test_a_customer_paid_as_usual_gets_nothing(handler_and_store) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -12,7 +13,7 @@ from services.platform import auth
 from services.platform.errors import PermissionDeniedError, ValidationError
 from services.platform.kafka_io import Output, decode_outputs, encode_outputs
 from services.platform.money import format_money
-from services.platform.storage import Store, claim_events, prune_processed, save_outputs, stored_outputs
+from services.platform.storage import claim_events, prune_processed, save_outputs, stored_outputs
 from services.platform.validation import validate_notification, validate_transaction
 from tests import factories
 
@@ -89,8 +90,8 @@ def test_require_customer_and_require_queue():
         auth.reset_principal(token)
 
 
-def test_claiming_event_ids_returns_only_the_new_ones_and_replays_stored_outputs(tmp_path):
-    store = Store(tmp_path / "s.sqlite")
+def test_claiming_event_ids_returns_only_the_new_ones_and_replays_stored_outputs(open_store):
+    store = open_store("s")
     out = [Output("notifications", "C1", b"\x00\x01payload", (("h", b"v"),))]
     with store.transaction() as tx:
         assert claim_events(tx, "g", ["a", "b"]) == {"a", "b"}
@@ -101,13 +102,14 @@ def test_claiming_event_ids_returns_only_the_new_ones_and_replays_stored_outputs
         assert [decode_outputs(b) for b in stored_outputs(tx, "g", ["a", "b"])] == [out]
     with store.transaction() as tx:
         assert prune_processed(tx, "g", 1.0) == 0  # all recent
-        tx.execute("UPDATE processed_events SET processed_at = '2020-01-01T00:00:00.000Z' WHERE event_id = 'a'")
+        tx.execute("UPDATE processed_events SET processed_at = :at WHERE event_id = 'a'",
+                   {"at": datetime(2020, 1, 1, tzinfo=UTC)})
         assert prune_processed(tx, "g", 1.0) == 1
         assert claim_events(tx, "g", ["a"]) == {"a"}  # forgotten after the retention
 
 
-def test_a_failed_transaction_claims_nothing(tmp_path):
-    store = Store(tmp_path / "s.sqlite")
+def test_a_failed_transaction_claims_nothing(open_store):
+    store = open_store("s")
     with pytest.raises(RuntimeError), store.transaction() as tx:
         claim_events(tx, "g", ["a"])
         raise RuntimeError("handler failed")

@@ -63,7 +63,7 @@ def test_a_poll_that_does_not_return_makes_the_worker_unhealthy_until_it_does(
     monkeypatch.setattr(runner_module, "make_consumer", lambda _settings, _group: consumer)
     monkeypatch.setattr(runner_module, "make_producer", lambda _settings, **_kw: IdleProducer())
     settings = Settings(data_dir=tmp_path, stuck_batch_seconds=1.0, poll_timeout_ms=50)
-    store = Store(tmp_path / "w.sqlite")
+    store = Store.open(tmp_path / "w.sqlite")
     worker = StreamRunner(settings, "probe", [Source("t", bytes, lambda _v: None)], handler=None,  # type: ignore[arg-type]
                           store=store, registry=CollectorRegistry())
     worker.start()

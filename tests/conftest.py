@@ -1,0 +1,67 @@
+"""Fixtures every suite shares: the store on both backends.
+
+`backend` runs a test once on SQLite and once on PostgreSQL (the embedded server, started once per session
+and only when a PostgreSQL case runs; `TEST_DATABASE_URL` points at another server instead). `open_store(name)`
+opens a fresh store of the test's backend: a file in the test's directory, or a schema of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from services.platform.postgres_launcher import EmbeddedPostgres
+from services.platform.storage import Store
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    given = os.environ.get("TEST_DATABASE_URL", "")
+    if given:
+        yield given
+        return
+    # not under pytest's temporary root: as root the server runs as another user, who must reach its data dir
+    directory = Path(tempfile.mkdtemp(prefix="proactive-care-pg-"))
+    directory.chmod(0o755)
+    server = EmbeddedPostgres(directory, ephemeral=True)
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """The test's database URL ("" on SQLite: each service its own file in the test's data dir)."""
+    return str(request.getfixturevalue("postgres_url")) if backend == "postgresql" else ""
+
+
+@pytest.fixture
+def open_store(database_url: str, tmp_path: Path) -> Iterator[Callable[[str], Store]]:
+    run = uuid.uuid4().hex[:8]
+    opened: list[Store] = []
+
+    def open_(name: str) -> Store:
+        store = (Store.open(database_url, schema=f"t{run}_{name}") if database_url
+                 else Store.open(tmp_path / f"{name}.sqlite"))
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
