@@ -4,6 +4,7 @@ dead-lettered with its reason while the others are handled. Real broker, real SQ
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
+from services.platform import runner as runner_module
 from services.platform.kafka_io import Output
 from services.platform.runner import Record
 from services.platform.storage import Tx
@@ -126,5 +128,44 @@ def test_transient_failures_past_the_limit_turn_health_off_until_they_pass_and_n
     finally:
         runner.stop()
         runner.join(30)
+    assert _effect_counts(store) == {tx.id: 1 for tx in txs}
+    assert read_topic(settings, dlq(TRANSACTIONS), expect=0) == []
+
+
+class SlowFirstBatch(LedgerHandler):
+    """The ledger, but its first batch takes `seconds`: longer than the consumer's max poll interval."""
+
+    def __init__(self, inner: LedgerHandler, seconds: float) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.seconds = seconds
+
+    def handle(self, records: list[Record], tx: sqlite3.Connection) -> Mapping[str, Sequence[Output]]:
+        if self.batches == 0:
+            time.sleep(self.seconds)
+        return super().handle(records, tx)
+
+
+def test_partitions_lost_with_the_group_membership_get_nothing_committed_and_the_worker_goes_on(
+        settings, produce, monkeypatch, caplog):
+    """A batch longer than max.poll.interval.ms makes the client leave the group; at the next poll kafka-python
+    reports the partitions LOST (it used to call the commit-on-revoke listener, whose CommitFailedError killed
+    the worker thread)."""
+    real_make_consumer = runner_module.make_consumer
+    monkeypatch.setattr(runner_module, "make_consumer", lambda s, group: real_make_consumer(
+        s, group, max_poll_interval_ms=1_500))
+    txs = [factories.transaction() for _ in range(5)]
+    for tx in txs:
+        produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
+    runner, store = build_runner(settings, CollectorRegistry())
+    runner.handler = SlowFirstBatch(runner.handler, seconds=4.0)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="services.platform.runner"):
+        runner.start()
+        try:
+            assert wait_for(lambda: "nothing committed for them" in caplog.text, timeout=60)
+            assert wait_for(lambda: _committed(settings, runner.group_id, TRANSACTIONS) == len(txs), timeout=60)
+            assert runner.is_alive() and runner.failure is None
+        finally:
+            runner.stop()
+            runner.join(30)
     assert _effect_counts(store) == {tx.id: 1 for tx in txs}
     assert read_topic(settings, dlq(TRANSACTIONS), expect=0) == []
