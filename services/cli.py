@@ -14,6 +14,7 @@ from services.platform.settings import Settings
 
 # Services with a folder of the same shape; each may add its own subcommands in `commands.py`.
 COMMAND_MODULES = ("simulator", "fraud", "notify", "advice", "advisor", "mortgage")
+STORE_SERVICES = ("fraud", "notify", "advice", "advisor", "mortgage")  # each with a store and its MIGRATIONS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     topics.add_argument("--replication-factor", type=int, default=1)
     topics.add_argument("--min-insync", type=int, default=1, help="min.insync.replicas of every topic")
     topics.set_defaults(func=_topics)
+
+    migrate = sub.add_parser("migrate", help="apply the services' schema migrations (the release job)")
+    migrate.add_argument("services", nargs="*", metavar="SERVICE",
+                         help=f"services to migrate: {', '.join(STORE_SERVICES)}")
+    migrate.add_argument("--all", action="store_true", help="every service")
+    migrate.set_defaults(func=_migrate)
 
     serve = sub.add_parser("serve", help="run one service (gRPC + its stream workers + /metrics)")
     serve.add_argument("service")
@@ -107,6 +114,25 @@ def _topics(args: argparse.Namespace) -> int:
         return 2
     created = ensure_topics(Settings.from_env(), args.replication_factor, args.min_insync)
     print(json.dumps({"created": created}))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from services.platform.storage import Store
+
+    names = STORE_SERVICES if args.all or not args.services else args.services
+    unknown = sorted(set(names) - set(STORE_SERVICES))
+    if unknown:
+        print(f"unknown service {', '.join(unknown)}: choose from {', '.join(STORE_SERVICES)}")
+        return 2
+    settings = Settings.from_env()
+    for name in names:
+        store = Store.for_service(settings, name)
+        try:
+            store.migrate(importlib.import_module(f"services.{name}.repository").MIGRATIONS)
+        finally:
+            store.close()
+        print(json.dumps({"service": name, "migrated": True}), flush=True)
     return 0
 
 

@@ -44,11 +44,16 @@ Table("preferences", _METADATA,
       instant("updated_at"))
 Table("customer_time_zones", _METADATA,
       Column("customer_id", String, primary_key=True), Column("time_zone", String, nullable=False))
-MIGRATIONS = [Migration("notify/0001_notifications", create_tables(_METADATA))]
+MIGRATIONS = [
+    Migration("notify/0001_notifications", create_tables(_METADATA)),
+    # the W3C traceparent of the notify span that stored it: its delivery on a stream joins that trace
+    Migration("notify/0002_trace_parent",
+              lambda tx: tx.execute("ALTER TABLE notifications ADD COLUMN trace_parent VARCHAR")),
+]
 
 DELIVERED, HELD, DROPPED = "delivered", "held", "dropped"
 DELIVERED_CHANNEL = "notify_delivered"  # payload: the customer id
-_STORED = "SELECT sequence, payload, delivered_at, acknowledged, first_sent_at FROM notifications"
+_STORED = "SELECT sequence, payload, delivered_at, acknowledged, first_sent_at, trace_parent FROM notifications"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Stored:
     delivered_at: datetime
     acknowledged: bool
     first_sent_at: datetime | None
+    trace_parent: str | None = None
 
     def to_proto(self) -> notify_pb2.DeliveredNotification:
         out = notify_pb2.DeliveredNotification(sequence=self.sequence, notification=self.notification,
@@ -72,13 +78,14 @@ class NotifyRepository:
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
 
-    def insert(self, n: events_pb2.Notification, now: datetime) -> bool:
+    def insert(self, n: events_pb2.Notification, now: datetime, trace_parent: str | None = None) -> bool:
         """Store a notification once; False when its id is already known (a duplicate from upstream)."""
         return self.tx.execute(
-            "INSERT INTO notifications(id, customer_id, kind, priority, payload, received_at, state) "
-            "VALUES (:id, :customer_id, :kind, :priority, :payload, :now, 'new') ON CONFLICT DO NOTHING",
+            "INSERT INTO notifications(id, customer_id, kind, priority, payload, received_at, state, trace_parent) "
+            "VALUES (:id, :customer_id, :kind, :priority, :payload, :now, 'new', :trace_parent) "
+            "ON CONFLICT DO NOTHING",
             {"id": n.id, "customer_id": n.customer_id, "kind": n.kind, "priority": n.priority,
-             "payload": n.SerializeToString(), "now": now}).rowcount == 1
+             "payload": n.SerializeToString(), "now": now, "trace_parent": trace_parent}).rowcount == 1
 
     def deliver(self, notification_id: str, customer_id: str, now: datetime) -> int:
         """Make it deliverable: the customer's next sequence number, gap-free."""
@@ -174,4 +181,4 @@ class NotifyRepository:
 
 def _stored(row: Row[Any]) -> Stored:
     return Stored(int(row[0]), events_pb2.Notification.FromString(bytes(row[1])),
-                  as_utc(row[2]), bool(row[3]), as_utc(row[4]))  # type: ignore[arg-type]
+                  as_utc(row[2]), bool(row[3]), as_utc(row[4]), row[5])  # type: ignore[arg-type]

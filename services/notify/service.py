@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
+from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, notify_pb2, notify_pb2_grpc
@@ -14,7 +16,7 @@ from services.notify.hub import SubscriberHub
 from services.notify.policy import validate_preferences
 from services.notify.repository import NotifyRepository, Stored
 from services.notify.routing import preferences
-from services.platform import auth
+from services.platform import auth, tracing
 from services.platform.errors import ValidationError
 from services.platform.metrics import PREFIX
 from services.platform.storage import Store, utc_now
@@ -31,6 +33,15 @@ class DeliveryMetrics:
             "From the originating transaction's produce time to first delivery on a Subscribe stream",
             ("kind",), buckets=TIME_TO_NOTIFY_BUCKETS, registry=registry)
         self.subscribers = Gauge(f"{PREFIX}_notify_subscribers", "Open Subscribe streams", registry=registry)
+
+
+def _delivery_span(item: Stored) -> Any:
+    """The hop to the bank app: a child of the span that stored the notification."""
+    return tracing.start("proactivecare.v1.NotificationService deliver", SpanKind.PRODUCER,
+                         tracing.context_from([("traceparent", item.trace_parent or "")]),
+                         attributes={"proactivecare.notification.sequence": item.sequence,
+                                     "proactivecare.notification.kind":
+                                         events_pb2.NotificationKind.Name(item.notification.kind)})
 
 
 class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
@@ -56,7 +67,10 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
                 if batch:
                     await self.store.call(lambda batch=batch: self._observe_first_delivery(batch))
                     for item in batch:
+                        span = _delivery_span(item) if tracing.enabled() and item.trace_parent else None
                         yield item.to_proto()
+                        if span is not None:
+                            span.end()
                         last = item.sequence
                     continue  # there may be more: read again before waiting
                 with contextlib.suppress(TimeoutError):

@@ -13,7 +13,7 @@ from services.notify.policy import Decision, Outcome
 from services.notify.repository import NotifyRepository
 from services.notify.routing import route
 from services.notify.service import TIME_TO_NOTIFY_BUCKETS
-from services.platform import streams, topics
+from services.platform import streams, topics, tracing
 from services.platform.kafka_io import Output
 from services.platform.metrics import PREFIX
 from services.platform.runner import Record, Source
@@ -68,7 +68,7 @@ class NotificationHandler:
                     repo.save_time_zone(profile.customer_id, profile.time_zone)
                 continue
             n: events_pb2.Notification = record.value
-            if repo.insert(n, now):
+            if repo.insert(n, now, tracing.traceparent(record.span) if record.span is not None else None):
                 decision = route(repo, n, now)
                 self.metrics.count(n, decision)
                 if decision.outcome == Outcome.DELIVER:

@@ -1,5 +1,6 @@
-"""One trace follows a transaction from its producer through fraud to notify: the trace context travels in Kafka
-headers, each hop's span a child of the one before."""
+"""One trace follows a transaction from its producer through fraud and notify to the alert on the app's stream:
+the trace context travels in Kafka headers (and is stored with the notification), each hop's span a child of the
+one before."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def traced():
     _EXPORTER.clear()
 
 
-def test_one_trace_spans_the_producer_fraud_and_notify(settings, token, fraud_model_dir, traced):
+def test_one_trace_spans_the_producer_fraud_notify_and_the_apps_stream(settings, token, fraud_model_dir, traced):
     customer, now = "TR1", time.time()
     with ServiceThread(build_fraud(settings, model_dir=fraud_model_dir), settings), \
             ServiceThread(build_notify(settings), settings) as notify:
@@ -62,8 +63,10 @@ def test_one_trace_spans_the_producer_fraud_and_notify(settings, token, fraud_mo
     spans = {s.name: s for s in traced.get_finished_spans() if s.context.trace_id == trace_id}
     fraud_hop = spans[f"{settings.topic(TRANSACTIONS)} process"]
     notify_hop = spans[f"{settings.topic('notifications')} process"]
+    delivery = spans["proactivecare.v1.NotificationService deliver"]
     assert fraud_hop.parent.span_id == root.get_span_context().span_id
     assert notify_hop.parent.span_id == fraud_hop.context.span_id
+    assert delivery.parent.span_id == notify_hop.context.span_id
     assert fraud_hop.attributes["messaging.system"] == "kafka"
     # the untraced history made traces of their own: tracing never mixes two transactions
     assert sum(1 for s in traced.get_finished_spans() if s.name == fraud_hop.name) >= 21
