@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", help="a CSV with the Handbook's columns (default: generate the book dataset)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed when no --csv is given")
+    p.add_argument("--spending", choices=("handbook", "varied"), default="handbook",
+                   help="simulator genuine spending when no --csv is given (see `simulate --spending`)")
     p.add_argument("--currency", default="EUR", help="ISO 4217 currency of the amounts")
     p.add_argument("--feedback-delay-days", type=float, default=None,
                    help="labels of alerted transactions are known after N days (the customer answered)")
@@ -60,7 +62,7 @@ def _train(args: argparse.Namespace) -> int:
     from services.fraud.jobs import load_data, train_job
 
     try:
-        data = load_data(args.csv, args.seed, args.currency)
+        data = load_data(args.csv, args.seed, args.currency, args.spending)
         out = args.out or model_dir_from_env()
         path, model = train_job(data, out, args.train_start, args.feedback_delay_days, _algorithms(args), _log)
     except ValidationError as exc:
@@ -75,10 +77,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from services.fraud.jobs import evaluate_job, load_data
 
     try:
-        data = load_data(args.csv, args.seed, args.currency)
+        data = load_data(args.csv, args.seed, args.currency, args.spending)
         metrics = evaluate_job(data, args.train_start, args.feedback_delay_days, _algorithms(args), _log)
     except ValidationError as exc:
         _log(f"error: {exc}")
         return 2
-    print(json.dumps({"auc": metrics["auc"], "ap": metrics["ap"], "cp100": metrics["cp100"]}))
+    print(json.dumps(metrics))
     return 0
