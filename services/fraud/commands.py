@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from services.fraud.evaluation import HANDBOOK_TRAIN_START
-from services.fraud.model import model_dir_from_env
+from services.fraud.model import ModelArtifactError, model_dir_from_env
 from services.fraud.training import CANDIDATES
 from services.platform.errors import ValidationError
 
@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev = cmds.add_parser("evaluate", help="the Handbook protocol on a Handbook-column CSV; last line is JSON")
     _data_args(ev)
     ev.add_argument("--train-start", type=dt.date.fromisoformat, default=HANDBOOK_TRAIN_START)
+    ev.add_argument("--model", type=Path, default=None,
+                    help="score the test week with this saved model (a directory or .skops file) instead of "
+                         "selecting and training one on the data: the model trained elsewhere, at this bank")
     ev.set_defaults(func=_evaluate)
 
 
@@ -74,12 +77,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from services.fraud.jobs import evaluate_job, load_data
+    from services.fraud.jobs import evaluate_job, evaluate_model_job, load_data
 
     try:
         data = load_data(args.csv, args.seed, args.currency, args.spending)
-        metrics = evaluate_job(data, args.train_start, args.feedback_delay_days, _algorithms(args), _log)
-    except ValidationError as exc:
+        if args.model is not None:
+            metrics = evaluate_model_job(data, args.model, args.train_start, _log)
+        else:
+            metrics = evaluate_job(data, args.train_start, args.feedback_delay_days, _algorithms(args), _log)
+    except (ValidationError, ModelArtifactError) as exc:
         _log(f"error: {exc}")
         return 2
     print(json.dumps(metrics))

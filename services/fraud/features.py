@@ -48,6 +48,7 @@ EXTRA_FEATURES: tuple[str, ...] = (
     "customer_known_frauds_recent",
     "customer_large_payments_14d", "customer_max_surprise_14d",
     "amount_surprise_30d", "customer_amount_spread_30d", "customer_new_terminal_share_30d",
+    "customer_surprise_last5_mean", "customer_surprising_share_14d",
 )
 FEATURE_NAMES: tuple[str, ...] = HANDBOOK_FEATURES + EXTRA_FEATURES
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -261,6 +262,7 @@ class FeatureEngine:
         feats.append(surprise)
         feats.append(spread)
         feats.append(cust.novel_share(t - 30 * DAY, t))
+        feats.extend(cust.surprise_sequence(t - CARD_PATTERN_DAYS * DAY, t, LAST_N))
         if not join:
             return feats
 

@@ -101,6 +101,16 @@ def evaluate_job(data: HandbookData, train_start: dt.date, feedback_days: float 
     return {**result.final, **result.cards}
 
 
+def evaluate_model_job(data: HandbookData, model_dir: Path, train_start: dt.date, log: Log) -> dict[str, Any]:
+    """A saved model on this data's test week, at the policy's thresholds (see `evaluation.evaluate_model`)."""
+    from services.fraud.evaluation import evaluate_model
+    from services.fraud.model import load_model
+
+    policy = load_policy()
+    return evaluate_model(data, load_model(model_dir), train_start=train_start,
+                          alert_threshold=policy.challenge_threshold, block_threshold=policy.block_threshold, log=log)
+
+
 def _window(start_day: int) -> dict[str, str]:
     start = dt.date(1970, 1, 1) + dt.timedelta(days=start_day)
     return {"start": start.isoformat(), "end": (start + dt.timedelta(days=TRAIN_DAYS)).isoformat()}

@@ -16,6 +16,7 @@ _COMPACT_MIN = 64  # drop expired entries once at least this many accumulated (a
 # A payment whose amount is at least this many of the customer's own spreads above their median (in logs) is
 # "unusually large" for them: x5 the usual for a steady spender, x20 for a heavy-tailed one.
 HIGH_SURPRISE = 2.5
+MODERATE_SURPRISE = 1.5  # one of a run of somewhat unusual payments
 MIN_SPREAD = 0.3  # the floor of a customer's log-amount spread (a spender who always pays the same)
 MIN_SPREAD_HISTORY = 4  # payments needed before the spread means anything
 
@@ -72,6 +73,20 @@ class CustomerHistory:
         if n <= i:
             return 0, 0.0
         return self.cum_high[n] - self.cum_high[i], max(0.0, max(self.surprises[i:n]))
+
+    def surprise_sequence(self, since: float, until: float, last: int) -> tuple[float, float]:
+        """(mean surprise of the last `last` payments, share of payments with since < time <= until at or above
+        MODERATE_SURPRISE), current transaction excluded; NaN when there are none. A compromised card's fraudster
+        pays a multiple of the usual amount every few payments: each one alone may be ordinary for the customer,
+        their run is not."""
+        times = self.times
+        n = len(times) if not times or times[-1] <= until else bisect_right(times, until, self.base)
+        i = bisect_right(times, since, self.base)
+        lo = max(self.base, n - last)
+        mean = sum(self.surprises[lo:n]) / (n - lo) if n > lo else math.nan
+        if n <= i:
+            return mean, math.nan
+        return mean, sum(1 for v in self.surprises[i:n] if v >= MODERATE_SURPRISE) / (n - i)
 
     def novel_share(self, since: float, until: float) -> float:
         """Share of payments at a first-used terminal with since < time <= until; NaN when there are none."""

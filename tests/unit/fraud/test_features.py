@@ -266,3 +266,18 @@ def test_the_same_transaction_counts_once_even_after_a_restart() -> None:
         assert engine.entities["terminal"]["t1"].count(T0 - 1, T0 + DAY) == 4
     later = restarted.process(tx("next", T0 + 5 * 3600, 10.0))
     assert f(later, "customer_nb_tx_1d") == 5  # 0, 1, 2, pay and itself
+
+
+def test_a_run_of_somewhat_unusual_payments_shows_in_the_sequence() -> None:
+    e = FeatureEngine()
+    for i in range(10):
+        e.process(tx(str(i), T0 + i * 3600, 10.0))
+    quiet = e.process(tx("q", T0 + DAY, 10.0))
+    assert (f(quiet, "customer_surprise_last5_mean"), f(quiet, "customer_surprising_share_14d")) == (0.0, 0.0)
+    for i in range(2):  # 1.7x twice: ln(1.7) / 0.3 = 1.77 spreads, each below "unusually large"
+        e.process(tx(f"u{i}", T0 + DAY + (i + 1) * 3600, 17.0))
+    row = e.process(tx("next", T0 + 2 * DAY, 10.0))
+    assert f(row, "customer_large_payments_14d") == 0
+    assert f(row, "customer_surprising_share_14d") == pytest.approx(2 / 13)
+    assert f(row, "customer_surprise_last5_mean") == pytest.approx(2 * math.log(1.7) / 0.3 / 5)
+    assert math.isnan(f(FeatureEngine().process(tx("first", T0)), "customer_surprise_last5_mean"))
