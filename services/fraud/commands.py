@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from services.fraud.evaluation import HANDBOOK_TRAIN_START
-from services.fraud.model import model_dir_from_env
+from services.fraud.model import ModelArtifactError, model_dir_from_env
 from services.fraud.training import CANDIDATES
 from services.platform.errors import ValidationError
 
@@ -31,12 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev = cmds.add_parser("evaluate", help="the Handbook protocol on a Handbook-column CSV; last line is JSON")
     _data_args(ev)
     ev.add_argument("--train-start", type=dt.date.fromisoformat, default=HANDBOOK_TRAIN_START)
+    ev.add_argument("--model", type=Path, default=None,
+                    help="score the test week with this saved model (a directory or .skops file) instead of "
+                         "selecting and training one on the data: the model trained elsewhere, at this bank")
     ev.set_defaults(func=_evaluate)
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", help="a CSV with the Handbook's columns (default: generate the book dataset)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed when no --csv is given")
+    p.add_argument("--spending", choices=("handbook", "varied"), default="handbook",
+                   help="simulator genuine spending when no --csv is given (see `simulate --spending`)")
     p.add_argument("--currency", default="EUR", help="ISO 4217 currency of the amounts")
     p.add_argument("--feedback-delay-days", type=float, default=None,
                    help="labels of alerted transactions are known after N days (the customer answered)")
@@ -60,7 +65,7 @@ def _train(args: argparse.Namespace) -> int:
     from services.fraud.jobs import load_data, train_job
 
     try:
-        data = load_data(args.csv, args.seed, args.currency)
+        data = load_data(args.csv, args.seed, args.currency, args.spending)
         out = args.out or model_dir_from_env()
         path, model = train_job(data, out, args.train_start, args.feedback_delay_days, _algorithms(args), _log)
     except ValidationError as exc:
@@ -72,13 +77,16 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from services.fraud.jobs import evaluate_job, load_data
+    from services.fraud.jobs import evaluate_job, evaluate_model_job, load_data
 
     try:
-        data = load_data(args.csv, args.seed, args.currency)
-        metrics = evaluate_job(data, args.train_start, args.feedback_delay_days, _algorithms(args), _log)
-    except ValidationError as exc:
+        data = load_data(args.csv, args.seed, args.currency, args.spending)
+        if args.model is not None:
+            metrics = evaluate_model_job(data, args.model, args.train_start, _log)
+        else:
+            metrics = evaluate_job(data, args.train_start, args.feedback_delay_days, _algorithms(args), _log)
+    except (ValidationError, ModelArtifactError) as exc:
         _log(f"error: {exc}")
         return 2
-    print(json.dumps({"auc": metrics["auc"], "ap": metrics["ap"], "cp100": metrics["cp100"]}))
+    print(json.dumps(metrics))
     return 0

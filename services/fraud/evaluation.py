@@ -24,6 +24,7 @@ import numpy as np
 from services.fraud.dataset import DAY_SECONDS, HandbookData
 from services.fraud.features import FEATURE_INDEX, FeatureConfig
 from services.fraud.model import FraudModel
+from services.fraud.outcomes import card_outcomes
 from services.fraud.protocol import Split, handbook_metrics, handbook_split
 from services.fraud.replay import Replay
 from services.fraud.training import CandidateResult, compare, fit, usable_features, wrap
@@ -46,6 +47,7 @@ class EvaluationResult:
     feedback_days: float | None = None
     alerts: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    cards: dict[str, float | int | None] = field(default_factory=dict)  # `outcomes.card_outcomes` of the final scores
 
     @property
     def final(self) -> dict[str, float]:
@@ -57,7 +59,7 @@ def day_number(date: dt.date) -> int:
 
 
 def evaluate(data: HandbookData, *, train_start: dt.date = HANDBOOK_TRAIN_START,
-             feedback_days: float | None = None, alert_threshold: float = 0.3,
+             feedback_days: float | None = None, alert_threshold: float = 0.3, block_threshold: float = 0.85,
              config: FeatureConfig | None = None, log: Callable[[str], None] = lambda _m: None,
              algorithms: list[str] | None = None) -> EvaluationResult:
     config = config or FeatureConfig(label_delay_days=DELAY_DAYS)
@@ -95,6 +97,7 @@ def evaluate(data: HandbookData, *, train_start: dt.date = HANDBOOK_TRAIN_START,
     _log_diagnostics(data, split, X, baseline_scores, alert_threshold, log)
     result = EvaluationResult(candidates, best.algorithm, names, baseline, timings=timings)
     if feedback_days is None:
+        result.cards = _cards(split, data, baseline_scores, alert_threshold, block_threshold, log)
         return result
 
     t0 = time.perf_counter()
@@ -118,7 +121,42 @@ def evaluate(data: HandbookData, *, train_start: dt.date = HANDBOOK_TRAIN_START,
         "test_frauds_alerted": round(float(live.alerted[split.test & (y == 1)].mean()), 4),
     }
     log(f"with feedback after {feedback_days:g} days: {_fmt(result.feedback)}; alerts {result.alerts}")
+    result.cards = _cards(split, data, live.scores[split.test], alert_threshold, block_threshold, log)
     return result
+
+
+def _cards(split: Split, data: HandbookData, test_scores: np.ndarray, challenge: float, block: float,
+           log: Callable[[str], None]) -> dict[str, float | int | None]:
+    """Per compromised card of the test week (known-compromised cards removed, as for the metrics)."""
+    t = split.test
+    out = card_outcomes(data.customer_id[t], data.ts[t], data.fraud[t], data.amount_minor[t] / 100.0,
+                        test_scores, challenge, block)
+    out = {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+    log(f"per card at thresholds {challenge:g} / {block:g}: {out}")
+    return out
+
+
+def evaluate_model(data: HandbookData, model: FraudModel, *, train_start: dt.date = HANDBOOK_TRAIN_START,
+                   alert_threshold: float = 0.3, block_threshold: float = 0.85,
+                   log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    """A saved model (trained on other data: another seed, another kind of spending) on this data's test week,
+    labels after the delay: what it would do if deployed at this bank. AUC / AP / CP@100 are None when the
+    test week has no fraud (a bank of genuine customers only); the per-card outcomes always come."""
+    config = FeatureConfig(label_delay_days=float(model.card.feature_config.get("label_delay_days", DELAY_DAYS)))
+    start_day = day_number(train_start)
+    first_day = start_day - HISTORY_DAYS
+    last_day = start_day + TRAIN_DAYS + DELAY_DAYS + TEST_DAYS
+    data = data.select((data.day >= first_day) & (data.day < last_day))
+    split = handbook_split(data.day, data.fraud, data.customer_id, start_day, TRAIN_DAYS, DELAY_DAYS, TEST_DAYS)
+    replay = Replay(data, config)
+    replay.run_until(float(last_day * DAY_SECONDS))
+    scores = model.score(replay.features[split.test])
+    y = data.fraud[split.test]
+    metrics: dict[str, Any] = (_metrics(split, data, scores) if 0 < y.sum() < len(y)
+                               else {"auc": None, "ap": None, "cp100": None})
+    log(f"model {model.version} ({model.card.algorithm}) on {int(split.test.sum())} test transactions "
+        f"({int(y.sum())} frauds): {metrics}")
+    return {**metrics, **_cards(split, data, scores, alert_threshold, block_threshold, log)}
 
 
 def _log_diagnostics(data: HandbookData, split: Split, X: np.ndarray, scores: np.ndarray, threshold: float,

@@ -45,6 +45,8 @@ def _neutral_amount(row: np.ndarray) -> None:
     row[F["amount_to_customer_mean_30d"]] /= ratio
     row[F["amount_to_customer_median_30d"]] /= ratio
     row[F["amount_zscore_30d"]] = 0.0
+    if not math.isnan(row[F["amount_surprise_30d"]]):
+        row[F["amount_surprise_30d"]] = 0.0
 
 
 def _times(ratio: float) -> str:
@@ -79,7 +81,7 @@ def _neutral_velocity(row: np.ndarray) -> None:
 
 def _neutral_card_pattern(row: np.ndarray) -> None:
     row[F["customer_large_payments_14d"]] = 0.0
-    row[F["customer_max_amount_ratio_14d"]] = min(row[F["customer_max_amount_ratio_14d"]], 2.0)
+    row[F["customer_max_surprise_14d"]] = min(row[F["customer_max_surprise_14d"]], 1.0)
 
 
 def _large_payments_text(row: np.ndarray) -> str:

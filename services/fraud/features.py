@@ -46,11 +46,13 @@ EXTRA_FEATURES: tuple[str, ...] = (
     "terminal_risk_last5_delayed",
     "merchant_risk_30d_delayed", "merchant_known_frauds_recent", "mcc_risk_30d_delayed",
     "customer_known_frauds_recent",
-    "customer_large_payments_14d", "customer_max_amount_ratio_14d",
+    "customer_large_payments_14d", "customer_max_surprise_14d",
+    "amount_surprise_30d", "customer_amount_spread_30d", "customer_new_terminal_share_30d",
+    "customer_surprise_last5_mean", "customer_surprising_share_14d",
 )
 FEATURE_NAMES: tuple[str, ...] = HANDBOOK_FEATURES + EXTRA_FEATURES
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
-FEATURE_SET_VERSION = "fraud-features/2"
+FEATURE_SET_VERSION = "fraud-features/3"
 
 
 @dataclass(frozen=True)
@@ -138,19 +140,21 @@ class FeatureEngine:
         return out
 
     def process(self, tx: TxEvent) -> list[float]:
-        """The transaction's features; then the transaction joins the state."""
+        """The transaction's features; then the transaction joins the state, once: a transaction id already in
+        its customer's history (persisted with it, so across restarts too) is scored without joining again."""
         if self._recent is not None:
             seen = self._recent.get(tx.tx_id)
             if seen is not None:
                 return list(seen)
-            feats = self._process(tx)
+        cust = self.customers.get(tx.customer_id)
+        feats = self._process(tx, join=cust is None or not cust.has(tx.tx_id))
+        if self._recent is not None:
             self._recent[tx.tx_id] = array("d", feats)
             if len(self._recent) > self._remember:
                 self._recent.popitem(last=False)
-            return feats
-        return self._process(tx)
+        return feats
 
-    def _process(self, tx: TxEvent) -> list[float]:
+    def _process(self, tx: TxEvent, join: bool = True) -> list[float]:
         # Kafka orders each customer's events, not the stream: a terminal shared by customers on different
         # partitions sees slightly out-of-order times, so histories insert in place and windows are bounded
         # on both sides. Labels are released by the latest time seen.
@@ -186,21 +190,20 @@ class FeatureEngine:
         feats.extend((n10 + 1.0, n1h + 1.0, s1h + amount))
         # amount against the customer's own history (current transaction excluded)
         n30, s30, q30 = cust.window(t - 30 * DAY, t)
-        ratio = 0.0  # amount / median, kept with the payment (0: no history to compare with)
+        median = _NAN
         if n30:
             mean = s30 / n30
             std = math.sqrt(max(q30 / n30 - mean * mean, 0.0))
             std = max(std, 0.1 * mean, 0.01)
             median = cust.median_amount()
-            if median > 0:
-                ratio = amount / median
             feats.append(amount / mean if mean > 0 else _NAN)
             feats.append(amount / median if median > 0 else _NAN)
             feats.append((amount - mean) / std)
         else:
             feats.extend((_NAN, _NAN, _NAN))
         feats.append(max(t - cust.last_ts, 0.0))  # NaN before the customer's first transaction
-        feats.append(0.0 if tx.terminal_id in cust.terminals else 1.0)
+        novel = 0 if tx.terminal_id in cust.terminals else 1
+        feats.append(float(novel))
         feats.append((0.0 if tx.merchant_id in cust.merchants else 1.0) if tx.merchant_id else _NAN)
 
         # geography: NaN when the source carries no location
@@ -248,13 +251,24 @@ class FeatureEngine:
         feats.append(float(cust.known_frauds_since(t - delay)))
         # a compromised card: earlier payments far above the customer's usual amount in the last days, known
         # from the amounts alone (no label needed), so they count long before any fraud is reported
-        n_large, max_ratio = cust.large_payments(t - CARD_PATTERN_DAYS * DAY, t)
+        n_large, max_surprise = cust.large_payments(t - CARD_PATTERN_DAYS * DAY, t)
         feats.append(float(n_large))
-        feats.append(max_ratio)
+        feats.append(max_surprise)
+        # the amount judged against the customer's own spread: heavy-tailed spenders are normal; kept with the
+        # payment (0: not enough history to tell)
+        spread = cust.log_spread()
+        surprise = (math.log(amount / median) / spread
+                    if amount > 0 and median > 0 and not math.isnan(spread) else _NAN)
+        feats.append(surprise)
+        feats.append(spread)
+        feats.append(cust.novel_share(t - 30 * DAY, t))
+        feats.extend(cust.surprise_sequence(t - CARD_PATTERN_DAYS * DAY, t, LAST_N))
+        if not join:
+            return feats
 
         # the transaction joins the state
         horizon_start = t - self.config.horizon_seconds
-        cust.append(t, amount, ratio)
+        cust.append(t, amount, 0.0 if math.isnan(surprise) else surprise, novel, tx.tx_id)
         cust.terminals.add(tx.terminal_id)
         if tx.merchant_id:
             cust.merchants.add(tx.merchant_id)

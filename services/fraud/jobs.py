@@ -28,13 +28,13 @@ from services.platform.errors import ValidationError
 Log = Callable[[str], None]
 
 
-def load_data(csv: str | None, seed: int | None, currency: str = "EUR") -> HandbookData:
-    """A Handbook CSV, or (no CSV) the simulator's book-sized Handbook dataset for `seed`."""
+def load_data(csv: str | None, seed: int | None, currency: str = "EUR", spending: str = "handbook") -> HandbookData:
+    """A Handbook CSV, or (no CSV) the simulator's book-sized Handbook dataset for `seed` and `spending`."""
     if csv:
         return read_handbook_csv(csv, currency)
     from services.simulator.handbook import HandbookConfig, generate
 
-    return from_simulator(generate(HandbookConfig(seed=seed or 0)).transactions, currency)
+    return from_simulator(generate(HandbookConfig(seed=seed or 0, spending=spending)).transactions, currency)
 
 
 def default_train_start(data: HandbookData, delay_days: int = DELAY_DAYS) -> dt.date:
@@ -91,12 +91,24 @@ def train_job(data: HandbookData, out_dir: Path, train_start: dt.date | None, fe
 
 
 def evaluate_job(data: HandbookData, train_start: dt.date, feedback_days: float | None,
-                 algorithms: list[str] | None, log: Log) -> dict[str, float]:
+                 algorithms: list[str] | None, log: Log) -> dict[str, Any]:
+    """AUC / AP / CP@100 of the final scores, then the per-card outcomes at the policy's thresholds."""
     policy = load_policy()
     result = evaluate(data, train_start=train_start, feedback_days=feedback_days,
-                      alert_threshold=policy.challenge_threshold, log=log, algorithms=algorithms)
+                      alert_threshold=policy.challenge_threshold, block_threshold=policy.block_threshold,
+                      log=log, algorithms=algorithms)
     log(f"timings {json.dumps(result.timings)}")
-    return result.final
+    return {**result.final, **result.cards}
+
+
+def evaluate_model_job(data: HandbookData, model_dir: Path, train_start: dt.date, log: Log) -> dict[str, Any]:
+    """A saved model on this data's test week, at the policy's thresholds (see `evaluation.evaluate_model`)."""
+    from services.fraud.evaluation import evaluate_model
+    from services.fraud.model import load_model
+
+    policy = load_policy()
+    return evaluate_model(data, load_model(model_dir), train_start=train_start,
+                          alert_threshold=policy.challenge_threshold, block_threshold=policy.block_threshold, log=log)
 
 
 def _window(start_day: int) -> dict[str, str]:

@@ -13,26 +13,37 @@ from bisect import bisect_left, bisect_right, insort
 from typing import Any
 
 _COMPACT_MIN = 64  # drop expired entries once at least this many accumulated (amortised O(1))
-HIGH_RATIO = 3.0  # a payment at least this many times the customer's median then is "unusually large"
+# A payment whose amount is at least this many of the customer's own spreads above their median (in logs) is
+# "unusually large" for them: x5 the usual for a steady spender, x20 for a heavy-tailed one.
+HIGH_SURPRISE = 2.5
+MODERATE_SURPRISE = 1.5  # one of a run of somewhat unusual payments
+MIN_SPREAD = 0.3  # the floor of a customer's log-amount spread (a spender who always pays the same)
+MIN_SPREAD_HISTORY = 4  # payments needed before the spread means anything
 
 
 class CustomerHistory:
     """A customer's recent transactions (time, amount), where they were, and what they used before."""
 
-    __slots__ = ("amounts", "base", "cum_amount", "cum_high", "cum_sq", "fraud_times", "last_ts", "last_x",
-                 "last_y", "loc_n", "loc_sx", "loc_sy", "merchants", "ratios", "sorted_amounts", "terminals",
-                 "times")
+    __slots__ = ("amounts", "base", "cum_amount", "cum_high", "cum_novel", "cum_sq", "fraud_times", "ids",
+                 "last_ts", "last_x", "last_y", "loc_n", "loc_sx", "loc_sy", "merchants", "novel", "sorted_amounts",
+                 "surprises", "terminals", "times")
 
     def __init__(self) -> None:
         self.times: list[float] = []
+        self.ids: list[str] = []  # each payment's transaction id: the same payment seen again counts once
         self.amounts: list[float] = []
         self.sorted_amounts: list[float] = []  # amounts inside the horizon, sorted (for the median)
         self.cum_amount: list[float] = [0.0]  # cum_amount[i] = sum of the first i amounts
         self.cum_sq: list[float] = [0.0]
-        # each payment's amount / the customer's median before it (0 when there was no history), and the
-        # prefix count of those at or above HIGH_RATIO: a compromised card shows several within days
-        self.ratios: list[float] = []
+        # each payment's surprise (log amount above the median then, in the customer's own spreads; 0 without
+        # enough history) and the prefix count of those at or above HIGH_SURPRISE: a compromised card shows
+        # several within days, a heavy-tailed spender no more than usual
+        self.surprises: list[float] = []
         self.cum_high: list[int] = [0]
+        # 1 for a payment at a terminal the customer had never used, and its prefix count: how much novelty is
+        # usual for this customer (an online shopper's new shops are not a stolen card)
+        self.novel: list[int] = []
+        self.cum_novel: list[int] = [0]
         self.base = 0  # index of the first entry inside the horizon
         self.terminals: set[str] = set()
         self.merchants: set[str] = set()
@@ -54,14 +65,48 @@ class CustomerHistory:
         return n - i, self.cum_amount[n] - self.cum_amount[i], self.cum_sq[n] - self.cum_sq[i]
 
     def large_payments(self, since: float, until: float) -> tuple[int, float]:
-        """(count of payments at >= HIGH_RATIO x the median then, the largest ratio) with since < time <= until,
+        """(count of payments with surprise >= HIGH_SURPRISE, the largest surprise) with since < time <= until,
         current transaction excluded; (0, 0.0) when there are none."""
         times = self.times
         n = len(times) if not times or times[-1] <= until else bisect_right(times, until, self.base)
         i = bisect_right(times, since, self.base)
         if n <= i:
             return 0, 0.0
-        return self.cum_high[n] - self.cum_high[i], max(self.ratios[i:n])
+        return self.cum_high[n] - self.cum_high[i], max(0.0, max(self.surprises[i:n]))
+
+    def surprise_sequence(self, since: float, until: float, last: int) -> tuple[float, float]:
+        """(mean surprise of the last `last` payments, share of payments with since < time <= until at or above
+        MODERATE_SURPRISE), current transaction excluded; NaN when there are none. A compromised card's fraudster
+        pays a multiple of the usual amount every few payments: each one alone may be ordinary for the customer,
+        their run is not."""
+        times = self.times
+        n = len(times) if not times or times[-1] <= until else bisect_right(times, until, self.base)
+        i = bisect_right(times, since, self.base)
+        lo = max(self.base, n - last)
+        mean = sum(self.surprises[lo:n]) / (n - lo) if n > lo else math.nan
+        if n <= i:
+            return mean, math.nan
+        return mean, sum(1 for v in self.surprises[i:n] if v >= MODERATE_SURPRISE) / (n - i)
+
+    def novel_share(self, since: float, until: float) -> float:
+        """Share of payments at a first-used terminal with since < time <= until; NaN when there are none."""
+        times = self.times
+        n = len(times) if not times or times[-1] <= until else bisect_right(times, until, self.base)
+        i = bisect_right(times, since, self.base)
+        return (self.cum_novel[n] - self.cum_novel[i]) / (n - i) if n > i else math.nan
+
+    def log_spread(self) -> float:
+        """The customer's own spread of amounts: interquartile range of log amounts / 1.349 (a standard
+        deviation for log-normal spending, robust to a few fraudulent amounts), floored at MIN_SPREAD; NaN
+        with fewer than MIN_SPREAD_HISTORY payments."""
+        s = self.sorted_amounts
+        n = len(s)
+        if n < MIN_SPREAD_HISTORY:
+            return math.nan
+        lo, hi = s[n // 4], s[(3 * n) // 4]
+        if lo <= 0:
+            return math.nan
+        return max(math.log(hi / lo) / 1.349, MIN_SPREAD)
 
     def known_frauds_since(self, since: float) -> int:
         return len(self.fraud_times) - bisect_right(self.fraud_times, since)
@@ -87,44 +132,59 @@ class CustomerHistory:
         if self.fraud_times and self.fraud_times[0] <= horizon_start:
             del self.fraud_times[: bisect_right(self.fraud_times, horizon_start)]
 
-    def append(self, ts: float, amount: float, ratio: float = 0.0) -> None:
+    def has(self, tx_id: str) -> bool:
+        """Whether the payment is already in the history (scored at authorization, then seen on the stream)."""
+        return tx_id in self.ids
+
+    def append(self, ts: float, amount: float, surprise: float = 0.0, novel: int = 0, tx_id: str = "") -> None:
         insort(self.sorted_amounts, amount)
         if self.times and ts < self.times[-1]:  # a late arrival: insert in place, rebuild the sums after it
             i = bisect_right(self.times, ts, self.base)
             self.times.insert(i, ts)
+            self.ids.insert(i, tx_id)
             self.amounts.insert(i, amount)
-            self.ratios.insert(i, ratio)
+            self.surprises.insert(i, surprise)
+            self.novel.insert(i, novel)
             del self.cum_amount[i + 1:]
             del self.cum_sq[i + 1:]
             del self.cum_high[i + 1:]
-            for a, r in zip(self.amounts[i:], self.ratios[i:], strict=True):
+            del self.cum_novel[i + 1:]
+            for a, r, v in zip(self.amounts[i:], self.surprises[i:], self.novel[i:], strict=True):
                 self.cum_amount.append(self.cum_amount[-1] + a)
                 self.cum_sq.append(self.cum_sq[-1] + a * a)
-                self.cum_high.append(self.cum_high[-1] + (r >= HIGH_RATIO))
+                self.cum_high.append(self.cum_high[-1] + (r >= HIGH_SURPRISE))
+                self.cum_novel.append(self.cum_novel[-1] + v)
             return
         self.times.append(ts)
+        self.ids.append(tx_id)
         self.amounts.append(amount)
-        self.ratios.append(ratio)
+        self.surprises.append(surprise)
+        self.novel.append(novel)
         self.cum_amount.append(self.cum_amount[-1] + amount)
         self.cum_sq.append(self.cum_sq[-1] + amount * amount)
-        self.cum_high.append(self.cum_high[-1] + (ratio >= HIGH_RATIO))
+        self.cum_high.append(self.cum_high[-1] + (surprise >= HIGH_SURPRISE))
+        self.cum_novel.append(self.cum_novel[-1] + novel)
 
     def _compact(self) -> None:
         b = self.base
         a0, s0 = self.cum_amount[b], self.cum_sq[b]
-        h0 = self.cum_high[b]
+        h0, v0 = self.cum_high[b], self.cum_novel[b]
         del self.times[:b]
+        del self.ids[:b]
         del self.amounts[:b]
-        del self.ratios[:b]
+        del self.surprises[:b]
+        del self.novel[:b]
         self.cum_amount = [v - a0 for v in self.cum_amount[b:]]
         self.cum_sq = [v - s0 for v in self.cum_sq[b:]]
         self.cum_high = [v - h0 for v in self.cum_high[b:]]
+        self.cum_novel = [v - v0 for v in self.cum_novel[b:]]
         self.base = 0
 
     def to_dict(self) -> dict[str, Any]:
         self._compact()
         return {
-            "times": self.times, "amounts": self.amounts, "ratios": self.ratios,
+            "times": self.times, "ids": self.ids, "amounts": self.amounts, "surprises": self.surprises,
+            "novel": self.novel,
             "terminals": sorted(self.terminals), "merchants": sorted(self.merchants),
             "last": [_nan_to_none(self.last_ts), _nan_to_none(self.last_x), _nan_to_none(self.last_y)],
             "loc": [self.loc_n, self.loc_sx, self.loc_sy], "fraud_times": self.fraud_times,
@@ -133,9 +193,12 @@ class CustomerHistory:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CustomerHistory:
         h = cls()
-        ratios = d.get("ratios") or [0.0] * len(d["times"])  # states persisted before ratios were kept
-        for ts, amount, ratio in zip(d["times"], d["amounts"], ratios, strict=True):
-            h.append(float(ts), float(amount), float(ratio))
+        # states persisted before surprises / novelty were kept: none (the card pattern restarts from here)
+        surprises = d.get("surprises") or [0.0] * len(d["times"])
+        novel = d.get("novel") or [0] * len(d["times"])
+        ids = d.get("ids") or [""] * len(d["times"])
+        for ts, tx_id, amount, surprise, new in zip(d["times"], ids, d["amounts"], surprises, novel, strict=True):
+            h.append(float(ts), float(amount), float(surprise), int(new), str(tx_id))
         h.terminals = set(d["terminals"])
         h.merchants = set(d["merchants"])
         h.last_ts, h.last_x, h.last_y = (_none_to_nan(v) for v in d["last"])

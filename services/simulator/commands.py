@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--radius", type=float, default=d.radius, help="km within which a customer uses terminals")
     p.add_argument("--scale-frauds", action="store_true",
                    help="scale the daily compromised terminals/customers with the size (keeps the book's ~0.84%%)")
+    p.add_argument("--spending", choices=handbook.SPENDING_MODES, default=d.spending,
+                   help="genuine spending: the book's, or varied (log-normal amounts, online shops, big purchases;"
+                        " no amount > 220 rule)")
+    p.add_argument("--no-locations", dest="feed_locations", action="store_false",
+                   help="card payments on the stream carry no coordinates")
     p.add_argument("--csv", metavar="FILE", help="write the Handbook-format CSV of the card transactions")
     p.add_argument("--truth", metavar="FILE", help="write the ground truth as JSON lines")
     p.add_argument("--produce", action="store_true", help="produce profiles and transactions to Kafka")
@@ -61,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         radius=args.radius,
         seed=args.seed,
         scale_frauds=args.scale_frauds,
+        spending=args.spending,
+        feed_locations=args.feed_locations,
     )
     out: dict[str, Any] = {"config": {**config.__dict__, "start_date": start.isoformat()}}
     timings: dict[str, float] = {}

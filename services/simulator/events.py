@@ -25,6 +25,7 @@ def transactions(bank: Bank, start: int = 0, stop: int | None = None) -> Iterato
     ledger, directory = bank.ledger, bank.directory
     epoch = dates.epoch_seconds(bank.handbook.config.start_date)
     customers = bank.customers
+    located = bank.handbook.config.feed_locations
     counterparties, descriptions = ledger.counterparties, ledger.descriptions
     stop = len(ledger) if stop is None else min(stop, len(ledger))
     cols = (
@@ -63,7 +64,7 @@ def transactions(bank: Bank, start: int = 0, stop: int | None = None) -> Iterato
             tx.merchant.country = directory.merchant_country[m]
             tx.card_token = profile.card_token  # card payments, cash machines and online bets use the card
             x, y = float(directory.terminal_x_km[term]), float(directory.terminal_y_km[term])
-            if not math.isnan(x):
+            if located and not math.isnan(x):
                 tx.location.x_km, tx.location.y_km = x, y
             tx.counterparty_id = directory.merchant_ids[m]
             tx.description = directory.merchant_names[m]

@@ -31,8 +31,21 @@ SCENARIO_3_CUSTOMERS_PER_DAY = 3
 SCENARIO_3_WINDOW_DAYS = 14
 SCENARIO_3_AMOUNT_FACTOR = 5
 
+# Varied genuine spending (HandbookConfig.spending = "varied"): what a real bank's card feed looks like beside the
+# book's steady normal amounts. Each customer's amounts are log-normal around their usual amount with their own
+# spread; some of their payments go to online shops (shared by all customers, popular ones more often, with no
+# location); now and then a big purchase (a multiple of the usual amount) at a shop they never used.
+VARIED_LOG_SPREAD = (0.3, 1.1)  # per customer: sigma of log amounts, U(lo, hi)
+VARIED_ONLINE_SHARE = (0.0, 0.6)  # per customer: share of payments online, U(lo, hi)
+VARIED_ONLINE_TERMINAL_SHARE = 0.05  # of the terminals, the online shops
+VARIED_BIG_PURCHASES_PER_MONTH = (0.2, 1.5)  # per customer, U(lo, hi)
+VARIED_BIG_PURCHASE_FACTOR = (4.0, 30.0)  # x the customer's usual amount, log-uniform
+VARIED_MAX_AMOUNT_MINOR = 10_000_00
+
 BOOK_CUSTOMERS = 5_000
 BOOK_TERMINALS = 10_000
+
+SPENDING_MODES = ("handbook", "varied")
 
 SCENARIO_GENUINE = 0
 SCENARIO_LARGE_AMOUNT = 1
@@ -54,6 +67,12 @@ class HandbookConfig:
     # far higher fraud share. True: those counts scale with n_terminals / 10,000 and n_customers / 5,000, which
     # keeps the book's fraud share (about 0.84%) at any scale.
     scale_frauds: bool = False
+    # "handbook": the book's genuine spending (normal amounts, local terminals) and its four fraud scenarios.
+    # "varied": genuine spending with a real bank's variety (see VARIED_*); the amount > 220 rule (scenario 1)
+    # does not apply, since large genuine payments are the point; scenarios 2 and 3 are unchanged.
+    spending: str = "handbook"
+    # False: the bank layer's card payments carry no coordinates (as many card feeds); the Handbook CSV never has
+    feed_locations: bool = True
 
     @property
     def compromised_terminals_per_day(self) -> float:
@@ -74,6 +93,8 @@ class HandbookConfig:
             raise ValueError("n_days must be >= 1")
         if self.radius <= 0:
             raise ValueError("radius must be > 0")
+        if self.spending not in SPENDING_MODES:
+            raise ValueError(f"spending must be one of {SPENDING_MODES}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,7 +196,7 @@ class HandbookDataset:
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
     """One independent generator per stage, so changing one stage never shifts another's draws."""
-    names = ("customers", "terminals", "transactions", "scenario2", "scenario3")
+    names = ("customers", "terminals", "transactions", "scenario2", "scenario3", "variety")
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {name: np.random.default_rng(child) for name, child in zip(names, children, strict=True)}
 
@@ -237,6 +258,50 @@ def _generate_raw_transactions(
     return seconds, customer, terminal, amount_minor
 
 
+def _vary_spending(
+    customers: CustomerProfiles,
+    config: HandbookConfig,
+    seconds: np.ndarray,
+    customer: np.ndarray,
+    terminal: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Varied genuine spending over the book's times and customers: log-normal amounts with each customer's
+    own spread, a share of payments at online shops, and occasional big purchases (rows added)."""
+    n_customers = len(customers)
+    usual = customers.mean_amount  # the median of the customer's amounts
+    sigma = rng.uniform(*VARIED_LOG_SPREAD, n_customers)
+    online_share = rng.uniform(*VARIED_ONLINE_SHARE, n_customers)
+    n_online = max(1, int(config.n_terminals * VARIED_ONLINE_TERMINAL_SHARE))
+    online_terminals = rng.choice(config.n_terminals, n_online, replace=False)
+    popularity = 1.0 / (np.arange(n_online) + 20.0)  # a few big shops, a long tail of small ones
+    popularity /= popularity.sum()
+
+    amount = usual[customer] * np.exp(sigma[customer] * rng.standard_normal(len(customer)))
+    online = rng.random(len(customer)) < online_share[customer]
+    terminal = terminal.copy()
+    terminal[online] = online_terminals[rng.choice(n_online, int(online.sum()), p=popularity)]
+
+    # Big purchases: Poisson per customer over the period, on uniform days, at a shop anywhere (or online).
+    rate = rng.uniform(*VARIED_BIG_PURCHASES_PER_MONTH, n_customers) * config.n_days / 30.0
+    has_terminals = customers.nb_terminals > 0
+    counts = rng.poisson(rate) * has_terminals
+    big_customer = np.repeat(np.arange(n_customers), counts)
+    n_big = len(big_customer)
+    time_of_day = np.clip(rng.normal(TIME_OF_DAY_MEAN_S, TIME_OF_DAY_STD_S, n_big), 1, SECONDS_PER_DAY - 1)
+    big_seconds = rng.integers(0, config.n_days, n_big) * SECONDS_PER_DAY + time_of_day.astype(np.int64)
+    factor = np.exp(rng.uniform(*np.log(VARIED_BIG_PURCHASE_FACTOR), n_big))
+    big_amount = usual[big_customer] * factor
+    big_online = rng.random(n_big) < 0.5
+    big_terminal = rng.integers(0, config.n_terminals, n_big)
+    big_terminal[big_online] = online_terminals[rng.choice(n_online, int(big_online.sum()), p=popularity)]
+
+    amounts = np.concatenate((amount, big_amount))
+    amount_minor = np.clip(np.rint(amounts * 100), 1, VARIED_MAX_AMOUNT_MINOR).astype(np.int64)
+    return (np.concatenate((seconds, big_seconds)), np.concatenate((customer, big_customer)),
+            np.concatenate((terminal, big_terminal)), amount_minor)
+
+
 def _daily_count(expected: float, rng: np.random.Generator) -> int:
     """``expected`` itself when whole (the book: no draw); else its floor plus a Bernoulli of the rest."""
     whole = int(expected)
@@ -260,9 +325,10 @@ def _add_frauds(
     n_compromise_days = int(days.max()) if len(tx) else 0
     horizon = n_compromise_days + max(SCENARIO_2_WINDOW_DAYS, SCENARIO_3_WINDOW_DAYS) + 1
 
-    # Scenario 1: amount > 220.
-    large = amount > SCENARIO_1_THRESHOLD_MINOR
-    fraud[large], scenario[large] = 1, SCENARIO_LARGE_AMOUNT
+    # Scenario 1: amount > 220 (the book's rule; not for varied spending, where large payments are genuine).
+    if config.spending == "handbook":
+        large = amount > SCENARIO_1_THRESHOLD_MINOR
+        fraud[large], scenario[large] = 1, SCENARIO_LARGE_AMOUNT
 
     # Scenario 2: each day 2 terminals; all their transactions in [day, day + 28) are fraud.
     compromised = np.zeros((config.n_terminals, horizon), dtype=bool)
@@ -316,6 +382,9 @@ def generate(config: HandbookConfig | None = None) -> HandbookDataset:
     seconds, customer, terminal, amount_minor = _generate_raw_transactions(
         customers, config.n_days, rngs["transactions"]
     )
+    if config.spending == "varied":
+        seconds, customer, terminal, amount_minor = _vary_spending(
+            customers, config, seconds, customer, terminal, rngs["variety"])
     order = np.lexsort((terminal, customer, seconds))  # by time; ties broken deterministically
     n = len(order)
     tx = Transactions(

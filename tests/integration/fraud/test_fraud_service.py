@@ -12,6 +12,7 @@ import grpc
 import pytest
 
 from services.fraud.app import build
+from services.fraud.repository import FraudRepository
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, fraud_pb2, fraud_pb2_grpc
 from services.platform.app import ServiceThread
 from services.platform.client import connect
@@ -157,3 +158,38 @@ def test_a_customer_reaches_only_its_own_alerts(settings: Settings, produce, tok
         with pytest.raises(grpc.RpcError) as err:
             own.GetAlert(fraud_pb2.GetAlertRequest(alert_id="fa-nope"), timeout=10)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def _stored_customer(svc: ServiceThread, customer: str) -> dict:
+    with svc.app.store.read() as tx:
+        states = {(kind, key): state for kind, key, state in FraudRepository(tx).load_feature_state()}
+    return states.get(("customer", customer), {"ids": []})
+
+
+def test_a_payment_scored_at_authorization_retried_and_then_streamed_counts_once(
+        settings: Settings, produce, token, fraud_model_dir: Path) -> None:
+    now = time.time()
+    history = usual_history("DUP", now - 60)
+    payment = card_payment("DUP-pay", "DUP", 3200, "T-DUP-0", now)
+    marker = card_payment("DUP-next", "DUP", 3100, "T-DUP-1", now + 5)
+    request = fraud_pb2.ScoreTransactionRequest(transaction=payment)
+    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:
+        for tx in history:
+            produce(TRANSACTIONS, "DUP", tx.SerializeToString())
+        assert wait_for(lambda: len(_stored_customer(svc, "DUP")["ids"]) == len(history), timeout=60)
+        stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token("card-auth", "service")))
+        first = stub.ScoreTransaction(request, timeout=10)
+        retried = stub.ScoreTransaction(request, timeout=10)  # the authorization retried
+        assert retried.score == first.score and retried.decision == first.decision
+        produce(TRANSACTIONS, "DUP", payment.SerializeToString())  # the same payment, booked on the stream
+        produce(TRANSACTIONS, "DUP", marker.SerializeToString())
+        assert wait_for(lambda: "DUP-next" in _stored_customer(svc, "DUP")["ids"], timeout=60)
+        ids = _stored_customer(svc, "DUP")["ids"]
+    assert ids == [*(tx.id for tx in history), "DUP-pay", "DUP-next"]  # each once, in time order
+
+    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:  # a restart
+        stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token("card-auth", "service")))
+        stub.ScoreTransaction(request, timeout=10)  # retried once more, after the restart
+        produce(TRANSACTIONS, "DUP", card_payment("DUP-last", "DUP", 3000, "T-DUP-2", now + 10).SerializeToString())
+        assert wait_for(lambda: "DUP-last" in _stored_customer(svc, "DUP")["ids"], timeout=60)
+        assert _stored_customer(svc, "DUP")["ids"] == [*ids, "DUP-last"]

@@ -15,10 +15,10 @@ def test_earlier_large_payments_are_a_reason_and_switch_off_to_a_usual_card() ->
     row = np.zeros(len(FEATURE_NAMES))
     assert not factor.applies(row, {})
     row[F["customer_large_payments_14d"]] = 2
-    row[F["customer_max_amount_ratio_14d"]] = 5.5
+    row[F["customer_max_surprise_14d"]] = 5.5
     assert factor.applies(row, {})
     assert factor.text(row, tx("a", T0)) == "after 2 other unusually large payments on your card in the last 14 days"
     factor.neutralize(row)
-    assert (row[F["customer_large_payments_14d"]], row[F["customer_max_amount_ratio_14d"]]) == (0.0, 2.0)
+    assert (row[F["customer_large_payments_14d"]], row[F["customer_max_surprise_14d"]]) == (0.0, 1.0)
     row[F["customer_large_payments_14d"]] = 1
     assert factor.text(row, tx("a", T0)).startswith("after another unusually large payment")

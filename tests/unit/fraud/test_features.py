@@ -189,16 +189,44 @@ def test_earlier_large_payments_mark_a_compromised_card_without_any_label() -> N
     for i, amount in enumerate((10.0, 12.0, 8.0, 10.0, 11.0)):
         e.process(tx(str(i), T0 + i * 3600, amount))
     plain = e.process(tx("p", T0 + 6 * 3600, 10.0))
-    assert (f(plain, "customer_large_payments_14d"), f(plain, "customer_max_amount_ratio_14d")) == (0, 1.2)
+    # a steady spender: the spread is the floor (0.3 in logs); the 5th payment (11) was ln(1.1) / 0.3 above
+    assert f(plain, "customer_large_payments_14d") == 0
+    assert f(plain, "customer_max_surprise_14d") == pytest.approx(math.log(1.1) / 0.3)
     e.process(tx("x5", T0 + DAY, 50.0))  # five times the usual amount: counted from the next payment on
-    e.process(tx("x2", T0 + DAY + 60, 20.0))  # twice: a larger ratio, not a large payment
+    e.process(tx("x2", T0 + DAY + 60, 20.0))  # about twice: more surprise, not a large payment
     row = e.process(tx("next", T0 + 2 * DAY, 11.0))
     assert f(row, "customer_large_payments_14d") == 1
-    assert f(row, "customer_max_amount_ratio_14d") == pytest.approx(5.0)
+    assert f(row, "customer_max_surprise_14d") == pytest.approx(math.log(5.0) / 0.3)
     gone = e.process(tx("later", T0 + 16 * DAY, 11.0))  # fourteen days on, the card pattern has left the window
-    assert (f(gone, "customer_large_payments_14d"), f(gone, "customer_max_amount_ratio_14d")) == (0, 0.0)
+    assert (f(gone, "customer_large_payments_14d"), f(gone, "customer_max_surprise_14d")) == (0, 0.0)
     first = FeatureEngine().process(tx("first", T0, 500.0))
-    assert (f(first, "customer_large_payments_14d"), f(first, "customer_max_amount_ratio_14d")) == (0, 0.0)
+    assert (f(first, "customer_large_payments_14d"), f(first, "customer_max_surprise_14d")) == (0, 0.0)
+    assert math.isnan(f(first, "amount_surprise_30d"))
+
+
+def test_amounts_are_judged_against_the_customers_own_spread() -> None:
+    steady, heavy = FeatureEngine(), FeatureEngine()
+    for i in range(12):  # 10 every time, against a heavy-tailed spender: 5 .. 160 (an eightfold spread)
+        steady.process(tx(f"s{i}", T0 + i * 3600, 10.0))
+        heavy.process(tx(f"h{i}", T0 + i * 3600, 5.0 * 2 ** (i % 6)))
+    at_60 = (steady.process(tx("s", T0 + DAY, 60.0)), heavy.process(tx("h", T0 + DAY, 180.0)))
+    # six times the median for both, but only the steady spender has never paid like that
+    assert f(at_60[0], "amount_to_customer_median_30d") == pytest.approx(6.0)
+    assert f(at_60[1], "amount_to_customer_median_30d") == pytest.approx(180 / 30.0)  # median 30
+    assert f(at_60[0], "amount_surprise_30d") == pytest.approx(math.log(6.0) / 0.3)
+    assert f(at_60[1], "amount_surprise_30d") < 1.5
+    assert f(at_60[1], "customer_amount_spread_30d") == pytest.approx(math.log(80 / 10) / 1.349)
+    next_heavy = heavy.process(tx("h2", T0 + DAY + 60, 20.0))
+    assert f(next_heavy, "customer_large_payments_14d") == 0  # its 6x was not unusually large for it
+
+
+def test_new_terminals_are_judged_against_the_customers_own_habit() -> None:
+    e = FeatureEngine()
+    for i in range(8):  # an online shopper: every other payment at a shop never used before
+        e.process(tx(str(i), T0 + i * 3600, 10.0, terminal="home" if i % 2 else f"shop{i}"))
+    row = e.process(tx("n", T0 + DAY, 10.0, terminal="new"))
+    assert f(row, "first_use_terminal") == 1
+    assert f(row, "customer_new_terminal_share_30d") == pytest.approx(5 / 8)  # shop0,2,4,6 and home's first
 
 
 def test_large_payments_survive_a_late_arrival_and_a_restart() -> None:
@@ -208,14 +236,48 @@ def test_large_payments_survive_a_late_arrival_and_a_restart() -> None:
     e.process(tx("big", T0 + 10 * 3600, 40.0))
     e.process(tx("late", T0 + 9 * 3600, 45.0))  # another partition's clock: slots in before "big"
     cust = e.customers["c1"]
-    assert cust.ratios == [0.0, 1.0, 1.0, 1.0, 1.0, 4.5, 4.0]
+    assert cust.surprises == pytest.approx([0.0] * 5 + [math.log(4.5) / 0.3, math.log(4.0) / 0.3])
     assert cust.cum_high == [0, 0, 0, 0, 0, 0, 1, 2]
     state = cust.to_dict()
     restored = FeatureEngine()
     restored.load_entry("customer", "c1", state)
-    before = {k: v for k, v in state.items() if k != "ratios"}  # persisted before ratios were kept
+    before = {k: v for k, v in state.items() if k not in ("surprises", "novel")}  # persisted before they were kept
     old = FeatureEngine()
     old.load_entry("customer", "c1", before)
     probe = tx("probe", T0 + DAY, 10.0)
     assert f(restored.process(probe), "customer_large_payments_14d") == 2
     assert f(old.process(probe), "customer_large_payments_14d") == 0
+
+
+def test_the_same_transaction_counts_once_even_after_a_restart() -> None:
+    e = FeatureEngine(remember=10, track_dirty=True)
+    for i in range(3):
+        e.process(tx(str(i), T0 + i * 3600, 10.0))
+    auth = tx("pay", T0 + 4 * 3600, 30.0)
+    first = e.process(auth)
+    np.testing.assert_array_equal(e.process(auth), first)  # a retried authorization: the same, nothing added
+    restarted = FeatureEngine()  # no memory of recent features: only the persisted states
+    for kind, key, state in e.drain_dirty():
+        restarted.load_entry(kind, key, state)
+    again = restarted.process(auth)  # the stream delivers the payment scored at authorization
+    assert f(again, "customer_nb_tx_1d") == f(first, "customer_nb_tx_1d") + 1  # itself, already in the state
+    for engine in (e, restarted):
+        assert engine.customers["c1"].ids == ["0", "1", "2", "pay"]
+        assert engine.entities["terminal"]["t1"].count(T0 - 1, T0 + DAY) == 4
+    later = restarted.process(tx("next", T0 + 5 * 3600, 10.0))
+    assert f(later, "customer_nb_tx_1d") == 5  # 0, 1, 2, pay and itself
+
+
+def test_a_run_of_somewhat_unusual_payments_shows_in_the_sequence() -> None:
+    e = FeatureEngine()
+    for i in range(10):
+        e.process(tx(str(i), T0 + i * 3600, 10.0))
+    quiet = e.process(tx("q", T0 + DAY, 10.0))
+    assert (f(quiet, "customer_surprise_last5_mean"), f(quiet, "customer_surprising_share_14d")) == (0.0, 0.0)
+    for i in range(2):  # 1.7x twice: ln(1.7) / 0.3 = 1.77 spreads, each below "unusually large"
+        e.process(tx(f"u{i}", T0 + DAY + (i + 1) * 3600, 17.0))
+    row = e.process(tx("next", T0 + 2 * DAY, 10.0))
+    assert f(row, "customer_large_payments_14d") == 0
+    assert f(row, "customer_surprising_share_14d") == pytest.approx(2 / 13)
+    assert f(row, "customer_surprise_last5_mean") == pytest.approx(2 * math.log(1.7) / 0.3 / 5)
+    assert math.isnan(f(FeatureEngine().process(tx("first", T0)), "customer_surprise_last5_mean"))
