@@ -1,10 +1,11 @@
 """Logs: readable text for a person at a terminal; with `LOG_FORMAT=json` (the Kubernetes and compose
 deployments set it) one JSON object per line on stderr, for the cluster's log pipeline.
 
-Every line carries the service and the replica (pod name), the gRPC call's request id when there is one
-(`x-request-id` metadata, or one drawn per call), and the `event_id`, `topic`, `partition`, `offset` or
-`customer_id` a caller passes in `extra=`. Ids only: never a card number, a name or an exception's message (it
-may quote input); an exception is logged as its type and its stack of code positions.
+Every line carries the service and the replica (pod name); the gRPC call's request id when there is one
+(`x-request-id` metadata, or one drawn per call); the trace id of the current span while tracing is on; and the
+`event_id`, `topic`, `partition`, `offset` or `customer_id` a caller passes in `extra=`. Ids only: never a card
+number, a name or an exception's message (it may quote input); an exception is logged as its type and its stack
+of code positions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import socket
 import sys
 import traceback
 from datetime import UTC, datetime
+
+from opentelemetry import trace
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -39,6 +42,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid is not None:
             line["request_id"] = rid
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            line["trace_id"] = format(span.trace_id, "032x")
         for key in EXTRA_KEYS:
             value = record.__dict__.get(key)
             if value is not None:

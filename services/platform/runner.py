@@ -443,7 +443,8 @@ class StreamRunner:
 
     def _dead_letter(self, msg: ConsumerRecord | _RecordView, reason: str, error: str) -> Output:
         """The dead letter of `msg` (counted once it is produced)."""
-        log.warning("%s: dead letter %s[%d]@%d: %s", self.service, msg.topic, msg.partition, msg.offset, error)
+        log.warning("%s: dead letter %s[%d]@%d: %s", self.service, msg.topic, msg.partition, msg.offset, reason,
+                    extra={"topic": msg.topic, "partition": msg.partition, "offset": msg.offset})
         headers = (
             ("dlq.reason", reason.encode()),
             ("dlq.error", error[:1000].encode()),

@@ -40,3 +40,13 @@ def test_an_exception_is_logged_as_its_type_and_stack_never_its_message():
     assert "test_logs.py" in line["stack"]
     assert "4111" not in json.dumps(line)
     assert "request_id" not in line  # outside a gRPC call
+
+
+def test_a_line_inside_a_span_carries_its_trace_id():
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    context = SpanContext(trace_id=0x1234, span_id=0x99, is_remote=False, trace_flags=TraceFlags(1))
+    with trace.use_span(NonRecordingSpan(context)):
+        line = _line(_record("scored"))
+    assert line["trace_id"] == format(0x1234, "032x")
