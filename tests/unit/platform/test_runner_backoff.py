@@ -14,7 +14,7 @@ from services.platform.storage import Store
 
 def test_backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, retry_backoff_seconds=0.2, retry_backoff_max_seconds=10.0)
-    store = Store(tmp_path / "w.sqlite")
+    store = Store.open(tmp_path / "w.sqlite")
     try:
         worker = StreamRunner(settings, "probe", [Source("t", bytes)], handler=None,  # type: ignore[arg-type]
                               store=store, registry=CollectorRegistry())
