@@ -94,8 +94,9 @@ class FraudHandler:
         alert = repo.get_alert(fb.alert_id) if fb.alert_id else None
         self.scorer.learn([label_from_feedback(fb, alert.mcc if alert else "")])
         self.metrics.feedback.labels("fraud" if fb.confirmed_fraud else "genuine").inc()
-        if fb.confirmed_fraud and fb.alert_id:
-            repo.freeze_card(fb.card_token, fb.customer_id, fb.alert_id, self.clock())
+        # the alert row first, then the card: the order ResolveAlert writes them in, so the two never deadlock
         if alert is not None and alert.status == AlertStatus.OPEN:
             updated, _ = resolve(alert, fb.confirmed_fraud, self.clock())
             repo.update_alert(updated)
+        if fb.confirmed_fraud and fb.alert_id:
+            repo.freeze_card(fb.card_token, fb.customer_id, fb.alert_id, self.clock())

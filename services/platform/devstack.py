@@ -24,6 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.platform.kafka_launcher import EmbeddedKafka
 from services.platform.postgres_launcher import EmbeddedPostgres
 from services.platform.settings import Settings
+from services.platform.storage import Store
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,14 @@ def run_stack(settings: Settings, *, rate: float, customers: int, postgres: bool
 
 
 def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
+    if not settings.database_url:
+        try:  # a database of the earlier SQLite-only layout is refused: say so once, here, not in five logs
+            for e in ENDPOINTS:
+                if settings.db_path(e.service).exists():
+                    Store.open(settings.db_path(e.service)).close()
+        except RuntimeError as exc:
+            print(f"{exc}\n  e.g. `rm {settings.data_dir}/*.sqlite`, then `make run` again.")
+            return 1
     broker = EmbeddedKafka(settings)
     started_broker = settings.embedded_kafka and broker.running_pid() is None
     if settings.embedded_kafka:

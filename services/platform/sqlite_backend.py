@@ -6,7 +6,7 @@
   lock is taken at the start, so two writers never deadlock upgrading a read lock), `BEGIN` for a read (a
   snapshot, thanks to WAL).
 - The runner's claim of a batch: a multi-row INSERT with numbered parameters (the consumer and the time bound
-  once, one parameter per event id).
+  once, one parameter per event id); its look-up of stored outputs: `IN (?, ...)` chunks.
 """
 
 from __future__ import annotations
@@ -53,3 +53,14 @@ def claim(conn: Connection, consumer: str, event_ids: Sequence[str], now: dateti
                " ON CONFLICT DO NOTHING RETURNING event_id")
         fresh.update(row[0] for row in conn.exec_driver_sql(sql, (consumer, at, *chunk)))
     return fresh
+
+
+def stored_outputs(conn: Connection, consumer: str, event_ids: Sequence[str]) -> list[bytes]:
+    blobs: list[bytes] = []
+    for start in range(0, len(event_ids), CLAIM_CHUNK):
+        chunk = event_ids[start:start + CLAIM_CHUNK]
+        rows = conn.exec_driver_sql(
+            f"SELECT outputs FROM processed_events WHERE consumer = ? AND event_id IN ({','.join('?' * len(chunk))})"
+            " AND outputs IS NOT NULL", (consumer, *chunk))
+        blobs += [r[0] for r in rows]
+    return blobs

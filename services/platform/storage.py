@@ -301,17 +301,17 @@ def claim_events(tx: Tx, consumer: str, event_ids: Sequence[str]) -> set[str]:
 
 
 def stored_outputs(tx: Tx, consumer: str, event_ids: Iterable[str]) -> list[bytes]:
-    """The outputs stored with already-processed events (to produce them again on redelivery)."""
+    """The outputs stored with already-processed events (to produce them again on redelivery); driver SQL,
+    like the claim: `= ANY(array)` on PostgreSQL, `IN (?, ...)` chunks on SQLite."""
     ids = list(event_ids)
-    blobs: list[bytes] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        params: dict[str, Any] = {f"e{i}": eid for i, eid in enumerate(chunk)}
-        params["consumer"] = consumer
-        rows = tx.all(f"SELECT outputs FROM processed_events WHERE consumer = :consumer AND event_id IN "
-                      f"({','.join(':e' + str(i) for i in range(len(chunk)))}) AND outputs IS NOT NULL", params)
-        blobs += [bytes(r[0]) for r in rows]
-    return blobs
+    if not ids:
+        return []
+    if tx.postgresql:
+        rows = tx.conn.exec_driver_sql(
+            "SELECT outputs FROM processed_events WHERE consumer = %(consumer)s AND event_id = ANY(%(ids)s)"
+            " AND outputs IS NOT NULL", {"consumer": consumer, "ids": ids})
+        return [bytes(r[0]) for r in rows]
+    return sqlite_backend.stored_outputs(tx.conn, consumer, ids)
 
 
 def save_outputs(tx: Tx, consumer: str, outputs: Iterable[tuple[str, bytes]]) -> None:
