@@ -125,15 +125,20 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
         return alert
 
     def _publish(self, feedback: object) -> None:
-        from services.platform.kafka_io import make_producer
+        """A send that fails or times out (the broker away) fails the call as UNAVAILABLE and drops the producer,
+        so the app's retry starts on a fresh one."""
+        from services.platform.kafka_io import Output, make_producer, produce_all
 
         if self._producer is None:
             self._producer = make_producer(self.settings)
-        future = self._producer.send(self.settings.topic(FRAUD_FEEDBACK),
-                                     key=feedback.customer_id.encode(),  # type: ignore[attr-defined]
-                                     value=feedback.SerializeToString())  # type: ignore[attr-defined]
-        self._producer.flush()
-        future.get(timeout=10)
+        out = Output(self.settings.topic(FRAUD_FEEDBACK), feedback.customer_id,  # type: ignore[attr-defined]
+                     feedback.SerializeToString())  # type: ignore[attr-defined]
+        try:
+            produce_all(self._producer, [out], timeout=self.settings.produce_timeout_seconds)
+        except Exception:
+            producer, self._producer = self._producer, None
+            producer.close(timeout=0)
+            raise
 
     def close(self) -> None:
         if self._producer is not None:

@@ -27,6 +27,7 @@ from services.platform.errors import (
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
+    is_transient,
 )
 from services.platform.metrics import GrpcMetrics
 
@@ -98,6 +99,10 @@ class _CallGuard:
             if isinstance(exc, kind):
                 await context.abort(code, str(exc))
         ref = logs.request_id.get() or uuid.uuid4().hex[:16]
+        if is_transient(exc):  # a store or broker busy or away: the caller may retry, nothing was half-done
+            log.warning("transient failure in %s/%s (ref %s): %s", self.labels[1], self.labels[2], ref,
+                        type(exc).__name__)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"temporarily unavailable, retry (ref {ref})")
         log.exception("internal error in %s/%s (ref %s)", self.labels[1], self.labels[2], ref)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (ref {ref})")
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import OperationalError
 
 from services.gen.proactivecare.v1 import notify_pb2, notify_pb2_grpc
 from services.platform import auth
@@ -34,6 +36,8 @@ class _Preferences(notify_pb2_grpc.NotificationServiceServicer):
         auth.require_customer(request.customer_id)
         if request.customer_id == "boom":
             raise RuntimeError("secret internal detail")
+        if request.customer_id == "locked":  # what a store busy past its timeout raises
+            raise OperationalError("UPDATE preferences", {}, sqlite3.OperationalError("database is locked"))
         return notify_pb2.Preferences(customer_id=request.customer_id, time_zone="Europe/London")
 
 
@@ -92,6 +96,7 @@ def test_a_dead_worker_makes_the_service_not_serving(settings):
     ("A", "customer", "", grpc.StatusCode.INVALID_ARGUMENT),
     ("A", "customer", "boom", grpc.StatusCode.PERMISSION_DENIED),
     ("ops-1", "operator", "boom", grpc.StatusCode.INTERNAL),
+    ("ops-1", "operator", "locked", grpc.StatusCode.UNAVAILABLE),  # transient: the caller may retry
 ])
 def test_tokens_roles_and_errors_map_to_status_codes(settings, token, caller, role, asked_for, code):
     with ServiceThread(_app(settings), settings) as svc, connect(svc.target, token(caller, role)) as channel:
@@ -104,8 +109,9 @@ def test_tokens_roles_and_errors_map_to_status_codes(settings, token, caller, ro
     assert got == code
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         assert "customer_id" in details  # names the field
-    if code == grpc.StatusCode.INTERNAL:
+    if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
         assert "secret internal detail" not in details and "Traceback" not in details
+        assert "database is locked" not in details and "UPDATE" not in details
 
 
 @pytest.mark.parametrize("bad_token", ["", "not-a-jwt", "__forged__", "__expired__"])
