@@ -24,15 +24,19 @@ SERVICE = "advisor"
 
 
 def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = now_utc) -> None:
-    """Count newly breached SLAs and refresh the open-task gauges."""
+    """Count newly breached SLAs and refresh the open-task gauges (counts, and the oldest task's age)."""
     with store.transaction() as tx:
         repo = TaskRepository(tx, clock)
-        breaches, counts = repo.mark_breaches(), repo.open_counts()
+        breaches, counts, oldest = repo.mark_breaches(), repo.open_counts(), repo.oldest_open()
     for queue, count in breaches.items():
         metrics.sla_breaches.labels(queue).inc(count)
     metrics.open_tasks.clear()
     for (queue, state), count in counts.items():
         metrics.open_tasks.labels(queue, state).set(count)
+    metrics.oldest_open_age.clear()
+    now = clock()
+    for queue, raised in oldest.items():
+        metrics.oldest_open_age.labels(queue).set(max(0.0, (now - raised).total_seconds()))
 
 
 def build(settings: Settings) -> ServiceApp:

@@ -16,6 +16,7 @@ class AdvisorMetrics:
     completed: Counter
     sla_breaches: Counter
     open_tasks: Gauge
+    oldest_open_age: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> AdvisorMetrics:
@@ -31,4 +32,6 @@ class AdvisorMetrics:
                                  registry=registry),
             open_tasks=Gauge(f"{PREFIX}_advisor_open_tasks", "Tasks not done, by queue and state",
                              ("queue", "state"), registry=registry),
+            oldest_open_age=Gauge(f"{PREFIX}_advisor_oldest_open_task_age_seconds",
+                                  "Age of the oldest task not done, by queue", ("queue",), registry=registry),
         )

@@ -243,6 +243,12 @@ class TaskRepository:
                            " GROUP BY queue, state")
         return {(r.queue, r.state): int(r.n) for r in rows}
 
+    def oldest_open(self) -> dict[str, datetime]:
+        """Per queue, when its oldest task not done was raised (how long the queue has kept someone waiting)."""
+        rows = self.tx.all("SELECT queue, MIN(created_at) AS oldest FROM advisor_tasks WHERE state != 'DONE'"
+                           " GROUP BY queue")
+        return {r.queue: as_utc(r.oldest) for r in rows}  # type: ignore[misc]
+
     def _changed(self, task_id: str, queue: str, at: datetime) -> None:
         self.tx.execute("INSERT INTO advisor_changes (task_id, queue, at) VALUES (:task_id, :queue, :at)",
                         {"task_id": task_id, "queue": queue, "at": at})

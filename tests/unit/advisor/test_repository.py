@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
@@ -9,7 +10,7 @@ from services.advisor.repository import CLAIMED, DONE, MIGRATIONS, QUEUED, SNOOZ
 from services.platform.errors import FailedPreconditionError, NotFoundError
 from services.platform.storage import Store
 from tests.stores import EachCallInItsTransaction
-from tests.unit.advisor.builders import Clock, task
+from tests.unit.advisor.builders import T0, Clock, task
 
 
 @pytest.fixture
@@ -151,3 +152,13 @@ def test_changes_are_logged_for_watchers(repo: Tasks) -> None:
     changes = repo.changes_since("financial-support", 0)
     assert [(c.task.id, c.state) for _, c in changes] == [("t1", CLAIMED), ("t1", CLAIMED)]
     assert repo.changes_since("financial-support", changes[-1][0]) == []
+
+
+def test_the_oldest_open_task_of_each_queue_is_known(repo: Tasks, clock: Clock) -> None:
+    add(repo, task("old", created=T0), task("new", created=T0 + timedelta(hours=1)), task("w", queue="wealth",
+                                                                                      created=T0))
+    assert repo.oldest_open() == {"financial-support": T0, "wealth": T0}
+    claimed = repo.claim_next("financial-support", "ann", 300)
+    assert claimed is not None and claimed.task.id == "old"
+    repo.complete("old", "ann", "CONTACTED", "")
+    assert repo.oldest_open() == {"financial-support": T0 + timedelta(hours=1), "wealth": T0}
