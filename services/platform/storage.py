@@ -158,7 +158,7 @@ class Store:
             if self.dialect == POSTGRESQL and schema:
                 tx.execute("SELECT pg_advisory_xact_lock(hashtext('proactive-care/schemas'))")
                 tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            elif tx.one("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'"):
+            elif self.dialect == SQLITE and tx.one("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'"):
                 raise RuntimeError(f"{engine.url.database} was written by an earlier version of proactive-care "
                                    "(table schema_migrations): remove it, its state rebuilds from the topics")
             _PLATFORM.create_all(tx.conn, checkfirst=True)

@@ -125,3 +125,12 @@ def test_a_profile_event_is_identified_by_its_content_not_its_position() -> None
     same = [profile_event_id(profile, Rec(profile.SerializeToString(), o)) for o in (3, 3_000)]  # type: ignore[arg-type]
     assert same[0] == same[1] and same[0].startswith("C1@")
     assert profile_event_id(changed, Rec(changed.SerializeToString(), 3)) != same[0]  # type: ignore[arg-type]
+
+
+def test_a_postgresql_store_opened_without_a_schema_works_in_the_default_one(postgres_url: str) -> None:
+    store = Store.open(postgres_url)  # no schema: the server's search path (public)
+    try:
+        with store.read() as tx:
+            assert tx.scalar("SELECT COUNT(*) FROM processed_events WHERE consumer = :c", {"c": "nobody"}) == 0
+    finally:
+        store.close()
