@@ -16,8 +16,8 @@ def transaction(**overrides: object) -> events_pb2.Transaction:
         account_id="A1",
         card_token="card_000001",
         amount=common_pb2.Money(amount_minor=1250, currency="GBP"),
-        direction=events_pb2.DEBIT,
-        channel=events_pb2.CARD_PRESENT,
+        direction=events_pb2.DIRECTION_DEBIT,
+        channel=events_pb2.CHANNEL_CARD_PRESENT,
         merchant=events_pb2.Merchant(id="M1", name="Corner Shop", mcc="5411", country="GB"),
         terminal_id="T1",
         balance_after=common_pb2.Money(amount_minor=100_000, currency="GBP"),
@@ -31,10 +31,10 @@ def transaction(**overrides: object) -> events_pb2.Transaction:
     return tx
 
 
-def notification(customer_id: str = "C1", kind: int = events_pb2.FRAUD_ALERT, **overrides: object,
+def notification(customer_id: str = "C1", kind: int = events_pb2.NOTIFICATION_KIND_FRAUD_ALERT, **overrides: object,
                  ) -> events_pb2.Notification:
     n = events_pb2.Notification(
-        id=f"n-{uuid.uuid4().hex[:12]}", customer_id=customer_id, kind=kind, priority=events_pb2.HIGH,
+        id=f"n-{uuid.uuid4().hex[:12]}", customer_id=customer_id, kind=kind, priority=events_pb2.PRIORITY_HIGH,
         title="Was this you?", body="A payment of £250.00 at a terminal you have never used.",
         reasons=[common_pb2.Reason(code="NEW_TERMINAL", text="at a terminal you have never used")],
         actions=[common_pb2.Action(id="CONFIRM_GENUINE", label="Yes, it was me")],

@@ -63,10 +63,11 @@ def _respond(args: argparse.Namespace) -> int:
     from google.protobuf.json_format import MessageToDict
 
     from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc
+    from services.platform import enums
     from services.platform.client import connect
 
     stub = advice_pb2_grpc.AdviceServiceStub(connect(args.target, args.token))
     reply = stub.RespondToNudge(advice_pb2.RespondToNudgeRequest(
-        nudge_id=args.nudge, response=advice_pb2.NudgeResponse.Value(args.response)), timeout=10)
+        nudge_id=args.nudge, response=enums.value_of(advice_pb2.NudgeResponse, args.response)), timeout=10)
     print(json.dumps(MessageToDict(reply)))
     return 0

@@ -10,6 +10,7 @@ from services.advice.facts import ProfileFacts, TxFacts
 from services.advice.routing import TaskDraft
 from services.advice.rules import Candidate
 from services.gen.proactivecare.v1 import advice_pb2, common_pb2, events_pb2
+from services.platform import enums
 
 SOURCE = "advice"
 _ACTIONS = {
@@ -28,15 +29,15 @@ def tx_facts(tx: events_pb2.Transaction, produced_at_ms: int = 0) -> TxFacts:
         timestamp=tx.timestamp.ToDatetime(tzinfo=UTC),
         amount_minor=tx.amount.amount_minor,
         currency=tx.amount.currency,
-        is_credit=tx.direction == events_pb2.CREDIT,
-        channel=events_pb2.Channel.Name(tx.channel),
+        is_credit=tx.direction == events_pb2.DIRECTION_CREDIT,
+        channel=enums.short_name(events_pb2.Channel, tx.channel),
         payee_key=tx.counterparty_id or tx.merchant.id,
         payee_name=tx.merchant.name or tx.description,
         mcc=tx.merchant.mcc,
         merchant_country=tx.merchant.country,
         card_token=tx.card_token,
         balance_after_minor=tx.balance_after.amount_minor if tx.HasField("balance_after") else None,
-        returned=tx.status == events_pb2.RETURNED,
+        returned=tx.status == events_pb2.TRANSACTION_STATUS_RETURNED,
         description=tx.description,
         produced_at_ms=produced_at_ms,
         account_id=tx.account_id,
@@ -44,8 +45,8 @@ def tx_facts(tx: events_pb2.Transaction, produced_at_ms: int = 0) -> TxFacts:
 
 
 def profile_facts(profile: events_pb2.CustomerProfile) -> ProfileFacts:
-    current = next((p for p in profile.products if p.type == events_pb2.CURRENT_ACCOUNT), None)
-    savings = [p for p in profile.products if p.type == events_pb2.SAVINGS]
+    current = next((p for p in profile.products if p.type == events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT), None)
+    savings = [p for p in profile.products if p.type == events_pb2.PRODUCT_TYPE_SAVINGS]
     return ProfileFacts(
         customer_id=profile.customer_id,
         segment=profile.segment,
@@ -79,8 +80,8 @@ def to_nudge(nid: str, customer_id: str, candidate: Candidate, created_at: datet
 
 def to_notification(nudge: advice_pb2.Nudge, priority: str, origin_produced_at_ms: int) -> events_pb2.Notification:
     notification = events_pb2.Notification(
-        id=f"{SOURCE}:{nudge.id}", customer_id=nudge.customer_id, kind=events_pb2.NUDGE,
-        priority=events_pb2.Priority.Value(priority), title=nudge.title, body=nudge.body,
+        id=f"{SOURCE}:{nudge.id}", customer_id=nudge.customer_id, kind=events_pb2.NOTIFICATION_KIND_NUDGE,
+        priority=enums.value_of(events_pb2.Priority, priority), title=nudge.title, body=nudge.body,
         reasons=nudge.reasons, source=SOURCE, source_id=nudge.id, origin_produced_at_ms=origin_produced_at_ms,
         data={**nudge.data, "nudge_type": nudge.type},
         actions=[common_pb2.Action(id=a, label=label) for a, label in _ACTIONS.get(nudge.type, ())]

@@ -19,6 +19,7 @@ from services.advice.policy import RankingConfig
 from services.advice.ranking import Fatigue
 from services.advice.state import CustomerState
 from services.gen.proactivecare.v1 import advice_pb2
+from services.platform import enums
 from services.platform.storage import Migration, Tx, create_tables, instant, to_json
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class AdviceRepository:
             return None
         nudge = advice_pb2.Nudge.FromString(bytes(row.nudge))
         if row.response:
-            nudge.response = advice_pb2.NudgeResponse.Value(row.response)
+            nudge.response = enums.value_of(advice_pb2.NudgeResponse, row.response)
         return nudge, Context.from_dict(json.loads(row.context))
 
     def set_response(self, nudge_id: str, response: str, at: datetime) -> None:
@@ -129,7 +130,7 @@ class AdviceRepository:
     def _nudge(blob: bytes, response: str) -> advice_pb2.Nudge:
         nudge = advice_pb2.Nudge.FromString(bytes(blob))
         if response:
-            nudge.response = advice_pb2.NudgeResponse.Value(response)
+            nudge.response = enums.value_of(advice_pb2.NudgeResponse, response)
         return nudge
 
     # ---- bandit and fatigue ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from services.advice.policy import PolicyBook
 from services.advice.ranking import Fatigue, record_response, reward_of
 from services.advice.repository import AdviceRepository
 from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc
-from services.platform import auth
+from services.platform import auth, enums
 from services.platform.errors import NotFoundError
 from services.platform.grpc_server import GrpcService
 from services.platform.paging import cut_page, read_page
@@ -37,7 +37,7 @@ def validate_response(request: advice_pb2.RespondToNudgeRequest) -> str:
     require(request.response in advice_pb2.NudgeResponse.values(), "response", "is not a known response")
     require(request.response != advice_pb2.NUDGE_RESPONSE_UNSPECIFIED, "response",
             "must be HELPFUL, NOT_HELPFUL, ACTED or DISMISSED")
-    return advice_pb2.NudgeResponse.Name(request.response)
+    return enums.short_name(advice_pb2.NudgeResponse, request.response)
 
 
 class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
@@ -58,13 +58,14 @@ class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
         return advice_pb2.ListNudgesResponse(nudges=nudges, page=page)
 
     async def RespondToNudge(self, request: advice_pb2.RespondToNudgeRequest, context: grpc.aio.ServicerContext,
-                             ) -> advice_pb2.Nudge:
+                             ) -> advice_pb2.RespondToNudgeResponse:
         response = validate_response(request)
         found = await self.store.reading(lambda tx: AdviceRepository(tx).get_nudge(request.nudge_id))
         if found is None:
             raise NotFoundError(f"nudge {request.nudge_id} not found")
         auth.require_customer(found[0].customer_id)
-        return await self.store.call(lambda: self.respond(request.nudge_id, response))
+        return advice_pb2.RespondToNudgeResponse(
+            nudge=await self.store.call(lambda: self.respond(request.nudge_id, response)))
 
     def respond(self, nudge_id: str, response: str) -> advice_pb2.Nudge:
         """Record the answer; the first answer to a nudge trains the bandit and the customer's fatigue record.
@@ -89,7 +90,7 @@ class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
                 repo.save_fatigue(nudge.customer_id, nudge.type,
                                        record_response(fatigue, response, now, policy.ranking))
         self.metrics.responses.labels(nudge.type, response).inc()
-        nudge.response = advice_pb2.NudgeResponse.Value(response)
+        nudge.response = enums.value_of(advice_pb2.NudgeResponse, response)
         return nudge
 
 

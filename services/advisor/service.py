@@ -29,8 +29,9 @@ from services.platform.storage import Store
 T = TypeVar("T")
 
 SERVICE_NAME = "proactivecare.v1.AdvisorQueueService"
-_STATES = {"QUEUED": advisor_pb2.QUEUED, "CLAIMED": advisor_pb2.CLAIMED, "SNOOZED": advisor_pb2.SNOOZED,
-           "DONE": advisor_pb2.DONE}
+_STATES = {"QUEUED": advisor_pb2.TASK_STATE_QUEUED, "CLAIMED": advisor_pb2.TASK_STATE_CLAIMED,
+           "SNOOZED": advisor_pb2.TASK_STATE_SNOOZED,
+           "DONE": advisor_pb2.TASK_STATE_DONE}
 
 
 def to_proto(row: TaskRow) -> advisor_pb2.QueuedTask:
@@ -67,36 +68,37 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
         return principal
 
     async def ClaimNext(self, request: advisor_pb2.ClaimNextRequest, context: grpc.aio.ServicerContext,
-                        ) -> advisor_pb2.ClaimedTask:
+                        ) -> advisor_pb2.ClaimNextResponse:
         lease = lease_seconds(request, self._policy())
         principal = auth.require_queue(request.queue)
         row = await self._write(lambda repo: repo.claim_next(request.queue, principal.subject, lease))
         if row is None:
-            return advisor_pb2.ClaimedTask(empty=True)
+            return advisor_pb2.ClaimNextResponse(empty=True)
         self.metrics.claims.labels(request.queue).inc()
-        return advisor_pb2.ClaimedTask(task=to_proto(row))
+        return advisor_pb2.ClaimNextResponse(task=to_proto(row))
 
     async def Complete(self, request: advisor_pb2.CompleteRequest, context: grpc.aio.ServicerContext,
-                       ) -> advisor_pb2.QueuedTask:
+                       ) -> advisor_pb2.CompleteResponse:
         validate_complete(request, self._policy())
         principal = await self._member_of_tasks_queue(request.task_id)
         row = await self._write(lambda repo: repo.complete(request.task_id, principal.subject, request.outcome,
                                                          request.note))
         self.metrics.completed.labels(row.task.queue, row.outcome).inc()
-        return to_proto(row)
+        return advisor_pb2.CompleteResponse(task=to_proto(row))
 
     async def Snooze(self, request: advisor_pb2.SnoozeRequest, context: grpc.aio.ServicerContext,
-                     ) -> advisor_pb2.QueuedTask:
+                     ) -> advisor_pb2.SnoozeResponse:
         validate_snooze(request, self._policy())
         principal = await self._member_of_tasks_queue(request.task_id)
-        return to_proto(await self._write(lambda repo: repo.snooze(request.task_id, principal.subject,
-                                                                   request.snooze_seconds)))
+        row = await self._write(lambda repo: repo.snooze(request.task_id, principal.subject, request.snooze_seconds))
+        return advisor_pb2.SnoozeResponse(task=to_proto(row))
 
     async def Release(self, request: advisor_pb2.ReleaseRequest, context: grpc.aio.ServicerContext,
-                      ) -> advisor_pb2.QueuedTask:
+                      ) -> advisor_pb2.ReleaseResponse:
         validate_task_id(request.task_id)
         principal = await self._member_of_tasks_queue(request.task_id)
-        return to_proto(await self._write(lambda repo: repo.release(request.task_id, principal.subject)))
+        row = await self._write(lambda repo: repo.release(request.task_id, principal.subject))
+        return advisor_pb2.ReleaseResponse(task=to_proto(row))
 
     async def ListQueue(self, request: advisor_pb2.ListQueueRequest, context: grpc.aio.ServicerContext,
                         ) -> advisor_pb2.ListQueueResponse:
@@ -109,7 +111,7 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
         return advisor_pb2.ListQueueResponse(tasks=[to_proto(r) for r in rows], page=page)
 
     async def WatchQueue(self, request: advisor_pb2.WatchQueueRequest, context: grpc.aio.ServicerContext,
-                         ) -> AsyncIterator[advisor_pb2.QueuedTask]:
+                         ) -> AsyncIterator[advisor_pb2.WatchQueueResponse]:
         """The open tasks now, then every change to the queue as it happens (until the caller hangs up)."""
         validate_queue_name(request.queue)
         auth.require_queue(request.queue)
@@ -119,14 +121,14 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
         while True:
             rows = await self._read(lambda repo, at=offset: repo.list_queue(request.queue, at, policy.max_page_size))
             for row in rows:
-                yield to_proto(row)
+                yield advisor_pb2.WatchQueueResponse(task=to_proto(row))
             if len(rows) < policy.max_page_size:
                 break
             offset += len(rows)
         while True:
             changes = await self._read(lambda repo, after=seq: repo.changes_since(request.queue, after))
             for change_seq, row in changes:
-                yield to_proto(row)
+                yield advisor_pb2.WatchQueueResponse(task=to_proto(row))
                 seq = change_seq  # the next poll starts after the last change sent
             if not changes:
                 await asyncio.sleep(self.watch_poll_seconds)

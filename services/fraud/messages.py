@@ -12,6 +12,7 @@ from services.fraud.decision import FraudDecision
 from services.fraud.events import Label, TxEvent
 from services.fraud.explain import summary
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, fraud_pb2
+from services.platform import enums
 from services.platform.errors import ValidationError
 from services.platform.money import CURRENCY_EXPONENTS, format_money
 from services.platform.validation import require, validate_transaction
@@ -21,7 +22,7 @@ ACTION_FRAUD = common_pb2.Action(id="fraud.freeze", label="No, freeze my card")
 COORDINATE_LIMIT_KM = 100_000.0
 
 
-CHANNEL_NAMES: dict[int, str] = {number: name for name, number in events_pb2.Channel.items()}
+CHANNEL_NAMES: dict[int, str] = {n: enums.short_name(events_pb2.Channel, n) for n in events_pb2.Channel.values()}
 
 
 def alert_id_for(tx_id: str) -> str:
@@ -30,15 +31,15 @@ def alert_id_for(tx_id: str) -> str:
 
 
 def is_card_debit(tx: events_pb2.Transaction, scored_channels: frozenset[str]) -> bool:
-    return (tx.direction == events_pb2.DEBIT and CHANNEL_NAMES.get(tx.channel) in scored_channels
-            and tx.status == events_pb2.BOOKED)
+    return (tx.direction == events_pb2.DIRECTION_DEBIT and CHANNEL_NAMES.get(tx.channel) in scored_channels
+            and tx.status != events_pb2.TRANSACTION_STATUS_RETURNED)  # unset reads as booked
 
 
 def validate_scorable(tx: events_pb2.Transaction, scored_channels: frozenset[str],
                       field: str = "transaction") -> None:
     """What ScoreTransaction needs beyond a valid transaction: a card debit at a terminal or merchant."""
     validate_transaction(tx, field)
-    require(tx.direction == events_pb2.DEBIT, f"{field}.direction", "only card debits are scored")
+    require(tx.direction == events_pb2.DIRECTION_DEBIT, f"{field}.direction", "only card debits are scored")
     channel = CHANNEL_NAMES.get(tx.channel, "?")
     require(channel in scored_channels, f"{field}.channel",
             f"must be one of {', '.join(sorted(scored_channels))}")
@@ -108,17 +109,17 @@ def alert_pb(alert: AlertRecord) -> fraud_pb2.Alert:
 def notification(alert: AlertRecord, decision: FraudDecision, origin_produced_at_ms: int) -> events_pb2.Notification:
     amount = format_money(alert.amount_minor, alert.currency)
     where = f" at {alert.merchant_name}" if alert.merchant_name else ""
-    blocked = decision.verdict == fraud_pb2.BLOCK
+    blocked = decision.verdict == fraud_pb2.DECISION_BLOCK
     title = "We stopped a card payment: was it you?" if blocked else "Was this card payment you?"
     why = summary(decision.reasons)
     body = f"{amount}{where}. It stood out: {why}." if why else f"{amount}{where}."
     return events_pb2.Notification(
-        id=f"fraud:{alert.id}", customer_id=alert.customer_id, kind=events_pb2.FRAUD_ALERT,
-        priority=events_pb2.URGENT if blocked else events_pb2.HIGH, title=title, body=body,
+        id=f"fraud:{alert.id}", customer_id=alert.customer_id, kind=events_pb2.NOTIFICATION_KIND_FRAUD_ALERT,
+        priority=events_pb2.PRIORITY_URGENT if blocked else events_pb2.PRIORITY_HIGH, title=title, body=body,
         reasons=reasons_pb(decision), actions=[ACTION_GENUINE, ACTION_FRAUD], created_at=_ts(alert.created_at),
         source="fraud", source_id=alert.id, origin_produced_at_ms=origin_produced_at_ms,
         data={"alert_id": alert.id, "transaction_id": alert.transaction_id, "amount_minor": str(alert.amount_minor),
-              "currency": alert.currency, "decision": fraud_pb2.Decision.Name(alert.decision),
+              "currency": alert.currency, "decision": enums.short_name(fraud_pb2.Decision, alert.decision),
               "score": f"{alert.score:.4f}"})
 
 

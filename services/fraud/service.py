@@ -92,14 +92,16 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
         alerts, page = cut_page(alerts, offset, size)
         return fraud_pb2.ListAlertsResponse(alerts=[alert_pb(a) for a in alerts], page=page)
 
-    async def GetAlert(self, request: fraud_pb2.GetAlertRequest, context: grpc.aio.ServicerContext) -> fraud_pb2.Alert:
-        return alert_pb(await self._own_alert(request.alert_id))
+    async def GetAlert(self, request: fraud_pb2.GetAlertRequest,
+                       context: grpc.aio.ServicerContext) -> fraud_pb2.GetAlertResponse:
+        return fraud_pb2.GetAlertResponse(alert=alert_pb(await self._own_alert(request.alert_id)))
 
     async def ResolveAlert(self, request: fraud_pb2.ResolveAlertRequest,
-                           context: grpc.aio.ServicerContext) -> fraud_pb2.Alert:
+                           context: grpc.aio.ServicerContext) -> fraud_pb2.ResolveAlertResponse:
         alert = await self._own_alert(request.alert_id)
         updated, _changed = resolve(alert, request.confirmed_fraud, self.clock())
-        return alert_pb(await self.store.call(lambda: self._record_answer(updated)))
+        answered = await self.store.call(lambda: self._record_answer(updated))
+        return fraud_pb2.ResolveAlertResponse(alert=alert_pb(answered))
 
     async def _own_alert(self, alert_id: str) -> AlertRecord:
         validate_alert_id(alert_id)

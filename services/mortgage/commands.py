@@ -153,7 +153,7 @@ def _through_kafka(bank: Any) -> tuple[list, dict[str, Any]]:
         finally:
             if broker is not None:
                 broker.stop()
-    care = [n for n in notes if n.kind == events_pb2.CARE_OFFER]
+    care = [n for n in notes if n.kind == events_pb2.NOTIFICATION_KIND_CARE_OFFER]
     return offers, {
         "path": "kafka", "records_produced": produced,
         "produce_seconds": round(produced_at - started, 1),

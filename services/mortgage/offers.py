@@ -43,8 +43,8 @@ def notification(customer_id: str, mortgage: ExistingMortgage, decision: CareDec
     return events_pb2.Notification(
         id=decision.offer_id,
         customer_id=customer_id,
-        kind=events_pb2.CARE_OFFER,
-        priority=events_pb2.HIGH,
+        kind=events_pb2.NOTIFICATION_KIND_CARE_OFFER,
+        priority=events_pb2.PRIORITY_HIGH,
         title="Help with your mortgage payment",
         body="\n".join(lines),
         reasons=reasons(decision.reasons),

@@ -22,6 +22,7 @@ from services.mortgage.model import (
     PropertyDetails,
     Reason,
 )
+from services.platform import enums
 from services.platform.errors import ValidationError
 
 
@@ -37,7 +38,7 @@ def _money(m: common_pb2.Money, field: str, currency: str) -> int:
 
 def _enum_name(enum: object, value: int, field: str) -> str:
     try:
-        return enum.Name(value)  # type: ignore[attr-defined]
+        return enums.short_name(enum, value)
     except ValueError as exc:
         raise ValidationError(field, f"unknown value {value}") from exc
 
@@ -112,7 +113,7 @@ def option(o: FlexOption, currency: str) -> mortgage_pb2.FlexibleOption:
 
 def eligibility_response(r: EligibilityResult) -> mortgage_pb2.CheckEligibilityResponse:
     return mortgage_pb2.CheckEligibilityResponse(
-        outcome=mortgage_pb2.EligibilityOutcome.Value(r.outcome.value),
+        outcome=enums.value_of(mortgage_pb2.EligibilityOutcome, r.outcome.value),
         max_loan=money(r.max_loan_minor, r.currency),
         monthly_payment=money(r.monthly_payment_minor, r.currency),
         stressed_monthly_payment=money(r.stressed_monthly_payment_minor, r.currency),
@@ -135,19 +136,20 @@ def care_response(c: CareOptions) -> mortgage_pb2.GetCareOptionsResponse:
 
 def savings_minor(profile: events_pb2.CustomerProfile, currency: str) -> int:
     return sum(p.balance.amount_minor for p in profile.products
-               if p.type == events_pb2.SAVINGS and p.balance.currency == currency and p.balance.amount_minor > 0)
+               if p.type == events_pb2.PRODUCT_TYPE_SAVINGS and p.balance.currency == currency
+               and p.balance.amount_minor > 0)
 
 
 def overdraft_limit_minor(profile: events_pb2.CustomerProfile) -> int:
-    return max((p.overdraft_limit.amount_minor for p in profile.products if p.type == events_pb2.CURRENT_ACCOUNT),
-               default=0)
+    return max((p.overdraft_limit.amount_minor for p in profile.products
+                if p.type == events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT), default=0)
 
 
 def mortgages(profile: events_pb2.CustomerProfile) -> list[ExistingMortgage]:
     """The customer's mortgages as domain objects (savings count towards an offset)."""
     found = []
     for product in profile.products:
-        if product.type != events_pb2.MORTGAGE or not product.HasField("mortgage"):
+        if product.type != events_pb2.PRODUCT_TYPE_MORTGAGE or not product.HasField("mortgage"):
             continue
         m = product.mortgage
         currency = m.balance.currency or m.monthly_payment.currency
@@ -170,9 +172,9 @@ def txn(tx: events_pb2.Transaction) -> Txn:
         at=datetime.fromtimestamp(tx.timestamp.seconds, UTC),
         amount_minor=tx.amount.amount_minor,
         currency=tx.amount.currency,
-        is_credit=tx.direction == events_pb2.CREDIT,
-        channel=events_pb2.Channel.Name(tx.channel) if tx.channel in events_pb2.Channel.values() else "",
-        returned=tx.status == events_pb2.RETURNED,
+        is_credit=tx.direction == events_pb2.DIRECTION_CREDIT,
+        channel=enums.short_name(events_pb2.Channel, tx.channel) if tx.channel in events_pb2.Channel.values() else "",
+        returned=tx.status == events_pb2.TRANSACTION_STATUS_RETURNED,
         mcc=tx.merchant.mcc,
         merchant_name=tx.merchant.name,
         description=tx.description,

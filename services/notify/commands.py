@@ -8,7 +8,7 @@ import os
 import grpc
 
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2, notify_pb2_grpc
-from services.platform import auth
+from services.platform import auth, enums
 from services.platform.client import connect
 from services.platform.settings import Settings
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def format_notification(item: notify_pb2.DeliveredNotification) -> str:
     n = item.notification
-    kind = events_pb2.NotificationKind.Name(n.kind)
+    kind = enums.short_name(events_pb2.NotificationKind, n.kind)
     lines = [f"#{item.sequence} [{kind}] {n.title}", f"    {n.body}"]
     lines += [f"    why: {r.text} ({r.code})" for r in n.reasons]
     if n.actions:
@@ -42,7 +42,7 @@ def _watch(args: argparse.Namespace) -> int:
         request = notify_pb2.SubscribeRequest(customer_id=args.customer, after_sequence=args.after)
         try:
             for item in stub.Subscribe(request, wait_for_ready=True):
-                print(format_notification(item), flush=True)
+                print(format_notification(item.delivered), flush=True)
         except KeyboardInterrupt:
             return 0
         except grpc.RpcError as err:

@@ -16,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2
+from services.platform import enums
 from services.platform.errors import ValidationError
 
 MINUTES_PER_DAY = 24 * 60
@@ -50,8 +51,8 @@ def load_policy(path: Path = POLICY_FILE) -> Policy:
         quiet_start=quiet["start_minute"], quiet_end=quiet["end_minute"], quiet_enabled=quiet["enabled"],
         max_per_day=raw["default_max_nudges_per_day"], max_per_week=raw["default_max_nudges_per_week"],
         max_cap=raw["max_cap"],
-        urgent_kinds=frozenset(events_pb2.NotificationKind.Value(k) for k in raw["urgent_kinds"]),
-        hold_min_priority=events_pb2.Priority.Value(raw["hold_over_cap_min_priority"]),
+        urgent_kinds=frozenset(enums.value_of(events_pb2.NotificationKind, k) for k in raw["urgent_kinds"]),
+        hold_min_priority=enums.value_of(events_pb2.Priority, raw["hold_over_cap_min_priority"]),
     )
 
 
@@ -84,9 +85,9 @@ def validate_preferences(prefs: notify_pb2.Preferences, policy: Policy | None = 
         raise ValidationError(f"{field}.max_nudges_per_week", "must not be below max_nudges_per_day")
     for kind in prefs.opted_out_kinds:
         if kind in p.urgent_kinds:
+            name = enums.short_name(events_pb2.NotificationKind, kind)
             raise ValidationError(f"{field}.opted_out_kinds",
-                                  f"{events_pb2.NotificationKind.Name(kind)} alerts protect the customer and "
-                                  "cannot be turned off")
+                                  f"{name} alerts protect the customer and cannot be turned off")
         if kind == events_pb2.NOTIFICATION_KIND_UNSPECIFIED or kind not in events_pb2.NotificationKind.values():
             raise ValidationError(f"{field}.opted_out_kinds", f"unknown kind {kind}")
 

@@ -16,7 +16,7 @@ from services.notify.hub import SubscriberHub
 from services.notify.policy import validate_preferences
 from services.notify.repository import NotifyRepository, Stored
 from services.notify.routing import preferences
-from services.platform import auth, tracing
+from services.platform import auth, enums, tracing
 from services.platform.errors import ValidationError
 from services.platform.metrics import PREFIX
 from services.platform.storage import Store, utc_now
@@ -41,7 +41,7 @@ def _delivery_span(item: Stored) -> Any:
                          tracing.context_from([("traceparent", item.trace_parent or "")]),
                          attributes={"proactivecare.notification.sequence": item.sequence,
                                      "proactivecare.notification.kind":
-                                         events_pb2.NotificationKind.Name(item.notification.kind)})
+                                         enums.short_name(events_pb2.NotificationKind, item.notification.kind)})
 
 
 class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
@@ -51,7 +51,7 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
         self.metrics = metrics
 
     async def Subscribe(self, request: notify_pb2.SubscribeRequest,
-                        context: grpc.aio.ServicerContext) -> AsyncIterator[notify_pb2.DeliveredNotification]:
+                        context: grpc.aio.ServicerContext) -> AsyncIterator[notify_pb2.SubscribeResponse]:
         _require_customer_id(request.customer_id)
         if request.after_sequence < 0:
             raise ValidationError("after_sequence", "must not be negative")
@@ -68,7 +68,7 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
                     await self.store.call(lambda batch=batch: self._observe_first_delivery(batch))
                     for item in batch:
                         span = _delivery_span(item) if tracing.enabled() and item.trace_parent else None
-                        yield item.to_proto()
+                        yield notify_pb2.SubscribeResponse(delivered=item.to_proto())
                         if span is not None:
                             span.end()
                         last = item.sequence
@@ -90,7 +90,7 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
             first = [s for s in fresh if repo.mark_first_sent(s.notification.id, now)]
         for s in first:
             if s.notification.origin_produced_at_ms > 0:
-                kind = events_pb2.NotificationKind.Name(s.notification.kind)
+                kind = enums.short_name(events_pb2.NotificationKind, s.notification.kind)
                 self.metrics.time_to_notify.labels(kind).observe(
                     max(0.0, now.timestamp() - s.notification.origin_produced_at_ms / 1000))
 
@@ -129,19 +129,20 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
                                                     page=common_pb2.PageResponse(next_page_token=token))
 
     async def GetPreferences(self, request: notify_pb2.GetPreferencesRequest,
-                             context: grpc.aio.ServicerContext) -> notify_pb2.Preferences:
+                             context: grpc.aio.ServicerContext) -> notify_pb2.GetPreferencesResponse:
         _require_customer_id(request.customer_id)
         auth.require_customer(request.customer_id)
-        return await self.store.reading(lambda tx: preferences(NotifyRepository(tx), request.customer_id))
+        found = await self.store.reading(lambda tx: preferences(NotifyRepository(tx), request.customer_id))
+        return notify_pb2.GetPreferencesResponse(preferences=found)
 
     async def UpdatePreferences(self, request: notify_pb2.UpdatePreferencesRequest,
-                                context: grpc.aio.ServicerContext) -> notify_pb2.Preferences:
+                                context: grpc.aio.ServicerContext) -> notify_pb2.UpdatePreferencesResponse:
         if not request.HasField("preferences"):
             raise ValidationError("preferences", "is required")
         validate_preferences(request.preferences)
         auth.require_customer(request.preferences.customer_id)
         await self.store.writing(lambda tx: NotifyRepository(tx).save_preferences(request.preferences, utc_now()))
-        return request.preferences
+        return notify_pb2.UpdatePreferencesResponse(preferences=request.preferences)
 
 
 def _require_customer_id(customer_id: str) -> None:

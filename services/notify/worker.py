@@ -13,7 +13,7 @@ from services.notify.policy import Decision, Outcome
 from services.notify.repository import NotifyRepository
 from services.notify.routing import route
 from services.notify.service import TIME_TO_NOTIFY_BUCKETS
-from services.platform import streams, topics, tracing
+from services.platform import enums, streams, topics, tracing
 from services.platform.kafka_io import Output
 from services.platform.metrics import PREFIX
 from services.platform.runner import Record, Source
@@ -33,13 +33,13 @@ class RoutingMetrics:
             f"{PREFIX}_notify_time_to_deliverable_seconds",
             "From the originating transaction's produce time to the notification stored and deliverable",
             ("kind",), buckets=TIME_TO_NOTIFY_BUCKETS, registry=registry)
-        for kind in events_pb2.NotificationKind.keys()[1:]:
+        for kind in enums.short_names(events_pb2.NotificationKind)[1:]:
             self.time_to_deliverable.labels(kind)
             for outcome in Outcome:
                 self.routed.labels(kind, outcome.value)
 
     def count(self, n: events_pb2.Notification, decision: Decision) -> None:
-        self.routed.labels(events_pb2.NotificationKind.Name(n.kind), decision.outcome.value).inc()
+        self.routed.labels(enums.short_name(events_pb2.NotificationKind, n.kind), decision.outcome.value).inc()
 
 
 def sources(settings: Settings) -> list[Source]:
@@ -79,6 +79,6 @@ class NotificationHandler:
         now = time.time()
         for n in self._deliverable:
             if n.origin_produced_at_ms > 0:
-                self.metrics.time_to_deliverable.labels(events_pb2.NotificationKind.Name(n.kind)).observe(
+                self.metrics.time_to_deliverable.labels(enums.short_name(events_pb2.NotificationKind, n.kind)).observe(
                     max(0.0, now - n.origin_produced_at_ms / 1000))
         self.hub.wake(r.value.customer_id for r in records if r.topic == self.notifications_topic)

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from services.platform import auth, logs, tracing
+from services.platform import auth, logs, reflection, tracing
 from services.platform.errors import (
     FailedPreconditionError,
     NotFoundError,
@@ -40,7 +42,7 @@ GO_CODE_NAMES: dict[grpc.StatusCode, str] = {
     for c in grpc.StatusCode
 }
 
-OPEN_SERVICES = frozenset({health.SERVICE_NAME, reflection.SERVICE_NAME, "grpc.reflection.v1.ServerReflection"})
+OPEN_SERVICES = frozenset({health.SERVICE_NAME, *reflection.NAMES})
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class _CallGuard:
     async def fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
         if isinstance(exc, auth.AuthError):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        if isinstance(exc, ValidationError):  # the readable message, and the field in machine-readable details
+            await context.abort_with_status(rpc_status.to_status(bad_request(exc)))
         for kind, code in _ERROR_CODES:
             if isinstance(exc, kind):
                 await context.abort(code, str(exc))
@@ -114,6 +118,16 @@ class _CallGuard:
             span.set_attribute("rpc.grpc.status_code", code.value[0] if isinstance(code, grpc.StatusCode) else -1)
             span.end()
         self.metrics.handling_seconds.labels(*self.labels).observe(time.perf_counter() - started)
+
+
+def bad_request(exc: ValidationError) -> status_pb2.Status:
+    """INVALID_ARGUMENT with the readable "field: message" text and a google.rpc.BadRequest naming the field
+    (`reason` = the validator's code, upper-cased as google.rpc asks), so a client library can point at it."""
+    violation = error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=exc.message,
+                                                            reason=exc.reason.upper())
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+    return status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc), details=[detail])
 
 
 def _guard_unary(guard: _CallGuard, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -218,7 +232,7 @@ async def start_grpc_server(services: Sequence[GrpcService], *, host: str, port:
     for s in services:
         s.add_to_server(s.servicer, server)
     names = tuple(s.name for s in services)
-    reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable(server, (*names, health.SERVICE_NAME))
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
     running = GrpcServer(server, health_servicer, bound, names)

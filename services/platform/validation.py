@@ -66,7 +66,7 @@ def _money_suspect(money: common_pb2.Money, allow_negative: bool = False) -> boo
 def validate_customer_profile(p: events_pb2.CustomerProfile, field: str = "profile") -> None:
     require(p.customer_id != "", f"{field}.customer_id", "is required", "missing_customer_id")
     for i, product in enumerate(p.products):
-        if product.type == events_pb2.MORTGAGE:
+        if product.type == events_pb2.PRODUCT_TYPE_MORTGAGE:
             m = product.mortgage
             validate_money(m.balance, f"{field}.products[{i}].mortgage.balance")
             require(m.remaining_term_months >= 0, f"{field}.products[{i}].mortgage.remaining_term_months",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.gen.proactivecare.v1 import events_pb2
+from services.platform import enums
 from services.simulator import handbook
 from services.simulator.bank_config import BankConfig
 from services.simulator.customers import BankCustomer, build_customers
@@ -57,7 +58,7 @@ def bank_stats(bank: Bank) -> dict[str, object]:
     ledger = bank.ledger
     customers = bank.customers
     values, counts = np.unique(ledger.channel, return_counts=True)
-    channel_counts = {events_pb2.Channel.Name(int(c)): int(n) for c, n in zip(values, counts, strict=True)}
+    channel_counts = {enums.short_name(events_pb2.Channel, int(c)): int(n) for c, n in zip(values, counts, strict=True)}
     hardship = [c for c in customers if c.hardship is not None]
     hardship_mortgage = {c.index for c in hardship if c.mortgage is not None}
     missed_customers = {m.customer for m in ledger.missed_payments}

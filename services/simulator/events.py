@@ -82,7 +82,7 @@ def profile(bank: Bank, customer: BankCustomer) -> events_pb2.CustomerProfile:
     products = [
         events_pb2.Product(
             id=customer.account_id,
-            type=events_pb2.CURRENT_ACCOUNT,
+            type=events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT,
             balance=_money(customer.opening_balance_minor, currency),
             overdraft_limit=_money(customer.overdraft_limit_minor, currency),
         )
@@ -91,7 +91,7 @@ def profile(bank: Bank, customer: BankCustomer) -> events_pb2.CustomerProfile:
         products.append(
             events_pb2.Product(
                 id=customer.savings.account_id,
-                type=events_pb2.SAVINGS,
+                type=events_pb2.PRODUCT_TYPE_SAVINGS,
                 balance=_money(customer.savings.balance_minor, currency),
             )
         )
@@ -100,7 +100,7 @@ def profile(bank: Bank, customer: BankCustomer) -> events_pb2.CustomerProfile:
         products.append(
             events_pb2.Product(
                 id=m.id,
-                type=events_pb2.MORTGAGE,
+                type=events_pb2.PRODUCT_TYPE_MORTGAGE,
                 balance=_money(m.principal_minor, currency),
                 mortgage=events_pb2.Mortgage(
                     id=m.id,

@@ -20,21 +20,21 @@ from services.simulator.handbook import SECONDS_PER_DAY
 from services.simulator.merchants import MerchantDirectory
 from services.simulator.schedule import CREDIT_KINDS, CURRENT, SAVINGS, Kind, Plan
 
-BOOKED = events_pb2.BOOKED
-RETURNED = events_pb2.RETURNED
-DEBIT = events_pb2.DEBIT
-CREDIT = events_pb2.CREDIT
+BOOKED = events_pb2.TRANSACTION_STATUS_BOOKED
+RETURNED = events_pb2.TRANSACTION_STATUS_RETURNED
+DEBIT = events_pb2.DIRECTION_DEBIT
+CREDIT = events_pb2.DIRECTION_CREDIT
 
 _CHANNEL_OF_KIND = {
-    Kind.SALARY: events_pb2.SALARY,
-    Kind.LOAN_IN: events_pb2.TRANSFER_IN,
-    Kind.INTEREST: events_pb2.INTEREST,
-    Kind.BILL: events_pb2.DIRECT_DEBIT,
-    Kind.MORTGAGE: events_pb2.MORTGAGE_PAYMENT,
-    Kind.LOAN_REPAY: events_pb2.DIRECT_DEBIT,
-    Kind.ATM: events_pb2.ATM,
-    Kind.GAMBLING: events_pb2.CARD_NOT_PRESENT,
-    Kind.FEE: events_pb2.FEE,
+    Kind.SALARY: events_pb2.CHANNEL_SALARY,
+    Kind.LOAN_IN: events_pb2.CHANNEL_TRANSFER_IN,
+    Kind.INTEREST: events_pb2.CHANNEL_INTEREST,
+    Kind.BILL: events_pb2.CHANNEL_DIRECT_DEBIT,
+    Kind.MORTGAGE: events_pb2.CHANNEL_MORTGAGE_PAYMENT,
+    Kind.LOAN_REPAY: events_pb2.CHANNEL_DIRECT_DEBIT,
+    Kind.ATM: events_pb2.CHANNEL_ATM,
+    Kind.GAMBLING: events_pb2.CHANNEL_CARD_NOT_PRESENT,
+    Kind.FEE: events_pb2.CHANNEL_FEE,
 }
 FEE_COUNTERPARTY = "cp_bank_fees"
 FEE_DESCRIPTION = "Overdraft fee"
@@ -221,7 +221,7 @@ def book(
         channel_of_kind[k] = ch
     channel = channel_of_kind[kind]
     card = (kind == int(Kind.CARD)) | (kind == int(Kind.DUPLICATE))
-    channel[card] = np.where(online[card], events_pb2.CARD_NOT_PRESENT, events_pb2.CARD_PRESENT)
+    channel[card] = np.where(online[card], events_pb2.CHANNEL_CARD_NOT_PRESENT, events_pb2.CHANNEL_CARD_PRESENT)
     credit = np.isin(kind, [int(k) for k in CREDIT_KINDS])
 
     counterparties = [*plan.counterparties, FEE_COUNTERPARTY]

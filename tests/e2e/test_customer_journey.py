@@ -50,7 +50,7 @@ def test_every_service_consumes_the_simulators_stream_without_a_dead_letter(sett
             assert wait_for(lambda name=name: _handled(system[name], topic) == len(transactions), timeout=240), name
         assert all(_serving(svc) for svc in system.values())
         # notify stores what fraud produced a moment after fraud handled the last transaction
-        assert wait_for(lambda: events_pb2.FRAUD_ALERT in {row[0] for row in rows(
+        assert wait_for(lambda: events_pb2.NOTIFICATION_KIND_FRAUD_ALERT in {row[0] for row in rows(
             system["notify"].app.store, "SELECT DISTINCT kind FROM notifications")}, timeout=60)
     for spec in SOURCE_TOPICS:
         assert read_topic(settings, dlq(spec.name), expect=0, timeout=1) == [], spec.name
@@ -68,9 +68,9 @@ def test_a_suspicious_payment_reaches_the_app_and_the_answer_freezes_the_card(se
         suspicious = card_payment("E1-big", customer, 98_000, "T-NEVER-SEEN", now)
         produce(TRANSACTIONS, customer, suspicious.SerializeToString())
 
-        delivered = next(iter(stream))
+        delivered = next(iter(stream)).delivered
         alert_note = delivered.notification
-        assert delivered.sequence == 1 and alert_note.kind == events_pb2.FRAUD_ALERT
+        assert delivered.sequence == 1 and alert_note.kind == events_pb2.NOTIFICATION_KIND_FRAUD_ALERT
         assert alert_note.data["transaction_id"] == "E1-big"
         assert all(r.code and r.text for r in alert_note.reasons) and alert_note.body
         assert [a.label for a in alert_note.actions] == ["Yes, it was me", "No, freeze my card"]
@@ -78,8 +78,8 @@ def test_a_suspicious_payment_reaches_the_app_and_the_answer_freezes_the_card(se
 
         fraud = fraud_pb2_grpc.FraudServiceStub(connect(system["fraud"].target, token(customer)))
         alert = fraud.ResolveAlert(fraud_pb2.ResolveAlertRequest(alert_id=alert_note.source_id,
-                                                                 confirmed_fraud=True), timeout=10)
-        assert alert.status == fraud_pb2.CONFIRMED_FRAUD and alert.card_frozen
+                                                                 confirmed_fraud=True), timeout=10).alert
+        assert alert.status == fraud_pb2.ALERT_STATUS_CONFIRMED_FRAUD and alert.card_frozen
         feedback = read_topic(settings, FRAUD_FEEDBACK, expect=1)
         assert events_pb2.FraudFeedback.FromString(feedback[0].value).transaction_id == "E1-big"
 

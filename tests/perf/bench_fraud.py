@@ -150,7 +150,8 @@ def run(base: Settings) -> dict[str, float]:
         fill_topic(settings, TRANSACTIONS, txs)
         bare = bare_consumer_rate(settings, len(txs))
         worker = worker_rate(settings, len(txs), model_dir)
-        payments = [tx for tx in txs if tx.channel == events_pb2.CARD_PRESENT and tx.direction == events_pb2.DEBIT]
+        payments = [tx for tx in txs
+                    if tx.channel == events_pb2.CHANNEL_CARD_PRESENT and tx.direction == events_pb2.DIRECTION_DEBIT]
         figures: dict[str, float] = {
             "fraud_records": len(txs),
             "fraud_bare_consumer_records_per_s": round(bare, 1),

@@ -58,7 +58,7 @@ async def _subscribe_all(target: str, secret: str, customers: list[str], latenci
             token = auth.issue_token(secret, customer, auth.Role.CUSTOMER)
             call = stub.Subscribe(notify_pb2.SubscribeRequest(customer_id=customer), metadata=auth_metadata(token))
             async for item in call:
-                origin = item.notification.origin_produced_at_ms
+                origin = item.delivered.notification.origin_produced_at_ms
                 if origin:
                     latencies.append(time.time() * 1000 - origin)
 

@@ -13,7 +13,7 @@ import grpc
 
 from services.gen.proactivecare.v1 import fraud_pb2, fraud_pb2_grpc
 
-ANSWER = fraud_pb2.ScoreTransactionResponse(score=0.0, decision=fraud_pb2.ALLOW)
+ANSWER = fraud_pb2.ScoreTransactionResponse(score=0.0, decision=fraud_pb2.DECISION_ALLOW)
 
 
 class _Constant(fraud_pb2_grpc.FraudServiceServicer):

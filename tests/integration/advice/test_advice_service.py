@@ -21,7 +21,7 @@ from tests.unit.advice.test_service_and_worker import transaction
 def _profile(customer: str) -> events_pb2.CustomerProfile:
     profile = events_pb2.CustomerProfile(customer_id=customer, segment="mass", payday=28,
                                          monthly_income=common_pb2.Money(amount_minor=250_000, currency="GBP"))
-    profile.products.add(id="acc-1", type=events_pb2.CURRENT_ACCOUNT)
+    profile.products.add(id="acc-1", type=events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT)
     return profile
 
 
@@ -44,15 +44,15 @@ def test_a_price_rise_on_the_stream_becomes_one_nudge_notification_then_listed_a
         # dedupes; no second nudge is ever made
         assert len({n.id for n in notifications}) == 1
         note = notifications[0]
-        assert note.kind == events_pb2.NUDGE and note.customer_id == "C7"
+        assert note.kind == events_pb2.NOTIFICATION_KIND_NUDGE and note.customer_id == "C7"
         assert (note.data["old_amount_minor"], note.data["new_amount_minor"]) == ("1099", "1299")
 
         stub = advice_pb2_grpc.AdviceServiceStub(connect(svc.target, token("C7")))
         listed = stub.ListNudges(advice_pb2.ListNudgesRequest(customer_id="C7"), timeout=10)
         assert [n.id for n in listed.nudges] == [note.source_id]
         answered = stub.RespondToNudge(advice_pb2.RespondToNudgeRequest(
-            nudge_id=note.source_id, response=advice_pb2.HELPFUL), timeout=10)
-        assert answered.response == advice_pb2.HELPFUL
+            nudge_id=note.source_id, response=advice_pb2.NUDGE_RESPONSE_HELPFUL), timeout=10).nudge
+        assert answered.response == advice_pb2.NUDGE_RESPONSE_HELPFUL
 
         with pytest.raises(grpc.RpcError) as denied:
             advice_pb2_grpc.AdviceServiceStub(connect(svc.target, token("C8"))).ListNudges(

@@ -18,7 +18,7 @@ def _short_every_month(produce, customer: str) -> None:
     """Pay of 2,000.00 on the 25th, spending 80.00 a day: the balance runs out before every payday."""
     profile = events_pb2.CustomerProfile(customer_id=customer, payday=25, segment="mass",
                                          monthly_income=common_pb2.Money(amount_minor=200_000, currency="GBP"))
-    profile.products.add(id="acc-1", type=events_pb2.CURRENT_ACCOUNT)
+    profile.products.add(id="acc-1", type=events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT)
     produce(CUSTOMERS, customer, profile.SerializeToString())
     balance = 40_000
     start = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -27,12 +27,12 @@ def _short_every_month(produce, customer: str) -> None:
         if when.day == 25:
             balance += 200_000
             salary = transaction(f"{customer}-s{n}", when - timedelta(hours=6), 200_000, balance,
-                                 channel=events_pb2.SALARY, counterparty="cp_employer", description="Salary",
+                                 channel=events_pb2.CHANNEL_SALARY, counterparty="cp_employer", description="Salary",
                                  customer=customer)
-            salary.direction = events_pb2.CREDIT
+            salary.direction = events_pb2.DIRECTION_CREDIT
             produce(TRANSACTIONS, customer, salary.SerializeToString())
         balance -= 8_000
-        spend = transaction(f"{customer}-t{n}", when, 8_000, balance, channel=events_pb2.CARD_PRESENT,
+        spend = transaction(f"{customer}-t{n}", when, 8_000, balance, channel=events_pb2.CHANNEL_CARD_PRESENT,
                             counterparty="", description="Shop", customer=customer)
         produce(TRANSACTIONS, customer, spend.SerializeToString())
 

@@ -59,8 +59,8 @@ def test_tasks_from_the_stream_are_claimed_once_by_members_of_their_queue(settin
         assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "outcome" in invalid.value.details()
 
         done = ann.Complete(advisor_pb2.CompleteRequest(task_id="t-1", outcome="CONTACTED", note="called"),
-                            timeout=10)
-        assert done.state == advisor_pb2.DONE and done.outcome == "CONTACTED"
+                            timeout=10).task
+        assert done.state == advisor_pb2.TASK_STATE_DONE and done.outcome == "CONTACTED"
 
         seen = set()
         while True:
@@ -68,8 +68,8 @@ def test_tasks_from_the_stream_are_claimed_once_by_members_of_their_queue(settin
                 item = watched.get(timeout=5)
             except queue.Empty:
                 break
-            seen.add((item.task.id, item.state))
-            if ("t-1", advisor_pb2.DONE) in seen:
+            seen.add((item.task.task.id, item.task.state))
+            if ("t-1", advisor_pb2.TASK_STATE_DONE) in seen:
                 break
         watch.cancel()
-        assert ("t-1", advisor_pb2.DONE) in seen
+        assert ("t-1", advisor_pb2.TASK_STATE_DONE) in seen

@@ -51,7 +51,7 @@ def test_burst_of_scenario_1_and_3_frauds_notifies_each_once_within_seconds(
     assert sorted(n.data["transaction_id"] for n in notes) == sorted(f"{c}-fraud" for c in customers)
     assert len({n.id for n in notes}) == len(notes)  # each once
     for record, note in zip(records, notes, strict=True):
-        assert note.kind == events_pb2.FRAUD_ALERT and note.source == "fraud"
+        assert note.kind == events_pb2.NOTIFICATION_KIND_FRAUD_ALERT and note.source == "fraud"
         assert [a.label for a in note.actions] == ["Yes, it was me", "No, freeze my card"]
         assert note.reasons and "your usual amount" in note.body
         assert record.timestamp - note.origin_produced_at_ms < 5_000  # time to notify, per alert
@@ -78,17 +78,17 @@ def test_confirmed_fraud_freezes_the_card_and_raises_the_terminal_risk_the_next_
         for c in victims:
             app_stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token(c)))
             alert = app_stub.ResolveAlert(fraud_pb2.ResolveAlertRequest(alert_id=f"fa-{c}-x", confirmed_fraud=True),
-                                          timeout=10)
-            assert alert.status == fraud_pb2.CONFIRMED_FRAUD and alert.card_frozen
+                                          timeout=10).alert
+            assert alert.status == fraud_pb2.ALERT_STATUS_CONFIRMED_FRAUD and alert.card_frozen
         after = probe("p2", now + 1)
 
         assert after.score > before.score
-        assert before.decision == fraud_pb2.ALLOW
-        assert after.decision == fraud_pb2.CHALLENGE
+        assert before.decision == fraud_pb2.DECISION_ALLOW
+        assert after.decision == fraud_pb2.DECISION_CHALLENGE
         assert "TERMINAL_FRAUD_CONFIRMED" in [r.code for r in after.reasons]
         frozen = scorer.ScoreTransaction(fraud_pb2.ScoreTransactionRequest(
             transaction=card_payment("V1-next", "V1", 3000, "T-V1-0", now + 2)), timeout=10)
-        assert frozen.decision == fraud_pb2.BLOCK and frozen.reasons[0].code == "CARD_FROZEN"
+        assert frozen.decision == fraud_pb2.DECISION_BLOCK and frozen.reasons[0].code == "CARD_FROZEN"
 
         feedback = [events_pb2.FraudFeedback.FromString(r.value)
                     for r in read_topic(settings, FRAUD_FEEDBACK, expect=2, timeout=30)]
@@ -106,8 +106,8 @@ INVALID = [
     (_bad(customer_id=""), "transaction.customer_id"),
     (_bad(amount=common_pb2.Money(amount_minor=100, currency="XXX")), "transaction.amount.currency"),
     (_bad(amount=common_pb2.Money(amount_minor=-5, currency="EUR")), "transaction.amount.amount_minor"),
-    (_bad(direction=events_pb2.CREDIT), "transaction.direction"),
-    (_bad(channel=events_pb2.SALARY), "transaction.channel"),
+    (_bad(direction=events_pb2.DIRECTION_CREDIT), "transaction.direction"),
+    (_bad(channel=events_pb2.CHANNEL_SALARY), "transaction.channel"),
     (_bad(terminal_id="", merchant=events_pb2.Merchant()), "transaction.terminal_id"),
     (_bad(card_token="4111111111111111"), "transaction.card_token"),
     (_bad(merchant=events_pb2.Merchant(id="m", mcc="54A1")), "transaction.merchant.mcc"),
@@ -152,9 +152,9 @@ def test_a_customer_reaches_only_its_own_alerts(settings: Settings, produce, tok
         own = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token("OWN")))
         listed = own.ListAlerts(fraud_pb2.ListAlertsRequest(customer_id="OWN", open_only=True), timeout=10)
         assert [a.id for a in listed.alerts] == ["fa-OWN-x"]
-        assert listed.alerts[0].status == fraud_pb2.OPEN  # the other customer's attempt changed nothing
-        answered = own.ResolveAlert(fraud_pb2.ResolveAlertRequest(alert_id="fa-OWN-x"), timeout=10)
-        assert answered.status == fraud_pb2.CONFIRMED_GENUINE and not answered.card_frozen
+        assert listed.alerts[0].status == fraud_pb2.ALERT_STATUS_OPEN  # the other customer's attempt changed nothing
+        answered = own.ResolveAlert(fraud_pb2.ResolveAlertRequest(alert_id="fa-OWN-x"), timeout=10).alert
+        assert answered.status == fraud_pb2.ALERT_STATUS_CONFIRMED_GENUINE and not answered.card_frozen
         with pytest.raises(grpc.RpcError) as err:
             own.GetAlert(fraud_pb2.GetAlertRequest(alert_id="fa-nope"), timeout=10)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -25,20 +25,20 @@ def gbp(minor: int) -> common_pb2.Money:
 def profile(customer: str, *, in_arrears: bool = False) -> events_pb2.CustomerProfile:
     p = events_pb2.CustomerProfile(customer_id=customer, time_zone="Europe/London", payday=25,
                                    monthly_income=gbp(2_500_00), credit_score=720)
-    p.products.add(id=f"{customer}-acc", type=events_pb2.CURRENT_ACCOUNT, balance=gbp(1_000_00),
+    p.products.add(id=f"{customer}-acc", type=events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT, balance=gbp(1_000_00),
                    overdraft_limit=gbp(500_00))
     mortgage = events_pb2.Mortgage(id=f"{customer}-mtg", jurisdiction="UK", balance=gbp(150_000_00), rate_bps=450,
                                    remaining_term_months=240, monthly_payment=gbp(948_97), payment_day=1,
                                    property_value=gbp(300_000_00), in_arrears=in_arrears)
-    p.products.add(id=mortgage.id, type=events_pb2.MORTGAGE, balance=mortgage.balance, mortgage=mortgage)
+    p.products.add(id=mortgage.id, type=events_pb2.PRODUCT_TYPE_MORTGAGE, balance=mortgage.balance, mortgage=mortgage)
     return p
 
 
 def tx(customer: str, n: int, day: date, amount: int, *, salary: bool = False) -> events_pb2.Transaction:
     t = events_pb2.Transaction(
         id=f"{customer}-{n}", customer_id=customer, account_id=f"{customer}-acc", amount=gbp(amount),
-        direction=events_pb2.CREDIT if salary else events_pb2.DEBIT,
-        channel=events_pb2.SALARY if salary else events_pb2.CARD_PRESENT,
+        direction=events_pb2.DIRECTION_CREDIT if salary else events_pb2.DIRECTION_DEBIT,
+        channel=events_pb2.CHANNEL_SALARY if salary else events_pb2.CHANNEL_CARD_PRESENT,
         balance_after=gbp(2_000_00), timestamp=Timestamp(seconds=int(datetime(
             day.year, day.month, day.day, 9, tzinfo=UTC).timestamp())))
     if salary:
@@ -84,7 +84,7 @@ def test_salary_stopping_brings_one_care_offer_before_the_payment_and_a_late_sal
         assert {n.customer_id for n in notes} == {"STOP"}
         assert len({n.id for n in notes}) == 1
         note = notes[0]
-        assert note.kind == events_pb2.CARE_OFFER and note.source == "mortgage"
+        assert note.kind == events_pb2.NOTIFICATION_KIND_CARE_OFFER and note.source == "mortgage"
         assert note.data["due_date"] == "2025-06-01"
         assert note.created_at.ToDatetime().date() < date(2025, 6, 1)
         assert note.created_at.ToDatetime().date() == date(2025, 5, 29)  # 25th + 3 days' grace
@@ -129,13 +129,14 @@ def test_check_eligibility_over_grpc_answers_and_names_the_bad_field(settings, t
         jurisdiction="UK", as_of_date="2025-06-02",
         applicants=[mortgage_pb2.Applicant(gross_annual_income=gbp(50_000_00), net_monthly_income=gbp(3_200_00),
                                            monthly_debt_payments=gbp(200_00), monthly_living_costs=gbp(1_200_00))],
-        property=mortgage_pb2.Property(value=gbp(300_000_00), units=1, occupancy=mortgage_pb2.PRINCIPAL_RESIDENCE),
+        property=mortgage_pb2.Property(value=gbp(300_000_00), units=1,
+                                       occupancy=mortgage_pb2.OCCUPANCY_PRINCIPAL_RESIDENCE),
         loan=mortgage_pb2.LoanRequest(amount=gbp(200_000_00), term_months=300, rate_bps=450, fixed_rate=True,
-                                      fixed_months=24, purpose=mortgage_pb2.PURCHASE))
+                                      fixed_months=24, purpose=mortgage_pb2.LOAN_PURPOSE_PURCHASE))
     with ServiceThread(build(settings), settings) as svc:
         stub = mortgage_pb2_grpc.MortgageServiceStub(connect(svc.target, token("anyone")))
         answer = stub.CheckEligibility(request, timeout=10)
-        assert answer.outcome == mortgage_pb2.ELIGIBLE
+        assert answer.outcome == mortgage_pb2.ELIGIBILITY_OUTCOME_ELIGIBLE
         assert answer.max_loan.amount_minor == 223_726_63
         assert answer.policy_version == "UK-2024-11-04"
 

@@ -40,7 +40,7 @@ class _Stream:
     def _read(self) -> None:
         try:
             for item in self.call:
-                self.items.put(item)
+                self.items.put(item.delivered)
         except grpc.RpcError as err:
             self.items.put(err)
 
@@ -122,8 +122,9 @@ def test_a_nudge_is_held_in_quiet_hours_and_released_after_while_a_fraud_alert_a
     with ServiceThread(app, settings) as svc, connect(svc.target, token("C3")) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
         stub.UpdatePreferences(notify_pb2.UpdatePreferencesRequest(preferences=_quiet_now("C3")))
-        nudge = factories.notification("C3", kind=events_pb2.NUDGE, priority=events_pb2.NORMAL, title="Nudge")
-        alert = factories.notification("C3", kind=events_pb2.FRAUD_ALERT, title="Alert")
+        nudge = factories.notification("C3", kind=events_pb2.NOTIFICATION_KIND_NUDGE,
+                                       priority=events_pb2.PRIORITY_NORMAL, title="Nudge")
+        alert = factories.notification("C3", kind=events_pb2.NOTIFICATION_KIND_FRAUD_ALERT, title="Alert")
         _publish(produce, nudge, alert)
 
         stream = _Stream(svc.target, token("C3"), "C3")
@@ -175,7 +176,7 @@ BAD_REQUESTS = [
         customer_id="A", time_zone="Nowhere/Atlantis")), "preferences.time_zone"),
     ("UpdatePreferences", notify_pb2.UpdatePreferencesRequest(preferences=notify_pb2.Preferences(
         customer_id="A", time_zone="UTC", max_nudges_per_day=1, max_nudges_per_week=1,
-        opted_out_kinds=[events_pb2.FRAUD_ALERT])), "preferences.opted_out_kinds"),
+        opted_out_kinds=[events_pb2.NOTIFICATION_KIND_FRAUD_ALERT])), "preferences.opted_out_kinds"),
 ]
 
 
@@ -210,7 +211,7 @@ def test_200_concurrent_subscribers_each_receive_exactly_their_own_notifications
             if ready == len(customers):
                 all_ready.set()
             async for item in call:
-                received[customer].append(item.notification.id)
+                received[customer].append(item.delivered.notification.id)
                 if len(received[customer]) >= per_customer:
                     await asyncio.sleep(0.5)  # linger: anything extra would be a bug
                     call.cancel()

@@ -54,11 +54,11 @@ def test_one_trace_spans_the_producer_fraud_notify_and_the_apps_stream(settings,
             producer.send(settings.topic(TRANSACTIONS), key=customer.encode(), value=suspicious.SerializeToString(),
                           headers=list(tracing.headers_for(root)))
         producer.flush()
-        delivered = next(iter(stream))
+        delivered = next(iter(stream)).delivered
         stream.cancel()
         app.close()
         producer.close()
-    assert delivered.notification.kind == events_pb2.FRAUD_ALERT
+    assert delivered.notification.kind == events_pb2.NOTIFICATION_KIND_FRAUD_ALERT
     trace_id = root.get_span_context().trace_id
     spans = {s.name: s for s in traced.get_finished_spans() if s.context.trace_id == trace_id}
     fraud_hop = spans[f"{settings.topic(TRANSACTIONS)} process"]

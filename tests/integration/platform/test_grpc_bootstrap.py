@@ -7,8 +7,10 @@ import sqlite3
 
 import grpc
 import pytest
+from google.rpc import code_pb2, error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
@@ -38,7 +40,8 @@ class _Preferences(notify_pb2_grpc.NotificationServiceServicer):
             raise RuntimeError("secret internal detail")
         if request.customer_id == "locked":  # what a store busy past its timeout raises
             raise OperationalError("UPDATE preferences", {}, sqlite3.OperationalError("database is locked"))
-        return notify_pb2.Preferences(customer_id=request.customer_id, time_zone="Europe/London")
+        return notify_pb2.GetPreferencesResponse(
+            preferences=notify_pb2.Preferences(customer_id=request.customer_id, time_zone="Europe/London"))
 
 
 def _app(settings, with_worker=False) -> ServiceApp:
@@ -103,7 +106,7 @@ def test_tokens_roles_and_errors_map_to_status_codes(settings, token, caller, ro
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
         try:
             reply = stub.GetPreferences(notify_pb2.GetPreferencesRequest(customer_id=asked_for))
-            got, details = grpc.StatusCode.OK, reply.customer_id
+            got, details = grpc.StatusCode.OK, reply.preferences.customer_id
         except grpc.RpcError as err:
             got, details = err.code(), err.details()
     assert got == code
@@ -154,3 +157,20 @@ def test_a_worker_stuck_on_a_batch_makes_the_service_not_serving(settings, produ
         assert wait_for(lambda: _health(svc.target) == health_pb2.HealthCheckResponse.NOT_SERVING, timeout=10)
         # the batch completes: SERVING again
         assert wait_for(lambda: _health(svc.target) == health_pb2.HealthCheckResponse.SERVING, timeout=15)
+
+
+def test_invalid_input_carries_a_bad_request_naming_the_field(settings, token):
+    """The readable "field: message" and, in the status details, google.rpc.BadRequest for client libraries."""
+    with ServiceThread(_app(settings), settings) as svc, connect(svc.target, token("A")) as channel:
+        stub = notify_pb2_grpc.NotificationServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetPreferences(notify_pb2.GetPreferencesRequest(customer_id=""))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details() == "customer_id: is required"
+    status = rpc_status.from_call(err.value)
+    assert status is not None and status.code == code_pb2.INVALID_ARGUMENT
+    (detail,) = status.details
+    bad = error_details_pb2.BadRequest()
+    assert detail.Unpack(bad)
+    assert [(v.field, v.description, v.reason) for v in bad.field_violations] == [
+        ("customer_id", "is required", "INVALID")]

@@ -52,8 +52,8 @@ def test_a_held_write_does_not_delay_a_health_check_or_another_rpc(settings, tok
                                         timeout=HOLD_SECONDS / 2)
         assert not released.is_set()  # both answered while the write was still held
         assert status.status == health_pb2.HealthCheckResponse.SERVING and list(listed.notifications) == []
-        assert update.result(timeout=30).time_zone == "Europe/Paris"
+        assert update.result(timeout=30).preferences.time_zone == "Europe/Paris"
         assert released.is_set()  # the update could finish only after the held write
         holder.result()
         assert wait_for(lambda: stub.GetPreferences(
-            notify_pb2.GetPreferencesRequest(customer_id="C1")).time_zone == "Europe/Paris")
+            notify_pb2.GetPreferencesRequest(customer_id="C1")).preferences.time_zone == "Europe/Paris")

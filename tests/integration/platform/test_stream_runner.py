@@ -104,7 +104,7 @@ BAD_RECORDS = [
     ("malformed bytes", b"\xff\xfe not a protobuf \x00\x01", "undecodable", ""),
     ("no id", _bad(id=""), "missing_id", "transaction.id"),
     ("negative amount, credit", _bad(amount=common_pb2.Money(amount_minor=-500, currency="GBP"),
-                                     direction=events_pb2.CREDIT), "negative_amount",
+                                     direction=events_pb2.DIRECTION_CREDIT), "negative_amount",
      "transaction.amount.amount_minor"),
     ("unknown currency", _bad(amount=common_pb2.Money(amount_minor=500, currency="XYZ")), "unknown_currency",
      "transaction.amount.currency"),

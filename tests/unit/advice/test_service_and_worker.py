@@ -24,12 +24,14 @@ from services.platform.validation import validate_notification
 from tests.stores import EachCallInItsTransaction
 
 
-def transaction(tx_id: str, when: datetime, amount: int, balance: int, *, channel: int = events_pb2.DIRECT_DEBIT,
+def transaction(tx_id: str, when: datetime, amount: int, balance: int, *,
+                channel: int = events_pb2.CHANNEL_DIRECT_DEBIT,
                 counterparty: str = "cp_streamflix", description: str = "StreamFlix monthly",
                 customer: str = "c-1") -> events_pb2.Transaction:
     return events_pb2.Transaction(
         id=tx_id, customer_id=customer, account_id="acc-1", timestamp=Timestamp(seconds=int(when.timestamp())),
-        amount=common_pb2.Money(amount_minor=amount, currency="GBP"), direction=events_pb2.DEBIT, channel=channel,
+        amount=common_pb2.Money(amount_minor=amount, currency="GBP"), direction=events_pb2.DIRECTION_DEBIT,
+        channel=channel,
         balance_after=common_pb2.Money(amount_minor=balance, currency="GBP"), counterparty_id=counterparty,
         description=description,
     )
@@ -78,7 +80,7 @@ def test_a_sent_nudge_becomes_a_notification_whose_id_derives_from_the_nudge(har
     notification = events_pb2.Notification.FromString(output.value)
     [nudge] = harness.repo.list_nudges("c-1", 0, 10)
     assert notification.id == f"advice:{nudge.id}" and notification.source_id == nudge.id
-    assert notification.kind == events_pb2.NUDGE and notification.source == "advice"
+    assert notification.kind == events_pb2.NOTIFICATION_KIND_NUDGE and notification.source == "advice"
     assert notification.data["old_amount_minor"] == "1099" and notification.data["new_amount_minor"] == "1299"
     assert "£10.99" in notification.body and "£12.99" in notification.body
     assert notification.origin_produced_at_ms == 1000
@@ -124,13 +126,13 @@ def test_responding_trains_the_bandit_once_and_records_the_answer(harness: Harne
     [nudge] = harness.repo.list_nudges("c-1", 0, 10)
     principal("c-1")
     s = servicer(harness)
-    request = advice_pb2.RespondToNudgeRequest(nudge_id=nudge.id, response=advice_pb2.NOT_HELPFUL)
-    answered = asyncio.run(s.RespondToNudge(request, None))
-    assert answered.response == advice_pb2.NOT_HELPFUL
+    request = advice_pb2.RespondToNudgeRequest(nudge_id=nudge.id, response=advice_pb2.NUDGE_RESPONSE_NOT_HELPFUL)
+    answered = asyncio.run(s.RespondToNudge(request, None)).nudge
+    assert answered.response == advice_pb2.NUDGE_RESPONSE_NOT_HELPFUL
     asyncio.run(s.RespondToNudge(request, None))  # a retried call does not count twice
     bandit = harness.repo.load_bandit(load_policy_book().at(datetime.now(UTC)).ranking)
     assert bandit.observations("SUBSCRIPTION_PRICE_INCREASE") == 1
-    assert harness.repo.list_nudges("c-1", 0, 10)[0].response == advice_pb2.NOT_HELPFUL
+    assert harness.repo.list_nudges("c-1", 0, 10)[0].response == advice_pb2.NUDGE_RESPONSE_NOT_HELPFUL
     principal("c-2")
     with pytest.raises(PermissionDeniedError):
         asyncio.run(s.RespondToNudge(request, None))
@@ -140,7 +142,7 @@ def test_answering_an_unknown_nudge_is_not_found(harness: Harness, principal: An
     principal("c-1")
     with pytest.raises(NotFoundError):
         asyncio.run(servicer(harness).RespondToNudge(
-            advice_pb2.RespondToNudgeRequest(nudge_id="nudge-nope", response=advice_pb2.HELPFUL), None))
+            advice_pb2.RespondToNudgeRequest(nudge_id="nudge-nope", response=advice_pb2.NUDGE_RESPONSE_HELPFUL), None))
 
 
 BAD_REQUESTS = [
@@ -152,7 +154,8 @@ BAD_REQUESTS = [
      "page.page_size"),
     ("ListNudges", advice_pb2.ListNudgesRequest(customer_id="c-1", page=common_pb2.PageRequest(page_token="@@")),
      "page.page_token"),
-    ("RespondToNudge", advice_pb2.RespondToNudgeRequest(nudge_id="", response=advice_pb2.HELPFUL), "nudge_id"),
+    ("RespondToNudge", advice_pb2.RespondToNudgeRequest(nudge_id="", response=advice_pb2.NUDGE_RESPONSE_HELPFUL),
+     "nudge_id"),
     ("RespondToNudge", advice_pb2.RespondToNudgeRequest(nudge_id="n-1"), "response"),
     ("RespondToNudge", advice_pb2.RespondToNudgeRequest(nudge_id="n-1", response=42), "response"),  # type: ignore[arg-type]
 ]
@@ -171,7 +174,7 @@ def test_repeated_shortfalls_are_routed_to_an_advisor_queue(harness: Harness) ->
     """Two projected shortfalls inside the routing window make one financial-support task."""
     profile = events_pb2.CustomerProfile(customer_id="c-1", payday=25, segment="mass",
                                          monthly_income=common_pb2.Money(amount_minor=200_000, currency="GBP"))
-    profile.products.add(id="acc-1", type=events_pb2.CURRENT_ACCOUNT)
+    profile.products.add(id="acc-1", type=events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT)
     harness.feed(profile)
     balance, tasks = 40_000, []
     start = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -179,13 +182,14 @@ def test_repeated_shortfalls_are_routed_to_an_advisor_queue(harness: Harness) ->
         when = start + timedelta(days=n)
         if when.day == 25:
             balance += 200_000
-            salary = transaction(f"s{n}", when - timedelta(hours=6), 200_000, balance, channel=events_pb2.SALARY,
+            salary = transaction(f"s{n}", when - timedelta(hours=6), 200_000, balance,
+                                 channel=events_pb2.CHANNEL_SALARY,
                                  counterparty="cp_employer", description="Salary")
-            salary.direction = events_pb2.CREDIT
+            salary.direction = events_pb2.DIRECTION_CREDIT
             out = harness.feed(salary)
             tasks += [o for outs in out.values() for o in outs if o.topic == "t.advisor-tasks"]
         balance -= 8_000  # spending 2,400.00 a month on 2,000.00 of pay: short every month
-        out = harness.feed(transaction(f"t{n}", when, 8_000, balance, channel=events_pb2.CARD_PRESENT,
+        out = harness.feed(transaction(f"t{n}", when, 8_000, balance, channel=events_pb2.CHANNEL_CARD_PRESENT,
                                        counterparty="", description="Shop"))
         tasks += [o for outs in out.values() for o in outs if o.topic == "t.advisor-tasks"]
     kinds = [events_pb2.AdvisorTask.FromString(t.value) for t in tasks]

@@ -51,7 +51,7 @@ def test_an_advisor_cannot_claim_from_a_queue_it_does_not_belong_to(servicer: Ad
         call(servicer.ClaimNext(advisor_pb2.ClaimNextRequest(queue="wealth"), None))
     claimed = call(servicer.ClaimNext(advisor_pb2.ClaimNextRequest(queue="financial-support"), None))
     assert claimed.task.task.id == "fs-1" and claimed.task.claimed_by == "ann"
-    assert claimed.task.state == advisor_pb2.CLAIMED
+    assert claimed.task.state == advisor_pb2.TASK_STATE_CLAIMED
 
 
 def test_an_advisor_cannot_list_or_complete_another_queues_tasks(servicer: AdvisorQueueServicer,

@@ -49,8 +49,8 @@ def card_payment(tx_id: str, customer: str, amount_minor: int, terminal: str, ts
                  **overrides: object) -> events_pb2.Transaction:
     tx = events_pb2.Transaction(
         id=tx_id, customer_id=customer, account_id=f"acc-{customer}", card_token=f"card-{customer}",
-        amount=common_pb2.Money(amount_minor=amount_minor, currency="EUR"), direction=events_pb2.DEBIT,
-        channel=events_pb2.CARD_PRESENT, terminal_id=terminal,
+        amount=common_pb2.Money(amount_minor=amount_minor, currency="EUR"), direction=events_pb2.DIRECTION_DEBIT,
+        channel=events_pb2.CHANNEL_CARD_PRESENT, terminal_id=terminal,
         merchant=events_pb2.Merchant(id=f"m-{terminal}", name=f"Shop {terminal}", mcc="5411", country="FR"))
     tx.timestamp.FromNanoseconds(int((ts if ts is not None else time.time()) * 1e9))
     for key, value in overrides.items():

@@ -65,7 +65,7 @@ def test_suspicious_payment_stores_one_alert_and_one_notification(handler: Fraud
     [(event_id, [output])] = out.items()
     note = events_pb2.Notification.FromString(output.value)
     assert (event_id, output.topic, output.key) == ("transactions/big", "notifications", "c1")
-    assert note.id == "fraud:fa-big" and note.kind == events_pb2.FRAUD_ALERT
+    assert note.id == "fraud:fa-big" and note.kind == events_pb2.NOTIFICATION_KIND_FRAUD_ALERT
     assert note.body.startswith("€160.00 at Shop T-c1-0. It stood out: 5x your usual amount")
     # the same transaction again (another replica, or the RPC path first): no second alert or notification
     assert run(handler, records([card_payment("big", "c1", 16_000, "T-c1-0", NOW + 1)])) == {}
@@ -74,7 +74,8 @@ def test_suspicious_payment_stores_one_alert_and_one_notification(handler: Fraud
 
 
 def test_non_card_transactions_are_not_scored(handler: FraudHandler) -> None:
-    salary = card_payment("sal", "c1", 300_000, "", NOW, direction=events_pb2.CREDIT, channel=events_pb2.SALARY)
+    salary = card_payment("sal", "c1", 300_000, "", NOW, direction=events_pb2.DIRECTION_CREDIT,
+                          channel=events_pb2.CHANNEL_SALARY)
     assert run(handler, records([salary])) == {}
     assert handler.scorer.engine.customers == {}
 

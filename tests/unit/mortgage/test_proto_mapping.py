@@ -23,9 +23,11 @@ def request() -> mortgage_pb2.CheckEligibilityRequest:
         jurisdiction="uk",
         applicants=[mortgage_pb2.Applicant(gross_annual_income=gbp(50_000_00), net_monthly_income=gbp(3_200_00),
                                            monthly_debt_payments=gbp(200_00), monthly_living_costs=gbp(1_200_00))],
-        property=mortgage_pb2.Property(value=gbp(300_000_00), units=1, occupancy=mortgage_pb2.PRINCIPAL_RESIDENCE),
+        property=mortgage_pb2.Property(value=gbp(300_000_00), units=1,
+                                       occupancy=mortgage_pb2.OCCUPANCY_PRINCIPAL_RESIDENCE),
         loan=mortgage_pb2.LoanRequest(amount=gbp(200_000_00), term_months=300, rate_bps=450, fixed_rate=True,
-                                      fixed_months=24, purpose=mortgage_pb2.PURCHASE, points_and_fees_pct=1.5))
+                                      fixed_months=24, purpose=mortgage_pb2.LOAN_PURPOSE_PURCHASE,
+                                      points_and_fees_pct=1.5))
 
 
 def test_a_well_formed_request_maps_and_answers() -> None:
@@ -34,7 +36,7 @@ def test_a_well_formed_request_maps_and_answers() -> None:
     assert req.property.occupancy == "PRINCIPAL_RESIDENCE" and req.loan.purpose == "PURCHASE"
     assert str(req.loan.points_and_fees_pct) == "1.5"
     answer = pm.eligibility_response(check_eligibility(req))
-    assert answer.outcome == mortgage_pb2.ELIGIBLE
+    assert answer.outcome == mortgage_pb2.ELIGIBILITY_OUTCOME_ELIGIBLE
     assert answer.monthly_payment == gbp(1_111_66)
     assert {c.name for c in answer.checks} >= {"LTV", "LTI", "STRESSED_AFFORDABILITY"}
     assert all(o.new_monthly_payment.currency == "GBP" for o in answer.options)

@@ -23,20 +23,20 @@ def gbp(minor: int) -> common_pb2.Money:
 
 def profile(customer: str, *, mortgage: bool = True, in_arrears: bool = False) -> events_pb2.CustomerProfile:
     p = events_pb2.CustomerProfile(customer_id=customer, payday=25, monthly_income=gbp(2_500_00))
-    p.products.add(id="acc", type=events_pb2.CURRENT_ACCOUNT, overdraft_limit=gbp(0))
+    p.products.add(id="acc", type=events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT, overdraft_limit=gbp(0))
     if mortgage:
         m = events_pb2.Mortgage(id="mtg", jurisdiction="UK", balance=gbp(150_000_00), rate_bps=450,
                                 remaining_term_months=240, monthly_payment=gbp(948_97), payment_day=1,
                                 property_value=gbp(300_000_00), in_arrears=in_arrears)
-        p.products.add(id="mtg", type=events_pb2.MORTGAGE, balance=m.balance, mortgage=m)
+        p.products.add(id="mtg", type=events_pb2.PRODUCT_TYPE_MORTGAGE, balance=m.balance, mortgage=m)
     return p
 
 
 def tx(customer: str, n: int, day: date, amount: int, salary: bool = False) -> events_pb2.Transaction:
     return events_pb2.Transaction(
         id=f"{customer}-{n}", customer_id=customer, account_id="acc", amount=gbp(amount),
-        direction=events_pb2.CREDIT if salary else events_pb2.DEBIT,
-        channel=events_pb2.SALARY if salary else events_pb2.CARD_PRESENT, balance_after=gbp(3_000_00),
+        direction=events_pb2.DIRECTION_CREDIT if salary else events_pb2.DIRECTION_DEBIT,
+        channel=events_pb2.CHANNEL_SALARY if salary else events_pb2.CHANNEL_CARD_PRESENT, balance_after=gbp(3_000_00),
         description="Salary ACME" if salary else "Shop", counterparty_id="emp_acme" if salary else "shop",
         timestamp=Timestamp(seconds=int(datetime(day.year, day.month, day.day, 9, tzinfo=UTC).timestamp())))
 
@@ -76,7 +76,7 @@ def test_one_offer_for_a_stopped_salary_even_when_the_stream_is_replayed(handler
     note = events_pb2.Notification.FromString(first[0].value)
     assert note.id == "mortgage-care:C1:mtg:2025-06-01"
     assert note.created_at.ToDatetime().date() == date(2025, 5, 29)
-    assert note.kind == events_pb2.CARE_OFFER and note.source_id == note.id
+    assert note.kind == events_pb2.NOTIFICATION_KIND_CARE_OFFER and note.source_id == note.id
     assert note.body.startswith("Your next mortgage payment of £948.97 is due on 01 June.")
     assert "- Payment holiday: no payments for 3 months." in note.body
     assert "- Interest-only for six months: £562.50 a month for 6 months." in note.body

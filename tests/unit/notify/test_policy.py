@@ -10,7 +10,7 @@ from services.gen.proactivecare.v1 import events_pb2, notify_pb2
 from services.notify.policy import Outcome, decide, default_preferences, validate_preferences
 from services.platform.errors import ValidationError
 
-NUDGE, FRAUD = events_pb2.NUDGE, events_pb2.FRAUD_ALERT
+NUDGE, FRAUD = events_pb2.NOTIFICATION_KIND_NUDGE, events_pb2.NOTIFICATION_KIND_FRAUD_ALERT
 
 
 def prefs(**overrides) -> notify_pb2.Preferences:
@@ -34,7 +34,7 @@ def at(iso: str) -> datetime:
     ("2026-07-15T21:30:00+00:00", NUDGE, Outcome.HOLD_QUIET_HOURS, "2026-07-16T06:00:00+00:00"),
 ])
 def test_quiet_hours_hold_nudges_in_the_customers_own_time_zone(when, kind, outcome, release):
-    d = decide(kind, events_pb2.NORMAL, at(when), prefs(), sent_today=0, sent_this_week=0)
+    d = decide(kind, events_pb2.PRIORITY_NORMAL, at(when), prefs(), sent_today=0, sent_this_week=0)
     assert d.outcome == outcome
     assert (d.release_at.isoformat() if d.release_at else None) == release
 
@@ -42,7 +42,8 @@ def test_quiet_hours_hold_nudges_in_the_customers_own_time_zone(when, kind, outc
 def test_quiet_hours_follow_the_customer_zone_not_the_servers():
     tokyo = prefs(time_zone="Asia/Tokyo")
     # 14:00 UTC is 23:00 in Tokyo: quiet there, released at 07:00 Tokyo = 22:00 UTC
-    d = decide(NUDGE, events_pb2.NORMAL, at("2026-03-02T14:00:00+00:00"), tokyo, sent_today=0, sent_this_week=0)
+    d = decide(NUDGE, events_pb2.PRIORITY_NORMAL, at("2026-03-02T14:00:00+00:00"), tokyo, sent_today=0,
+               sent_this_week=0)
     assert d.outcome == Outcome.HOLD_QUIET_HOURS
     assert d.release_at == at("2026-03-02T22:00:00+00:00")
 
@@ -51,15 +52,17 @@ def test_an_opted_out_kind_is_dropped_but_a_fraud_alert_never_is():
     p = prefs()
     p.opted_out_kinds.append(NUDGE)
     noon = at("2026-01-15T12:00:00+00:00")
-    assert decide(NUDGE, events_pb2.HIGH, noon, p, sent_today=0, sent_this_week=0).outcome == Outcome.DROP_OPT_OUT
-    assert decide(FRAUD, events_pb2.URGENT, noon, p, sent_today=99, sent_this_week=99).outcome == Outcome.DELIVER
+    assert decide(NUDGE, events_pb2.PRIORITY_HIGH, noon, p, sent_today=0,
+                  sent_this_week=0).outcome == Outcome.DROP_OPT_OUT
+    assert decide(FRAUD, events_pb2.PRIORITY_URGENT, noon, p, sent_today=99,
+                  sent_this_week=99).outcome == Outcome.DELIVER
 
 
 @pytest.mark.parametrize(("priority", "today", "week", "outcome", "release"), [
-    (events_pb2.NORMAL, 1, 1, Outcome.DELIVER, None),
-    (events_pb2.NORMAL, 2, 2, Outcome.DROP_CAP, None),  # low value over the cap: dropped
-    (events_pb2.HIGH, 2, 2, Outcome.HOLD_CAP, "2026-01-16T00:00:00+00:00"),  # important: next local day
-    (events_pb2.HIGH, 0, 5, Outcome.HOLD_CAP, "2026-01-19T00:00:00+00:00"),  # week cap: next Monday
+    (events_pb2.PRIORITY_NORMAL, 1, 1, Outcome.DELIVER, None),
+    (events_pb2.PRIORITY_NORMAL, 2, 2, Outcome.DROP_CAP, None),  # low value over the cap: dropped
+    (events_pb2.PRIORITY_HIGH, 2, 2, Outcome.HOLD_CAP, "2026-01-16T00:00:00+00:00"),  # important: next local day
+    (events_pb2.PRIORITY_HIGH, 0, 5, Outcome.HOLD_CAP, "2026-01-19T00:00:00+00:00"),  # week cap: next Monday
 ])
 def test_frequency_caps_hold_or_drop_by_priority(priority, today, week, outcome, release):
     d = decide(NUDGE, priority, at("2026-01-15T12:00:00+00:00"), prefs(), sent_today=today, sent_this_week=week)
@@ -79,8 +82,8 @@ BAD_PREFERENCES = [
     ({"max_nudges_per_day": -1}, "preferences.max_nudges_per_day"),
     ({"max_nudges_per_week": 1000}, "preferences.max_nudges_per_week"),
     ({"max_nudges_per_day": 4, "max_nudges_per_week": 3}, "preferences.max_nudges_per_week"),
-    ({"opted_out_kinds": [events_pb2.FRAUD_ALERT]}, "preferences.opted_out_kinds"),
-    ({"opted_out_kinds": [events_pb2.SECURITY]}, "preferences.opted_out_kinds"),
+    ({"opted_out_kinds": [events_pb2.NOTIFICATION_KIND_FRAUD_ALERT]}, "preferences.opted_out_kinds"),
+    ({"opted_out_kinds": [events_pb2.NOTIFICATION_KIND_SECURITY]}, "preferences.opted_out_kinds"),
     ({"opted_out_kinds": [99]}, "preferences.opted_out_kinds"),
 ]
 

@@ -24,7 +24,7 @@ GBP = "GBP"
     ({"id": ""}, "transaction.id", "missing_id"),
     ({"id": "x" * 129}, "transaction.id", "invalid_id"),
     ({"customer_id": ""}, "transaction.customer_id", "missing_customer_id"),
-    ({"amount": common_pb2.Money(amount_minor=-1, currency=GBP), "direction": events_pb2.CREDIT},
+    ({"amount": common_pb2.Money(amount_minor=-1, currency=GBP), "direction": events_pb2.DIRECTION_CREDIT},
      "transaction.amount.amount_minor", "negative_amount"),
     ({"amount": common_pb2.Money(amount_minor=100, currency="XXY")}, "transaction.amount.currency",
      "unknown_currency"),

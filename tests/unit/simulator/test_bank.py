@@ -62,8 +62,8 @@ def test_balance_runs_continuously_per_account(bank: Bank, txs: list[events_pb2.
     for account, rows in _by_account(txs).items():
         balance = opening[account]
         for tx in rows:
-            if tx.status == events_pb2.BOOKED:
-                sign = 1 if tx.direction == events_pb2.CREDIT else -1
+            if tx.status == events_pb2.TRANSACTION_STATUS_BOOKED:
+                sign = 1 if tx.direction == events_pb2.DIRECTION_CREDIT else -1
                 balance += sign * tx.amount.amount_minor
             assert tx.balance_after.amount_minor == balance, tx.id
 
@@ -88,11 +88,11 @@ def test_salary_arrives_on_payday_unless_recorded_late(
 ) -> None:
     late = {r["transaction_id"]: r for r in truth_records["late_salary"]}
     customers = {c.customer_id: c for c in bank.customers}
-    salaries = [tx for tx in txs if tx.channel == events_pb2.SALARY]
+    salaries = [tx for tx in txs if tx.channel == events_pb2.CHANNEL_SALARY]
     assert salaries and late
     for tx in salaries:
         c = customers[tx.customer_id]
-        assert tx.direction == events_pb2.CREDIT
+        assert tx.direction == events_pb2.DIRECTION_CREDIT
         if tx.id in late:
             record = late[tx.id]
             assert _date(tx).isoformat() == record["paid_date"]
@@ -115,13 +115,13 @@ def test_returned_payments_are_unaffordable_mortgage_payments_that_move_no_money
     for account, rows in _by_account(txs).items():
         previous = None
         for tx in rows:
-            if tx.status == events_pb2.RETURNED:
+            if tx.status == events_pb2.TRANSACTION_STATUS_RETURNED:
                 returned += 1
-                assert tx.channel == events_pb2.MORTGAGE_PAYMENT
+                assert tx.channel == events_pb2.CHANNEL_MORTGAGE_PAYMENT
                 assert previous is not None
                 assert tx.balance_after.amount_minor == previous
                 assert previous + limits[account] < tx.amount.amount_minor
-            elif tx.channel == events_pb2.MORTGAGE_PAYMENT and previous is not None:
+            elif tx.channel == events_pb2.CHANNEL_MORTGAGE_PAYMENT and previous is not None:
                 assert previous + limits[account] >= tx.amount.amount_minor
             previous = tx.balance_after.amount_minor
     assert returned > 0
@@ -130,7 +130,7 @@ def test_returned_payments_are_unaffordable_mortgage_payments_that_move_no_money
 def test_missed_payments_in_truth_are_the_returned_transactions(
     txs: list[events_pb2.Transaction], truth_records: dict[str, list[dict]]
 ) -> None:
-    returned = {tx.id: tx for tx in txs if tx.status == events_pb2.RETURNED}
+    returned = {tx.id: tx for tx in txs if tx.status == events_pb2.TRANSACTION_STATUS_RETURNED}
     missed = truth_records["missed_payment"]
     assert {r["transaction_id"] for r in missed} == set(returned)
     for r in missed:
@@ -160,7 +160,8 @@ def test_hardship_cuts_income_and_raises_gambling(bank: Bank, txs: list[events_p
     for c in hardship:
         start = START + dt.timedelta(days=c.hardship.start_day)
         rows = by_customer[c.customer_id]
-        after = [tx.amount.amount_minor for tx in rows if tx.channel == events_pb2.SALARY and _date(tx) >= start]
+        after = [tx.amount.amount_minor for tx in rows
+                 if tx.channel == events_pb2.CHANNEL_SALARY and _date(tx) >= start]
         if c.hardship.kind is HardshipKind.SALARY_STOPPED:
             assert after == []
         else:
@@ -176,7 +177,7 @@ def test_price_rises_in_truth_appear_in_the_transactions(
     by_id = {tx.id: tx for tx in txs}
     series: dict[tuple[str, str], list[events_pb2.Transaction]] = defaultdict(list)
     for tx in txs:
-        if tx.channel == events_pb2.DIRECT_DEBIT:
+        if tx.channel == events_pb2.CHANNEL_DIRECT_DEBIT:
             series[(tx.customer_id, tx.counterparty_id)].append(tx)
     rises = truth_records["price_rise"]
     assert len(rises) > 10
@@ -194,7 +195,7 @@ def test_price_rises_in_truth_appear_in_the_transactions(
 def test_direct_debits_keep_their_day_of_month(txs: list[events_pb2.Transaction]) -> None:
     days: dict[tuple[str, str], set[int]] = defaultdict(set)
     for tx in txs:
-        if tx.channel == events_pb2.DIRECT_DEBIT and not tx.counterparty_id.startswith("cp_quickcash"):
+        if tx.channel == events_pb2.CHANNEL_DIRECT_DEBIT and not tx.counterparty_id.startswith("cp_quickcash"):
             days[(tx.customer_id, tx.counterparty_id)].add(_date(tx).day)
     assert days
     assert all(len(d) == 1 for d in days.values())
@@ -208,8 +209,8 @@ def test_overdraft_episodes_start_below_zero_and_charge_a_fee(
     assert episodes
     for e in episodes:
         tx = by_id[e["transaction_id"]]
-        assert tx.balance_after.amount_minor < 0 and tx.direction == events_pb2.DEBIT
-    fees = [tx for tx in txs if tx.channel == events_pb2.FEE]
+        assert tx.balance_after.amount_minor < 0 and tx.direction == events_pb2.DIRECTION_DEBIT
+    fees = [tx for tx in txs if tx.channel == events_pb2.CHANNEL_FEE]
     assert 0 < len(fees) <= len(episodes)
     episode_days = {(e["customer_id"], e["date"]) for e in episodes}
     for fee in fees:
@@ -238,11 +239,11 @@ def test_card_transactions_carry_merchant_channel_and_labels(
 ) -> None:
     card = [tx for tx in txs if tx.id.startswith("tx_")]
     assert len(card) == len(bank.handbook.transactions)
-    assert {tx.channel for tx in card} == {events_pb2.CARD_PRESENT, events_pb2.CARD_NOT_PRESENT}
+    assert {tx.channel for tx in card} == {events_pb2.CHANNEL_CARD_PRESENT, events_pb2.CHANNEL_CARD_NOT_PRESENT}
     for tx in card[:2000]:
         assert re.fullmatch(r"\d{4}", tx.merchant.mcc) and re.fullmatch(r"[A-Z]{2}", tx.merchant.country)
         assert tx.card_token == "card_" + tx.customer_id.removeprefix("cust_")
-        assert tx.direction == events_pb2.DEBIT and tx.terminal_id.startswith("term_")
+        assert tx.direction == events_pb2.DIRECTION_DEBIT and tx.terminal_id.startswith("term_")
     hb = bank.handbook.transactions
     labelled = {r["transaction_id"]: r["scenario"] for r in truth_records["fraud"]}
     assert len(labelled) == int(hb.tx_fraud.sum())
@@ -281,9 +282,9 @@ def test_profiles_hold_accounts_and_annuity_mortgages(bank: Bank) -> None:
         assert p.customer_id == c.customer_id and 1 <= p.payday <= 28
         assert p.time_zone and p.monthly_income.currency == "GBP" and p.monthly_income.amount_minor > 0
         types = [product.type for product in p.products]
-        assert types[0] == events_pb2.CURRENT_ACCOUNT
+        assert types[0] == events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT
         for product in p.products:
-            if product.type == events_pb2.MORTGAGE:
+            if product.type == events_pb2.PRODUCT_TYPE_MORTGAGE:
                 mortgages += 1
                 m = product.mortgage
                 assert m.monthly_payment.amount_minor == annuity.annuity_payment(

@@ -26,7 +26,7 @@ def bank(request: pytest.FixtureRequest) -> Bank:
 def _pay_days(bank: Bank) -> dict[str, list[dt.date]]:
     days: dict[str, list[dt.date]] = defaultdict(list)
     for tx in events.transactions(bank):
-        if tx.channel == events_pb2.SALARY:
+        if tx.channel == events_pb2.CHANNEL_SALARY:
             days[tx.customer_id].append(dt.datetime.fromtimestamp(tx.timestamp.seconds, dt.UTC).date())
     return days
 
@@ -59,7 +59,7 @@ def test_each_rhythm_pays_on_its_calendar(bank: Bank) -> None:
 def test_usage_priced_bills_vary_and_fixed_ones_do_not(bank: Bank) -> None:
     amounts: dict[tuple[str, str], set[int]] = defaultdict(set)
     for tx in events.transactions(bank):
-        if tx.channel == events_pb2.DIRECT_DEBIT:
+        if tx.channel == events_pb2.CHANNEL_DIRECT_DEBIT:
             amounts[(tx.customer_id, tx.counterparty_id)].add(tx.amount.amount_minor)
     energy = [v for (_, cp), v in amounts.items() if cp == "cp_energy"]
     water = [v for (_, cp), v in amounts.items() if cp == "cp_water"]
