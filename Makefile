@@ -26,10 +26,11 @@ $(GEN)/.stamp: $(PROTOS) $(VENV)/.installed services/platform/codegen.py
 run: setup
 	$(BIN)/proactive-care run
 
-# Tools the operations tests run: promtool (Debian's prometheus package), kustomize (Go module proxy) and
-# composecheck (deploy/composecheck: Docker Compose's own loader, compose-go). Where one cannot be installed,
-# its tests skip and say why.
-tools: $(BIN)/promtool $(BIN)/kustomize $(BIN)/composecheck
+# Tools the operations tests run: promtool (Debian's prometheus package), kustomize (Go module proxy),
+# composecheck (deploy/composecheck: Docker Compose's own loader, compose-go), and the gRPC ecosystem's grpcurl
+# and ghz (the reflection test drives them). Where one cannot be installed, its tests skip and say why.
+# buf (npm) is not optional: `make lint` runs it.
+tools: $(BIN)/promtool $(BIN)/kustomize $(BIN)/composecheck $(BIN)/grpcurl $(BIN)/ghz $(BIN)/buf
 
 $(BIN)/promtool: | $(VENV)/.installed
 	command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; } \
@@ -39,6 +40,19 @@ $(BIN)/promtool: | $(VENV)/.installed
 $(BIN)/kustomize: | $(VENV)/.installed
 	GOBIN=$(abspath $(BIN)) go install sigs.k8s.io/kustomize/kustomize/v5@v5.5.0 \
 	  || echo "kustomize could not be installed: the Kubernetes render tests will skip"
+
+$(BIN)/grpcurl: | $(VENV)/.installed
+	GOBIN=$(abspath $(BIN)) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4 \
+	  || echo "grpcurl could not be installed: its reflection test will skip"
+
+$(BIN)/ghz: | $(VENV)/.installed
+	GOBIN=$(abspath $(BIN)) go install github.com/bojand/ghz/cmd/ghz@v0.93.0 \
+	  || echo "ghz could not be installed: its reflection test will skip"
+
+# buf from npm (@bufbuild/buf ships the binary), kept inside the virtualenv.
+$(BIN)/buf: | $(VENV)/.installed
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/npm @bufbuild/buf@1.75.0
+	ln -sf $(abspath $(VENV))/npm/node_modules/.bin/buf $@
 
 $(BIN)/composecheck: deploy/composecheck/go.mod deploy/composecheck/main.go | $(VENV)/.installed
 	cd deploy/composecheck && go build -o $(abspath $@) . \
@@ -50,8 +64,14 @@ test: setup lint tools
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
-lint: setup
+# The API contract: buf lint (STANDARD + COMMENTS, protos/buf.yaml) and buf breaking against the previous
+# commit (skipped, and said so, where there is none, e.g. a shallow clone).
+lint: setup $(BIN)/buf
 	$(BIN)/ruff check services tests
+	$(BIN)/buf lint protos
+	if git rev-parse -q --verify HEAD~1 >/dev/null; then \
+	  $(BIN)/buf breaking protos --against '.git#ref=HEAD~1,subdir=protos'; \
+	else echo "buf breaking skipped: no previous commit to compare with"; fi
 
 bench: setup
 	$(BIN)/proactive-care bench all --out bench-results.json
