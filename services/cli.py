@@ -81,11 +81,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = getattr(args, "service", None) or args.command
     logs.configure(name)
     tracing.configure(name)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C at any moment: a clean stop, never a traceback
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 def _kafka(args: argparse.Namespace) -> int:
-    from services.platform.kafka_launcher import EmbeddedKafka, port_open
+    from services.platform.kafka_launcher import EmbeddedKafka, ForeignBrokerError, port_open
 
     settings = Settings.from_env()
     broker = EmbeddedKafka(settings)
@@ -93,15 +97,25 @@ def _kafka(args: argparse.Namespace) -> int:
         if not settings.embedded_kafka:
             print(f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}: not starting an embedded broker")
             return 0
-        broker.start()
-        print(f"Kafka running on {settings.bootstrap_servers} (data in {broker.data_dir})")
+        try:
+            broker.start()
+        except ForeignBrokerError as exc:
+            print(exc)
+            return 1
+        print(f"Kafka running on {settings.bootstrap_servers} (pid {broker.pid()}, data in {broker.data_dir})")
     elif args.action == "stop":
-        broker.stop()
-        print("Kafka stopped")
+        was_up = port_open(settings.kafka_port)
+        if broker.stop():
+            print("Kafka stopped" if was_up else "no broker was running")
+            return 0
+        print(f"a broker still answers on port {settings.kafka_port} (pid {broker.pid()}); "
+              "this checkout did not start it, so it was left running")
+        return 1
     else:
         up = port_open(settings.kafka_port)
-        print(json.dumps({"bootstrap_servers": settings.bootstrap_servers, "answering": up,
-                          "pid": broker.running_pid()}))
+        answering = broker.answering_cluster_id() if up else None
+        print(json.dumps({"bootstrap_servers": settings.bootstrap_servers, "answering": up, "pid": broker.pid(),
+                          "cluster_id": answering, "ours": answering is not None and answering == broker.cluster_id()}))
         return 0 if up else 1
     return 0
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.platform.kafka_launcher import EmbeddedKafka
+from services.platform.kafka_launcher import EmbeddedKafka, ForeignBrokerError
 from services.platform.postgres_launcher import EmbeddedPostgres
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -112,23 +112,26 @@ def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
             print(f"{exc}\n  e.g. `rm {settings.data_dir}/*.sqlite`, then `make run` again.")
             return 1
     broker = EmbeddedKafka(settings)
-    started_broker = settings.embedded_kafka and broker.running_pid() is None
+    started_broker = settings.embedded_kafka and broker.pid() is None
     if settings.embedded_kafka:
         print(f"starting Apache Kafka on {settings.bootstrap_servers} ...", flush=True)
-        broker.start()
+        try:
+            broker.start()
+        except ForeignBrokerError as exc:
+            print(exc)
+            return 1
     endpoints = [e for e in ENDPOINTS if available(e.service)]
     earlier_run = not settings.database_url and any(settings.db_path(e.service).exists() for e in endpoints)
-    for e in endpoints:  # first-start preparation, e.g. training a default model
-        prepare = getattr(importlib.import_module(f"services.{e.service}.app"), "prepare", None)
-        if prepare is not None:
-            prepare(settings)
-
     # children run in their own sessions: Ctrl-C reaches only this process, which stops them in order
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     services = [_Supervised(e, log_dir) for e in endpoints]
     simulator: subprocess.Popen[bytes] | None = None
     try:
+        for e in endpoints:  # first-start preparation, e.g. training a default model (Ctrl-C stops it cleanly)
+            prepare = getattr(importlib.import_module(f"services.{e.service}.app"), "prepare", None)
+            if prepare is not None:
+                prepare(settings)
         for svc in services:
             svc.start()
         for svc in services:
@@ -148,7 +151,9 @@ def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
             print(f"Note: {settings.data_dir} holds an earlier run, so the replayed events are recognised as\n"
                   f"  already processed (no new alerts). For a fresh demo: stop, `rm {settings.data_dir}/*.sqlite`,\n"
                   "  `make run`.", flush=True)
-        _supervise(services, settings.stuck_batch_seconds)
+        _supervise(services, settings.stuck_batch_seconds, broker if started_broker else None)
+    except KeyboardInterrupt:
+        print("\nCtrl-C: stopping ...", flush=True)
     finally:
         procs = [("simulator", simulator)] if simulator is not None else []
         procs += [(svc.endpoint.service, svc.proc) for svc in reversed(services) if svc.proc is not None]
@@ -163,7 +168,8 @@ def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
                 proc.kill()
         if started_broker:
             print("stopping Apache Kafka ...", flush=True)
-            broker.stop()
+            if not broker.stop():
+                print(f"Apache Kafka still answers on {settings.bootstrap_servers} (pid {broker.pid()})")
     print("stopped.")
     return 0
 
@@ -219,12 +225,24 @@ class _Supervised:
         return True
 
 
-def _supervise(services: list[_Supervised], stuck_seconds: float, interval: float = 5.0) -> None:
-    try:
-        while all(svc.check(stuck_seconds) for svc in services):
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        print("\nCtrl-C: stopping ...", flush=True)
+def _supervise(services: list[_Supervised], stuck_seconds: float, broker: EmbeddedKafka | None,
+               interval: float = 5.0) -> None:
+    """Until a service has been restarted too often: restart what exited or hung, the broker this run started
+    included (the workers pause while it is away and go on when it is back)."""
+    broker_restarts = 0
+    while True:
+        if broker is not None and broker.process is not None and broker.process.poll() is not None:
+            if broker_restarts >= MAX_RESTARTS:
+                print(f"Apache Kafka exited {broker_restarts + 1} times: stopping everything", flush=True)
+                return
+            broker_restarts += 1
+            print(f"Apache Kafka exited with {broker.process.returncode}: restarting it "
+                  f"(log in {broker.data_dir}/broker.log)", flush=True)
+            broker.process = None
+            broker.start()
+        if not all(svc.check(stuck_seconds) for svc in services):
+            return
+        time.sleep(interval)
 
 
 def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_dir: object,

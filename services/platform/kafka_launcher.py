@@ -65,21 +65,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ForeignBrokerError(KafkaLaunchError):
+    """Something this checkout did not start already listens on the broker's port."""
+
+
 class EmbeddedKafka:
-    """One broker process whose data lives in `data_dir`."""
+    """One broker process whose data lives in `data_dir`.
+
+    The broker is this checkout's when its cluster id is the one formatted into `data_dir` (meta.properties):
+    `start` reuses it then, and refuses (ForeignBrokerError, one clear line) a broker of another checkout or
+    anything else on the port, rather than sharing its topics and consumer groups. `pid()` is the process that
+    really listens on the port, found through /proc, not a pid file that may name a dead broker."""
 
     def __init__(self, settings: Settings, data_dir: Path | None = None) -> None:
         self.settings = settings
         self.data_dir = (data_dir or settings.data_dir / "kafka").resolve()
-        self.pid_file = self.data_dir / "broker.pid"
         self.process: subprocess.Popen[bytes] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------------------
 
     def start(self, timeout: float = 90.0) -> None:
         if port_open(self.settings.kafka_port):
-            log.info("a broker already answers on port %d: using it", self.settings.kafka_port)
             self.wait_until_ready(timeout)
+            self.require_ours()
+            log.info("this checkout's broker already answers on port %d: using it", self.settings.kafka_port)
             ensure_topics(self.settings)
             return
         libs = ensure_jars(self.settings)
@@ -90,7 +99,6 @@ class EmbeddedKafka:
         with open(self.data_dir / "broker.log", "ab") as log_file:
             self.process = subprocess.Popen(_java_cmd(libs, "kafka.Kafka", str(config)), stdout=log_file,
                                             stderr=subprocess.STDOUT, start_new_session=True)
-        self.pid_file.write_text(str(self.process.pid))
         self.wait_until_ready(timeout)
         ensure_topics(self.settings)
 
@@ -108,10 +116,49 @@ class EmbeddedKafka:
             time.sleep(0.3)
         raise KafkaLaunchError(f"broker did not answer within {timeout:.0f} s; see {self.data_dir}/broker.log")
 
-    def stop(self, timeout: float = 30.0) -> None:
-        pid = self.process.pid if self.process else self.running_pid()
+    def cluster_id(self) -> str | None:
+        """The cluster id formatted into this data dir, if it was formatted."""
+        try:
+            lines = (self.data_dir / "logs" / "meta.properties").read_text().splitlines()
+        except FileNotFoundError:
+            return None
+        return next((line.split("=", 1)[1].strip() for line in lines if line.startswith("cluster.id=")), None)
+
+    def answering_cluster_id(self) -> str | None:
+        """The cluster id of the broker answering on the port (None: nothing answers, or not Kafka)."""
+        try:
+            admin = make_admin(self.settings)
+        except KafkaError:
+            return None
+        try:
+            return admin.describe_cluster().get("cluster_id")
+        except KafkaError:
+            return None
+        finally:
+            admin.close()
+
+    def require_ours(self) -> None:
+        ours, answering = self.cluster_id(), self.answering_cluster_id()
+        if ours is None or answering != ours:
+            raise ForeignBrokerError(
+                f"port {self.settings.kafka_port} is held by a broker this checkout did not start (cluster "
+                f"{answering or 'unknown'}, ours {ours or 'not formatted yet'}): stop it, choose another port "
+                f"with KAFKA_PORT, or use it on purpose with KAFKA_BOOTSTRAP_SERVERS")
+
+    def pid(self) -> int | None:
+        """The process listening on the broker's port, if any."""
+        return listener_pid(self.settings.kafka_port)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop this checkout's broker (the process that really listens, or the one this object started).
+        False when a broker still answers afterwards (a foreign one is never signalled)."""
+        pid = self.process.pid if self.process else None
+        if pid is None and (listening := self.pid()) is not None:
+            if self.answering_cluster_id() != self.cluster_id():
+                return False  # not ours: leave it alone
+            pid = listening
         if pid is None:
-            return
+            return not port_open(self.settings.kafka_port)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -123,14 +170,7 @@ class EmbeddedKafka:
             os.kill(pid, signal.SIGKILL)
         if self.process is not None:
             self.process.wait()
-        self.pid_file.unlink(missing_ok=True)
-
-    def running_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        return not port_open(self.settings.kafka_port)
 
     # ---- helpers ----------------------------------------------------------------------------------------
 
@@ -182,6 +222,28 @@ def _cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cluster_id.startswith("-"):
             return cluster_id
+
+
+def listener_pid(port: int) -> int | None:
+    """The pid of the process listening on TCP `port` on this machine (Linux /proc), or None."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                    sockets.add(f"socket:[{fields[9]}]")
+    if not sockets:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in sockets for fd in (proc / "fd").iterdir()):
+                return int(proc.name)
+        except OSError:  # gone, or not ours to look at
+            continue
+    return None
 
 
 def _alive(pid: int) -> bool:
