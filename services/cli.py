@@ -9,12 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from services import registry
 from services.platform import auth, logs, tracing
 from services.platform.settings import Settings
-
-# Services with a folder of the same shape; each may add its own subcommands in `commands.py`.
-COMMAND_MODULES = ("simulator", "fraud", "notify", "advice", "advisor", "mortgage")
-STORE_SERVICES = ("fraud", "notify", "advice", "advisor", "mortgage")  # each with a store and its MIGRATIONS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     migrate = sub.add_parser("migrate", help="apply the services' schema migrations (the release job)")
     migrate.add_argument("services", nargs="*", metavar="SERVICE",
-                         help=f"services to migrate: {', '.join(STORE_SERVICES)}")
+                         help=f"services to migrate: {', '.join(registry.NAMES)}")
     migrate.add_argument("--all", action="store_true", help="every service")
     migrate.set_defaults(func=_migrate)
 
@@ -68,11 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay.add_argument("--reason", help="only dead letters with this dlq.reason (e.g. handler_error)")
     replay.set_defaults(func=_dlq_replay)
 
-    for name in COMMAND_MODULES:
+    for name in (*registry.TOOLS, *registry.NAMES):  # each may add its own subcommands in `commands.py`
         try:
             module = importlib.import_module(f"services.{name}.commands")
         except ModuleNotFoundError as exc:
-            if exc.name != f"services.{name}.commands" and exc.name != f"services.{name}":
+            if exc.name != f"services.{name}.commands":
                 raise
             continue
         module.register(sub)
@@ -134,16 +131,16 @@ def _topics(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from services.platform.storage import Store
 
-    names = STORE_SERVICES if args.all or not args.services else args.services
-    unknown = sorted(set(names) - set(STORE_SERVICES))
+    names = registry.NAMES if args.all or not args.services else args.services
+    unknown = sorted(set(names) - set(registry.NAMES))
     if unknown:
-        print(f"unknown service {', '.join(unknown)}: choose from {', '.join(STORE_SERVICES)}")
+        print(f"unknown service {', '.join(unknown)}: choose from {', '.join(registry.NAMES)}")
         return 2
     settings = Settings.from_env()
     for name in names:
         store = Store.for_service(settings, name)
         try:
-            store.migrate(importlib.import_module(f"services.{name}.repository").MIGRATIONS)
+            store.migrate(registry.module(name, "repository").MIGRATIONS)
         finally:
             store.close()
         print(json.dumps({"service": name, "migrated": True}), flush=True)
@@ -153,8 +150,12 @@ def _migrate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from services.platform.app import RunningService, run_service
 
+    try:
+        app_module = registry.module(args.service, "app")
+    except registry.UnknownServiceError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     settings = Settings.from_env()
-    app_module = importlib.import_module(f"services.{args.service}.app")
     app = app_module.build(settings)
 
     def announce(running: RunningService) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services import registry
 from services.platform.kafka_launcher import EmbeddedKafka, ForeignBrokerError
 from services.platform.postgres_launcher import EmbeddedPostgres
 from services.platform.settings import Settings
@@ -34,13 +35,7 @@ class Endpoint:
     metrics_port: int
 
 
-ENDPOINTS = (
-    Endpoint("fraud", 50051, 9101),
-    Endpoint("notify", 50052, 9102),
-    Endpoint("advice", 50053, 9103),
-    Endpoint("advisor", 50054, 9104),
-    Endpoint("mortgage", 50055, 9105),
-)
+ENDPOINTS = tuple(Endpoint(s.name, s.grpc_port, s.metrics_port) for s in registry.SERVICES)
 SIMULATED_DAYS = 120
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from services import registry
 from tests.integration.operations.tools import tool
 
 COMPOSE = Path(__file__).resolve().parents[3] / "deploy" / "docker-compose.yml"
@@ -33,7 +34,7 @@ def test_the_check_refuses_a_file_off_the_specification(tmp_path):
 def test_the_stack_runs_two_replicas_of_each_service_on_postgresql_with_prometheus_and_grafana():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     assert {"kafka", "postgres", "prometheus", "grafana"} <= set(services)
-    for name in ("fraud", "notify", "advice", "advisor", "mortgage"):
+    for name in registry.NAMES:
         assert services[name]["deploy"]["replicas"] == 2, name
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgresql://"), name
         assert services[name]["command"] == [name]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services import registry
 from services.platform.kafka_launcher import ensure_topics
 from tests.integration.operations.promql import exported_names, metric_names
 from tests.system import whole_system
@@ -47,7 +48,7 @@ def test_the_dashboard_files_are_what_the_generator_writes():
 
 
 def test_every_service_has_a_dashboard_with_its_stream_grpc_and_process_rows():
-    for service in ("fraud", "notify", "advice", "advisor", "mortgage"):
+    for service in registry.NAMES:
         board = json.loads((DEPLOY / "grafana" / "dashboards" / f"{service}.json").read_text())
         rows = [p["title"] for p in board["panels"] if p["type"] == "row"]
         assert rows == [service, "Stream worker", "gRPC", "Process"], service

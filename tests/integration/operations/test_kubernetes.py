@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services import registry
 from tests.integration.operations.tools import tool
 
 K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
-SERVICES = ("fraud", "notify", "advice", "advisor", "mortgage")
+SERVICES = registry.NAMES
 
 
 def render(overlay: str) -> list[dict]:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import yaml
 
+from services import registry
 from tests.integration.operations.tools import tool
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
-JOBS = ("fraud", "notify", "advice", "advisor", "mortgage")
+JOBS = registry.NAMES
 
 
 def _promtool(*args: str) -> str:

@@ -6,11 +6,11 @@ import importlib
 
 import pytest
 
-from services import cli
+from services import cli, registry
 from services.platform.storage import Store
 from tests.stores import rows
 
-SERVICES = ("fraud", "notify", "advice", "advisor", "mortgage")
+SERVICES = registry.NAMES
 
 
 def test_migrate_all_applies_every_step_once(settings, monkeypatch, capsys):

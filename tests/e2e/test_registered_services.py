@@ -1,5 +1,6 @@
-"""Server reflection as grpcurl and ghz use it: every method of every service resolves through reflection
-alone (v1 and v1alpha), with the message types it needs."""
+"""Every registered service (services/registry.py) starts, serves health and reflection, and stops cleanly; and
+reflection works as grpcurl and ghz use it: every method of every service resolves through reflection alone
+(v1 and v1alpha), with the message types it needs."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import time
 import grpc
 import pytest
 from google.protobuf import descriptor_pool, json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
+from services import registry
 from services.gen.proactivecare.v1 import advice_pb2, advisor_pb2, fraud_pb2, mortgage_pb2, notify_pb2
 from services.platform import reflection
 from tests.integration.operations.tools import tool
@@ -31,6 +34,23 @@ def ask(channel: grpc.Channel, version: str, request: reflection_pb2.ServerRefle
                                  response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
     (reply,) = list(call(iter([request]), timeout=10))
     return reply
+
+
+def test_every_registered_service_starts_serves_health_and_stops_cleanly(settings, fraud_model_dir):
+    with whole_system(settings, fraud_model_dir) as system:
+        assert list(system) == list(registry.NAMES)
+        targets = {name: svc.target for name, svc in system.items()}
+        for name, target in targets.items():
+            with grpc.insecure_channel(target) as channel:
+                health = health_pb2_grpc.HealthStub(channel)
+                for service in ("", *(s.full_name for s in SERVICES if s.full_name.lower().startswith(
+                        f"proactivecare.v1.{name}"))):
+                    status = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10).status
+                    assert status == health_pb2.HealthCheckResponse.SERVING, (name, service)
+    for name, target in targets.items():  # stopped: nothing answers any more
+        with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as gone:
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=3)
+        assert gone.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED), name
 
 
 @pytest.fixture
