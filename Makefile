@@ -18,9 +18,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# Generated code is produced by the build, never edited by hand (services/platform/codegen.py).
-$(GEN)/.stamp: $(PROTOS) $(VENV)/.installed services/platform/codegen.py
-	$(BIN)/python -m services.platform.codegen
+# Generated code is produced by the build, never edited by hand (services/devtools/codegen.py).
+$(GEN)/.stamp: $(PROTOS) $(VENV)/.installed services/devtools/codegen.py
+	$(BIN)/python -m services.devtools.codegen
 	touch $@
 
 run: setup

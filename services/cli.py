@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _kafka(args: argparse.Namespace) -> int:
-    from services.platform.kafka_launcher import EmbeddedKafka, ForeignBrokerError, port_open
+    from services.devtools.kafka_launcher import EmbeddedKafka, ForeignBrokerError, port_open
 
     settings = Settings.from_env()
     broker = EmbeddedKafka(settings)
@@ -118,7 +119,7 @@ def _kafka(args: argparse.Namespace) -> int:
 
 
 def _topics(args: argparse.Namespace) -> int:
-    from services.platform.kafka_launcher import ensure_topics
+    from services.platform.kafka_io import ensure_topics
 
     if not 1 <= args.min_insync <= args.replication_factor:
         print("--min-insync must be between 1 and --replication-factor")
@@ -167,7 +168,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from services.platform.devstack import run_stack
+    from services.devtools.devstack import run_stack
 
     return run_stack(Settings.from_env(), rate=args.rate, customers=args.customers, postgres=args.postgres)
 
@@ -187,15 +188,14 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    # Benchmarks live with the tests (tests/perf), beside the source they measure: a source checkout.
+    # Benchmarks live with the tests (tests/perf), beside the source they measure: a source checkout. They run
+    # as their own process; the product never imports the tests.
     root = Path(__file__).resolve().parents[1]
     if not (root / "tests" / "perf").is_dir():
         print("benchmarks run from a source checkout (tests/perf not found)")
         return 2
-    sys.path.insert(0, str(root))
-    from tests.perf.run import run_benchmarks
-
-    return run_benchmarks(Settings.from_env(), args.name, args.out)
+    command = [sys.executable, "-m", "tests.perf.run", args.name, *([args.out] if args.out else [])]
+    return subprocess.run(command, cwd=root, check=False).returncode
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from services.platform.postgres_launcher import EmbeddedPostgres
+from services.devtools.postgres_launcher import EmbeddedPostgres
 from services.platform.storage import Store
 
 BACKENDS = ("sqlite", "postgresql")

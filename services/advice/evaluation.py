@@ -221,8 +221,8 @@ def _through_kafka(bank: Bank, tmp: Path) -> tuple[Store, dict[str, object]]:
     """The real pipeline: produce the bank to Kafka (the embedded broker, started here when none answers),
     run the advice service (StreamRunner + gRPC) until it has handled every record, score from its store."""
     from services.advice.app import build
+    from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
     from services.platform.app import ServiceThread
-    from services.platform.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
     from services.simulator.produce import produce_bank
 
     base = Settings.from_env()

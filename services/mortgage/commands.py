@@ -115,13 +115,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _through_kafka(bank: Any) -> tuple[list, dict[str, Any]]:
     """Produce the bank to a real broker, let the mortgage service consume it, read back what it emitted."""
+    from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
     from services.gen.proactivecare.v1 import events_pb2
     from services.mortgage import replay
     from services.mortgage.app import build
     from services.platform import topics
     from services.platform.app import ServiceThread
     from services.platform.kafka_io import read_to_end
-    from services.platform.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
     from services.platform.settings import Settings
     from services.simulator.produce import produce_bank
 

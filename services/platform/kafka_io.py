@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import TopicAlreadyExistsError
 
 from services.platform.settings import Settings
+from services.platform.topics import ALL_TOPICS
 
 Headers = tuple[tuple[str, bytes], ...]
 # A restarted broker is reconnected to within about this long (kafka-python backs off up to 30 s by default,
@@ -115,3 +119,26 @@ def read_to_end(settings: Settings, topic: str) -> list[ConsumerRecord]:
         return found
     finally:
         consumer.close()
+
+def ensure_topics(settings: Settings, replication_factor: int = 1, min_insync: int = 1) -> list[str]:
+    """Create every topic of this deployment that is missing (idempotent); returns the names created.
+
+    A production cluster gives replication factor 3 and `min.insync.replicas` 2, so the producers' `acks=all`
+    survives one broker down; the embedded single broker takes 1 and 1."""
+    admin = make_admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(settings.topic(t.name), t.partitions, replication_factor,
+                     topic_configs={"min.insync.replicas": str(min_insync),
+                                    **({"cleanup.policy": "compact"} if t.compacted else {})})
+            for t in ALL_TOPICS
+            if settings.topic(t.name) not in existing
+        ]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won the race
+                admin.create_topics(wanted)
+            admin.wait_for_topics([t.name for t in wanted], timeout_ms=30_000)
+        return [t.name for t in wanted]
+    finally:
+        admin.close()

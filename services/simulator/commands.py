@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         out["truth"] = {"path": args.truth, "records": truth.write_truth(args.truth, data, bank)}
         timings["truth_s"] = round(time.perf_counter() - t0, 3)
     if args.produce and bank is not None:
-        from services.platform.kafka_launcher import ensure_topics
+        from services.platform.kafka_io import ensure_topics
         from services.platform.settings import Settings
         from services.simulator.produce import produce_bank
 

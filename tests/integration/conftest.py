@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port
 from services.platform import auth
 from services.platform.kafka_io import make_producer
-from services.platform.kafka_launcher import EmbeddedKafka, ensure_topics, free_port
 from services.platform.settings import Settings
 
 

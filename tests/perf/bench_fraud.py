@@ -26,6 +26,7 @@ import grpc
 import numpy as np
 from prometheus_client import CollectorRegistry
 
+from services.devtools.kafka_launcher import ensure_topics, free_port
 from services.fraud.metrics import FraudMetrics
 from services.fraud.model import load_model
 from services.fraud.policy import load_policy
@@ -36,7 +37,6 @@ from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
 from services.platform import auth
 from services.platform.client import auth_metadata
 from services.platform.kafka_io import Output
-from services.platform.kafka_launcher import ensure_topics, free_port
 from services.platform.runner import Record, StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store, Tx

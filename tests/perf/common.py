@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+from services.devtools.devstack import wait_serving
+from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port
 from services.gen.proactivecare.v1 import events_pb2
-from services.platform.devstack import wait_serving
 from services.platform.kafka_io import make_producer
-from services.platform.kafka_launcher import EmbeddedKafka, ensure_topics, free_port
 from services.platform.settings import Settings
 
 

@@ -10,8 +10,7 @@ from services.advice.app import build
 from services.advice.evaluation import _wait_handled
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.app import ServiceThread
-from services.platform.kafka_io import make_producer
-from services.platform.kafka_launcher import ensure_topics
+from services.platform.kafka_io import ensure_topics, make_producer
 from services.platform.settings import Settings
 from services.platform.topics import CUSTOMERS, NOTIFICATIONS, TRANSACTIONS
 from services.simulator import events

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from services import registry
-from services.platform.kafka_launcher import ensure_topics
+from services.platform.kafka_io import ensure_topics
 from tests.integration.operations.promql import exported_names, metric_names
 from tests.system import whole_system
 

@@ -18,8 +18,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
+from services.devtools.kafka_launcher import EmbeddedKafka, free_port
 from services.platform.app import ServiceApp, ServiceThread
-from services.platform.kafka_launcher import EmbeddedKafka, free_port
 from services.platform.settings import Settings
 from services.platform.topics import TRANSACTIONS, dlq
 from services.simulator.produce import Producer, ProduceResult, make_kafka_producer, send_all

@@ -6,8 +6,8 @@ import os
 import signal
 from pathlib import Path
 
-from services.platform.devstack import MAX_RESTARTS, Endpoint, _supervise, _Supervised
-from services.platform.kafka_launcher import EmbeddedKafka, free_port, port_open
+from services.devtools.devstack import MAX_RESTARTS, Endpoint, _supervise, _Supervised
+from services.devtools.kafka_launcher import EmbeddedKafka, free_port, port_open
 from services.platform.settings import Settings
 
 

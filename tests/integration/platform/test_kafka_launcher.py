@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.platform.kafka_launcher import EmbeddedKafka, ForeignBrokerError, listener_pid, port_open
+from services.devtools.kafka_launcher import EmbeddedKafka, ForeignBrokerError, listener_pid, port_open
 
 
 def test_the_listener_of_a_port_is_found_through_proc():

@@ -129,7 +129,7 @@ def test_a_remembered_token_still_expires():
 
 
 def test_a_kafka_cluster_id_never_reads_as_an_option():
-    from services.platform.kafka_launcher import _cluster_id
+    from services.devtools.kafka_launcher import _cluster_id
 
     ids = [_cluster_id() for _ in range(5000)]  # about 1 in 64 raw draws starts with '-'
     assert not [i for i in ids if i.startswith("-")]

@@ -20,16 +20,15 @@ import uuid
 from pathlib import Path
 from string import Template
 
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError
 
-from services.platform.kafka_io import make_admin
+from services.platform.kafka_io import ensure_topics, make_admin
 from services.platform.settings import Settings
-from services.platform.topics import ALL_TOPICS
 
 log = logging.getLogger(__name__)
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
+__all__ = ["EmbeddedKafka", "ForeignBrokerError", "ensure_topics", "free_port", "listener_pid", "port_open"]
 
 
 class KafkaLaunchError(RuntimeError):
@@ -191,28 +190,6 @@ def _java_cmd(libs: Path, main: str, *args: str) -> list[str]:
             f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.yaml'}", "-cp", f"{libs}/*", main, *args]
 
 
-def ensure_topics(settings: Settings, replication_factor: int = 1, min_insync: int = 1) -> list[str]:
-    """Create every topic of this deployment that is missing (idempotent); returns the names created.
-
-    A production cluster gives replication factor 3 and `min.insync.replicas` 2, so the producers' `acks=all`
-    survives one broker down; the embedded single broker takes 1 and 1."""
-    admin = make_admin(settings)
-    try:
-        existing = set(admin.list_topics())
-        wanted = [
-            NewTopic(settings.topic(t.name), t.partitions, replication_factor,
-                     topic_configs={"min.insync.replicas": str(min_insync),
-                                    **({"cleanup.policy": "compact"} if t.compacted else {})})
-            for t in ALL_TOPICS
-            if settings.topic(t.name) not in existing
-        ]
-        if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won the race
-                admin.create_topics(wanted)
-            admin.wait_for_topics([t.name for t in wanted], timeout_ms=30_000)
-        return [t.name for t in wanted]
-    finally:
-        admin.close()
 
 
 def _cluster_id() -> str:

@@ -22,8 +22,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services import registry
-from services.platform.kafka_launcher import EmbeddedKafka, ForeignBrokerError
-from services.platform.postgres_launcher import EmbeddedPostgres
+from services.devtools.kafka_launcher import EmbeddedKafka, ForeignBrokerError
+from services.devtools.postgres_launcher import EmbeddedPostgres
 from services.platform.settings import Settings
 from services.platform.storage import Store
 
