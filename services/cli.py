@@ -1,4 +1,5 @@
-"""`proactive-care`: the one console entry point."""
+"""proactive-care: banking proactive-care services (fraud alerts, advice nudges, mortgage care) on a Kafka
+transaction stream. `make run` runs everything on one machine; `COMMAND --help` explains each command."""
 
 from __future__ import annotations
 
@@ -8,24 +9,37 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from services import registry
 from services.platform import auth, logs, tracing
 from services.platform.settings import Settings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="proactive-care", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """Every command and subcommand shows its defaults in `--help` (the service folders' subcommands too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="proactive-care", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     kafka = sub.add_parser("kafka", help="the embedded Apache Kafka broker")
-    kafka.add_argument("action", choices=("start", "stop", "status"))
+    kafka.add_argument("action", choices=("start", "stop", "status"),
+                       help="start, stop or report the broker of this checkout")
     kafka.set_defaults(func=_kafka)
 
     topics = sub.add_parser("topics", help="create the deployment's topics on the configured cluster")
-    topics.add_argument("action", choices=("ensure",))
-    topics.add_argument("--replication-factor", type=int, default=1)
+    topics.add_argument("action", choices=("ensure",), help="ensure: create the missing topics (idempotent)")
+    topics.add_argument("--replication-factor", type=int, default=1,
+                        help="replicas of every topic (3 on a production cluster)")
     topics.add_argument("--min-insync", type=int, default=1, help="min.insync.replicas of every topic")
     topics.set_defaults(func=_topics)
 
@@ -36,22 +50,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate.set_defaults(func=_migrate)
 
     serve = sub.add_parser("serve", help="run one service (gRPC + its stream workers + /metrics)")
-    serve.add_argument("service")
+    serve.add_argument("service", help="the service to run (see services/registry.py)")
     serve.set_defaults(func=_serve)
 
     run = sub.add_parser("run", help="Kafka + every service + the simulator at a live rate (`make run`)")
     run.add_argument("--rate", type=float, default=20.0, help="simulated transactions per second")
-    run.add_argument("--customers", type=int, default=200)
+    run.add_argument("--customers", type=int, default=200, help="simulated customers")
     run.add_argument("--postgres", action="store_true",
                      help="every service on the embedded PostgreSQL (under the data dir) instead of SQLite files; "
                           "DATABASE_URL set: that server")
     run.set_defaults(func=_run)
 
     token = sub.add_parser("token", help="issue a bearer token signed with the configured key")
-    token.add_argument("--subject", required=True)
-    token.add_argument("--role", choices=[r.value for r in auth.Role], required=True)
-    token.add_argument("--queue", action="append", default=[])
-    token.add_argument("--ttl", type=int, default=3600)
+    token.add_argument("--subject", required=True,
+                       help="who the token is for: a customer id, an advisor or a service name")
+    token.add_argument("--role", choices=[r.value for r in auth.Role], required=True, help="what the holder may do")
+    token.add_argument("--queue", action="append", default=[],
+                       help="an advisor queue the holder may work (repeat for several)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(func=_token)
 
     bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
@@ -74,8 +90,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             continue
         module.register(sub)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def _version() -> str:
+    try:
+        return metadata.version("proactive-care")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     name = getattr(args, "service", None) or args.command
     logs.configure(name)
     tracing.configure(name)

@@ -12,9 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     evaluate = commands.add_parser("evaluate", help="seeded simulation scored against overdraft ground truth; "
                                                     "the last stdout line is JSON")
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--customers", type=int, default=500)
-    evaluate.add_argument("--days", type=int, default=183)
+    evaluate.add_argument("--seed", type=int, default=0, help="simulator seed (0 is the tuning seed; judge on others)")
+    evaluate.add_argument("--customers", type=int, default=500, help="simulated customers")
+    evaluate.add_argument("--days", type=int, default=183, help="simulated days")
     evaluate.add_argument("--market", default="default", choices=["default", "UK", "US"],
                           help="the simulator's pay-rhythm mix (see `proactive-care simulate --help`)")
     evaluate.add_argument("--kafka", action="store_true",
@@ -24,16 +24,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     nudges = commands.add_parser("nudges", help="list a customer's nudges (AdviceService.ListNudges)")
     nudges.add_argument("--target", required=True, help="host:port of the advice service")
-    nudges.add_argument("--token", required=True)
-    nudges.add_argument("--customer", required=True)
-    nudges.add_argument("--page-size", type=int, default=20)
+    nudges.add_argument("--token", required=True, help="a bearer token (`proactive-care token`)")
+    nudges.add_argument("--customer", required=True, help="the customer whose nudges to list")
+    nudges.add_argument("--page-size", type=int, default=20, help="nudges per page")
     nudges.set_defaults(func=_nudges)
 
     respond = commands.add_parser("respond", help="answer a nudge (AdviceService.RespondToNudge)")
-    respond.add_argument("--target", required=True)
-    respond.add_argument("--token", required=True)
-    respond.add_argument("--nudge", required=True)
-    respond.add_argument("--response", required=True, choices=["HELPFUL", "NOT_HELPFUL", "ACTED", "DISMISSED"])
+    respond.add_argument("--target", required=True, help="host:port of the advice service")
+    respond.add_argument("--token", required=True,
+                         help="the customer's bearer token (`proactive-care token --role customer`)")
+    respond.add_argument("--nudge", required=True, help="the nudge id")
+    respond.add_argument("--response", required=True, choices=["HELPFUL", "NOT_HELPFUL", "ACTED", "DISMISSED"],
+                         help="the customer's answer")
     respond.set_defaults(func=_respond)
 
 

@@ -20,19 +20,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         return parser
 
     claim = client("claim", "claim the next task of a queue (ClaimNext)")
-    claim.add_argument("--queue", required=True)
+    claim.add_argument("--queue", required=True, help="the queue to claim from, e.g. financial-support")
     claim.add_argument("--lease", type=int, default=0, help="lease seconds (0 = the policy default)")
     claim.set_defaults(func=_claim)
 
     complete = client("complete", "complete a claimed task (Complete)")
-    complete.add_argument("--task", required=True)
-    complete.add_argument("--outcome", required=True)
-    complete.add_argument("--note", default="")
+    complete.add_argument("--task", required=True, help="the task id you hold")
+    complete.add_argument("--outcome", required=True, help="one of the policy outcomes, e.g. CONTACTED")
+    complete.add_argument("--note", default="", help="your note (free text)")
     complete.set_defaults(func=_complete)
 
     listing = client("list", "list a queue's open tasks (ListQueue)")
-    listing.add_argument("--queue", required=True)
-    listing.add_argument("--page-size", type=int, default=20)
+    listing.add_argument("--queue", required=True, help="the queue to list")
+    listing.add_argument("--page-size", type=int, default=20, help="tasks per page")
     listing.set_defaults(func=_list)
 
 

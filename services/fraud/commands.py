@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     ev = cmds.add_parser("evaluate", help="the Handbook protocol on a Handbook-column CSV; last line is JSON")
     _data_args(ev)
-    ev.add_argument("--train-start", type=dt.date.fromisoformat, default=HANDBOOK_TRAIN_START)
+    ev.add_argument("--train-start", type=dt.date.fromisoformat, default=HANDBOOK_TRAIN_START,
+                    help="first day of the 7-day training week (the test week starts 14 days later)")
     ev.add_argument("--model", type=Path, default=None,
                     help="score the test week with this saved model (a directory or .skops file) instead of "
                          "selecting and training one on the data: the model trained elsewhere, at this bank")

@@ -42,9 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     ev = msub.add_parser("evaluate", help="seeded simulation scored against missed-payment ground truth; "
                                           'last line {"care_recall_3d":..,"false_offer_rate":..}')
-    ev.add_argument("--customers", type=int, default=5_000)
-    ev.add_argument("--days", type=int, default=183)
-    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--customers", type=int, default=5_000, help="simulated customers")
+    ev.add_argument("--days", type=int, default=183, help="simulated days")
+    ev.add_argument("--seed", type=int, default=0, help="simulator seed (0 is the tuning seed; judge on others)")
     ev.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2025, 1, 6),
                     help="first simulated day (a policy version must be in force)")
     ev.add_argument("--kafka", action="store_true",

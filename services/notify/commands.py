@@ -17,9 +17,10 @@ DEFAULT_TARGET = "127.0.0.1:50052"
 
 def register(sub: argparse._SubParsersAction) -> None:
     watch = sub.add_parser("watch", help="subscribe to a customer's notifications and print them as they arrive")
-    watch.add_argument("--customer", required=True)
+    watch.add_argument("--customer", required=True, help="the customer whose notifications to watch")
     watch.add_argument("--after", type=int, default=0, help="replay everything after this sequence")
-    watch.add_argument("--target", default=os.environ.get("NOTIFY_TARGET", DEFAULT_TARGET))
+    watch.add_argument("--target", default=os.environ.get("NOTIFY_TARGET", DEFAULT_TARGET),
+                       help="host:port of the notify service ($NOTIFY_TARGET)")
     watch.set_defaults(func=_watch)
 
 

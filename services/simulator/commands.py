@@ -20,11 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
     )
     d = HandbookConfig()
-    p.add_argument("--customers", type=int, default=d.n_customers)
-    p.add_argument("--terminals", type=int, default=d.n_terminals)
-    p.add_argument("--days", type=int, default=d.n_days)
+    p.add_argument("--customers", type=int, default=d.n_customers, help="simulated customers")
+    p.add_argument("--terminals", type=int, default=d.n_terminals, help="card terminals (shops)")
+    p.add_argument("--days", type=int, default=d.n_days, help="simulated days")
     p.add_argument("--start", type=dt.date.fromisoformat, default=d.start_date, help="first day, YYYY-MM-DD")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed: the same seed gives the same bank")
     p.add_argument("--radius", type=float, default=d.radius, help="km within which a customer uses terminals")
     p.add_argument("--scale-frauds", action="store_true",
                    help="scale the daily compromised terminals/customers with the size (keeps the book's ~0.84%%)")

@@ -25,12 +25,12 @@ from google.protobuf.message import Message
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform import topics
 from services.platform.kafka_io import make_producer
+from services.platform.progress import Progress
 from services.platform.settings import Settings
 from services.simulator import events
 from services.simulator.bank import Bank
 
 log = logging.getLogger(__name__)
-PROGRESS_EVERY = 100_000
 CHARGEBACK_DELAY_DAYS = 7.0  # the Handbook's: a fraud's label is known a week after the payment
 
 
@@ -175,6 +175,7 @@ def send_all(
     sleep: Callable[[float], None] = time.sleep,
     renew: Callable[[], Producer] | None = None,
     policy: RetryPolicy = RetryPolicy(),
+    total: int | None = None,
 ) -> list[ProduceResult]:
     """Send (topic, key, message) triples in order, paced at ``rate`` records/s or as fast as possible, then flush.
     One result per topic, in the order each topic first appeared.
@@ -186,14 +187,14 @@ def send_all(
     pacer = _Pacer(rate, clock, sleep)
     started = clock()
     counts: dict[str, int] = {}
-    for sent, (topic, key, message) in enumerate(messages):
-        pacer.wait(sent)
-        delivery.send(sent, topic, key.encode("utf-8"), message.SerializeToString())
-        if delivery.failed:
-            delivery.recover()
-        counts[topic] = counts.get(topic, 0) + 1
-        if (sent + 1) % PROGRESS_EVERY == 0:
-            log.info("%d records sent", sent + 1)
+    with Progress("produced", total) as progress:
+        for sent, (topic, key, message) in enumerate(messages):
+            pacer.wait(sent)
+            delivery.send(sent, topic, key.encode("utf-8"), message.SerializeToString())
+            if delivery.failed:
+                delivery.recover()
+            counts[topic] = counts.get(topic, 0) + 1
+            progress.update()
     delivery.recover()  # flushes, then re-sends what failed at the end
     seconds = clock() - started
     if delivery.undelivered:
