@@ -7,62 +7,93 @@ local day/week when their priority is at least HIGH, otherwise dropped (and coun
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2
 from services.platform import enums
 from services.platform.errors import ValidationError
+from services.platform.policy_book import PolicyBook, PolicyVersion
 
 MINUTES_PER_DAY = 24 * 60
 
 
-@dataclass(frozen=True)
-class Policy:
-    version: str
-    effective_from: date
-    default_time_zone: str
-    quiet_start: int
-    quiet_end: int
-    quiet_enabled: bool
-    max_per_day: int
-    max_per_week: int
-    max_cap: int
-    urgent_kinds: frozenset[int]
-    hold_min_priority: int
+class QuietHoursDefault(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool
+    start_minute: int = Field(ge=0, lt=MINUTES_PER_DAY, description="minutes after local midnight")
+    end_minute: int = Field(ge=0, lt=MINUTES_PER_DAY, description="may wrap past midnight")
+
+
+class Policy(PolicyVersion):
+    """One version of the delivery policy (`policy.json`, the kernel's policy book)."""
+
+    default_time_zone: str = Field(description="IANA zone of a customer whose profile names none")
+    default_quiet_hours: QuietHoursDefault
+    default_max_nudges_per_day: int = Field(ge=0)
+    default_max_nudges_per_week: int = Field(ge=0)
+    max_cap: int = Field(gt=0, description="the highest cap a customer may choose")
+    urgent_kinds: frozenset[str] = Field(description="kinds delivered at once, even in quiet hours, never opted out")
+    hold_over_cap_min_priority: str = Field(description="over a cap, this priority and above wait; below: dropped")
+    week_starts_on: Literal["MONDAY"] = "MONDAY"
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @field_validator("urgent_kinds")
+    @classmethod
+    def _kinds(cls, value: frozenset[str]) -> frozenset[str]:
+        for kind in value:
+            enums.value_of(events_pb2.NotificationKind, kind)  # ValueError names the unknown kind
+        return value
+
+    @field_validator("hold_over_cap_min_priority")
+    @classmethod
+    def _priority(cls, value: str) -> str:
+        enums.value_of(events_pb2.Priority, value)
+        return value
+
+    @cached_property
+    def urgent_kind_values(self) -> frozenset[int]:
+        return frozenset(enums.value_of(events_pb2.NotificationKind, k) for k in self.urgent_kinds)
+
+    @cached_property
+    def hold_min_priority(self) -> int:
+        return enums.value_of(events_pb2.Priority, self.hold_over_cap_min_priority)
 
 
 POLICY_FILE = Path(__file__).with_name("policy.json")
 
 
 @cache
-def load_policy(path: Path = POLICY_FILE) -> Policy:
-    raw = json.loads(path.read_text())
-    quiet = raw["default_quiet_hours"]
-    return Policy(
-        version=raw["version"],
-        effective_from=date.fromisoformat(raw["effective_from"]),
-        default_time_zone=raw["default_time_zone"],
-        quiet_start=quiet["start_minute"], quiet_end=quiet["end_minute"], quiet_enabled=quiet["enabled"],
-        max_per_day=raw["default_max_nudges_per_day"], max_per_week=raw["default_max_nudges_per_week"],
-        max_cap=raw["max_cap"],
-        urgent_kinds=frozenset(enums.value_of(events_pb2.NotificationKind, k) for k in raw["urgent_kinds"]),
-        hold_min_priority=enums.value_of(events_pb2.Priority, raw["hold_over_cap_min_priority"]),
-    )
+def policy_book(path: Path = POLICY_FILE) -> PolicyBook[Policy]:
+    return PolicyBook.load(path, Policy)
+
+
+def load_policy(at: datetime | None = None) -> Policy:
+    """The version in force now (or at `at`)."""
+    return policy_book().at(at or datetime.now(UTC))
 
 
 def default_preferences(customer_id: str, time_zone: str = "", policy: Policy | None = None) -> notify_pb2.Preferences:
     p = policy or load_policy()
     return notify_pb2.Preferences(
         customer_id=customer_id, time_zone=time_zone or p.default_time_zone,
-        quiet_hours=notify_pb2.QuietHours(enabled=p.quiet_enabled, start_minute=p.quiet_start,
-                                          end_minute=p.quiet_end),
-        max_nudges_per_day=p.max_per_day, max_nudges_per_week=p.max_per_week)
+        quiet_hours=notify_pb2.QuietHours(enabled=p.default_quiet_hours.enabled,
+                                          start_minute=p.default_quiet_hours.start_minute,
+                                          end_minute=p.default_quiet_hours.end_minute),
+        max_nudges_per_day=p.default_max_nudges_per_day, max_nudges_per_week=p.default_max_nudges_per_week)
 
 
 def validate_preferences(prefs: notify_pb2.Preferences, policy: Policy | None = None) -> None:
@@ -84,7 +115,7 @@ def validate_preferences(prefs: notify_pb2.Preferences, policy: Policy | None = 
     if prefs.max_nudges_per_week < prefs.max_nudges_per_day:
         raise ValidationError(f"{field}.max_nudges_per_week", "must not be below max_nudges_per_day")
     for kind in prefs.opted_out_kinds:
-        if kind in p.urgent_kinds:
+        if kind in p.urgent_kind_values:
             name = enums.short_name(events_pb2.NotificationKind, kind)
             raise ValidationError(f"{field}.opted_out_kinds",
                                   f"{name} alerts protect the customer and cannot be turned off")
@@ -111,7 +142,7 @@ def decide(kind: int, priority: int, now: datetime, prefs: notify_pb2.Preference
            sent_this_week: int, policy: Policy | None = None) -> Decision:
     """What to do with one notification now. `sent_*` count non-urgent deliveries in the local day/week."""
     p = policy or load_policy()
-    if kind in p.urgent_kinds:
+    if kind in p.urgent_kind_values:
         return Decision(Outcome.DELIVER, reason="security alerts always pass at once")
     if kind in prefs.opted_out_kinds:
         return Decision(Outcome.DROP_OPT_OUT, reason="the customer turned this kind off")

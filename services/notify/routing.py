@@ -21,7 +21,7 @@ def route(repo: NotifyRepository, n: events_pb2.Notification, now: datetime) -> 
     policy = load_policy()
     prefs = preferences(repo, n.customer_id)
     local = now.astimezone(ZoneInfo(prefs.time_zone or policy.default_time_zone))
-    urgent = policy.urgent_kinds
+    urgent = policy.urgent_kind_values
     decision = decide(
         n.kind, n.priority, now.astimezone(UTC), prefs,
         sent_today=repo.count_delivered_since(n.customer_id, local_day_start(local), urgent),
