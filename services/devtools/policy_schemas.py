@@ -10,7 +10,8 @@ from pathlib import Path
 from services.platform.policy_book import PolicyVersion, write_schema
 
 # (module, model class) of each service policy kept in the policy book
-BOOKS = (("services.advisor.policy", "QueuePolicy"), ("services.notify.policy", "Policy"))
+BOOKS = (("services.advisor.policy", "QueuePolicy"), ("services.notify.policy", "Policy"),
+         ("services.fraud.policy", "FraudPolicy"))
 
 
 def books() -> list[tuple[type[PolicyVersion], Path]]:

@@ -1,4 +1,3 @@
-import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -57,8 +56,8 @@ def test_alert_names_the_top_factors_in_plain_words() -> None:
 
 
 def test_rules_raise_the_decision_but_never_lower_it() -> None:
-    hot = dataclasses.replace(POLICY, rules=tuple(
-        dataclasses.replace(r, ids=frozenset({"bad"})) if r.code == "HOT_TERMINAL" else r for r in POLICY.rules))
+    hot = POLICY.model_copy(update={"rules": tuple(
+        r.model_copy(update={"ids": frozenset({"bad"})}) if r.code == "HOT_TERMINAL" else r for r in POLICY.rules)})
     txs, x = history_then(tx("n", T0 + 11 * 3600, 20.0, terminal="bad"))
     [d] = decide_batch(stub_model({}, bias=-10), hot, txs, x)
     assert d.verdict is Verdict.BLOCK
