@@ -14,17 +14,17 @@ from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store
 
-SERVICE = "advice"
+NAME = "advice"
 
 
 def build(settings: Settings) -> ServiceApp:
-    store = Store.for_service(settings, SERVICE)
+    store = Store.for_service(settings, NAME)
     store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
     metrics = AdviceMetrics.create(registry)
     policies = load_policy_book()
     handler = AdviceHandler(settings, policies, metrics)
-    runner = StreamRunner(settings, SERVICE, sources(settings), handler, store, registry)
-    return ServiceApp(name=SERVICE, store=store, registry=registry,
+    runner = StreamRunner(settings, NAME, sources(settings), handler, store, registry)
+    return ServiceApp(name=NAME, store=store, registry=registry,
                       grpc_services=[grpc_service(AdviceServicer(store, policies, metrics))], runners=[runner],
                       on_stop=[store.close])

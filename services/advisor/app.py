@@ -20,7 +20,7 @@ from services.platform.settings import Settings
 from services.platform.storage import Store
 
 log = logging.getLogger(__name__)
-SERVICE = "advisor"
+NAME = "advisor"
 
 
 def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = now_utc) -> None:
@@ -40,11 +40,11 @@ def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], dateti
 
 
 def build(settings: Settings) -> ServiceApp:
-    store = Store.for_service(settings, SERVICE)
+    store = Store.for_service(settings, NAME)
     store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
     metrics = AdvisorMetrics.create(registry)
-    runner = StreamRunner(settings, SERVICE, [task_source(settings)], AdvisorTaskHandler(metrics), store,
+    runner = StreamRunner(settings, NAME, [task_source(settings)], AdvisorTaskHandler(metrics), store,
                           registry)
 
     async def sla_sweeper() -> None:
@@ -55,6 +55,6 @@ def build(settings: Settings) -> ServiceApp:
                 log.exception("advisor SLA sweep failed")
             await asyncio.sleep(policy_at(now_utc()).sla_sweep_seconds)
 
-    return ServiceApp(name=SERVICE, store=store, registry=registry,
+    return ServiceApp(name=NAME, store=store, registry=registry,
                       grpc_services=[grpc_service(AdvisorQueueServicer(store, metrics))], runners=[runner],
                       background=[sla_sweeper], on_stop=[store.close])

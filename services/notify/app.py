@@ -9,10 +9,11 @@ from prometheus_client import CollectorRegistry
 
 from services.gen.proactivecare.v1 import notify_pb2_grpc
 from services.notify.hub import SubscriberHub
+from services.notify.metrics import DeliveryMetrics, RoutingMetrics
 from services.notify.repository import DELIVERED_CHANNEL, MIGRATIONS, NotifyRepository
 from services.notify.routing import route
-from services.notify.service import DeliveryMetrics, NotificationServicer
-from services.notify.worker import NotificationHandler, RoutingMetrics, sources
+from services.notify.service import NotificationServicer
+from services.notify.worker import NotificationHandler, sources
 from services.platform.app import ServiceApp
 from services.platform.auth import Role
 from services.platform.grpc_server import GrpcService

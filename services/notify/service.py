@@ -9,30 +9,19 @@ from typing import Any
 
 import grpc
 from opentelemetry.trace import SpanKind
-from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, notify_pb2, notify_pb2_grpc
 from services.notify.hub import SubscriberHub
+from services.notify.metrics import DeliveryMetrics
 from services.notify.policy import validate_preferences
 from services.notify.repository import NotifyRepository, Stored
 from services.notify.routing import preferences
 from services.platform import auth, enums, tracing
 from services.platform.errors import ValidationError
-from services.platform.metrics import PREFIX
 from services.platform.storage import Store, utc_now
 
-TIME_TO_NOTIFY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
 DEFAULT_PAGE, MAX_PAGE, MAX_ACK = 50, 500, 500
 RECHECK_SECONDS = 1.0  # another replica may have stored something: look again at least this often
-
-
-class DeliveryMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.time_to_notify = Histogram(
-            f"{PREFIX}_notify_time_to_notify_seconds",
-            "From the originating transaction's produce time to first delivery on a Subscribe stream",
-            ("kind",), buckets=TIME_TO_NOTIFY_BUCKETS, registry=registry)
-        self.subscribers = Gauge(f"{PREFIX}_notify_subscribers", "Open Subscribe streams", registry=registry)
 
 
 def _delivery_span(item: Stored) -> Any:

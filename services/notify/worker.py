@@ -5,41 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-
 from services.gen.proactivecare.v1 import events_pb2
 from services.notify.hub import SubscriberHub
-from services.notify.policy import Decision, Outcome
+from services.notify.metrics import RoutingMetrics
+from services.notify.policy import Outcome
 from services.notify.repository import NotifyRepository
 from services.notify.routing import route
-from services.notify.service import TIME_TO_NOTIFY_BUCKETS
 from services.platform import enums, streams, topics, tracing
 from services.platform.kafka_io import Output
-from services.platform.metrics import PREFIX
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
 from services.platform.storage import Tx, utc_now
 from services.platform.validation import validate_notification
-
-
-class RoutingMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.routed = Counter(f"{PREFIX}_notify_notifications_total",
-                              "Notifications by kind and what the preferences made of them",
-                              ("kind", "outcome"), registry=registry)
-        # Every notification is timed when it becomes deliverable (stored and released to the app), whether or
-        # not a Subscribe stream is open: the steady signal of the time-to-notify SLO.
-        self.time_to_deliverable = Histogram(
-            f"{PREFIX}_notify_time_to_deliverable_seconds",
-            "From the originating transaction's produce time to the notification stored and deliverable",
-            ("kind",), buckets=TIME_TO_NOTIFY_BUCKETS, registry=registry)
-        for kind in enums.short_names(events_pb2.NotificationKind)[1:]:
-            self.time_to_deliverable.labels(kind)
-            for outcome in Outcome:
-                self.routed.labels(kind, outcome.value)
-
-    def count(self, n: events_pb2.Notification, decision: Decision) -> None:
-        self.routed.labels(enums.short_name(events_pb2.NotificationKind, n.kind), decision.outcome.value).inc()
 
 
 def sources(settings: Settings) -> list[Source]:
