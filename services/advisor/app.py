@@ -11,10 +11,11 @@ from prometheus_client import CollectorRegistry
 
 from services.advisor.metrics import AdvisorMetrics
 from services.advisor.policy import policy_at
-from services.advisor.repository import MIGRATIONS, TaskRepository, now_utc
+from services.advisor.repository import MIGRATIONS, TaskRepository
 from services.advisor.service import AdvisorQueueServicer, grpc_service
 from services.advisor.worker import AdvisorTaskHandler, task_source
 from services.platform.app import ServiceApp
+from services.platform.clock import utc_now
 from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 NAME = "advisor"
 
 
-def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = now_utc) -> None:
+def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = utc_now) -> None:
     """Count newly breached SLAs and refresh the open-task gauges (counts, and the oldest task's age)."""
     with store.transaction() as tx:
         repo = TaskRepository(tx, clock)
@@ -53,7 +54,7 @@ def build(settings: Settings) -> ServiceApp:
                 await store.call(lambda: sweep_once(store, metrics))
             except Exception:  # a failed sweep must not stop the next one
                 log.exception("advisor SLA sweep failed")
-            await asyncio.sleep(policy_at(now_utc()).sla_sweep_seconds)
+            await asyncio.sleep(policy_at(utc_now()).sla_sweep_seconds)
 
     return ServiceApp(name=NAME, store=store, registry=registry,
                       grpc_services=[grpc_service(AdvisorQueueServicer(store, metrics))], runners=[runner],

@@ -21,8 +21,9 @@ from sqlalchemy.engine import Row
 
 from services.advisor.priority import priority
 from services.gen.proactivecare.v1 import events_pb2
+from services.platform.clock import utc_now
 from services.platform.errors import FailedPreconditionError, NotFoundError
-from services.platform.storage import Migration, Tx, as_utc, create_tables, instant, utc_now
+from services.platform.storage import Migration, Tx, as_utc, create_tables, instant
 
 _METADATA = MetaData()
 Table("advisor_tasks", _METADATA,
@@ -63,10 +64,6 @@ _ORDER = "ORDER BY priority DESC, sla_deadline ASC, created_at ASC, id ASC"
 _CLAIM_ATTEMPTS, _CLAIM_RETRY_SECONDS = 50, 0.01  # claimable tasks all locked by others: look again, <= 0.5 s
 
 
-def now_utc() -> datetime:
-    return utc_now()
-
-
 @dataclass(frozen=True)
 class TaskRow:
     task: events_pb2.AdvisorTask
@@ -100,7 +97,7 @@ class TaskRow:
 class TaskRepository:
     """The advisor tasks as seen from one open transaction `tx`."""
 
-    def __init__(self, tx: Tx, clock: Callable[[], datetime] = now_utc) -> None:
+    def __init__(self, tx: Tx, clock: Callable[[], datetime] = utc_now) -> None:
         self.tx = tx
         self.clock = clock
 

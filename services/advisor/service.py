@@ -12,7 +12,7 @@ import grpc
 
 from services.advisor.metrics import AdvisorMetrics
 from services.advisor.policy import QueuePolicy, policy_at
-from services.advisor.repository import TaskRepository, TaskRow, now_utc
+from services.advisor.repository import TaskRepository, TaskRow
 from services.advisor.validation import (
     lease_seconds,
     validate_complete,
@@ -22,6 +22,7 @@ from services.advisor.validation import (
 )
 from services.gen.proactivecare.v1 import advisor_pb2, advisor_pb2_grpc
 from services.platform import auth
+from services.platform.clock import utc_now
 from services.platform.grpc_server import GrpcService
 from services.platform.paging import cut_page, read_page
 from services.platform.storage import Store
@@ -45,7 +46,7 @@ def to_proto(row: TaskRow) -> advisor_pb2.QueuedTask:
 
 
 class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
-    def __init__(self, store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = now_utc,
+    def __init__(self, store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = utc_now,
                  watch_poll_seconds: float = 0.25) -> None:
         self.store = store
         self.metrics = metrics

@@ -8,9 +8,10 @@ from datetime import datetime
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.advisor.metrics import AdvisorMetrics
-from services.advisor.repository import TaskRepository, now_utc
+from services.advisor.repository import TaskRepository
 from services.advisor.validation import validate_task
 from services.gen.proactivecare.v1 import events_pb2
+from services.platform.clock import utc_now
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
@@ -27,7 +28,7 @@ def task_source(settings: Settings) -> Source:
 
 
 class AdvisorTaskHandler:
-    def __init__(self, metrics: AdvisorMetrics, clock: Callable[[], datetime] = now_utc) -> None:
+    def __init__(self, metrics: AdvisorMetrics, clock: Callable[[], datetime] = utc_now) -> None:
         self.metrics = metrics
         self.clock = clock
 

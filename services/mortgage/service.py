@@ -8,7 +8,7 @@ ask only about itself (`auth.require_customer`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 
 import grpc
 
@@ -20,16 +20,13 @@ from services.mortgage.metrics import MortgageMetrics
 from services.mortgage.model import ExistingMortgage
 from services.mortgage.repository import MortgageRepository
 from services.platform import auth
+from services.platform.clock import utc_today
 from services.platform.errors import NotFoundError, ValidationError
 from services.platform.storage import Store
 
 
-def _utc_today() -> date:
-    return datetime.now(UTC).date()
-
-
 class MortgageServicer(mortgage_pb2_grpc.MortgageServiceServicer):
-    def __init__(self, store: Store, metrics: MortgageMetrics, today: Callable[[], date] = _utc_today) -> None:
+    def __init__(self, store: Store, metrics: MortgageMetrics, today: Callable[[], date] = utc_today) -> None:
         self.store = store
         self.metrics = metrics
         self.today = today

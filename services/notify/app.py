@@ -16,10 +16,11 @@ from services.notify.service import NotificationServicer
 from services.notify.worker import NotificationHandler, sources
 from services.platform.app import ServiceApp
 from services.platform.auth import Role
+from services.platform.clock import utc_now
 from services.platform.grpc_server import GrpcService
 from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
-from services.platform.storage import Store, utc_now
+from services.platform.storage import Store
 
 NAME = "notify"
 RELEASE_INTERVAL_SECONDS = 1.0

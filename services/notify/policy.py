@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2
 from services.platform import enums
+from services.platform.clock import utc_now
 from services.platform.errors import ValidationError
 from services.platform.policy_book import PolicyBook, PolicyVersion
 
@@ -83,7 +84,7 @@ def policy_book(path: Path = POLICY_FILE) -> PolicyBook[Policy]:
 
 def load_policy(at: datetime | None = None) -> Policy:
     """The version in force now (or at `at`)."""
-    return policy_book().at(at or datetime.now(UTC))
+    return policy_book().at(at or utc_now())
 
 
 def default_preferences(customer_id: str, time_zone: str = "", policy: Policy | None = None) -> notify_pb2.Preferences:

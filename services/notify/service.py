@@ -17,8 +17,9 @@ from services.notify.policy import validate_preferences
 from services.notify.repository import NotifyRepository, Stored
 from services.notify.routing import preferences
 from services.platform import auth, enums, tracing
+from services.platform.clock import utc_now
 from services.platform.errors import ValidationError
-from services.platform.storage import Store, utc_now
+from services.platform.storage import Store
 
 DEFAULT_PAGE, MAX_PAGE, MAX_ACK = 50, 500, 500
 RECHECK_SECONDS = 1.0  # another replica may have stored something: look again at least this often

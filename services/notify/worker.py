@@ -12,10 +12,11 @@ from services.notify.policy import Outcome
 from services.notify.repository import NotifyRepository
 from services.notify.routing import route
 from services.platform import enums, streams, topics, tracing
+from services.platform.clock import utc_now
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
-from services.platform.storage import Tx, utc_now
+from services.platform.storage import Tx
 from services.platform.validation import validate_notification
 
 

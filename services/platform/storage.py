@@ -50,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, CursorResult, Row, make_url
 
 from services.platform import sqlite_backend
+from services.platform.clock import utc_now
 
 if TYPE_CHECKING:
     from services.platform.settings import Settings
@@ -59,10 +60,6 @@ log = logging.getLogger(__name__)
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 
 # ---- time -----------------------------------------------------------------------------------------------
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def as_utc(value: datetime | str | None) -> datetime | None:

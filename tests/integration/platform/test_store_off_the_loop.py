@@ -20,7 +20,7 @@ from services.notify.policy import default_preferences
 from services.notify.repository import NotifyRepository
 from services.platform.app import ServiceThread
 from services.platform.client import connect
-from services.platform.storage import utc_now
+from services.platform.clock import utc_now
 from tests.integration.conftest import wait_for
 
 HOLD_SECONDS = 2.0

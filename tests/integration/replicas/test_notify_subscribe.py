@@ -11,7 +11,7 @@ from services.notify.app import build
 from services.notify.repository import NotifyRepository
 from services.notify.routing import route
 from services.platform.app import ServiceThread
-from services.platform.storage import utc_now
+from services.platform.clock import utc_now
 from tests import factories
 from tests.integration.notify.test_gateway import _Stream
 
