@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from services.fraud.evaluation import HANDBOOK_TRAIN_START
+from services.fraud.jobs import SPENDING_CHOICES
 from services.fraud.model import ModelArtifactError, model_dir_from_env
 from services.fraud.training import CANDIDATES
 from services.platform.errors import ValidationError
@@ -41,8 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", help="a CSV with the Handbook's columns (default: generate the book dataset)")
     p.add_argument("--seed", type=int, default=0, help="simulator seed when no --csv is given")
-    p.add_argument("--spending", choices=("handbook", "varied"), default="handbook",
-                   help="simulator genuine spending when no --csv is given (see `simulate --spending`)")
+    p.add_argument("--spending", choices=SPENDING_CHOICES, default="handbook",
+                   help="simulator genuine spending when no --csv is given (see `simulate --spending`); mixed: "
+                        "the book's bank and a varied one (seed + 1000) side by side, as the default model")
     p.add_argument("--currency", default="EUR", help="ISO 4217 currency of the amounts")
     p.add_argument("--feedback-delay-days", type=float, default=None,
                    help="labels of alerted transactions are known after N days (the customer answered)")

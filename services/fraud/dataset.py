@@ -45,6 +45,14 @@ class HandbookData:
         return HandbookData(self.tx_id[mask], self.customer_id[mask], self.terminal_id[mask], self.ts[mask],
                             self.amount_minor[mask], self.fraud[mask], self.scenario[mask], self.currency)
 
+    def prefixed(self, prefix: str) -> HandbookData:
+        """The same data with `prefix` before every transaction, customer and terminal id (another bank)."""
+        def ids(values: np.ndarray) -> np.ndarray:
+            return np.array([prefix + str(v) for v in values.tolist()], dtype=object)
+
+        return HandbookData(ids(self.tx_id), ids(self.customer_id), ids(self.terminal_id), self.ts,
+                            self.amount_minor, self.fraud, self.scenario, self.currency)
+
     def events(self, exponent: int = 2) -> Iterator[TxEvent]:
         scale = 10.0 ** exponent
         for i in range(len(self.ts)):
@@ -107,3 +115,22 @@ def from_simulator(tx: object, currency: str = "EUR") -> HandbookData:
         scenario=tx.tx_fraud_scenario.astype(np.int8),  # type: ignore[attr-defined]
         currency=currency,
     )
+
+
+def combine(parts: dict[str, HandbookData]) -> HandbookData:
+    """Several banks' data as one time-ordered dataset; each bank's ids get its key as a prefix, so customers,
+    cards and terminals never mix (features are computed per bank as if each were alone)."""
+    if not parts:
+        raise ValidationError("data", "nothing to combine")
+    currencies = {p.currency for p in parts.values()}
+    if len(currencies) != 1:
+        raise ValidationError("currency", f"banks in different currencies: {sorted(currencies)}")
+    named = [p.prefixed(f"{key}:") for key, p in parts.items()]
+    ts = np.concatenate([p.ts for p in named])
+    order = np.argsort(ts, kind="stable")
+
+    def cat(column: str) -> np.ndarray:
+        return np.concatenate([getattr(p, column) for p in named])[order]
+
+    return HandbookData(cat("tx_id"), cat("customer_id"), cat("terminal_id"), ts[order], cat("amount_minor"),
+                        cat("fraud"), cat("scenario"), currencies.pop())

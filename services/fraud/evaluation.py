@@ -24,7 +24,7 @@ import numpy as np
 from services.fraud.dataset import DAY_SECONDS, HandbookData
 from services.fraud.features import FEATURE_INDEX, FeatureConfig
 from services.fraud.model import FraudModel
-from services.fraud.outcomes import card_outcomes
+from services.fraud.outcomes import by_2nd_fraud_ceiling, card_outcomes
 from services.fraud.protocol import Split, handbook_metrics, handbook_split
 from services.fraud.replay import Replay
 from services.fraud.training import CandidateResult, compare, fit, usable_features, wrap
@@ -94,10 +94,10 @@ def evaluate(data: HandbookData, *, train_start: dt.date = HANDBOOK_TRAIN_START,
     baseline_scores = model.score(X[split.test])
     baseline = _metrics(split, data, baseline_scores)
     log(f"baseline ({best.algorithm}, labels after {config.label_delay_days:g} days): {_fmt(baseline)}")
-    _log_diagnostics(data, split, X, baseline_scores, alert_threshold, log)
+    ceiling = _log_diagnostics(data, split, X, baseline_scores, alert_threshold, log)
     result = EvaluationResult(candidates, best.algorithm, names, baseline, timings=timings)
     if feedback_days is None:
-        result.cards = _cards(split, data, baseline_scores, alert_threshold, block_threshold, log)
+        result.cards = {**_cards(split, data, baseline_scores, alert_threshold, block_threshold, log), **ceiling}
         return result
 
     t0 = time.perf_counter()
@@ -121,7 +121,8 @@ def evaluate(data: HandbookData, *, train_start: dt.date = HANDBOOK_TRAIN_START,
         "test_frauds_alerted": round(float(live.alerted[split.test & (y == 1)].mean()), 4),
     }
     log(f"with feedback after {feedback_days:g} days: {_fmt(result.feedback)}; alerts {result.alerts}")
-    result.cards = _cards(split, data, live.scores[split.test], alert_threshold, block_threshold, log)
+    result.cards = {**_cards(split, data, live.scores[split.test], alert_threshold, block_threshold, log),
+                    **ceiling}
     return result
 
 
@@ -156,17 +157,21 @@ def evaluate_model(data: HandbookData, model: FraudModel, *, train_start: dt.dat
                                else {"auc": None, "ap": None, "cp100": None})
     log(f"model {model.version} ({model.card.algorithm}) on {int(split.test.sum())} test transactions "
         f"({int(y.sum())} frauds): {metrics}")
-    return {**metrics, **_cards(split, data, scores, alert_threshold, block_threshold, log)}
+    ceiling = _log_diagnostics(data, split, replay.features, scores, alert_threshold, log)
+    return {**metrics, **_cards(split, data, scores, alert_threshold, block_threshold, log), **ceiling}
 
 
 def _log_diagnostics(data: HandbookData, split: Split, X: np.ndarray, scores: np.ndarray, threshold: float,
-                     log: Callable[[str], None]) -> None:
+                     log: Callable[[str], None]) -> dict[str, float | None]:
     """Recall per fraud scenario at the alert threshold, and the ceiling no model can pass without knowing
-    about terminals compromised less than a delay ago (scenario 2 with no known fraud at the terminal yet)."""
+    about terminals compromised less than a delay ago (scenario 2 with no known fraud at the terminal yet):
+    for AUC / AP / CP@100 (logged) and for `cards_alerted_by_2nd_fraud` (returned: a card whose first two frauds
+    are both such frauds, or whose only fraud is one, has nothing before its third fraud to alert on, short of
+    a false alert on one of its genuine payments)."""
     t = split.test
     scenario, y = data.scenario[t], data.fraud[t]
     if not scenario.any():
-        return
+        return {}
     invisible = (scenario == 2) & np.isnan(X[t, FEATURE_INDEX["terminal_days_since_last_known_fraud"]])
     recall = {int(s): round(float((scores[scenario == s] >= threshold).mean()), 3)
               for s in np.unique(scenario[y == 1])}
@@ -177,6 +182,10 @@ def _log_diagnostics(data: HandbookData, split: Split, X: np.ndarray, scores: np
         f"terminal yet: {int(invisible.sum())} of {int(y.sum())} test frauds")
     ceiling = ((y == 1) & ~invisible).astype(float)
     log(f"ceiling (every other fraud ranked first): {_fmt(_metrics(split, data, ceiling))}")
+    by_2nd = by_2nd_fraud_ceiling(data.customer_id[t], data.ts[t], y, ~invisible)
+    out = {"cards_alerted_by_2nd_fraud_ceiling": None if by_2nd is None else round(by_2nd, 4)}
+    log(f"ceiling of cards alerted by the 2nd fraud (every visible fraud alerted, no false alert): {out}")
+    return out
 
 
 def _metrics(split: Split, data: HandbookData, scores: np.ndarray) -> dict[str, float]:

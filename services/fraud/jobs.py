@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from services.fraud.dataset import DAY_SECONDS, HandbookData, from_simulator, read_handbook_csv
+from services.fraud.dataset import DAY_SECONDS, HandbookData, combine, from_simulator, read_handbook_csv
 from services.fraud.evaluation import (
     DELAY_DAYS,
     HISTORY_DAYS,
@@ -28,13 +28,31 @@ from services.platform.errors import ValidationError
 Log = Callable[[str], None]
 
 
-def load_data(csv: str | None, seed: int | None, currency: str = "EUR", spending: str = "handbook") -> HandbookData:
-    """A Handbook CSV, or (no CSV) the simulator's book-sized Handbook dataset for `seed` and `spending`."""
+SPENDING_CHOICES = ("handbook", "varied", "mixed")
+MIXED_VARIED_SEED_OFFSET = 1000  # the varied bank of a mix has its own seed: its customers are not the book's
+
+
+def load_data(csv: str | None, seed: int | None, currency: str = "EUR", spending: str = "handbook",
+              scale: dict[str, Any] | None = None) -> HandbookData:
+    """A Handbook CSV, or (no CSV) the simulator's book-sized Handbook dataset for `seed` and `spending`.
+
+    "mixed": two banks side by side in one dataset (ids prefixed `book:` / `varied:`): the book's spending for
+    `seed` and the varied spending for `seed + 1000`, so a model trained on it has seen both steady spenders
+    whose every amount over 220 is fraud and heavy-tailed spenders whose big purchases are genuine. `scale`:
+    other HandbookConfig fields (a smaller bank for tests)."""
     if csv:
         return read_handbook_csv(csv, currency)
     from services.simulator.handbook import HandbookConfig, generate
 
-    return from_simulator(generate(HandbookConfig(seed=seed or 0, spending=spending)).transactions, currency)
+    base = seed or 0
+    extra = scale or {}
+    if spending == "mixed":
+        return combine({
+            "book": from_simulator(generate(HandbookConfig(seed=base, **extra)).transactions, currency),
+            "varied": from_simulator(generate(HandbookConfig(seed=base + MIXED_VARIED_SEED_OFFSET,
+                                                             spending="varied", **extra)).transactions, currency),
+        })
+    return from_simulator(generate(HandbookConfig(seed=base, spending=spending, **extra)).transactions, currency)
 
 
 def default_train_start(data: HandbookData, delay_days: int = DELAY_DAYS) -> dt.date:

@@ -60,6 +60,15 @@ def card_outcomes(card: np.ndarray, ts: np.ndarray, fraud: np.ndarray, amount: n
     }
 
 
+def by_2nd_fraud_ceiling(card: np.ndarray, ts: np.ndarray, fraud: np.ndarray, visible: np.ndarray) -> float | None:
+    """The best `cards_alerted_by_2nd_fraud` a model can reach without false alerts when it can alert only the
+    `visible` frauds (e.g. not a compromised terminal's frauds before any fraud there is known): every visible
+    fraud alerted, nothing else."""
+    score = (fraud.astype(bool) & visible.astype(bool)).astype(float)
+    out = card_outcomes(card, ts, fraud, np.zeros(len(card)), score, 0.5, 2.0)["cards_alerted_by_2nd_fraud"]
+    return None if out is None else float(out)
+
+
 def _ratio(numerator: float, denominator: float) -> float | None:
     """None when there is nothing to divide by (no compromised card alerted, no genuine transaction)."""
     return float(numerator) / denominator if denominator else None

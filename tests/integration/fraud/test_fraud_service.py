@@ -65,6 +65,8 @@ def test_confirmed_fraud_freezes_the_card_and_raises_the_terminal_risk_the_next_
         for c in victims:
             for tx in usual_history(c, now - 120):
                 produce(TRANSACTIONS, c, tx.SerializeToString())
+            # a shop both victims use; then five times the usual amount there (the book's scenario 3)
+            produce(TRANSACTIONS, c, card_payment(f"{c}-s", c, 3100, "T-SHARED", now - 100).SerializeToString())
             produce(TRANSACTIONS, c, card_payment(f"{c}-x", c, 15_500, "T-SHARED", now - 60).SerializeToString())
         assert wait_for(lambda: _alert_ids(svc) >= {"fa-V1-x", "fa-V2-x"}, timeout=60)
 

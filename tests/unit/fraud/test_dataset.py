@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from services.fraud.dataset import read_handbook_csv
+from services.fraud.dataset import combine, read_handbook_csv
 from services.platform.errors import ValidationError
 
 HEADER = ("TRANSACTION_ID,TX_DATETIME,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_TIME_SECONDS,TX_TIME_DAYS,"
@@ -33,3 +33,23 @@ def test_bad_value_is_a_validation_error(tmp_path: Path) -> None:
     p.write_text(HEADER + "0,2018-04-01 00:00:31,3,4,abc,31,0,0,0\n")
     with pytest.raises(ValidationError):
         read_handbook_csv(p)
+
+
+def test_two_banks_combine_in_time_order_with_their_ids_apart(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(HEADER + "0,2018-04-01 00:00:10,1,5,10.00,10,0,0,0\n1,2018-04-01 00:00:30,1,5,900.00,30,0,1,1\n")
+    b.write_text(HEADER + "0,2018-04-01 00:00:20,1,5,900.00,20,0,0,0\n")
+    d = combine({"book": read_handbook_csv(a), "varied": read_handbook_csv(b)})
+    assert d.tx_id.tolist() == ["book:0", "varied:0", "book:1"]
+    assert d.customer_id.tolist() == ["book:1", "varied:1", "book:1"]  # the same id in two banks: two customers
+    assert d.terminal_id.tolist() == ["book:5", "varied:5", "book:5"]
+    assert d.amount_minor.tolist() == [1000, 90000, 90000]
+    assert d.fraud.tolist() == [0, 0, 1] and d.scenario.tolist() == [0, 0, 1]
+    assert d.ts.tolist() == sorted(d.ts.tolist())
+
+
+def test_banks_in_different_currencies_do_not_combine(tmp_path: Path) -> None:
+    a = tmp_path / "a.csv"
+    a.write_text(HEADER + "0,2018-04-01 00:00:10,1,5,10.00,10,0,0,0\n")
+    with pytest.raises(ValidationError, match="currencies"):
+        combine({"eur": read_handbook_csv(a), "gbp": read_handbook_csv(a, "GBP")})

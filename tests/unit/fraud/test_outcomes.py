@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from services.fraud.outcomes import card_outcomes
+from services.fraud.outcomes import by_2nd_fraud_ceiling, card_outcomes
 
 # card, time, fraud, amount, score. Thresholds: challenge 0.3, block 0.85.
 ROWS = [
@@ -51,3 +51,13 @@ def test_no_fraud_and_no_alert_leave_ratios_undefined_not_zero() -> None:
     assert out["cards_alerted_by_2nd_fraud"] is None and out["value_detection_rate"] is None
     assert out["account_false_positive_ratio"] is None
     assert out["genuine_alerts_per_1000"] == 0.0
+
+
+def test_the_by_2nd_fraud_ceiling_counts_cards_with_a_visible_fraud_among_their_first_two() -> None:
+    # card, time, fraud, visible: A's first two frauds are invisible (a compromised terminal nobody knows yet);
+    # B's second is visible; C has one invisible fraud; D one visible fraud after a genuine payment; E is genuine
+    rows = [("A", 1, 1, 0), ("A", 2, 1, 0), ("A", 3, 1, 1), ("B", 2, 1, 1), ("B", 1, 1, 0), ("C", 1, 1, 0),
+            ("D", 1, 0, 1), ("D", 2, 1, 1), ("E", 1, 0, 1)]
+    card, ts, fraud, visible = (np.array(col) for col in zip(*rows, strict=True))
+    assert by_2nd_fraud_ceiling(card.astype(object), ts, fraud, visible.astype(bool)) == pytest.approx(2 / 4)
+    assert by_2nd_fraud_ceiling(card.astype(object), ts, np.zeros(len(card)), visible) is None
