@@ -49,11 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "DATABASE_URL set: that server")
     run.set_defaults(func=_run)
 
-    token = sub.add_parser("token", help="issue a bearer token signed with the configured key")
+    token = sub.add_parser("token", help="development mode only: a bearer token signed with the development key")
     token.add_argument("--subject", required=True)
     token.add_argument("--role", choices=[r.value for r in auth.Role], required=True)
     token.add_argument("--queue", action="append", default=[])
-    token.add_argument("--ttl", type=int, default=3600)
+    token.add_argument("--scope", action="append", default=[],
+                       help="for --role service: an RPC it may call, e.g. fraud:ScoreTransaction")
+    token.add_argument("--service", action="append", default=[], choices=STORE_SERVICES,
+                       help="the audience (default: every service)")
+    token.add_argument("--ttl", type=int, default=900)
     token.set_defaults(func=_token)
 
     bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
@@ -137,9 +141,15 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from services.platform import security
     from services.platform.app import RunningService, run_service
 
-    settings = Settings.from_env()
+    settings = security.resolve(Settings.from_env())
+    try:
+        security.check_startup(settings)
+    except security.StartupRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
     app_module = importlib.import_module(f"services.{args.service}.app")
     app = app_module.build(settings)
 
@@ -165,9 +175,15 @@ def _dlq_replay(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    print(auth.issue_token(settings.auth_secret, args.subject, args.role, queues=args.queue,
-                           ttl_seconds=args.ttl))
+    from services.platform import security
+
+    try:
+        print(security.issue_dev_token(Settings.from_env(), args.subject, args.role,
+                                       services=args.service or STORE_SERVICES, queues=args.queue,
+                                       scopes=args.scope, ttl_seconds=args.ttl))
+    except security.StartupRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2
 from services.platform.errors import ValidationError
+from services.platform.validation import is_time_zone, time_zone_or
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -69,10 +69,8 @@ def validate_preferences(prefs: notify_pb2.Preferences, policy: Policy | None = 
     field = "preferences"
     if not prefs.customer_id:
         raise ValidationError(f"{field}.customer_id", "is required")
-    try:
-        ZoneInfo(prefs.time_zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"{field}.time_zone", f"unknown IANA time zone {prefs.time_zone!r}") from exc
+    if not is_time_zone(prefs.time_zone):
+        raise ValidationError(f"{field}.time_zone", "is not a known IANA time zone")
     for name in ("start_minute", "end_minute"):
         value = getattr(prefs.quiet_hours, name)
         if not 0 <= value < MINUTES_PER_DAY:
@@ -114,7 +112,7 @@ def decide(kind: int, priority: int, now: datetime, prefs: notify_pb2.Preference
         return Decision(Outcome.DELIVER, reason="security alerts always pass at once")
     if kind in prefs.opted_out_kinds:
         return Decision(Outcome.DROP_OPT_OUT, reason="the customer turned this kind off")
-    tz = ZoneInfo(prefs.time_zone or p.default_time_zone)
+    tz = time_zone_or(prefs.time_zone, p.default_time_zone)
     local = now.astimezone(tz)
     quiet_end = quiet_window_end(local, prefs.quiet_hours)
     if quiet_end is not None:
