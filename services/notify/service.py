@@ -19,6 +19,7 @@ from services.notify.routing import preferences
 from services.platform import auth, tracing
 from services.platform.errors import ValidationError
 from services.platform.metrics import PREFIX
+from services.platform.paging import read_cursor
 from services.platform.storage import Store, utc_now
 
 TIME_TO_NOTIFY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -116,9 +117,7 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
             raise ValidationError("page.page_size", f"must be in 1..{MAX_PAGE}")
         before = None
         if request.page.page_token:
-            if not request.page.page_token.isdigit():
-                raise ValidationError("page.page_token", "is not a token this service issued")
-            before = int(request.page.page_token)
+            before = read_cursor(request.page.page_token)
         auth.require_customer(request.customer_id)
         items = await self.store.reading(
             lambda tx: NotifyRepository(tx).delivered_before(request.customer_id, before, size + 1))
