@@ -22,7 +22,7 @@ from services.platform import auth
 from services.platform.paging import cut_page, read_page
 from services.platform.pan import redact_text
 from services.platform.settings import Settings
-from services.platform.storage import Store, Tx, instant
+from services.platform.storage import Store, Tx, as_utc, instant
 from services.platform.topics import AUDIT
 from services.platform.validation import require
 
@@ -67,14 +67,15 @@ class AuditEntry:
     resource_id: str
     reason: str
     outcome: str
-    occurred_at: datetime
+    occurred_at: datetime | str  # SQLite hands an instant back as text
     id: str = ""
 
     def to_pb(self) -> audit_pb2.AuditEntry:
         pb = audit_pb2.AuditEntry(id=self.id, actor=self.actor, role=self.role, service=self.service,
                                   action=self.action, customer_id=self.customer_id, resource_id=self.resource_id,
                                   reason=self.reason, outcome=self.outcome)
-        at = self.occurred_at if self.occurred_at.tzinfo else self.occurred_at.replace(tzinfo=UTC)
+        at = as_utc(self.occurred_at)
+        assert at is not None
         pb.occurred_at.FromDatetime(at.astimezone(UTC).replace(tzinfo=None))
         return pb
 
