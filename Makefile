@@ -59,7 +59,7 @@ $(BIN)/composecheck: deploy/composecheck/go.mod deploy/composecheck/main.go | $(
 	  || echo "composecheck could not be built: the compose file test will skip"
 
 test: setup lint tools
-	$(BIN)/pytest -q tests/unit tests/integration tests/e2e
+	$(BIN)/pytest -q tests/unit tests/integration tests/security tests/e2e
 
 unit: setup
 	$(BIN)/pytest -q tests/unit

@@ -61,13 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
                           "DATABASE_URL set: that server")
     run.set_defaults(func=_run)
 
-    token = sub.add_parser("token", help="issue a bearer token signed with the configured key")
+    token = sub.add_parser("token", help="development mode only: a bearer token signed with the development key")
     token.add_argument("--subject", required=True,
                        help="who the token is for: a customer id, an advisor or a service name")
     token.add_argument("--role", choices=[r.value for r in auth.Role], required=True, help="what the holder may do")
     token.add_argument("--queue", action="append", default=[],
                        help="an advisor queue the holder may work (repeat for several)")
-    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument("--scope", action="append", default=[],
+                       help="for --role service: an RPC it may call, e.g. fraud:ScoreTransaction")
+    token.add_argument("--service", action="append", default=[], choices=registry.NAMES,
+                       help="the audience (default: every service)")
+    token.add_argument("--ttl", type=int, default=900, help="lifetime in seconds")
     token.set_defaults(func=_token)
 
     bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
@@ -175,6 +179,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from services.platform import security
     from services.platform.app import RunningService, run_service
 
     try:
@@ -182,7 +187,12 @@ def _serve(args: argparse.Namespace) -> int:
     except registry.UnknownServiceError as exc:
         print(exc, file=sys.stderr)
         return 2
-    settings = Settings.from_env()
+    settings = security.resolve(Settings.from_env())
+    try:
+        security.check_startup(settings)
+    except security.StartupRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
     app = app_module.build(settings)
 
     def announce(running: RunningService) -> None:
@@ -207,9 +217,15 @@ def _dlq_replay(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    print(auth.issue_token(settings.auth_secret, args.subject, args.role, queues=args.queue,
-                           ttl_seconds=args.ttl))
+    from services.platform import security
+
+    try:
+        print(security.issue_dev_token(Settings.from_env(), args.subject, args.role,
+                                       services=args.service or registry.NAMES, queues=args.queue,
+                                       scopes=args.scope, ttl_seconds=args.ttl))
+    except security.StartupRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,4 +1,8 @@
-"""Fixtures every suite shares: the store on both backends.
+"""Fixtures every suite shares: development-mode security, and the store on both backends.
+
+Every test process runs in development mode with TLS on: one development identity provider (key pair + JWKS)
+and one development CA are made per test session, and the environment points every `Settings.from_env()` (and
+every child process) at them.
 
 `backend` runs a test once on SQLite and once on PostgreSQL (the embedded server, started once per session
 and only when a PostgreSQL case runs; `TEST_DATABASE_URL` points at another server instead). `open_store(name)`
@@ -17,9 +21,21 @@ from pathlib import Path
 import pytest
 
 from services.devtools.postgres_launcher import EmbeddedPostgres
+from services.platform.dev_identity import DEV_ISSUER, ensure_dev_identity
+from services.platform.dev_tls import ensure_dev_tls
 from services.platform.storage import Store
 
 BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    keys = Path(tempfile.mkdtemp(prefix="proactive-care-keys-"))
+    identity = ensure_dev_identity(keys / "dev-identity")
+    tls = ensure_dev_tls(keys / "dev-tls")
+    os.environ.update({
+        "PROACTIVE_CARE_ENV": "development", "AUTH_JWKS_URL": identity.jwks_url, "AUTH_ISSUER": DEV_ISSUER,
+        "TLS_CERT_FILE": str(tls.server_cert_file), "TLS_KEY_FILE": str(tls.server_key_file),
+        "GRPC_TLS_CA_FILE": str(tls.ca_file), "PROACTIVE_CARE_TEST_KEYS": str(keys)})
 
 
 @pytest.fixture(scope="session")

@@ -61,9 +61,8 @@ class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
                              ) -> advice_pb2.RespondToNudgeResponse:
         response = validate_response(request)
         found = await self.store.reading(lambda tx: AdviceRepository(tx).get_nudge(request.nudge_id))
-        if found is None:
-            raise NotFoundError(f"nudge {request.nudge_id} not found")
-        auth.require_customer(found[0].customer_id)
+        # another customer's nudge is answered as a missing one (ids cannot be probed)
+        auth.require_owner(found[0].customer_id if found is not None else None, "nudge")
         return advice_pb2.RespondToNudgeResponse(
             nudge=await self.store.call(lambda: self.respond(request.nudge_id, response)))
 

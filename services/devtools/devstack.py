@@ -24,6 +24,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services import registry
 from services.devtools.kafka_launcher import EmbeddedKafka, ForeignBrokerError
 from services.devtools.postgres_launcher import EmbeddedPostgres
+from services.platform import security
+from services.platform.client import connect
 from services.platform.settings import Settings
 from services.platform.storage import Store
 
@@ -47,19 +49,19 @@ def available(service: str) -> bool:
     return True
 
 
-def _serving(port: int) -> bool:
+def _serving(port: int, settings: Settings | None = None) -> bool:
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with connect(f"127.0.0.1:{port}", settings=settings) as channel:
             response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
         return response.status == health_pb2.HealthCheckResponse.SERVING
     except grpc.RpcError:
         return False
 
 
-def wait_serving(port: int, timeout: float = 120.0) -> bool:
+def wait_serving(port: int, timeout: float = 120.0, settings: Settings | None = None) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _serving(port):
+        if _serving(port, settings):
             return True
         time.sleep(0.5)
     return False
@@ -83,6 +85,10 @@ def first_defrauded_customers(customers: int, start: dt.date, rate: float, n: in
 
 
 def run_stack(settings: Settings, *, rate: float, customers: int, postgres: bool = False) -> int:
+    # development mode: the services, the simulator and this process's health checks share the development
+    # identity provider key and CA, made here once (not by five services racing)
+    os.environ["PROACTIVE_CARE_ENV"] = "development"
+    settings = security.resolve(settings.with_overrides(environment="development"))
     database = None
     if postgres and not settings.database_url:  # the embedded server; the services find it through the env
         database = EmbeddedPostgres(settings.data_dir)
@@ -250,9 +256,12 @@ def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_di
     customer = watch[0][0] if watch else "cust_000000"
     print("\nWatch a customer's notifications arrive (in another terminal), e.g. one whose card a fraudster uses:")
     for cid, minutes in watch:
-        print(f"  .venv/bin/proactive-care watch --customer {cid}    # fraud about {minutes:.0f} min into the replay")
-    print("A token for calling the APIs yourself (e.g. with grpcurl; reflection is on):")
-    print(f"  .venv/bin/proactive-care token --subject {customer} --role customer")
+        print(f"  PROACTIVE_CARE_ENV=development .venv/bin/proactive-care watch --customer {cid}"
+              f"    # fraud about {minutes:.0f} min into the replay")
+    print("A token for calling the APIs yourself (e.g. with grpcurl; reflection is on; TLS with the dev CA):")
+    print(f"  PROACTIVE_CARE_ENV=development .venv/bin/proactive-care token --subject {customer} --role customer")
+    print(f"  grpcurl -cacert {settings.data_dir}/dev-tls/ca.pem -H \"authorization: Bearer $TOKEN\" "
+          "127.0.0.1:50052 list")
     print("Prometheus with the alert rules and one job per service (Grafana dashboards: deploy/grafana):")
     print("  prometheus --config.file=deploy/prometheus/prometheus.yml"
           f" --storage.tsdb.path={log_dir.parent / 'prometheus'}")

@@ -51,7 +51,7 @@ class FraudMetrics:
         for path in ("stream", "rpc"):
             for v in Verdict:
                 m.decisions.labels(path, v.name)
-        for answer in ("genuine", "fraud"):
+        for answer in ("genuine", "fraud", "unmatched"):
             m.feedback.labels(answer)
         return m
 

@@ -99,6 +99,12 @@ class FraudRepository:
                             {"card_token": card_token, "customer_id": customer_id, "alert_id": alert_id,
                              "now": now})
 
+    def unfreeze_card(self, card_token: str, customer_id: str) -> bool:
+        """Lift the freeze of a card of this customer; False when the customer has no such frozen card."""
+        return self.tx.execute("DELETE FROM fraud_frozen_cards WHERE card_token = :card_token"
+                               " AND customer_id = :customer_id",
+                               {"card_token": card_token, "customer_id": customer_id}).rowcount > 0
+
     def frozen_among(self, card_tokens: Iterable[str]) -> set[str]:
         tokens = sorted({t for t in card_tokens if t})
         frozen: set[str] = set()

@@ -56,7 +56,8 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
         self.store = store
         self.metrics = metrics
         self.clock = clock
-        self.batcher: MicroBatcher[TxEvent, FraudDecision] = MicroBatcher(self._score_batch)
+        self.batcher: MicroBatcher[TxEvent, FraudDecision] = MicroBatcher(
+            self._score_batch, max_queue=settings.micro_batch_queue_max)
         self._producer: KafkaProducer | None = None
 
     # ---- scoring ------------------------------------------------------------------------------------------
@@ -106,10 +107,24 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
     async def _own_alert(self, alert_id: str) -> AlertRecord:
         validate_alert_id(alert_id)
         alert = await self.store.reading(lambda tx: FraudRepository(tx).get_alert(alert_id))
-        if alert is None:
-            raise NotFoundError(f"alert {alert_id} not found")
-        auth.require_customer(alert.customer_id)  # a customer reaches only its own alerts
+        # a customer reaches only its own alerts; another's is answered as a missing one (ids cannot be probed)
+        auth.require_owner(alert.customer_id if alert is not None else None, "alert")
+        assert alert is not None
         return alert
+
+    async def UnfreezeCard(self, request: fraud_pb2.UnfreezeCardRequest,
+                           context: grpc.aio.ServicerContext) -> fraud_pb2.UnfreezeCardResponse:
+        """The customer whose card it is, or an operator, lifts a freeze. A card that is not frozen, or frozen for
+        another customer, is answered the same way: NOT_FOUND."""
+        require(request.customer_id != "", "customer_id", "is required")
+        require(request.card_token != "", "card_token", "is required")
+        require(len(request.card_token) <= 128, "card_token", "is longer than 128 characters")
+        auth.require_customer(request.customer_id)
+        lifted = await self.store.writing(
+            lambda tx: FraudRepository(tx).unfreeze_card(request.card_token, request.customer_id))
+        if not lifted:
+            raise NotFoundError("no such frozen card")
+        return fraud_pb2.UnfreezeCardResponse(card_token=request.card_token, card_frozen=False)
 
     def _record_answer(self, alert: AlertRecord) -> AlertRecord:
         """Publish the answer first (a failed publish fails the call, and the app retries), then store it
@@ -159,5 +174,6 @@ def grpc_service(servicer: FraudServicer) -> GrpcService:
             "ListAlerts": readers,
             "GetAlert": readers,
             "ResolveAlert": frozenset({auth.Role.CUSTOMER, auth.Role.SERVICE}),
+            "UnfreezeCard": frozenset({auth.Role.CUSTOMER, auth.Role.OPERATOR}),
         },
     )

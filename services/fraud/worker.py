@@ -5,6 +5,7 @@ written in the batch's own store transaction, so a restart resumes exactly where
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ from services.platform.runner import Record, Source
 from services.platform.settings import Settings
 from services.platform.storage import Tx
 from services.platform.topics import FRAUD_FEEDBACK, NOTIFICATIONS, TRANSACTIONS
+
+log = logging.getLogger(__name__)
 
 
 def sources(settings: Settings) -> list[Source]:
@@ -90,8 +93,17 @@ class FraudHandler:
     def _learn(self, fb: events_pb2.FraudFeedback, repo: FraudRepository) -> None:
         """An answer to an alert (from this or another replica) or a chargeback (no alert id): learn the label.
         The card is frozen when the customer answered "No, freeze my card"; a chargeback comes days later and
-        the card's reissue is the issuer's business, so it only teaches."""
+        the card's reissue is the issuer's business, so it only teaches.
+
+        An answer naming an alert must match a stored alert of that card and customer: anything else (a forged or
+        corrupt record) neither freezes a card nor teaches, and is counted as `unmatched`."""
         alert = repo.get_alert(fb.alert_id) if fb.alert_id else None
+        if fb.alert_id and (alert is None or alert.customer_id != fb.customer_id
+                            or alert.card_token != fb.card_token):
+            self.metrics.feedback.labels("unmatched").inc()
+            log.warning("fraud feedback for alert %s matches no stored alert of that card and customer: ignored",
+                        fb.alert_id)
+            return
         self.scorer.learn([label_from_feedback(fb, alert.mcc if alert else "")])
         self.metrics.feedback.labels("fraud" if fb.confirmed_fraud else "genuine").inc()
         # the alert row first, then the card: the order ResolveAlert writes them in, so the two never deadlock

@@ -8,7 +8,7 @@ import os
 import grpc
 
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2, notify_pb2_grpc
-from services.platform import auth, enums
+from services.platform import auth, enums, security
 from services.platform.client import connect
 from services.platform.settings import Settings
 
@@ -36,7 +36,11 @@ def format_notification(item: notify_pb2.DeliveredNotification) -> str:
 
 def _watch(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    token = auth.issue_token(settings.auth_secret, args.customer, auth.Role.CUSTOMER)
+    try:
+        token = security.issue_dev_token(settings, args.customer, auth.Role.CUSTOMER, services=("notify",))
+    except security.StartupRefused as exc:
+        print(exc)
+        return 2
     print(f"watching notifications of {args.customer} on {args.target} (Ctrl-C to stop)", flush=True)
     with connect(args.target, token) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)

@@ -13,7 +13,6 @@ from enum import StrEnum
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,6 +21,7 @@ from services.platform import enums
 from services.platform.clock import utc_now
 from services.platform.errors import ValidationError
 from services.platform.policy_book import PolicyBook, PolicyVersion
+from services.platform.validation import is_time_zone, time_zone_or
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -49,7 +49,8 @@ class Policy(PolicyVersion):
     @field_validator("default_time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
+        if not is_time_zone(value):
+            raise ValueError(f"unknown IANA time zone {value!r}")
         return value
 
     @field_validator("urgent_kinds")
@@ -102,10 +103,8 @@ def validate_preferences(prefs: notify_pb2.Preferences, policy: Policy | None = 
     field = "preferences"
     if not prefs.customer_id:
         raise ValidationError(f"{field}.customer_id", "is required")
-    try:
-        ZoneInfo(prefs.time_zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"{field}.time_zone", f"unknown IANA time zone {prefs.time_zone!r}") from exc
+    if not is_time_zone(prefs.time_zone):
+        raise ValidationError(f"{field}.time_zone", "is not a known IANA time zone")
     for name in ("start_minute", "end_minute"):
         value = getattr(prefs.quiet_hours, name)
         if not 0 <= value < MINUTES_PER_DAY:
@@ -147,7 +146,7 @@ def decide(kind: int, priority: int, now: datetime, prefs: notify_pb2.Preference
         return Decision(Outcome.DELIVER, reason="security alerts always pass at once")
     if kind in prefs.opted_out_kinds:
         return Decision(Outcome.DROP_OPT_OUT, reason="the customer turned this kind off")
-    tz = ZoneInfo(prefs.time_zone or p.default_time_zone)
+    tz = time_zone_or(prefs.time_zone, p.default_time_zone)
     local = now.astimezone(tz)
     quiet_end = quiet_window_end(local, prefs.quiet_hours)
     if quiet_end is not None:

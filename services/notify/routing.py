@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2
 from services.notify.policy import Decision, Outcome, decide, default_preferences, load_policy, local_day_start
 from services.notify.policy import local_week_start as week_start
 from services.notify.repository import NotifyRepository
+from services.platform.validation import time_zone_or
 
 
 def preferences(repo: NotifyRepository, customer_id: str) -> notify_pb2.Preferences:
@@ -20,7 +20,7 @@ def route(repo: NotifyRepository, n: events_pb2.Notification, now: datetime) -> 
     """Apply the policy to a notification already in the table; returns what happened."""
     policy = load_policy()
     prefs = preferences(repo, n.customer_id)
-    local = now.astimezone(ZoneInfo(prefs.time_zone or policy.default_time_zone))
+    local = now.astimezone(time_zone_or(prefs.time_zone, policy.default_time_zone))
     urgent = policy.urgent_kind_values
     decision = decide(
         n.kind, n.priority, now.astimezone(UTC), prefs,

@@ -19,6 +19,7 @@ from services.notify.routing import preferences
 from services.platform import auth, enums, tracing
 from services.platform.clock import utc_now
 from services.platform.errors import ValidationError
+from services.platform.paging import read_cursor
 from services.platform.storage import Store
 
 DEFAULT_PAGE, MAX_PAGE, MAX_ACK = 50, 500, 500
@@ -106,9 +107,7 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
             raise ValidationError("page.page_size", f"must be in 1..{MAX_PAGE}")
         before = None
         if request.page.page_token:
-            if not request.page.page_token.isdigit():
-                raise ValidationError("page.page_token", "is not a token this service issued")
-            before = int(request.page.page_token)
+            before = read_cursor(request.page.page_token)
         auth.require_customer(request.customer_id)
         items = await self.store.reading(
             lambda tx: NotifyRepository(tx).delivered_before(request.customer_id, before, size + 1))

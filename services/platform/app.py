@@ -18,7 +18,10 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry
 
+from services.platform import security
+from services.platform.audit import AuditTrail
 from services.platform.grpc_server import GrpcServer, GrpcService, start_grpc_server
+from services.platform.kafka_io import make_producer
 from services.platform.metrics import GrpcMetrics, serve_metrics
 from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
@@ -74,15 +77,30 @@ class RunningService:
 
 
 async def start_service(app: ServiceApp, settings: Settings) -> RunningService:
-    server = await start_grpc_server(app.grpc_services, host=settings.grpc_host, port=settings.grpc_port,
-                                     secret=settings.auth_secret, metrics=GrpcMetrics.create(app.registry))
-    metrics_server, metrics_port = serve_metrics(app.registry, settings.metrics_port, settings.grpc_host)
+    """Start serving; StartupRefused (before anything listens) when the settings are not fit to serve."""
+    settings = security.resolve(settings)
+    security.check_startup(settings)
+    server = await start_grpc_server(app.grpc_services, app=app.name, settings=settings,
+                                     verifier=security.verifier(settings, app.name),
+                                     metrics=GrpcMetrics.create(app.registry),
+                                     credentials=security.server_credentials(settings),
+                                     trail=_audit_trail(app, settings))
+    metrics_server, metrics_port = serve_metrics(app.registry, settings.metrics_port, settings.metrics_host)
     for runner in app.runners:
         runner.start()
     tasks = [asyncio.create_task(_watch_health(app, server))]
     tasks += [asyncio.create_task(job()) for job in app.background]
     log.info("%s: gRPC on %s:%d, metrics on :%d", app.name, settings.grpc_host, server.port, metrics_port)
     return RunningService(app, server, metrics_port, tasks, metrics_server)
+
+
+def _audit_trail(app: ServiceApp, settings: Settings) -> AuditTrail | None:
+    """The service's audit trail in its own store, mirrored to the `audit` topic (none for an app without gRPC)."""
+    if not app.grpc_services:
+        return None
+    trail = AuditTrail(app.store, settings, app.name, producer_factory=lambda: make_producer(settings))
+    app.on_stop.append(trail.close)
+    return trail
 
 
 async def _watch_health(app: ServiceApp, server: GrpcServer, interval: float = 0.5) -> None:

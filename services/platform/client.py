@@ -1,4 +1,9 @@
-"""gRPC client side: a channel that sends the bearer token on every call (CLI, tests, service-to-service)."""
+"""gRPC client side: a channel (TLS when a CA is configured) that sends the bearer token on every call (CLI,
+tests, service-to-service).
+
+The TLS settings come from the environment (GRPC_TLS_CA_FILE, and GRPC_TLS_CLIENT_CERT_FILE /
+GRPC_TLS_CLIENT_KEY_FILE for mutual TLS); in development mode the development CA under the data directory is
+trusted when no CA is given."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from typing import Any
 import grpc
 from opentelemetry import propagate
 
-from services.platform import tracing
+from services.platform import security, tracing
+from services.platform.settings import Settings
 
 
 class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
@@ -44,10 +50,31 @@ class _Details(grpc.ClientCallDetails):
         self.compression = compression
 
 
-def connect(target: str, token: str | None = None) -> grpc.Channel:
+def client_credentials(settings: Settings | None = None) -> grpc.ChannelCredentials | None:
+    """The TLS credentials clients use (None: plaintext, e.g. no CA configured outside development)."""
+    settings = settings or Settings.from_env()
+    if not settings.grpc_tls_ca_file and settings.development:
+        ca = security.dev_tls_dir(settings) / "ca.pem"
+        if ca.exists():
+            tls = security.dev_tls_dir(settings)
+            settings = settings.with_overrides(
+                grpc_tls_ca_file=str(ca),
+                grpc_tls_client_cert_file=settings.grpc_tls_client_cert_file or str(tls / "client.pem"),
+                grpc_tls_client_key_file=settings.grpc_tls_client_key_file or str(tls / "client-key.pem"))
+    return security.channel_credentials(settings)
+
+
+def connect(target: str, token: str | None = None, *, settings: Settings | None = None) -> grpc.Channel:
     """A channel to `target` ("127.0.0.1:50051"); with a token, every call carries it."""
-    channel = grpc.insecure_channel(target)
+    credentials = client_credentials(settings)
+    channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
     return grpc.intercept_channel(channel, _BearerToken(token)) if token else channel
+
+
+def connect_aio(target: str, *, settings: Settings | None = None) -> grpc.aio.Channel:
+    """An asyncio channel to `target` with the same TLS settings (pass `auth_metadata(token)` per call)."""
+    credentials = client_credentials(settings)
+    return grpc.aio.secure_channel(target, credentials) if credentials else grpc.aio.insecure_channel(target)
 
 
 def auth_metadata(token: str) -> tuple[tuple[str, str], ...]:

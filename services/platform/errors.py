@@ -29,6 +29,10 @@ class FailedPreconditionError(DomainError):
     pass
 
 
+class ResourceExhaustedError(DomainError):
+    """A bounded resource is full: too many open streams for one caller, a full queue (RESOURCE_EXHAUSTED)."""
+
+
 # ---- transient or poison ------------------------------------------------------------------------------------
 
 # PostgreSQL SQLSTATEs that can succeed when tried again: serialization failure, deadlock, lock or statement

@@ -1,21 +1,27 @@
 """The gRPC bootstrap: the only server set-up in the project.
 
-`grpc.aio` server + the official health service (per-service status, NOT_SERVING on shutdown) + server
-reflection + one interceptor that, around every call: verifies the bearer token and the caller's role for the
-method, records go-grpc-prometheus metrics, and maps domain errors to status codes (never a stack trace).
+`grpc.aio` server (TLS or mutual TLS, limits on concurrent calls, message sizes, keepalive and connection age)
++ the official health service (per-service status, NOT_SERVING on shutdown) + server reflection (can be switched
+off) + one interceptor that, around every call: verifies the bearer token (its signature, issuer, this
+service's audience, lifetime), the caller's role for the method and, for service callers, the method's scope;
+caps the open streams of one caller per method and ends a stream when its token expires; records
+go-grpc-prometheus metrics; maps domain errors to status codes (never a stack trace).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
@@ -23,15 +29,21 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from services.gen.proactivecare.v1 import audit_pb2_grpc
 from services.platform import auth, logs, reflection, tracing
+from services.platform.audit import AUDITED_ROLES, AuditServicer, AuditTrail
+from services.platform.audit import SERVICE_NAME as AUDIT_SERVICE_NAME
 from services.platform.errors import (
     FailedPreconditionError,
     NotFoundError,
     PermissionDeniedError,
+    ResourceExhaustedError,
     ValidationError,
     is_transient,
 )
 from services.platform.metrics import GrpcMetrics
+from services.platform.pan import may_hold_pan, redact_message
+from services.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +73,68 @@ _ERROR_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
     (PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
     (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
+    (ResourceExhaustedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
+
+
+def _redacting(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """The request deserializer, masking card numbers in every free-text field of the request before any
+    handler sees it (a cheap look at the raw bytes first: most requests hold no 13-digit run)."""
+    if deserialize is None:
+        return None
+
+    def redacted(data: bytes) -> Any:
+        message = deserialize(data)
+        if may_hold_pan(data) and isinstance(message, Message):
+            redact_message(message)
+        return message
+
+    return redacted
+
+
+def outcome_of(exc: BaseException) -> str:
+    """The status code name a failure maps to (for the audit trail)."""
+    if isinstance(exc, auth.AuthError):
+        return grpc.StatusCode.UNAUTHENTICATED.name
+    return next((code.name for kind, code in _ERROR_CODES if isinstance(exc, kind)), "ERROR")
+
+
+def scope_of(app: str, method: str) -> str:
+    """The scope a `service` caller's token needs for one RPC, e.g. `fraud:ScoreTransaction`."""
+    return f"{app}:{method}"
+
+
+class StreamSlots:
+    """At most `limit` open server streams per (method, caller)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: Counter[tuple[str, str]] = Counter()
+
+    def take(self, method: str, subject: str) -> tuple[str, str]:
+        key = (method, subject)
+        if self.open[key] >= self.limit:
+            raise ResourceExhaustedError(f"at most {self.limit} open {method} streams per caller")
+        self.open[key] += 1
+        return key
+
+    def give_back(self, key: tuple[str, str]) -> None:
+        self.open[key] -= 1
+        if self.open[key] <= 0:
+            del self.open[key]
 
 
 class _CallGuard:
     """Authentication, authorization, metrics and error mapping for one method."""
 
-    def __init__(self, secret: str, metrics: GrpcMetrics, service: str, method: str, grpc_type: str,
-                 roles: frozenset[auth.Role]) -> None:
-        self.secret = secret
+    def __init__(self, verifier: auth.TokenVerifier, metrics: GrpcMetrics, service: str, method: str,
+                 grpc_type: str, roles: frozenset[auth.Role], scope: str, trail: AuditTrail | None = None) -> None:
+        self.verifier = verifier
+        self.trail = trail
         self.metrics = metrics
         self.labels = (grpc_type, service, method)
         self.roles = roles
+        self.scope = scope
         metrics.started.labels(*self.labels)
         metrics.handled.labels(*self.labels, "OK")
 
@@ -87,12 +149,25 @@ class _CallGuard:
                                              "rpc.method": self.labels[2]})
             otel_context.attach(trace.set_span_in_context(span))
         header = metadata.get("authorization", "")
-        if not header.lower().startswith("bearer "):
+        if not isinstance(header, str) or not header.lower().startswith("bearer "):
             raise auth.AuthError("missing bearer token")
-        principal = auth.verify_token(self.secret, header[7:].strip())
+        principal = self.verifier.verify(header[7:].strip())
         if principal.role not in self.roles:
             raise PermissionDeniedError(f"role {principal.role} may not call {self.labels[2]}")
+        if principal.role == auth.Role.SERVICE and self.scope not in principal.scopes:
+            raise PermissionDeniedError(f"the token lacks scope {self.scope}")
         return principal
+
+    async def audit(self, context: grpc.aio.ServicerContext, principal: auth.Principal, request: Any,
+                    response: Any, outcome: str) -> None:
+        """Staff and auditor calls leave an entry in the audit trail before the answer leaves (a trail that cannot
+        be written fails the call)."""
+        if self.trail is None or principal.role not in AUDITED_ROLES:
+            return
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        entry = self.trail.entry(principal, f"{self.labels[1]}/{self.labels[2]}", request, response, metadata,
+                                 outcome)
+        await self.trail.store.call(lambda: self.trail.write(entry))  # type: ignore[union-attr]
 
     async def fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
         if isinstance(exc, auth.AuthError):
@@ -135,11 +210,17 @@ def _guard_unary(guard: _CallGuard, inner: Callable[..., Awaitable[Any]]) -> Cal
         started = time.perf_counter()
         guard.metrics.started.labels(*guard.labels).inc()
         try:
-            token = auth.set_principal(guard.authenticate(context))
+            principal = guard.authenticate(context)
+            token = auth.set_principal(principal)
             try:
-                return await inner(request, context)
+                response = await inner(request, context)
+            except Exception as exc:
+                await guard.audit(context, principal, request, None, outcome_of(exc))
+                raise
             finally:
                 auth.reset_principal(token)
+            await guard.audit(context, principal, request, response, "OK")
+            return response
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
@@ -150,15 +231,30 @@ def _guard_unary(guard: _CallGuard, inner: Callable[..., Awaitable[Any]]) -> Cal
     return behavior
 
 
-def _guard_stream(guard: _CallGuard, inner: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+def _guard_stream(guard: _CallGuard, inner: Callable[..., AsyncIterator[Any]], slots: StreamSlots,
+                  ) -> Callable[..., AsyncIterator[Any]]:
     async def behavior(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = time.perf_counter()
         guard.metrics.started.labels(*guard.labels).inc()
+        slot: tuple[str, str] | None = None
         try:
             # Each RPC runs in its own task and context, so the principal dies with the call. (No reset here:
             # a stream the client cancels is closed from another context, where a reset token is invalid.)
-            auth.set_principal(guard.authenticate(context))
-            async for item in inner(request, context):
+            principal = guard.authenticate(context)
+            auth.set_principal(principal)
+            slot = slots.take(guard.labels[2], f"{principal.role}:{principal.subject}")
+            await guard.audit(context, principal, request, None, "STREAM_OPENED")
+            items = aiter(inner(request, context))
+            while True:  # the stream ends when its token does: waiting for the next item is bounded by it
+                remaining = principal.expires_at - time.time()
+                if remaining <= 0:
+                    raise auth.AuthError("token expired")
+                try:
+                    item = await asyncio.wait_for(anext(items), timeout=min(remaining, 86_400.0))
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise auth.AuthError("token expired") from None
                 guard.metrics.msg_sent.labels(*guard.labels).inc()
                 yield item
         except grpc.aio.AbortError:
@@ -166,16 +262,22 @@ def _guard_stream(guard: _CallGuard, inner: Callable[..., AsyncIterator[Any]]) -
         except Exception as exc:
             await guard.fail(context, exc)
         finally:
+            if slot is not None:
+                slots.give_back(slot)
             guard.done(context, started)
 
     return behavior
 
 
 class GuardInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, secret: str, metrics: GrpcMetrics, services: Sequence[GrpcService]) -> None:
-        self.secret = secret
+    def __init__(self, verifier: auth.TokenVerifier, metrics: GrpcMetrics, services: Sequence[GrpcService],
+                 app: str, streams_per_caller: int, trail: AuditTrail | None = None) -> None:
+        self.verifier = verifier
+        self.trail = trail
         self.metrics = metrics
+        self.app = app
         self.access = {s.name: s.access for s in services}
+        self.slots = StreamSlots(streams_per_caller)
         self._cache: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation: Callable[..., Awaitable[grpc.RpcMethodHandler]],
@@ -188,17 +290,19 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         if method_path in self._cache:
             return self._cache[method_path]
         roles = self.access.get(service, {}).get(method, frozenset())
+        scope = scope_of(self.app, method)
         if handler.unary_unary is not None:
-            guard = _CallGuard(self.secret, self.metrics, service, method, "unary", roles)
+            guard = _CallGuard(self.verifier, self.metrics, service, method, "unary", roles, scope, self.trail)
             wrapped = grpc.unary_unary_rpc_method_handler(
                 _guard_unary(guard, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_redacting(handler.request_deserializer),
                 response_serializer=handler.response_serializer)
         elif handler.unary_stream is not None:
-            guard = _CallGuard(self.secret, self.metrics, service, method, "server_stream", roles)
+            guard = _CallGuard(self.verifier, self.metrics, service, method, "server_stream", roles, scope,
+                               self.trail)
             wrapped = grpc.unary_stream_rpc_method_handler(
-                _guard_stream(guard, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                _guard_stream(guard, handler.unary_stream, self.slots),
+                request_deserializer=_redacting(handler.request_deserializer),
                 response_serializer=handler.response_serializer)
         else:  # client/bidi streaming is not used by this project: refuse rather than run unguarded
             raise NotImplementedError(f"unsupported RPC type for {method_path}")
@@ -222,18 +326,41 @@ class GrpcServer:
         await self.server.stop(grace_seconds)
 
 
-async def start_grpc_server(services: Sequence[GrpcService], *, host: str, port: int, secret: str,
-                            metrics: GrpcMetrics) -> GrpcServer:
-    """Bind (port 0 = any free port), register health and reflection, start. Everything SERVING."""
-    server = grpc.aio.server(interceptors=[GuardInterceptor(secret, metrics, services)],
-                             options=[("grpc.so_reuseport", 0)])
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """Channel arguments that bound what one client can make the server hold."""
+    return [("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
+            ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
+            ("grpc.keepalive_time_ms", settings.grpc_keepalive_time_ms),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.max_connection_age_ms", settings.grpc_max_connection_age_ms),
+            ("grpc.max_connection_age_grace_ms", 30_000)]
+
+
+async def start_grpc_server(services: Sequence[GrpcService], *, app: str, settings: Settings,
+                            verifier: auth.TokenVerifier, metrics: GrpcMetrics,
+                            credentials: grpc.ServerCredentials | None, trail: AuditTrail | None = None,
+                            ) -> GrpcServer:
+    """Bind (port 0 = any free port; TLS when `credentials`), register health and (unless switched off)
+    reflection, start. Everything SERVING."""
+    if trail is not None:  # auditors read the trail on every service that keeps one
+        services = [*services, GrpcService(AUDIT_SERVICE_NAME, AuditServicer(trail),
+                                           audit_pb2_grpc.add_AuditServiceServicer_to_server,
+                                           {"ListAuditEntries": frozenset({auth.Role.AUDITOR})})]
+    interceptor = GuardInterceptor(verifier, metrics, services, app, settings.subscribe_streams_per_customer,
+                                   trail)
+    server = grpc.aio.server(interceptors=[interceptor], options=server_options(settings),
+                             maximum_concurrent_rpcs=settings.grpc_max_concurrent_rpcs)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for s in services:
         s.add_to_server(s.servicer, server)
     names = tuple(s.name for s in services)
-    reflection.enable(server, (*names, health.SERVICE_NAME))
-    bound = server.add_insecure_port(f"{host}:{port}")
+    if settings.grpc_reflection:
+        reflection.enable(server, (*names, health.SERVICE_NAME))
+    address = f"{settings.grpc_host}:{settings.grpc_port}"
+    bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     await server.start()
     running = GrpcServer(server, health_servicer, bound, names)
     for name in ("", *names):

@@ -32,6 +32,25 @@ class Output:
     headers: Headers = field(default=())
 
 
+def security_config(settings: Settings) -> dict[str, object]:
+    """The Kafka client's transport security: PLAINTEXT (the embedded development broker), SSL (TLS, with a
+    client certificate when configured) or SASL_SSL (SCRAM-SHA-256/512 over TLS). Every client gets the same."""
+    protocol = settings.kafka_security_protocol
+    if protocol not in ("PLAINTEXT", "SSL", "SASL_SSL"):
+        raise ValueError(f"KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL or SASL_SSL, not {protocol!r}")
+    config: dict[str, object] = {"security_protocol": protocol}
+    if protocol == "PLAINTEXT":
+        return config
+    config.update({"ssl_check_hostname": True, "ssl_cafile": settings.kafka_ssl_cafile or None,
+                   "ssl_certfile": settings.kafka_ssl_certfile or None,
+                   "ssl_keyfile": settings.kafka_ssl_keyfile or None})
+    if protocol == "SASL_SSL":
+        config.update({"sasl_mechanism": settings.kafka_sasl_mechanism or "SCRAM-SHA-512",
+                       "sasl_plain_username": settings.kafka_sasl_username,
+                       "sasl_plain_password": settings.kafka_sasl_password})
+    return config
+
+
 def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
     """Idempotent producer, acks=all: a record is written once, in order, or the send fails."""
     config: dict[str, object] = {
@@ -41,6 +60,7 @@ def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
         "linger_ms": 5,
         "client_id": "proactive-care",
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        **security_config(settings),
     }
     config.update(overrides)
     return KafkaProducer(**config)
@@ -60,13 +80,15 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: object)
         "metadata_max_age_ms": 30_000,
         "client_id": group_id or "proactive-care-reader",
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+        **security_config(settings),
     }
     config.update(overrides)
     return KafkaConsumer(**config)
 
 
 def make_admin(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="proactive-care-admin")
+    return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="proactive-care-admin",
+                            **security_config(settings))
 
 
 def produce_all(producer: KafkaProducer, outputs: Iterable[Output], timeout: float | None = None) -> int:

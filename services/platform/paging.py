@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from typing import TypeVar
 
 from services.gen.proactivecare.v1 import common_pb2
 from services.platform.errors import ValidationError
 
+_TOKEN = re.compile(r"o:([0-9]{1,9})")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 T = TypeVar("T")
@@ -23,12 +25,24 @@ def read_page(page: common_pb2.PageRequest, *, default_size: int = DEFAULT_PAGE_
     if not page.page_token:
         return 0, size
     try:
-        offset = int(base64.urlsafe_b64decode(page.page_token.encode()).decode().removeprefix("o:"))
-    except (ValueError, UnicodeDecodeError):
+        text = base64.urlsafe_b64decode(page.page_token.encode("ascii")).decode("ascii")
+    except (ValueError, UnicodeError):  # binascii.Error and UnicodeEncodeError are ValueErrors
         raise ValidationError("page.page_token", "is not a token this service issued") from None
-    if offset < 0:
+    match = _TOKEN.fullmatch(text)
+    if match is None:  # only what cut_page writes: ASCII digits, bounded (no '٣', no '1_0', no 10**30)
         raise ValidationError("page.page_token", "is not a token this service issued")
-    return offset, size
+    return int(match.group(1)), size
+
+
+_CURSOR = re.compile(r"[0-9]{1,18}")
+
+
+def read_cursor(token: str) -> int:
+    """A keyset page token (a sequence number the service issued); ValidationError naming `page.page_token`
+    for anything else (`str.isdigit` would take '²', which `int` then refuses)."""
+    if _CURSOR.fullmatch(token) is None:
+        raise ValidationError("page.page_token", "is not a token this service issued")
+    return int(token)
 
 
 def cut_page(rows: Sequence[T], offset: int, size: int) -> tuple[Sequence[T], common_pb2.PageResponse]:

@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from google.protobuf.message import DecodeError, Message
@@ -45,9 +46,11 @@ from services.platform.kafka_io import (
     produce_all,
 )
 from services.platform.metrics import StreamMetrics
+from services.platform.pan import may_hold_pan, redact_bytes, redact_message, redact_text
 from services.platform.settings import Settings
 from services.platform.storage import Store, Tx, claim_events, prune_processed, save_outputs, stored_outputs
 from services.platform.topics import dlq
+from services.platform.validation import validate_event_time
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +144,7 @@ class StreamRunner:
         group_id: str | None = None,
     ) -> None:
         self.settings = settings
+        self._event_time_floor = datetime.fromisoformat(settings.event_time_floor).timestamp()
         self.service = service
         self.name = name
         self.sources = {s.topic: s for s in sources}
@@ -330,6 +334,7 @@ class StreamRunner:
         records: list[Record] = []
         dead: list[Output] = []
         next_offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        now = time.time()
         for tp, messages in polled.items():
             if not messages:
                 continue
@@ -338,15 +343,23 @@ class StreamRunner:
             next_offsets[tp] = OffsetAndMetadata(messages[-1].offset + 1, "", -1)
             decode, validate, event_id = source.decode, source.validate, source.event_id
             for msg in messages:
+                if msg.value is None:  # a tombstone: nothing to decode or handle
+                    dead.append(self._dead_letter(msg, "tombstone", "null value (tombstone)"))
+                    continue
                 try:
                     value = decode(msg.value)
+                    if may_hold_pan(msg.value) and isinstance(value, Message):
+                        redact_message(value)  # no card number in free text is ever handled, stored or sent
                     validate(value)
+                    if isinstance(value, Message):
+                        validate_event_time(value, now, future_skew_seconds=self.settings.event_future_skew_seconds,
+                                            floor=self._event_time_floor)
                     eid = f"{tp.topic}/{event_id(value, msg)}"
                 except ValidationError as exc:
                     dead.append(self._dead_letter(msg, exc.reason, str(exc)))
                     continue
                 except (DecodeError, ValueError, TypeError) as exc:
-                    dead.append(self._dead_letter(msg, "undecodable", f"{type(exc).__name__}: {exc}"))
+                    dead.append(self._dead_letter(msg, "undecodable", type(exc).__name__))
                     continue
                 key = msg.key.decode(errors="replace") if msg.key else ""
                 records.append(Record(tp.topic, tp.partition, msg.offset, key, eid, value, msg.timestamp,
@@ -377,7 +390,9 @@ class StreamRunner:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.exception("%s: batch of %d failed; retrying record by record", self.service, len(records))
+            # the type only: an exception's text can carry record content
+            log.error("%s: batch of %d failed (%s); retrying record by record", self.service, len(records),
+                      type(exc).__name__)
         outputs: list[Output] = []
         for record in records:
             try:
@@ -386,7 +401,7 @@ class StreamRunner:
                 if is_transient(exc):
                     raise
                 msg = _RecordView(record)
-                dead.append(self._dead_letter(msg, "handler_error", f"{type(exc).__name__}: {exc}"))
+                dead.append(self._dead_letter(msg, "handler_error", type(exc).__name__))
         return outputs
 
     def _apply_in_one_transaction(self, records: list[Record]) -> list[Output]:
@@ -442,12 +457,14 @@ class StreamRunner:
             self.metrics.replayed.labels(self.service, topic).inc(n)
 
     def _dead_letter(self, msg: ConsumerRecord | _RecordView, reason: str, error: str) -> Output:
-        """The dead letter of `msg` (counted once it is produced)."""
+        """The dead letter of `msg` (counted once it is produced): a copy with every card number masked (same
+        length, so it still decodes for a replay), without the value when it is larger than the cap (the source
+        offset in the headers finds it), and no exception text beyond its type."""
         log.warning("%s: dead letter %s[%d]@%d: %s", self.service, msg.topic, msg.partition, msg.offset, reason,
                     extra={"topic": msg.topic, "partition": msg.partition, "offset": msg.offset})
         headers = (
             ("dlq.reason", reason.encode()),
-            ("dlq.error", error[:1000].encode()),
+            ("dlq.error", redact_text(error[:300]).encode()),
             ("dlq.service", self.service.encode()),
             ("dlq.source.topic", msg.topic.encode()),
             ("dlq.source.partition", str(msg.partition).encode()),
@@ -455,7 +472,11 @@ class StreamRunner:
             ("dlq.failed_at_ms", str(int(time.time() * 1000)).encode()),
         )
         key = msg.key.decode(errors="replace") if isinstance(msg.key, bytes) else (msg.key or "")
-        return Output(dlq(msg.topic), key, msg.value or b"", headers)
+        value = redact_bytes(msg.value or b"")
+        if len(value) > self.settings.dlq_max_value_bytes:
+            headers += (("dlq.value_dropped", f"{len(value)} bytes".encode()),)
+            value = b""
+        return Output(dlq(msg.topic), redact_text(key), value, headers)
 
     # ---- offsets ----------------------------------------------------------------------------------------
 

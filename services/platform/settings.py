@@ -7,12 +7,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 KAFKA_VERSION = "4.3.1"
-DEV_AUTH_SECRET = "proactive-care-development-key-not-for-production"
+DEVELOPMENT = "development"
 
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "")
     return value if value else default
+
+
+def _flag(name: str, default: bool) -> bool:
+    return _env(name, "true" if default else "false").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,48 @@ class Settings:
     # gRPC and metrics
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
+    metrics_host: str = "127.0.0.1"  # /metrics is on loopback unless a deployment opens it (METRICS_HOST)
     metrics_port: int = 0
-    auth_secret: str = DEV_AUTH_SECRET
+    grpc_reflection: bool = True
+    # `development` (make run, the tests): a generated identity provider key and CA under data_dir. Anything
+    # else is production: a service refuses to start without a JWKS, with the development key, or on a
+    # non-loopback address without TLS (services/platform/security.py).
+    environment: str = "production"
+    # bearer tokens: the identity provider's JWKS (https:// URL or file), its issuer, each service's audience
+    # (`<auth_audience_prefix><service>`, e.g. proactive-care/fraud)
+    auth_jwks_url: str = ""
+    auth_issuer: str = ""
+    auth_audience_prefix: str = "proactive-care/"
+    auth_leeway_seconds: float = 30.0
+    auth_jwks_refresh_cooldown_seconds: float = 30.0
+    # gRPC TLS, server side: certificate chain and key; a client CA turns on mutual TLS (client certificates)
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    # gRPC TLS, client side (CLI, tests, service-to-service): the CA to trust, and a client certificate for mTLS
+    grpc_tls_ca_file: str = ""
+    grpc_tls_client_cert_file: str = ""
+    grpc_tls_client_key_file: str = ""
+    # server limits
+    grpc_max_concurrent_rpcs: int = 1000
+    grpc_max_message_bytes: int = 1024 * 1024
+    grpc_keepalive_time_ms: int = 60_000
+    grpc_max_connection_age_ms: int = 30 * 60_000
+    subscribe_streams_per_customer: int = 5
+    micro_batch_queue_max: int = 10_000  # calls waiting to be scored together (fraud's ScoreTransaction)
+    # a dead letter larger than this keeps its headers (source offset) but not its value
+    dlq_max_value_bytes: int = 64 * 1024
+    # event time: a record dated more than this far ahead, or before the floor, is dead-lettered
+    event_future_skew_seconds: float = 300.0
+    event_time_floor: str = "2000-01-01T00:00:00+00:00"
+    # Kafka security: PLAINTEXT | SSL | SASL_SSL (SCRAM-SHA-256/512), passed through to every client
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
     # stream runner
     poll_max_records: int = 2000
     poll_timeout_ms: int = 200
@@ -62,8 +106,39 @@ class Settings:
             database_schema_prefix=_env("DATABASE_SCHEMA_PREFIX", d.database_schema_prefix),
             grpc_host=_env("GRPC_HOST", d.grpc_host),
             grpc_port=int(_env("GRPC_PORT", str(d.grpc_port))),
+            metrics_host=_env("METRICS_HOST", d.metrics_host),
             metrics_port=int(_env("METRICS_PORT", str(d.metrics_port))),
-            auth_secret=_env("AUTH_SECRET", d.auth_secret),
+            grpc_reflection=_flag("GRPC_REFLECTION", d.grpc_reflection),
+            environment=_env("PROACTIVE_CARE_ENV", d.environment).strip().lower(),
+            auth_jwks_url=_env("AUTH_JWKS_URL", d.auth_jwks_url),
+            auth_issuer=_env("AUTH_ISSUER", d.auth_issuer),
+            auth_audience_prefix=_env("AUTH_AUDIENCE_PREFIX", d.auth_audience_prefix),
+            auth_leeway_seconds=float(_env("AUTH_LEEWAY_SECONDS", str(d.auth_leeway_seconds))),
+            auth_jwks_refresh_cooldown_seconds=float(_env("AUTH_JWKS_REFRESH_COOLDOWN_SECONDS",
+                                                          str(d.auth_jwks_refresh_cooldown_seconds))),
+            tls_cert_file=_env("TLS_CERT_FILE", d.tls_cert_file),
+            tls_key_file=_env("TLS_KEY_FILE", d.tls_key_file),
+            tls_client_ca_file=_env("TLS_CLIENT_CA_FILE", d.tls_client_ca_file),
+            grpc_tls_ca_file=_env("GRPC_TLS_CA_FILE", d.grpc_tls_ca_file),
+            grpc_tls_client_cert_file=_env("GRPC_TLS_CLIENT_CERT_FILE", d.grpc_tls_client_cert_file),
+            grpc_tls_client_key_file=_env("GRPC_TLS_CLIENT_KEY_FILE", d.grpc_tls_client_key_file),
+            grpc_max_concurrent_rpcs=int(_env("GRPC_MAX_CONCURRENT_RPCS", str(d.grpc_max_concurrent_rpcs))),
+            grpc_max_message_bytes=int(_env("GRPC_MAX_MESSAGE_BYTES", str(d.grpc_max_message_bytes))),
+            grpc_keepalive_time_ms=int(_env("GRPC_KEEPALIVE_TIME_MS", str(d.grpc_keepalive_time_ms))),
+            grpc_max_connection_age_ms=int(_env("GRPC_MAX_CONNECTION_AGE_MS", str(d.grpc_max_connection_age_ms))),
+            subscribe_streams_per_customer=int(_env("SUBSCRIBE_STREAMS_PER_CUSTOMER",
+                                                    str(d.subscribe_streams_per_customer))),
+            dlq_max_value_bytes=int(_env("DLQ_MAX_VALUE_BYTES", str(d.dlq_max_value_bytes))),
+            micro_batch_queue_max=int(_env("MICRO_BATCH_QUEUE_MAX", str(d.micro_batch_queue_max))),
+            event_future_skew_seconds=float(_env("EVENT_FUTURE_SKEW_SECONDS", str(d.event_future_skew_seconds))),
+            event_time_floor=_env("EVENT_TIME_FLOOR", d.event_time_floor),
+            kafka_security_protocol=_env("KAFKA_SECURITY_PROTOCOL", d.kafka_security_protocol).upper(),
+            kafka_ssl_cafile=_env("KAFKA_SSL_CAFILE", d.kafka_ssl_cafile),
+            kafka_ssl_certfile=_env("KAFKA_SSL_CERTFILE", d.kafka_ssl_certfile),
+            kafka_ssl_keyfile=_env("KAFKA_SSL_KEYFILE", d.kafka_ssl_keyfile),
+            kafka_sasl_mechanism=_env("KAFKA_SASL_MECHANISM", d.kafka_sasl_mechanism),
+            kafka_sasl_username=_env("KAFKA_SASL_USERNAME", d.kafka_sasl_username),
+            kafka_sasl_password=_env("KAFKA_SASL_PASSWORD", d.kafka_sasl_password),
             poll_max_records=int(_env("POLL_MAX_RECORDS", str(d.poll_max_records))),
             poll_timeout_ms=int(_env("POLL_TIMEOUT_MS", str(d.poll_timeout_ms))),
             stuck_batch_seconds=float(_env("STUCK_BATCH_SECONDS", str(d.stuck_batch_seconds))),
@@ -81,6 +156,14 @@ class Settings:
     def bootstrap_servers(self) -> str:
         """Where clients connect: an external cluster, or the embedded broker."""
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def development(self) -> bool:
+        return self.environment == DEVELOPMENT
+
+    def audience(self, service: str) -> str:
+        """The `aud` a token must carry to call `service`."""
+        return f"{self.auth_audience_prefix}{service}"
 
     @property
     def embedded_kafka(self) -> bool:

@@ -9,6 +9,7 @@ CUSTOMERS = "customers"
 NOTIFICATIONS = "notifications"
 FRAUD_FEEDBACK = "fraud-feedback"
 ADVISOR_TASKS = "advisor-tasks"
+AUDIT = "audit"  # staff access to customer data (services/platform/audit.py); the table is the record
 
 
 def dlq(topic: str) -> str:
@@ -30,5 +31,6 @@ SOURCE_TOPICS = (
     TopicSpec(FRAUD_FEEDBACK, 3),
     TopicSpec(ADVISOR_TASKS, 3),
 )
+AUDIT_TOPICS = (TopicSpec(AUDIT, 3),)
 
-ALL_TOPICS = SOURCE_TOPICS + tuple(TopicSpec(dlq(t.name), 1) for t in SOURCE_TOPICS)
+ALL_TOPICS = SOURCE_TOPICS + tuple(TopicSpec(dlq(t.name), 1) for t in SOURCE_TOPICS) + AUDIT_TOPICS

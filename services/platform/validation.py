@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from google.protobuf.message import Message
+
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
 from services.platform.errors import ValidationError
 from services.platform.money import CURRENCY_EXPONENTS, is_currency
+from services.platform.pan import contains_pan
 
 MAX_AMOUNT_MINOR = 10**13  # a hundred billion in major units: anything above is a corrupt record
 
@@ -52,7 +58,7 @@ def validate_transaction(tx: events_pb2.Transaction, field: str = "transaction")
         if tx.balance_after.currency != tx.amount.currency:
             raise ValidationError(f"{field}.balance_after.currency", "differs from the amount's currency",
                                   "currency_mismatch")
-    if len(tx.card_token) >= 13 and _looks_like_pan(tx.card_token):
+    if len(tx.card_token) >= 13 and contains_pan(tx.card_token):
         raise ValidationError(f"{field}.card_token", "looks like a card number: send a token, never a PAN",
                               "pan_detected")
 
@@ -65,26 +71,14 @@ def _money_suspect(money: common_pb2.Money, allow_negative: bool = False) -> boo
 
 def validate_customer_profile(p: events_pb2.CustomerProfile, field: str = "profile") -> None:
     require(p.customer_id != "", f"{field}.customer_id", "is required", "missing_customer_id")
+    require(not p.time_zone or is_time_zone(p.time_zone), f"{field}.time_zone", "is not a known IANA time zone",
+            "unknown_time_zone")
     for i, product in enumerate(p.products):
         if product.type == events_pb2.PRODUCT_TYPE_MORTGAGE:
             m = product.mortgage
             validate_money(m.balance, f"{field}.products[{i}].mortgage.balance")
             require(m.remaining_term_months >= 0, f"{field}.products[{i}].mortgage.remaining_term_months",
                     "must not be negative", "invalid_term")
-
-
-def _looks_like_pan(token: str) -> bool:
-    """13-19 digits passing the Luhn check: a card number that must never enter the system."""
-    digits = token.replace(" ", "").replace("-", "")
-    if not (13 <= len(digits) <= 19 and digits.isdigit()):
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def validate_notification(n: events_pb2.Notification, field: str = "notification") -> None:
@@ -98,3 +92,41 @@ def validate_notification(n: events_pb2.Notification, field: str = "notification
     for i, reason in enumerate(n.reasons):
         require(reason.code != "" and reason.text != "", f"{field}.reasons[{i}]", "needs a code and a text",
                 "invalid_reason")
+
+
+# the fields that date an event (a deadline, e.g. an advisor task's SLA, is not one)
+EVENT_TIME_FIELDS = ("timestamp", "updated_at", "created_at", "answered_at", "transaction_time")
+
+
+def validate_event_time(event: Message, now: float, *, future_skew_seconds: float, floor: float) -> None:
+    """An event dated beyond the allowed clock skew into the future, or before the floor, would move time-based
+    state (windows, clocks, labels) to where no real event can follow: refuse it, naming the field."""
+    fields = event.DESCRIPTOR.fields_by_name
+    for name in EVENT_TIME_FIELDS:
+        if name not in fields or fields[name].message_type is None or not event.HasField(name):
+            continue
+        seconds = getattr(event, name).seconds
+        if seconds > now + future_skew_seconds:
+            raise ValidationError(name, f"is more than {future_skew_seconds:g} s in the future", "future_event_time")
+        if seconds < floor:
+            raise ValidationError(name, "is before the earliest accepted event time", "event_time_before_floor")
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo | None:
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether `name` is a known IANA time zone (e.g. Europe/London)."""
+    return _zone(name) is not None
+
+
+def time_zone_or(name: str, default: str) -> ZoneInfo:
+    """The zone `name`, or `default` when it is unknown: a bad stored zone must never stop an urgent alert."""
+    return _zone(name) or ZoneInfo(default)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc, notify_pb2, notify_pb2_grpc
@@ -23,7 +22,7 @@ from tests.unit.fraud.builders import card_payment, usual_history
 
 
 def _serving(svc: ServiceThread) -> bool:
-    with grpc.insecure_channel(svc.target) as channel:
+    with connect(svc.target) as channel:
         status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest()).status
     return status == health_pb2.HealthCheckResponse.SERVING
 

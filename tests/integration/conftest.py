@@ -6,6 +6,7 @@ broker. Each test gets its own topic prefix and consumer groups, so tests share 
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port
-from services.platform import auth
+from services.platform.dev_identity import DevIdentity, ensure_dev_identity
 from services.platform.kafka_io import make_producer
 from services.platform.settings import Settings
 
@@ -47,10 +48,21 @@ def settings(kafka_settings: Settings, tmp_path: Path, database_url: str) -> Set
     return s
 
 
+# the audiences a test token carries by default: every service, and the bootstrap tests' probe app
+TEST_AUDIENCES = ("fraud", "notify", "advice", "advisor", "mortgage", "probe")
+
+
+def dev_identity() -> DevIdentity:
+    """The test session's development identity provider (tests/conftest.py)."""
+    return ensure_dev_identity(Path(os.environ["PROACTIVE_CARE_TEST_KEYS"]) / "dev-identity")
+
+
 @pytest.fixture
 def token(settings: Settings) -> Callable[..., str]:
-    def issue(subject: str, role: str = "customer", queues: tuple[str, ...] = ()) -> str:
-        return auth.issue_token(settings.auth_secret, subject, role, queues=queues)
+    def issue(subject: str, role: str = "customer", queues: tuple[str, ...] = (), scopes: tuple[str, ...] = (),
+              services: tuple[str, ...] = TEST_AUDIENCES) -> str:
+        return dev_identity().issue(subject, role, audience=[settings.audience(s) for s in services],
+                                    issuer=settings.auth_issuer, queues=queues, scopes=scopes)
 
     return issue
 

@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import grpc
 import numpy as np
 from prometheus_client import CollectorRegistry
 
@@ -34,8 +33,8 @@ from services.fraud.repository import MIGRATIONS
 from services.fraud.scoring import FraudScorer
 from services.fraud.worker import FraudHandler, sources
 from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
-from services.platform import auth
-from services.platform.client import auth_metadata
+from services.platform import auth, security
+from services.platform.client import auth_metadata, connect_aio
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, StreamRunner
 from services.platform.settings import Settings
@@ -81,9 +80,10 @@ def worker_rate(settings: Settings, n: int, model_dir: Path) -> float:
     return n / elapsed
 
 
-async def _callers(target: str, token: str, payments: list[events_pb2.Transaction]) -> tuple[list[float], float]:
+async def _callers(target: str, token: str, payments: list[events_pb2.Transaction], settings: Settings,
+                   ) -> tuple[list[float], float]:
     latencies: list[float] = []
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with connect_aio(target, settings=settings) as channel:
         stub = fraud_pb2_grpc.FraudServiceStub(channel)
         metadata = auth_metadata(token)
         await stub.ScoreTransaction(fraud_pb2.ScoreTransactionRequest(transaction=payments[0]),
@@ -109,9 +109,9 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _load(target: str, pid: int, token: str, payments: list[events_pb2.Transaction],
-          prefix: str) -> dict[str, float]:
+          prefix: str, settings: Settings) -> dict[str, float]:
     cpu_before = _cpu_seconds(pid)
-    latencies, elapsed = asyncio.run(_callers(target, token, payments))
+    latencies, elapsed = asyncio.run(_callers(target, token, payments, settings))
     cpu = _cpu_seconds(pid) - cpu_before
     ms = np.array(latencies) * 1000
     return {f"{prefix}_calls": len(ms), f"{prefix}_qps": round(len(ms) / elapsed, 1),
@@ -121,12 +121,14 @@ def _load(target: str, pid: int, token: str, payments: list[events_pb2.Transacti
 
 
 def _floor(token: str, payments: list[events_pb2.Transaction]) -> dict[str, float]:
+    """The same calls to a bare grpc.aio server (plaintext, no interceptors): what gRPC alone costs."""
+    plaintext = Settings(environment="production")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tests.perf.grpc_floor", str(port)], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        return _load(f"127.0.0.1:{port}", proc.pid, token, payments, "score_rpc_floor")
+        return _load(f"127.0.0.1:{port}", proc.pid, token, payments, "score_rpc_floor", plaintext)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -135,9 +137,10 @@ def _floor(token: str, payments: list[events_pb2.Transaction]) -> dict[str, floa
 def rpc_figures(settings: Settings, model_dir: Path, payments: list[events_pb2.Transaction]) -> dict[str, float]:
     quiet = settings.with_overrides(topic_prefix=f"{settings.topic_prefix}rpc{uuid.uuid4().hex[:4]}.")
     ensure_topics(quiet)  # the app's worker idles on empty topics: the RPC path alone is measured
-    token = auth.issue_token(settings.auth_secret, "card-auth", auth.Role.SERVICE)
+    token = security.issue_dev_token(settings, "card-auth", auth.Role.SERVICE, services=("fraud",),
+                                     scopes=("fraud:ScoreTransaction",))
     with serve_process(quiet, "fraud", model_dir) as served:  # its own process, as deployed
-        figures = _load(served.target, served.pid, token, payments, "score_rpc")
+        figures = _load(served.target, served.pid, token, payments, "score_rpc", settings)
     figures.update(_floor(token, payments))
     figures["score_rpc_vs_floor_qps_ratio"] = round(figures["score_rpc_qps"] / figures["score_rpc_floor_qps"], 3)
     return figures

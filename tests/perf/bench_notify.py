@@ -14,12 +14,11 @@ import threading
 import time
 from pathlib import Path
 
-import grpc
 import numpy as np
 
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2, notify_pb2_grpc
-from services.platform import auth
-from services.platform.client import auth_metadata
+from services.platform import auth, security
+from services.platform.client import auth_metadata, connect_aio
 from services.platform.kafka_io import make_producer
 from services.platform.settings import Settings
 from services.platform.topics import TRANSACTIONS
@@ -49,13 +48,13 @@ def _produce_paced(settings: Settings, txs: list[events_pb2.Transaction], rate: 
     return achieved
 
 
-async def _subscribe_all(target: str, secret: str, customers: list[str], latencies: list[float],
+async def _subscribe_all(target: str, settings: Settings, customers: list[str], latencies: list[float],
                          ready: threading.Event, stop: asyncio.Event) -> None:
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with connect_aio(target, settings=settings) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
 
         async def one(customer: str) -> None:
-            token = auth.issue_token(secret, customer, auth.Role.CUSTOMER)
+            token = security.issue_dev_token(settings, customer, auth.Role.CUSTOMER, services=("notify",))
             call = stub.Subscribe(notify_pb2.SubscribeRequest(customer_id=customer), metadata=auth_metadata(token))
             async for item in call:
                 origin = item.delivered.notification.origin_produced_at_ms
@@ -81,7 +80,7 @@ def run(base: Settings) -> dict[str, float]:
             loop = asyncio.new_event_loop()
             ready, stop = threading.Event(), asyncio.Event()
             client = threading.Thread(target=loop.run_until_complete, args=(_subscribe_all(
-                notify.target, settings.auth_secret, customers, latencies, ready, stop),), daemon=True)
+                notify.target, settings, customers, latencies, ready, stop),), daemon=True)
             client.start()
             ready.wait(60)
             achieved = _produce_paced(settings, txs, RATE)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from services.devtools.devstack import wait_serving
 from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port
 from services.gen.proactivecare.v1 import events_pb2
+from services.platform import security
 from services.platform.kafka_io import make_producer
 from services.platform.settings import Settings
 
@@ -28,8 +29,11 @@ def bench_settings(base: Settings, data_dir: Path) -> Iterator[Settings]:
     if base.embedded_kafka:
         broker.start()
     run = uuid.uuid4().hex[:8]
-    settings = base.with_overrides(topic_prefix=f"bench{run}.", consumer_group_prefix=f"bench{run}",
-                                   data_dir=data_dir, grpc_port=0, metrics_port=0)
+    # development mode: a development identity provider and CA in the run's data directory, TLS on
+    settings = security.resolve(base.with_overrides(
+        topic_prefix=f"bench{run}.", consumer_group_prefix=f"bench{run}", data_dir=data_dir, grpc_port=0,
+        metrics_port=0, environment="development", auth_jwks_url="", auth_issuer="", tls_cert_file="",
+        tls_key_file="", grpc_tls_ca_file=""))
     ensure_topics(settings)
     try:
         yield settings
@@ -87,11 +91,13 @@ def serve_process(settings: Settings, service: str, model_dir: Path) -> Iterator
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "TOPIC_PREFIX": settings.topic_prefix,
            "CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix, "PROACTIVE_CARE_DATA_DIR": str(settings.data_dir),
            "GRPC_PORT": str(port), "METRICS_PORT": str(free_port()), "FRAUD_MODEL_DIR": str(model_dir),
-           "AUTH_SECRET": settings.auth_secret}
+           "PROACTIVE_CARE_ENV": "development", "AUTH_JWKS_URL": settings.auth_jwks_url,
+           "AUTH_ISSUER": settings.auth_issuer, "TLS_CERT_FILE": settings.tls_cert_file,
+           "TLS_KEY_FILE": settings.tls_key_file, "GRPC_TLS_CA_FILE": settings.grpc_tls_ca_file}
     proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", service], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        if not wait_serving(port):
+        if not wait_serving(port, settings=settings):
             raise RuntimeError(f"{service} did not become SERVING")
         yield Served(f"127.0.0.1:{port}", proc.pid)
     finally:

@@ -22,6 +22,8 @@ from tests.integration.conftest import read_topic, wait_for
 from tests.stores import rows
 from tests.unit.fraud.builders import card_payment, usual_history
 
+SCORER = ("card-auth", "service", (), ("fraud:ScoreTransaction",))  # the card authorizer: may only score
+
 
 def _alert_ids(svc: ServiceThread) -> set[str]:
     return {r[0] for r in rows(svc.app.store, "SELECT id FROM fraud_alerts")}
@@ -70,7 +72,7 @@ def test_confirmed_fraud_freezes_the_card_and_raises_the_terminal_risk_the_next_
             produce(TRANSACTIONS, c, card_payment(f"{c}-x", c, 15_500, "T-SHARED", now - 60).SerializeToString())
         assert wait_for(lambda: _alert_ids(svc) >= {"fa-V1-x", "fa-V2-x"}, timeout=60)
 
-        scorer = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token("card-auth", "service")))
+        scorer = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token(*SCORER)))
 
         def probe(tx_id: str, at: float) -> fraud_pb2.ScoreTransactionResponse:
             tx = card_payment(tx_id, f"P-{tx_id}", 3000, "T-SHARED", at)
@@ -120,7 +122,7 @@ INVALID = [
 def test_invalid_score_requests_are_refused_naming_the_field(settings: Settings, token, fraud_model_dir: Path,
                                                              ) -> None:
     with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:
-        stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token("card-auth", "service")))
+        stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token(*SCORER)))
         for request, field in INVALID:
             with pytest.raises(grpc.RpcError) as err:
                 stub.ScoreTransaction(request, timeout=10)
@@ -142,14 +144,15 @@ def test_a_customer_reaches_only_its_own_alerts(settings: Settings, produce, tok
         assert wait_for(lambda: "fa-OWN-x" in _alert_ids(svc), timeout=60)
 
         other = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token("OTHER")))
-        for call, request in [
-            (other.ResolveAlert, fraud_pb2.ResolveAlertRequest(alert_id="fa-OWN-x", confirmed_fraud=True)),
-            (other.GetAlert, fraud_pb2.GetAlertRequest(alert_id="fa-OWN-x")),
-            (other.ListAlerts, fraud_pb2.ListAlertsRequest(customer_id="OWN")),
+        for call, request, code in [  # another's alert is answered as a missing one: ids cannot be probed
+            (other.ResolveAlert, fraud_pb2.ResolveAlertRequest(alert_id="fa-OWN-x", confirmed_fraud=True),
+             grpc.StatusCode.NOT_FOUND),
+            (other.GetAlert, fraud_pb2.GetAlertRequest(alert_id="fa-OWN-x"), grpc.StatusCode.NOT_FOUND),
+            (other.ListAlerts, fraud_pb2.ListAlertsRequest(customer_id="OWN"), grpc.StatusCode.PERMISSION_DENIED),
         ]:
             with pytest.raises(grpc.RpcError) as err:
                 call(request, timeout=10)
-            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert err.value.code() == code
 
         own = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token("OWN")))
         listed = own.ListAlerts(fraud_pb2.ListAlertsRequest(customer_id="OWN", open_only=True), timeout=10)
@@ -179,7 +182,7 @@ def test_a_payment_scored_at_authorization_retried_and_then_streamed_counts_once
         for tx in history:
             produce(TRANSACTIONS, "DUP", tx.SerializeToString())
         assert wait_for(lambda: len(_stored_customer(svc, "DUP")["ids"]) == len(history), timeout=60)
-        stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token("card-auth", "service")))
+        stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token(*SCORER)))
         first = stub.ScoreTransaction(request, timeout=10)
         retried = stub.ScoreTransaction(request, timeout=10)  # the authorization retried
         assert retried.score == first.score and retried.decision == first.decision
@@ -190,7 +193,7 @@ def test_a_payment_scored_at_authorization_retried_and_then_streamed_counts_once
     assert ids == [*(tx.id for tx in history), "DUP-pay", "DUP-next"]  # each once, in time order
 
     with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:  # a restart
-        stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token("card-auth", "service")))
+        stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token(*SCORER)))
         stub.ScoreTransaction(request, timeout=10)  # retried once more, after the restart
         produce(TRANSACTIONS, "DUP", card_payment("DUP-last", "DUP", 3000, "T-DUP-2", now + 10).SerializeToString())
         assert wait_for(lambda: "DUP-last" in _stored_customer(svc, "DUP")["ids"], timeout=60)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.fraud.app import build
 from services.platform.app import ServiceThread
+from services.platform.client import connect
 from tests.integration.conftest import wait_for
 
 
 def _status(target: str) -> int:
-    with grpc.insecure_channel(target) as channel:
+    with connect(target) as channel:
         return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
 
 

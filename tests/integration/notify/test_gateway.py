@@ -15,7 +15,7 @@ from services.gen.proactivecare.v1 import common_pb2, events_pb2, notify_pb2, no
 from services.notify.app import build, release_due
 from services.notify.repository import NotifyRepository
 from services.platform.app import ServiceThread
-from services.platform.client import auth_metadata, connect
+from services.platform.client import auth_metadata, connect, connect_aio
 from services.platform.topics import NOTIFICATIONS
 from tests import factories
 from tests.integration.conftest import wait_for
@@ -217,7 +217,7 @@ def test_200_concurrent_subscribers_each_receive_exactly_their_own_notifications
                     call.cancel()
                     return
 
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with connect_aio(target) as channel:
             tasks = [asyncio.create_task(one(channel, c)) for c in customers]
             await all_ready.wait()
             await asyncio.sleep(0.5)

@@ -87,7 +87,7 @@ def test_state_lives_in_postgresql_and_secrets_are_referenced_not_written(manife
         (container,) = _of(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
         env = {e["name"]: e for e in container["env"]}
         assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "proactive-care-database", "key": "url"}
-        assert "value" not in env["AUTH_SECRET"]
+        assert "AUTH_SECRET" not in env  # no shared signing key: tokens come from the identity provider
     secrets = _of(docs, "Secret")
     assert (secrets == {}) == (overlay == "production")  # production takes them from the cluster's store
 

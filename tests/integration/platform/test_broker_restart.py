@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from services.devtools.kafka_launcher import EmbeddedKafka, free_port
 from services.platform.app import ServiceApp, ServiceThread
+from services.platform.client import connect
 from services.platform.settings import Settings
 from services.platform.topics import TRANSACTIONS, dlq
 from services.simulator.produce import Producer, ProduceResult, make_kafka_producer, send_all
@@ -58,7 +58,7 @@ def _simulate(settings: Settings, txs: list, rate: float | None = None,  # type:
 
 
 def _health(target: str) -> int:
-    with grpc.insecure_channel(target) as channel:
+    with connect(target) as channel:
         return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
 
 

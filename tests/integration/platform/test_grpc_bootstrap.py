@@ -18,12 +18,13 @@ from services.gen.proactivecare.v1 import notify_pb2, notify_pb2_grpc
 from services.platform import auth
 from services.platform.app import ServiceApp, ServiceThread
 from services.platform.client import connect
+from services.platform.dev_identity import DevIdentity, ensure_dev_identity
 from services.platform.errors import ValidationError
 from services.platform.grpc_server import GrpcService
 from services.platform.storage import Store
 from services.platform.topics import TRANSACTIONS
 from tests import factories
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import dev_identity, wait_for
 from tests.integration.platform.ledger import build_runner
 
 SERVICE = "proactivecare.v1.NotificationService"
@@ -56,7 +57,7 @@ def _app(settings, with_worker=False) -> ServiceApp:
 
 
 def _health(target: str, service: str = "") -> int:
-    with grpc.insecure_channel(target) as channel:
+    with connect(target) as channel:
         return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service)).status
 
 
@@ -64,7 +65,7 @@ def test_health_is_serving_and_reflection_lists_the_services(settings):
     with ServiceThread(_app(settings), settings) as svc:
         assert _health(svc.target) == health_pb2.HealthCheckResponse.SERVING
         assert _health(svc.target, SERVICE) == health_pb2.HealthCheckResponse.SERVING
-        with grpc.insecure_channel(svc.target) as channel:
+        with connect(svc.target) as channel:
             stub = reflection_pb2_grpc.ServerReflectionStub(channel)
             responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
             names = {s.name for r in responses for s in r.list_services_response.service}
@@ -119,10 +120,13 @@ def test_tokens_roles_and_errors_map_to_status_codes(settings, token, caller, ro
 
 @pytest.mark.parametrize("bad_token", ["", "not-a-jwt", "__forged__", "__expired__"])
 def test_missing_forged_or_expired_tokens_are_unauthenticated(settings, bad_token):
-    if bad_token == "__forged__":
-        bad_token = auth.issue_token("someone-elses-signing-key-of-32-bytes-or-more", "A", "customer")
+    if bad_token == "__forged__":  # another key pair, claiming the real key's id
+        other = ensure_dev_identity(settings.data_dir / "other-identity")
+        bad_token = DevIdentity(other.directory, dev_identity().kid).issue(
+            "A", "customer", audience=settings.audience("probe"), issuer=settings.auth_issuer)
     elif bad_token == "__expired__":
-        bad_token = auth.issue_token(settings.auth_secret, "A", "customer", ttl_seconds=-10)
+        bad_token = dev_identity().issue("A", "customer", audience=settings.audience("probe"),
+                                         issuer=settings.auth_issuer, ttl_seconds=-120)
     with ServiceThread(_app(settings), settings) as svc, connect(svc.target, bad_token or None) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
         with pytest.raises(grpc.RpcError) as err:

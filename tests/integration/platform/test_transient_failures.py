@@ -101,7 +101,7 @@ def test_a_poison_record_is_dead_lettered_with_its_reason_and_the_others_are_han
     assert len(dead) == 1
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert headers["dlq.reason"] == "handler_error"
-    assert "ValueError: cannot apply this transaction" in headers["dlq.error"]
+    assert headers["dlq.error"] == "ValueError"  # the type only: an exception's text can carry record content
     assert dead[0].value == poison.SerializeToString()
     assert _metric(registry, "proactivecare_stream_records_dead_lettered_total", service="ledger",
                    topic=settings.topic(TRANSACTIONS), reason="handler_error") == 1

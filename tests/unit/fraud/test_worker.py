@@ -84,6 +84,9 @@ def test_non_card_transactions_are_not_scored(handler: FraudHandler) -> None:
                          ids=["answer-to-an-alert", "chargeback"])
 def test_confirmed_fraud_teaches_the_terminal_and_an_answer_freezes_the_card(handler: FraudHandler, alert_id: str,
                                                                              frozen: set[str]) -> None:
+    if alert_id:  # an answer freezes a card only when it matches a stored alert of that card and customer
+        run(handler, records(usual_history("c9", NOW - 60)))
+        assert run(handler, records([card_payment("x1", "c9", 16_000, "T-HOT", NOW)]))  # alert fa-x1
     fb = events_pb2.FraudFeedback(alert_id=alert_id, transaction_id="x1", customer_id="c9", card_token="card-c9",
                                   terminal_id="T-HOT", confirmed_fraud=True)
     fb.transaction_time.FromSeconds(int(NOW))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import jwt
 import pytest
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
 from services.platform import auth
+from services.platform.dev_identity import DEV_ISSUER, DevIdentity, ensure_dev_identity
 from services.platform.errors import PermissionDeniedError, ValidationError
 from services.platform.kafka_io import Output, decode_outputs, encode_outputs
 from services.platform.money import format_money
@@ -63,12 +65,24 @@ def test_money_reads_the_way_a_customer_reads_it(minor, currency, text):
     assert format_money(minor, currency) == text
 
 
-def test_a_token_carries_subject_role_and_queues_and_a_forged_one_is_refused():
-    secret = "a-signing-key-that-is-long-enough-for-hs256"
-    principal = auth.verify_token(secret, auth.issue_token(secret, "adv-7", "advisor", queues=["wealth"]))
-    assert principal == auth.Principal("adv-7", auth.Role.ADVISOR, frozenset({"wealth"}))
-    with pytest.raises(auth.AuthError):
-        auth.verify_token(secret, auth.issue_token(secret + "x", "adv-7", "advisor"))
+def _verifier(identity_dir: Path, audience: str = "proactive-care/fraud") -> auth.TokenVerifier:
+    identity = ensure_dev_identity(identity_dir)
+    return auth.TokenVerifier(identity.jwks_url, issuer=DEV_ISSUER, audience=audience)
+
+
+def test_a_token_carries_subject_role_queues_and_scopes_and_a_forged_one_is_refused(tmp_path):
+    identity = ensure_dev_identity(tmp_path / "idp")
+    verifier = _verifier(tmp_path / "idp")
+    token = identity.issue("adv-7", "advisor", audience="proactive-care/fraud", queues=["wealth"],
+                           scopes=["fraud:GetAlert"])
+    principal = verifier.verify(token)
+    assert (principal.subject, principal.role, principal.queues, principal.scopes) == (
+        "adv-7", auth.Role.ADVISOR, frozenset({"wealth"}), frozenset({"fraud:GetAlert"}))
+    forger = DevIdentity(ensure_dev_identity(tmp_path / "forger").directory, identity.kid)
+    with pytest.raises(auth.AuthError, match="signature"):
+        verifier.verify(forger.issue("adv-7", "advisor", audience="proactive-care/fraud"))
+    with pytest.raises(auth.AuthError, match="not issued for this service"):
+        _verifier(tmp_path / "idp", "proactive-care/notify").verify(token)
 
 
 def test_require_customer_and_require_queue():
@@ -117,15 +131,16 @@ def test_a_failed_transaction_claims_nothing(open_store):
         assert claim_events(tx, "g", ["a"]) == {"a"}
 
 
-def test_a_remembered_token_still_expires():
-    secret = "a-signing-key-that-is-long-enough-for-hs256"
-    short = auth.issue_token(secret, "C1", "customer", ttl_seconds=3)  # at least 2 s of life left below
-    assert auth.verify_token(secret, short).subject == "C1"
-    assert auth.verify_token(secret, short).subject == "C1"  # from the cache
+def test_a_remembered_token_still_expires(tmp_path):
+    identity = ensure_dev_identity(tmp_path / "idp")
+    verifier = auth.TokenVerifier(identity.jwks_url, issuer=DEV_ISSUER, audience="a", leeway_seconds=0)
+    short = identity.issue("C1", "customer", audience="a", ttl_seconds=3)  # at least 2 s of life left below
+    assert verifier.verify(short).subject == "C1"
+    assert verifier.verify(short).subject == "C1"  # from the cache
     expires = jwt.decode(short, options={"verify_signature": False})["exp"]
     time.sleep(max(0.0, expires - time.time()) + 0.2)
-    with pytest.raises(auth.AuthError):
-        auth.verify_token(secret, short)
+    with pytest.raises(auth.AuthError, match="expired"):
+        verifier.verify(short)
 
 
 def test_a_kafka_cluster_id_never_reads_as_an_option():
