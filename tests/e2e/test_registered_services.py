@@ -5,6 +5,7 @@ reflection works as grpcurl and ghz use it: every method of every service resolv
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 
@@ -18,6 +19,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 from services import registry
 from services.gen.proactivecare.v1 import advice_pb2, advisor_pb2, fraud_pb2, mortgage_pb2, notify_pb2
 from services.platform import reflection
+from services.platform.client import connect
 from tests.integration.operations.tools import tool
 from tests.system import whole_system
 from tests.unit.fraud.builders import card_payment
@@ -41,14 +43,14 @@ def test_every_registered_service_starts_serves_health_and_stops_cleanly(setting
         assert list(system) == list(registry.NAMES)
         targets = {name: svc.target for name, svc in system.items()}
         for name, target in targets.items():
-            with grpc.insecure_channel(target) as channel:
+            with connect(target) as channel:
                 health = health_pb2_grpc.HealthStub(channel)
                 for service in ("", *(s.full_name for s in SERVICES if s.full_name.lower().startswith(
                         f"proactivecare.v1.{name}"))):
                     status = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10).status
                     assert status == health_pb2.HealthCheckResponse.SERVING, (name, service)
     for name, target in targets.items():  # stopped: nothing answers any more
-        with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as gone:
+        with connect(target) as channel, pytest.raises(grpc.RpcError) as gone:
             health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=3)
         assert gone.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED), name
 
@@ -62,7 +64,7 @@ def system(settings, fraud_model_dir):
 @pytest.mark.parametrize("version", reflection.NAMES)
 def test_every_method_of_every_service_resolves_through_reflection(system, version):
     for name, svc in system.items():
-        with grpc.insecure_channel(svc.target) as channel:
+        with connect(svc.target) as channel:
             listed = ask(channel, version, reflection_pb2.ServerReflectionRequest(list_services=""))
             offered = {s.name for s in listed.list_services_response.service}
             assert set(reflection.NAMES) <= offered, name
@@ -83,7 +85,7 @@ def test_a_client_builds_every_request_and_response_type_from_reflection_alone(s
     """What ghz does with `--call`: a descriptor pool fed only by the server."""
     served = 0
     for svc in system.values():
-        with grpc.insecure_channel(svc.target) as channel:
+        with connect(svc.target) as channel:
             database = ProtoReflectionDescriptorDatabase(channel)
             pool = descriptor_pool.DescriptorPool(database)
             for service in (s for s in SERVICES if s.full_name in set(database.get_services())):
@@ -100,15 +102,17 @@ def test_a_client_builds_every_request_and_response_type_from_reflection_alone(s
 def test_grpcurl_and_ghz_work_from_reflection_alone(system, token):
     """The newcomer's tools, as they are: no proto files handed to them."""
     target = system["fraud"].target
-    described = subprocess.run([tool("grpcurl"), "-plaintext", target, "describe",
+    ca = os.environ["GRPC_TLS_CA_FILE"]  # the tests' development CA (tests/conftest.py): TLS, as in production
+    described = subprocess.run([tool("grpcurl"), "-cacert", ca, target, "describe",
                                 "proactivecare.v1.FraudService.ScoreTransaction"],
                                capture_output=True, text=True, timeout=60)
     assert described.returncode == 0, described.stderr
     assert "rpc ScoreTransaction ( .proactivecare.v1.ScoreTransactionRequest )" in described.stdout
     payment = card_payment("ghz-1", "G1", 2_500, "T-1", time.time())
-    loaded = subprocess.run([tool("ghz"), "--insecure", "--call", "proactivecare.v1.FraudService/ScoreTransaction",
+    caller = token("svc", "service", scopes=("fraud:ScoreTransaction",))
+    loaded = subprocess.run([tool("ghz"), "--cacert", ca, "--call", "proactivecare.v1.FraudService/ScoreTransaction",
                              "-n", "40", "-c", "4", "--format", "json",
-                             "--metadata", json.dumps({"authorization": f"Bearer {token('svc', 'service')}"}),
+                             "--metadata", json.dumps({"authorization": f"Bearer {caller}"}),
                              "-d", json_format.MessageToJson(fraud_pb2.ScoreTransactionRequest(transaction=payment),
                                                           preserving_proto_field_name=True),
                              target], capture_output=True, text=True, timeout=120)
