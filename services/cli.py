@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--postgres", action="store_true",
                      help="every service on the embedded PostgreSQL (under the data dir) instead of SQLite files; "
                           "DATABASE_URL set: that server")
+    run.add_argument("--replicas", type=int, default=1,
+                     help="processes of every service, one consumer group each (scale-out: use with --postgres; "
+                          "at most as many as a topic's partitions do work)")
     run.set_defaults(func=_run)
 
     token = sub.add_parser("token", help="issue a bearer token signed with the configured key")
@@ -57,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.set_defaults(func=_token)
 
     bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
-    bench.add_argument("name", help="runner, fraud, notify or all")
+    bench.add_argument("name", help="runner, fraud, notify, scale or all")
     bench.add_argument("--out", help="also write the figures as JSON to this file")
     bench.set_defaults(func=_bench)
 
@@ -154,7 +157,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from services.platform.devstack import run_stack
 
-    return run_stack(Settings.from_env(), rate=args.rate, customers=args.customers, postgres=args.postgres)
+    if args.replicas < 1:
+        print("--replicas must be at least 1")
+        return 2
+    return run_stack(Settings.from_env(), rate=args.rate, customers=args.customers, postgres=args.postgres,
+                     replicas=args.replicas)
 
 
 def _dlq_replay(args: argparse.Namespace) -> int:
