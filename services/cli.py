@@ -6,8 +6,11 @@ import argparse
 import importlib
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from services.platform import auth, logs, tracing
 from services.platform.settings import Settings
@@ -144,7 +147,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     app_module = importlib.import_module(f"services.{args.service}.app")
-    app = app_module.build(settings)
+    app = _build_patiently(app_module, settings)
 
     def announce(running: RunningService) -> None:
         print(json.dumps({"service": args.service, "grpc_port": running.grpc_port,
@@ -152,6 +155,24 @@ def _serve(args: argparse.Namespace) -> int:
 
     run_service(app, settings, announce=announce)
     return 0
+
+
+def _build_patiently(app_module: ModuleType, settings: Settings, patience_seconds: float = 120.0) -> Any:
+    """`build(settings)`, tried again while it fails transiently (e.g. the database restarting as the process
+    starts: a replacement started mid-outage comes up once the database is back, rather than exiting)."""
+    from services.platform.errors import is_transient
+
+    deadline, delay = time.monotonic() + patience_seconds, 0.5
+    while True:
+        try:
+            return app_module.build(settings)
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() > deadline:
+                raise
+            print(f"starting: transient failure ({type(exc).__name__}: {str(exc)[:200]}); trying again in {delay} s",
+                  file=sys.stderr, flush=True)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,13 +18,15 @@ from services.notify.policy import validate_preferences
 from services.notify.repository import NotifyRepository, Stored
 from services.notify.routing import preferences
 from services.platform import auth, tracing
-from services.platform.errors import ValidationError
+from services.platform.errors import ValidationError, is_transient
 from services.platform.metrics import PREFIX
 from services.platform.storage import Store, utc_now
 
 TIME_TO_NOTIFY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
 DEFAULT_PAGE, MAX_PAGE, MAX_ACK = 50, 500, 500
+log = logging.getLogger(__name__)
 RECHECK_SECONDS = 1.0  # another replica may have stored something: look again at least this often
+STORE_RETRY_SECONDS = 1.0  # a Subscribe stream whose read failed transiently (the database away) reads again then
 
 
 class DeliveryMetrics:
@@ -62,10 +65,19 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
             last = request.after_sequence
             while True:
                 wake.clear()
-                batch = await self.store.reading(
-                    lambda tx, after=last: NotifyRepository(tx).delivered_after(request.customer_id, after))
+                try:
+                    batch = await self.store.reading(
+                        lambda tx, after=last: NotifyRepository(tx).delivered_after(request.customer_id, after))
+                    if batch:
+                        await self.store.call(lambda batch=batch: self._observe_first_delivery(batch))
+                except Exception as exc:  # the database restarting: the stream waits for it rather than ending
+                    if not is_transient(exc):
+                        raise
+                    log.warning("Subscribe: the store is unavailable (%s); reading again in %.1f s",
+                                type(exc).__name__, STORE_RETRY_SECONDS)
+                    await asyncio.sleep(STORE_RETRY_SECONDS)
+                    continue
                 if batch:
-                    await self.store.call(lambda batch=batch: self._observe_first_delivery(batch))
                     for item in batch:
                         span = _delivery_span(item) if tracing.enabled() and item.trace_parent else None
                         yield item.to_proto()
