@@ -8,9 +8,11 @@ import importlib
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from services import registry
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--postgres", action="store_true",
                      help="every service on the embedded PostgreSQL (under the data dir) instead of SQLite files; "
                           "DATABASE_URL set: that server")
+    run.add_argument("--replicas", type=int, default=1,
+                     help="processes of every service, one consumer group each (scale-out: use with --postgres; "
+                          "at most as many as a topic's partitions do work)")
     run.set_defaults(func=_run)
 
     token = sub.add_parser("token", help="development mode only: a bearer token signed with the development key")
@@ -75,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=_token)
 
     bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
-    bench.add_argument("name", help="runner, fraud, notify or all")
+    bench.add_argument("name", help="runner, fraud, notify, scale or all")
     bench.add_argument("--out", help="also write the figures as JSON to this file")
     bench.set_defaults(func=_bench)
 
@@ -193,7 +198,7 @@ def _serve(args: argparse.Namespace) -> int:
     except security.StartupRefused as exc:
         print(exc, file=sys.stderr)
         return 2
-    app = app_module.build(settings)
+    app = _build_patiently(app_module, settings)
 
     def announce(running: RunningService) -> None:
         print(json.dumps({"service": args.service, "grpc_port": running.grpc_port,
@@ -203,10 +208,32 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_patiently(app_module: ModuleType, settings: Settings, patience_seconds: float = 120.0) -> Any:
+    """`build(settings)`, tried again while it fails transiently (e.g. the database restarting as the process
+    starts: a replacement started mid-outage comes up once the database is back, rather than exiting)."""
+    from services.platform.errors import is_transient
+
+    deadline, delay = time.monotonic() + patience_seconds, 0.5
+    while True:
+        try:
+            return app_module.build(settings)
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() > deadline:
+                raise
+            print(f"starting: transient failure ({type(exc).__name__}: {str(exc)[:200]}); trying again in {delay} s",
+                  file=sys.stderr, flush=True)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def _run(args: argparse.Namespace) -> int:
     from services.devtools.devstack import run_stack
 
-    return run_stack(Settings.from_env(), rate=args.rate, customers=args.customers, postgres=args.postgres)
+    if args.replicas < 1:
+        print("--replicas must be at least 1")
+        return 2
+    return run_stack(Settings.from_env(), rate=args.rate, customers=args.customers, postgres=args.postgres,
+                     replicas=args.replicas)
 
 
 def _dlq_replay(args: argparse.Namespace) -> int:

@@ -35,6 +35,15 @@ class Endpoint:
     service: str
     grpc_port: int
     metrics_port: int
+    replica: int = 0  # 0 for the first process of a service; `--replicas N` adds 1 .. N-1
+
+    @property
+    def name(self) -> str:
+        return self.service if self.replica == 0 else f"{self.service}-{self.replica + 1}"
+
+    def nth(self, replica: int) -> Endpoint:
+        """Replica `replica` of this service: the ports 10 * replica up (fraud 50051, 50061, ...)."""
+        return Endpoint(self.service, self.grpc_port + 10 * replica, self.metrics_port + 10 * replica, replica)
 
 
 ENDPOINTS = tuple(Endpoint(s.name, s.grpc_port, s.metrics_port) for s in registry.SERVICES)
@@ -84,7 +93,7 @@ def first_defrauded_customers(customers: int, start: dt.date, rate: float, n: in
     return list(found.items())
 
 
-def run_stack(settings: Settings, *, rate: float, customers: int, postgres: bool = False) -> int:
+def run_stack(settings: Settings, *, rate: float, customers: int, postgres: bool = False, replicas: int = 1) -> int:
     # development mode: the services, the simulator and this process's health checks share the development
     # identity provider key and CA, made here once (not by five services racing)
     os.environ["PROACTIVE_CARE_ENV"] = "development"
@@ -96,14 +105,14 @@ def run_stack(settings: Settings, *, rate: float, customers: int, postgres: bool
         os.environ["DATABASE_URL"] = database.start()
         settings = settings.with_overrides(database_url=os.environ["DATABASE_URL"])
     try:
-        return _run_stack(settings, rate=rate, customers=customers)
+        return _run_stack(settings, rate=rate, customers=customers, replicas=replicas)
     finally:
         if database is not None:
             print("stopping PostgreSQL ...", flush=True)
             database.stop()
 
 
-def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
+def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int = 1) -> int:
     if not settings.database_url:
         try:  # a database of the earlier SQLite-only layout is refused: say so once, here, not in five logs
             for e in ENDPOINTS:
@@ -126,7 +135,8 @@ def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
     # children run in their own sessions: Ctrl-C reaches only this process, which stops them in order
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    services = [_Supervised(e, log_dir) for e in endpoints]
+    # replicas of a service share its consumer groups (the partitions are spread over them) and its database
+    services = [_Supervised(e.nth(i), log_dir) for e in endpoints for i in range(replicas)]
     simulator: subprocess.Popen[bytes] | None = None
     try:
         for e in endpoints:  # first-start preparation, e.g. training a default model (Ctrl-C stops it cleanly)
@@ -137,7 +147,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
             svc.start()
         for svc in services:
             if not wait_serving(svc.endpoint.grpc_port):
-                print(f"{svc.endpoint.service} did not become SERVING; see {svc.log_path}")
+                print(f"{svc.endpoint.name} did not become SERVING; see {svc.log_path}")
                 return 1
         # the simulated period ends today: no event is dated in the future
         start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=SIMULATED_DAYS)
@@ -147,7 +157,8 @@ def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
                  "--days", str(SIMULATED_DAYS), "--start", start.isoformat(), "--scale-frauds",
                  "--produce", "--rate", str(rate)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        _announce(settings, endpoints, rate, log_dir, first_defrauded_customers(customers, start, rate))
+        _announce(settings, [svc.endpoint for svc in services], rate, log_dir,
+                  first_defrauded_customers(customers, start, rate))
         if earlier_run:  # the simulator replays the same event ids: the services recognise them, exactly once
             print(f"Note: {settings.data_dir} holds an earlier run, so the replayed events are recognised as\n"
                   f"  already processed (no new alerts). For a fresh demo: stop, `rm {settings.data_dir}/*.sqlite`,\n"
@@ -157,7 +168,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int) -> int:
         print("\nCtrl-C: stopping ...", flush=True)
     finally:
         procs = [("simulator", simulator)] if simulator is not None else []
-        procs += [(svc.endpoint.service, svc.proc) for svc in reversed(services) if svc.proc is not None]
+        procs += [(svc.endpoint.name, svc.proc) for svc in reversed(services) if svc.proc is not None]
         for _name, proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -184,7 +195,7 @@ class _Supervised:
 
     def __init__(self, endpoint: Endpoint, log_dir: Path) -> None:
         self.endpoint = endpoint
-        self.log_path = log_dir / f"{endpoint.service}.log"
+        self.log_path = log_dir / f"{endpoint.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.unhealthy_since: float | None = None
         self.restarts = 0
@@ -218,10 +229,10 @@ class _Supervised:
         else:
             why = f"exited with {self.proc.returncode}"
         if self.restarts >= MAX_RESTARTS:
-            print(f"{self.endpoint.service} {why}, after {self.restarts} restarts: stopping everything")
+            print(f"{self.endpoint.name} {why}, after {self.restarts} restarts: stopping everything")
             return False
         self.restarts += 1
-        print(f"{self.endpoint.service} {why}: restarting it (logs in {self.log_path})", flush=True)
+        print(f"{self.endpoint.name} {why}: restarting it (logs in {self.log_path})", flush=True)
         self.start()
         return True
 
@@ -251,7 +262,7 @@ def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_di
     print("\nproactive-care is running", flush=True)
     print(f"  Kafka       {settings.bootstrap_servers}")
     for e in endpoints:
-        print(f"  {e.service:<11} gRPC 127.0.0.1:{e.grpc_port}   metrics http://127.0.0.1:{e.metrics_port}/metrics")
+        print(f"  {e.name:<11} gRPC 127.0.0.1:{e.grpc_port}   metrics http://127.0.0.1:{e.metrics_port}/metrics")
     print(f"  simulator   producing about {rate:g} transactions/s to `transactions` (logs in {log_dir})")
     customer = watch[0][0] if watch else "cust_000000"
     print("\nWatch a customer's notifications arrive (in another terminal), e.g. one whose card a fraudster uses:")

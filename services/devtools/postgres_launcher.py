@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,14 @@ class EmbeddedPostgres:
     def url(self) -> str:
         assert self._server is not None, "not started"
         return str(self._server.get_uri())
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the server (a fast shutdown: every open connection is cut), stay down `down_seconds`, start it
+        again on the same data and socket (what a failover or a restarted pod looks like to the services)."""
+        assert self._server is not None, "not started"
+        self._server.stop()
+        time.sleep(down_seconds)
+        self._server.start()
 
     def stop(self) -> None:
         if self._server is None:

@@ -12,9 +12,10 @@ from prometheus_client import CollectorRegistry
 from services.fraud.metrics import FraudMetrics
 from services.fraud.model import ModelArtifactError, load_model, model_dir_from_env
 from services.fraud.policy import load_policy
-from services.fraud.repository import MIGRATIONS, FraudRepository
+from services.fraud.repository import MIGRATIONS
 from services.fraud.scoring import FraudScorer
 from services.fraud.service import FraudServicer, grpc_service
+from services.fraud.state_cache import CacheLimits
 from services.fraud.worker import FraudHandler, sources
 from services.platform.app import ServiceApp
 from services.platform.runner import StreamRunner
@@ -43,13 +44,13 @@ def build(settings: Settings, model_dir: Path | None = None) -> ServiceApp:
                           on_stop=[store.close])
     policy_file = os.environ.get(POLICY_FILE_ENV)
     policy = load_policy(path=Path(policy_file)) if policy_file else load_policy()
-    scorer = FraudScorer(model, policy)
-    with store.read() as tx:
-        restored = scorer.restore(FraudRepository(tx).load_feature_state())
+    limits = CacheLimits(customers=settings.state_cache_customers, entities=settings.state_cache_entities,
+                         ttl_seconds=settings.shared_state_ttl_seconds)
+    scorer = FraudScorer(model, policy, limits=limits)  # feature state: read from the store as customers come
     serving = "compiled" if model.compiled is not None else "scikit-learn"
     metrics.model.labels(model.version, model.card.algorithm, serving).set(1)
-    log.info("fraud: model %s (%s), policy %s, %d feature states restored", model.version, serving, policy.version,
-             restored)
+    log.info("fraud: model %s (%s), policy %s, feature state cache of %d customers", model.version, serving,
+             policy.version, limits.customers)
     handler = FraudHandler(settings, scorer, metrics)
     runner = StreamRunner(settings, SERVICE, sources(settings), handler, store, registry)
     servicer = FraudServicer(settings, scorer, store, metrics)

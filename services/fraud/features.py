@@ -88,9 +88,11 @@ class FeatureEngine:
         self.config = config or FeatureConfig()
         self._recent: OrderedDict[str, array[float]] | None = OrderedDict() if remember > 0 else None
         self._remember = remember
-        self.customers: dict[str, CustomerHistory] = {}
+        # least recently used first: a bounded cache of them (state_cache.py) evicts from the front
+        self.customers: OrderedDict[str, CustomerHistory] = OrderedDict()
         # kind ("terminal", "merchant", "mcc") -> id -> activity
-        self.entities: dict[str, dict[str, EntityActivity]] = {"terminal": {}, "merchant": {}, "mcc": {}}
+        self.entities: dict[str, OrderedDict[str, EntityActivity]] = {
+            "terminal": OrderedDict(), "merchant": OrderedDict(), "mcc": OrderedDict()}
         self.clock = -math.inf  # the latest transaction time seen
         self._pending: list[tuple[float, int, Label]] = []  # labels not yet known, by known_at
         self._seq = 0
@@ -98,6 +100,10 @@ class FeatureEngine:
         self._since_trim = 0
         self.track_dirty = track_dirty
         self.dirty: set[tuple[str, str]] = set()  # (kind, key) touched since the last drain
+        # while tracking: what joined each shared (terminal / merchant / mcc) state since the last drain, so a
+        # replica adds its own transactions and labels to the stored state instead of overwriting it
+        self.added_times: dict[tuple[str, str], list[float]] = {}
+        self.added_frauds: dict[tuple[str, str], list[tuple[float, str]]] = {}  # (time, transaction id)
 
     # ------------------------------------------------------------------ labels
     def add_label(self, label: Label) -> None:
@@ -117,37 +123,55 @@ class FeatureEngine:
         while pending and pending[0][0] <= ts:
             self._apply(heapq.heappop(pending)[2])
 
+    def preview_label(self, label: Label) -> None:
+        """Apply a fraud label to the shared (terminal, merchant, category) states in memory only (not remembered
+        as applied, not tracked): an answer given over gRPC shows in this process's next score at once, while the
+        answer's trip through `fraud-feedback` (to whichever replica consumes it) applies it for good."""
+        if label.fraud and label.tx_ts > self.clock - self.config.horizon_seconds:
+            for kind, key in (("terminal", label.terminal_id), ("merchant", label.merchant_id), ("mcc", label.mcc)):
+                if key:
+                    self._entity(kind, key, track=False).add_fraud(label.tx_ts, label.tx_id)
+
     def _apply(self, label: Label) -> None:
         if label.tx_id in self._labelled or label.tx_ts <= self.clock - self.config.horizon_seconds:
             return
         self._labelled[label.tx_id] = label.tx_ts
-        if not label.fraud:
-            return
+        if label.fraud:
+            self._mark_fraud(label, track=self.track_dirty)
+
+    def _mark_fraud(self, label: Label, track: bool) -> None:
         for kind, key in (("terminal", label.terminal_id), ("merchant", label.merchant_id),
                           ("mcc", label.mcc)):
             if key:
-                self._entity(kind, key).add_fraud(label.tx_ts)
-        cust = self._customer(label.customer_id)
+                self._entity(kind, key, track).add_fraud(label.tx_ts, label.tx_id)
+                if track:
+                    self.added_frauds.setdefault((kind, key), []).append((label.tx_ts, label.tx_id))
+        cust = self._customer(label.customer_id, track)
         cust.fraud_times.append(label.tx_ts)
         cust.fraud_times.sort()
 
     # ------------------------------------------------------------------ transactions
-    def process_batch(self, txs: Sequence[TxEvent]) -> np.ndarray:
+    def process_batch(self, txs: Sequence[TxEvent], join: bool = True) -> np.ndarray:
         """Features of each transaction (in order, each seeing the ones before it); shape (n, features)."""
         out = np.empty((len(txs), len(FEATURE_NAMES)), dtype=np.float64)
         for i, tx in enumerate(txs):
-            out[i] = self.process(tx)
+            out[i] = self.process(tx, join)
         return out
 
-    def process(self, tx: TxEvent) -> list[float]:
-        """The transaction's features; then the transaction joins the state, once: a transaction id already in
-        its customer's history (persisted with it, so across restarts too) is scored without joining again."""
+    def process(self, tx: TxEvent, join: bool = True) -> list[float]:
+        """The transaction's features; then (with `join`) the transaction joins the state, once: a transaction id
+        already in its customer's history (persisted with it, so across restarts too) is scored without joining
+        again. A transaction scored before (remembered) gets the features it got then; `join=False` (scoring at
+        authorization) leaves the state as it was, so only the stream (one replica) adds a transaction."""
+        cust = self.customers.get(tx.customer_id)
+        new = cust is None or not cust.has(tx.tx_id)
         if self._recent is not None:
             seen = self._recent.get(tx.tx_id)
             if seen is not None:
+                if join and new:
+                    self._process(tx, join=True)
                 return list(seen)
-        cust = self.customers.get(tx.customer_id)
-        feats = self._process(tx, join=cust is None or not cust.has(tx.tx_id))
+        feats = self._process(tx, join=join and new)
         if self._recent is not None:
             self._recent[tx.tx_id] = array("d", feats)
             if len(self._recent) > self._remember:
@@ -164,9 +188,9 @@ class FeatureEngine:
             self.clock = t
         delay = self.config.delay_seconds
         amount = tx.amount
-        cust = self._customer(tx.customer_id)
+        cust = self._customer(tx.customer_id, join)
         cust.expire(t - CUSTOMER_HORIZON)
-        term = self._entity("terminal", tx.terminal_id)
+        term = self._entity("terminal", tx.terminal_id, join)
 
         feats: list[float] = [amount]
         day_index = math.floor(t / DAY)
@@ -234,7 +258,7 @@ class FeatureEngine:
         # (a compromised terminal), diluted when one compromised card happened to pay there
         feats.append(term.last_n_risk(hi, LAST_N) if known else 0.0)
         if tx.merchant_id:
-            merch = self._entity("merchant", tx.merchant_id)
+            merch = self._entity("merchant", tx.merchant_id, join)
             nb = merch.count(hi - 30 * DAY, hi)
             feats.append(merch.frauds(hi - 30 * DAY, hi) / nb if nb else 0.0)
             feats.append(float(merch.frauds(t - delay, t)))
@@ -242,7 +266,7 @@ class FeatureEngine:
             merch = None
             feats.extend((_NAN, _NAN))
         if tx.mcc:
-            cat = self._entity("mcc", tx.mcc)
+            cat = self._entity("mcc", tx.mcc, join)
             nb = cat.count(hi - 30 * DAY, hi)
             feats.append(cat.frauds(hi - 30 * DAY, hi) / nb if nb else 0.0)
         else:
@@ -287,10 +311,14 @@ class FeatureEngine:
             cat.append(t, horizon_start)
         if self.track_dirty:
             self.dirty.add(("customer", tx.customer_id))
+            added = self.added_times
+            added.setdefault(("terminal", tx.terminal_id), []).append(t)
             self.dirty.add(("terminal", tx.terminal_id))
             if merch is not None:
+                added.setdefault(("merchant", tx.merchant_id), []).append(t)
                 self.dirty.add(("merchant", tx.merchant_id))
             if cat is not None:
+                added.setdefault(("mcc", tx.mcc), []).append(t)
                 self.dirty.add(("mcc", tx.mcc))
         self._since_trim += 1
         if self._since_trim >= 50_000:
@@ -298,20 +326,24 @@ class FeatureEngine:
         return feats
 
     # ------------------------------------------------------------------ state
-    def _customer(self, key: str) -> CustomerHistory:
+    def _customer(self, key: str, track: bool = True) -> CustomerHistory:
         cust = self.customers.get(key)
         if cust is None:
             cust = self.customers[key] = CustomerHistory()
-        if self.track_dirty:
+        else:
+            self.customers.move_to_end(key)  # most recently used last (a bounded cache evicts from the front)
+        if track and self.track_dirty:
             self.dirty.add(("customer", key))
         return cust
 
-    def _entity(self, kind: str, key: str) -> EntityActivity:
+    def _entity(self, kind: str, key: str, track: bool = True) -> EntityActivity:
         table = self.entities[kind]
         ent = table.get(key)
         if ent is None:
             ent = table[key] = EntityActivity()
-        if self.track_dirty:
+        else:
+            table.move_to_end(key)
+        if track and self.track_dirty:
             self.dirty.add((kind, key))
         return ent
 
@@ -328,6 +360,8 @@ class FeatureEngine:
             if state is not None:
                 out.append((kind, key, state.to_dict()))
         self.dirty.clear()
+        self.added_times.clear()
+        self.added_frauds.clear()
         return out
 
     def load_entry(self, kind: str, key: str, state: dict[str, Any]) -> None:

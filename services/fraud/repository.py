@@ -1,9 +1,15 @@
-"""Fraud state in the store: alerts, frozen cards, and the feature engine's persisted per-key state.
+"""Fraud state in the store: alerts, frozen cards, and the feature engine's state.
 
-`FraudRepository(tx)` is bound to one transaction of the caller's. An alert is stored once (its id derives from
-the transaction id: ON CONFLICT DO NOTHING, so only the first insert notifies); an answer changes an open
-alert once (a conditional UPDATE on its status); a card is frozen once. Instants are UTC (timestamptz on
-PostgreSQL).
+`FraudRepository(tx)` is bound to one transaction of the caller's. Invariants:
+- an alert is stored once (its id derives from the transaction id: ON CONFLICT DO NOTHING, so only the first
+  insert notifies); an answer changes an open alert once (a conditional UPDATE on its status); a card is frozen
+  once. Instants are UTC (timestamptz on PostgreSQL);
+- a customer's feature state is one versioned row: it is written only by a replica that read the version it
+  replaces (one conditional `UPDATE .. WHERE version = :read RETURNING` per change, or an INSERT that finds no
+  row), so a replica holding a stale copy (its partition moved away and back) cannot overwrite a newer one;
+- a terminal's, merchant's or category's state is shared by every replica (their customers pay at the same
+  shops): a replica adds its own transactions and labels to the stored row under a row lock (rows created first,
+  then locked in (kind, key) order, so two replicas never deadlock on them), never replaces it.
 """
 
 from __future__ import annotations
@@ -50,7 +56,24 @@ Table("fraud_feature_state", _METADATA,
       Column("key", String, nullable=False),
       Column("state", Text, nullable=False),
       PrimaryKeyConstraint("kind", "key"), sqlite_with_rowid=False)
-MIGRATIONS = [Migration("fraud/0001_alerts_cards_features", create_tables(_METADATA))]
+_CUSTOMER_STATE = MetaData()
+Table("fraud_customer_state", _CUSTOMER_STATE,
+      Column("customer_id", String, primary_key=True),
+      Column("version", Integer, nullable=False),
+      Column("state", Text, nullable=False))
+
+
+def _versioned_customer_state(tx: Tx) -> None:
+    """Customers' rows move to their own versioned table; `fraud_feature_state` keeps the shared entities."""
+    create_tables(_CUSTOMER_STATE)(tx)
+    tx.execute("INSERT INTO fraud_customer_state(customer_id, version, state)"
+               " SELECT key, 1, state FROM fraud_feature_state WHERE kind = 'customer'")
+    tx.execute("DELETE FROM fraud_feature_state WHERE kind = 'customer'")
+
+
+MIGRATIONS = [Migration("fraud/0001_alerts_cards_features", create_tables(_METADATA)),
+              Migration("fraud/0002_versioned_customer_state", _versioned_customer_state)]
+_CHUNK = 500
 
 _COLUMNS = ("id", "customer_id", "transaction_id", "card_token", "terminal_id", "merchant_id", "merchant_name",
             "mcc", "amount_minor", "currency", "score", "decision", "reasons", "status", "created_at",
@@ -117,18 +140,98 @@ class FraudRepository:
         return frozen
 
     # ---- feature state ------------------------------------------------------------------------------------
-    def save_feature_state(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """Upsert in (kind, key) order: replicas sharing terminal/merchant rows lock them in the same order, so
-        two batches never deadlock on PostgreSQL."""
+    def customer_versions(self, customer_ids: Iterable[str]) -> dict[str, int]:
+        """The stored version of each customer's state (customers with none are absent)."""
+        out: dict[str, int] = {}
+        for _chunk, params, marks in _chunks(customer_ids):
+            rows = self.tx.all(f"SELECT customer_id, version FROM fraud_customer_state WHERE customer_id IN ({marks})",
+                               params)
+            out.update((r[0], int(r[1])) for r in rows)
+        return out
+
+    def load_customers(self, customer_ids: Iterable[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        """(version, state) of each customer that has a stored state."""
+        out: dict[str, tuple[int, dict[str, Any]]] = {}
+        for _chunk, params, marks in _chunks(customer_ids):
+            rows = self.tx.all("SELECT customer_id, version, state FROM fraud_customer_state"
+                               f" WHERE customer_id IN ({marks})", params)
+            out.update((r[0], (int(r[1]), json.loads(r[2]))) for r in rows)
+        return out
+
+    def save_customers(self, states: Iterable[tuple[str, int, dict[str, Any]]]) -> set[str]:
+        """Write each (customer, version read, state) as version read + 1, only where the stored version is still
+        the one read (0: no row yet). Returns the customers NOT written: another replica wrote them since."""
+        rows = [(cid, version, json.dumps(state, separators=(",", ":")))
+                for cid, version, state in sorted(states, key=lambda s: s[0])]
+        new = [r for r in rows if r[1] == 0]
+        old = [r for r in rows if r[1] > 0]
+        written: set[str] = set()
+        if self.tx.postgresql:  # one statement each for the whole batch
+            if new:
+                written.update(r[0] for r in self.tx.conn.exec_driver_sql(
+                    "INSERT INTO fraud_customer_state(customer_id, version, state)"
+                    " SELECT unnest(%(ids)s::text[]), 1, unnest(%(states)s::text[])"
+                    " ON CONFLICT DO NOTHING RETURNING customer_id",
+                    {"ids": [r[0] for r in new], "states": [r[2] for r in new]}))
+            if old:
+                written.update(r[0] for r in self.tx.conn.exec_driver_sql(
+                    "UPDATE fraud_customer_state AS s SET version = s.version + 1, state = v.state"
+                    " FROM (SELECT unnest(%(ids)s::text[]) AS id, unnest(%(versions)s::int[]) AS version,"
+                    " unnest(%(states)s::text[]) AS state) AS v"
+                    " WHERE s.customer_id = v.id AND s.version = v.version RETURNING s.customer_id",
+                    {"ids": [r[0] for r in old], "versions": [r[1] for r in old], "states": [r[2] for r in old]}))
+        else:
+            for cid, _version, state in new:
+                if self.tx.execute("INSERT INTO fraud_customer_state(customer_id, version, state)"
+                                   " VALUES (:id, 1, :state) ON CONFLICT DO NOTHING",
+                                   {"id": cid, "state": state}).rowcount == 1:
+                    written.add(cid)
+            for cid, version, state in old:
+                if self.tx.one("UPDATE fraud_customer_state SET version = version + 1, state = :state"
+                               " WHERE customer_id = :id AND version = :version RETURNING customer_id",
+                               {"id": cid, "version": version, "state": state}) is not None:
+                    written.add(cid)
+        return {r[0] for r in rows} - written
+
+    def load_entities(self, kind: str, keys: Iterable[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
+        """The stored states of one kind's keys (`lock`: FOR UPDATE on PostgreSQL, in key order)."""
+        out: dict[str, dict[str, Any]] = {}
+        for _chunk, params, marks in _chunks(keys):
+            sql = f"SELECT key, state FROM fraud_feature_state WHERE kind = :kind AND key IN ({marks})"
+            if lock and self.tx.postgresql:
+                sql += " ORDER BY key FOR UPDATE"
+            out.update((r[0], json.loads(r[1])) for r in self.tx.all(sql, {**params, "kind": kind}))
+        return out
+
+    def create_entities(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Empty rows for entities not stored yet, in (kind, key) order: from here on each has a row to lock."""
+        params = [{"kind": kind, "key": key} for kind, key in sorted(set(keys))]
+        if params:
+            self.tx.execute("INSERT INTO fraud_feature_state(kind, key, state) VALUES (:kind, :key, '{}')"
+                            " ON CONFLICT DO NOTHING", params)
+
+    def save_entities(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Write merged entity states (their rows locked by `load_entities(lock=True)` in this transaction)."""
         params = [{"kind": kind, "key": key, "state": json.dumps(state, separators=(",", ":"))}
                   for kind, key, state in sorted(entries, key=lambda e: (e[0], e[1]))]
         if params:
-            self.tx.execute("INSERT INTO fraud_feature_state(kind, key, state) VALUES (:kind, :key, :state)"
-                            " ON CONFLICT (kind, key) DO UPDATE SET state = excluded.state", params)
+            self.tx.execute("UPDATE fraud_feature_state SET state = :state WHERE kind = :kind AND key = :key",
+                            params)
 
     def load_feature_state(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored state as (kind, key, state), customers included (tests and tools, not the hot path)."""
+        for row in self.tx.execute("SELECT 'customer', customer_id, state FROM fraud_customer_state"):
+            yield row[0], row[1], json.loads(row[2])
         for row in self.tx.execute("SELECT kind, key, state FROM fraud_feature_state"):
             yield row[0], row[1], json.loads(row[2])
+
+
+def _chunks(values: Iterable[str]) -> Iterator[tuple[list[str], dict[str, str], str]]:
+    """Distinct values in sorted chunks, with their `IN (...)` parameters."""
+    distinct = sorted(set(values))
+    for start in range(0, len(distinct), _CHUNK):
+        chunk = distinct[start:start + _CHUNK]
+        yield chunk, {f"v{i}": v for i, v in enumerate(chunk)}, ",".join(f":v{i}" for i in range(len(chunk)))
 
 
 def _to_row(a: AlertRecord) -> dict[str, Any]:

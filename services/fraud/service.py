@@ -72,9 +72,10 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
         """Runs in a worker thread: one feature pass and one model call for every queued caller."""
         started = time.perf_counter()
         ordered = sorted(range(len(events)), key=lambda i: events[i].ts)  # the engine wants time order
-        with self.store.read() as tx:
-            frozen = FraudRepository(tx).frozen_among(e.card_token for e in events)
-        decided = self.scorer.score([events[i] for i in ordered], frozen)
+        with self.store.read() as tx:  # the customers' stored state, read here off the event loop
+            repo = FraudRepository(tx)
+            frozen = repo.frozen_among(e.card_token for e in events)
+            decided = self.scorer.score([events[i] for i in ordered], frozen, repo, join=False)
         decisions: list[FraudDecision] = [decided[0]] * len(events)
         for position, i in enumerate(ordered):
             decisions[i] = decided[position]
@@ -137,7 +138,7 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
             repo.update_alert(alert)
             if alert.card_frozen:
                 repo.freeze_card(alert.card_token, alert.customer_id, alert.id, now)
-        self.scorer.learn([label_from_alert(alert)])
+        self.scorer.preview([label_from_alert(alert)])  # every replica learns it from `fraud-feedback`
         self.metrics.feedback.labels("fraud" if alert.card_frozen else "genuine").inc()
         return alert
 

@@ -210,12 +210,15 @@ class CustomerHistory:
 class EntityActivity:
     """Transactions seen at a terminal, merchant or merchant category, and those known to be fraud."""
 
-    __slots__ = ("base", "fraud_times", "times")
+    __slots__ = ("base", "fraud_ids", "fraud_times", "times")
 
     def __init__(self) -> None:
         self.times: list[float] = []
         self.base = 0
         self.fraud_times: list[float] = []  # sorted by transaction time; labels may arrive out of order
+        # the transaction id of each fraud label ("" when unknown), so the same label is counted once when
+        # replicas add their labels to a shared state; two frauds at the same second are two
+        self.fraud_ids: list[str] = []
 
     def count(self, after: float, until: float) -> int:
         """Transactions with after < time <= until."""
@@ -233,8 +236,15 @@ class EntityActivity:
             return 0.0
         return self.frauds(self.times[i] - 1e-6, until) / (j - i)
 
-    def add_fraud(self, tx_ts: float) -> None:
-        insort(self.fraud_times, tx_ts)
+    def add_fraud(self, tx_ts: float, tx_id: str = "") -> None:
+        """A fraud label; one whose transaction id is already known is not added again."""
+        if tx_id:  # the same label has the same time (to within the rounding of the paths it came by)
+            lo, hi = bisect_left(self.fraud_times, tx_ts - 1e-3), bisect_right(self.fraud_times, tx_ts + 1e-3)
+            if tx_id in self.fraud_ids[lo:hi]:
+                return
+        i = bisect_right(self.fraud_times, tx_ts)
+        self.fraud_times.insert(i, tx_ts)
+        self.fraud_ids.insert(i, tx_id)
 
     def append(self, ts: float, horizon_start: float) -> None:
         if self.times and ts < self.times[-1]:
@@ -245,17 +255,31 @@ class EntityActivity:
         if self.base >= _COMPACT_MIN:
             del self.times[: self.base]
             self.base = 0
+        self._expire_frauds(horizon_start)
+
+    def _expire_frauds(self, horizon_start: float) -> None:
         if self.fraud_times and self.fraud_times[0] <= horizon_start:
-            del self.fraud_times[: bisect_right(self.fraud_times, horizon_start)]
+            n = bisect_right(self.fraud_times, horizon_start)
+            del self.fraud_times[:n]
+            del self.fraud_ids[:n]
+
+    def merge(self, times: list[float], frauds: list[tuple[float, str]], horizon_start: float) -> None:
+        """Add another replica's (or this batch's) transactions and fraud labels (time, transaction id)."""
+        for ts in sorted(times):
+            self.append(ts, horizon_start)
+        for ts, tx_id in frauds:
+            self.add_fraud(ts, tx_id)
+        self._expire_frauds(horizon_start)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"times": self.times[self.base:], "fraud_times": self.fraud_times}
+        return {"times": self.times[self.base:], "fraud_times": self.fraud_times, "fraud_ids": self.fraud_ids}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EntityActivity:
         e = cls()
-        e.times = [float(v) for v in d["times"]]
-        e.fraud_times = [float(v) for v in d["fraud_times"]]
+        e.times = [float(v) for v in d.get("times", ())]  # an empty stored row ({}) is an entity seen by no one yet
+        e.fraud_times = [float(v) for v in d.get("fraud_times", ())]
+        e.fraud_ids = [str(v) for v in d.get("fraud_ids", ())] or [""] * len(e.fraud_times)
         return e
 
 

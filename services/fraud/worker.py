@@ -1,7 +1,9 @@
 """The fraud stream handler: `transactions` are scored a poll batch at a time (one model call); CHALLENGE and
 BLOCK store an alert (id derived from the transaction id) and notify the customer on `notifications`.
-`fraud-feedback` answers teach terminal / merchant risk at once. The feature state the batch changed is
-written in the batch's own store transaction, so a restart resumes exactly where the committed offsets are."""
+`fraud-feedback` answers teach terminal / merchant risk at once. The feature state lives in the store: the batch's
+customers and shops are brought up to the stored state first, and what the batch changed is written in the batch's
+own store transaction (customers conditionally on the version read, see state_cache.py), so a restart, or a
+partition moving to another replica, resumes exactly where the committed offsets are."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from services.fraud.alerts import AlertStatus, resolve
+from services.fraud.alerts import AlertRecord, AlertStatus, resolve
 from services.fraud.messages import (
     is_card_debit,
     label_from_feedback,
@@ -58,22 +60,30 @@ class FraudHandler:
 
     def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
         repo = FraudRepository(tx)
+        self.scorer.begin_batch()
         card_records = []
+        feedback = []
         for record in records:
             if record.topic == self.transactions_topic:
                 if is_card_debit(record.value, self.scorer.policy.scored_channels):
                     card_records.append(record)
             else:
-                self._learn(record.value, repo)
+                feedback.append(record.value)
+        if feedback:
+            self._learn(feedback, repo)
         outputs = self._score(card_records, repo) if card_records else {}
-        repo.save_feature_state(self.scorer.drain_state())
+        self.scorer.persist(repo)
         return outputs
+
+    def committed(self, _records: list[Record]) -> None:
+        """The batch's transaction committed (the runner calls this): its feature state is the stored one."""
+        self.scorer.batch_committed()
 
     def _score(self, records: list[Record], repo: FraudRepository) -> dict[str, list[Output]]:
         events = [to_event(r.value) for r in records]
         frozen = repo.frozen_among(e.card_token for e in events)
         started = time.perf_counter()
-        decisions = self.scorer.score(events, frozen)
+        decisions = self.scorer.score(events, frozen, repo)
         self.metrics.scoring_seconds.labels("stream").observe(time.perf_counter() - started)
         self.metrics.batch_size.labels("stream").observe(len(events))
         self.metrics.count_decisions("stream", decisions)
@@ -90,25 +100,29 @@ class FraudHandler:
                                                    note.SerializeToString())]
         return outputs
 
-    def _learn(self, fb: events_pb2.FraudFeedback, repo: FraudRepository) -> None:
-        """An answer to an alert (from this or another replica) or a chargeback (no alert id): learn the label.
+    def _learn(self, answers: list[events_pb2.FraudFeedback], repo: FraudRepository) -> None:
+        """Answers to alerts (from this or another replica) or chargebacks (no alert id): learn the labels.
         The card is frozen when the customer answered "No, freeze my card"; a chargeback comes days later and
         the card's reissue is the issuer's business, so it only teaches.
 
         An answer naming an alert must match a stored alert of that card and customer: anything else (a forged or
         corrupt record) neither freezes a card nor teaches, and is counted as `unmatched`."""
-        alert = repo.get_alert(fb.alert_id) if fb.alert_id else None
-        if fb.alert_id and (alert is None or alert.customer_id != fb.customer_id
-                            or alert.card_token != fb.card_token):
-            self.metrics.feedback.labels("unmatched").inc()
-            log.warning("fraud feedback for alert %s matches no stored alert of that card and customer: ignored",
-                        fb.alert_id)
-            return
-        self.scorer.learn([label_from_feedback(fb, alert.mcc if alert else "")])
-        self.metrics.feedback.labels("fraud" if fb.confirmed_fraud else "genuine").inc()
-        # the alert row first, then the card: the order ResolveAlert writes them in, so the two never deadlock
-        if alert is not None and alert.status == AlertStatus.OPEN:
-            updated, _ = resolve(alert, fb.confirmed_fraud, self.clock())
-            repo.update_alert(updated)
-        if fb.confirmed_fraud and fb.alert_id:
-            repo.freeze_card(fb.card_token, fb.customer_id, fb.alert_id, self.clock())
+        matched: list[tuple[events_pb2.FraudFeedback, AlertRecord | None]] = []
+        for fb in answers:
+            alert = repo.get_alert(fb.alert_id) if fb.alert_id else None
+            if fb.alert_id and (alert is None or alert.customer_id != fb.customer_id
+                                or alert.card_token != fb.card_token):
+                self.metrics.feedback.labels("unmatched").inc()
+                log.warning("fraud feedback for alert %s matches no stored alert of that card and customer: "
+                            "ignored", fb.alert_id)
+                continue
+            matched.append((fb, alert))
+        self.scorer.learn([label_from_feedback(fb, alert.mcc if alert else "") for fb, alert in matched], repo)
+        for fb, alert in matched:
+            self.metrics.feedback.labels("fraud" if fb.confirmed_fraud else "genuine").inc()
+            # the alert row first, then the card: the order ResolveAlert writes them in, so the two never deadlock
+            if alert is not None and alert.status == AlertStatus.OPEN:
+                updated, _ = resolve(alert, fb.confirmed_fraud, self.clock())
+                repo.update_alert(updated)
+            if fb.confirmed_fraud and fb.alert_id:
+                repo.freeze_card(fb.card_token, fb.customer_id, fb.alert_id, self.clock())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,12 +19,14 @@ from services.notify.repository import NotifyRepository, Stored
 from services.notify.routing import preferences
 from services.platform import auth, enums, tracing
 from services.platform.clock import utc_now
-from services.platform.errors import ValidationError
+from services.platform.errors import ValidationError, is_transient
 from services.platform.paging import read_cursor
 from services.platform.storage import Store
 
 DEFAULT_PAGE, MAX_PAGE, MAX_ACK = 50, 500, 500
+log = logging.getLogger(__name__)
 RECHECK_SECONDS = 1.0  # another replica may have stored something: look again at least this often
+STORE_RETRY_SECONDS = 1.0  # a Subscribe stream whose read failed transiently (the database away) reads again then
 
 
 def _delivery_span(item: Stored) -> Any:
@@ -53,10 +56,19 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
             last = request.after_sequence
             while True:
                 wake.clear()
-                batch = await self.store.reading(
-                    lambda tx, after=last: NotifyRepository(tx).delivered_after(request.customer_id, after))
+                try:
+                    batch = await self.store.reading(
+                        lambda tx, after=last: NotifyRepository(tx).delivered_after(request.customer_id, after))
+                    if batch:
+                        await self.store.call(lambda batch=batch: self._observe_first_delivery(batch))
+                except Exception as exc:  # the database restarting: the stream waits for it rather than ending
+                    if not is_transient(exc):
+                        raise
+                    log.warning("Subscribe: the store is unavailable (%s); reading again in %.1f s",
+                                type(exc).__name__, STORE_RETRY_SECONDS)
+                    await asyncio.sleep(STORE_RETRY_SECONDS)
+                    continue
                 if batch:
-                    await self.store.call(lambda batch=batch: self._observe_first_delivery(batch))
                     for item in batch:
                         span = _delivery_span(item) if tracing.enabled() and item.trace_parent else None
                         yield notify_pb2.SubscribeResponse(delivered=item.to_proto())

@@ -25,6 +25,11 @@ class PermissionDeniedError(DomainError):
     pass
 
 
+class ConcurrentUpdateError(Exception):
+    """Another replica changed a row since this one read it (a conditional write found a newer version): not the
+    record's fault, so the runner retries the batch (with fresh state) instead of dead-lettering it."""
+
+
 class FailedPreconditionError(DomainError):
     pass
 
@@ -92,6 +97,6 @@ def _judge(exc: BaseException) -> bool | None:
         return bool(names & _CONNECTION_LOSS)  # no SQLSTATE: the connection failed or was closed
     if module == "kafka":
         return bool(getattr(exc, "retriable", False)) or bool(names & _KAFKA_RECOVERABLE) or None
-    if isinstance(exc, (ConnectionError, TimeoutError)):
+    if isinstance(exc, (ConnectionError, TimeoutError, ConcurrentUpdateError)):
         return True
     return None

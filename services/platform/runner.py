@@ -211,25 +211,48 @@ class StreamRunner:
             log.exception("%s %s stopped on an error", self.service, self.name)
 
     def run(self) -> None:
-        consumer = make_consumer(self.settings, self.group_id)
-        self._consumer = consumer
         try:
-            for topic in self.sources:  # know every topic's partitions before joining: an assignment made
-                consumer.partitions_for_topic(topic)  # without them stays empty until the next metadata refresh
-            consumer.subscribe(list(self.sources), listener=_CommitOnRevoke(self))
-            self._last_lag = self._last_prune = 0.0
-            while not self._stop.is_set():
-                try:
-                    self._step(consumer)
-                except Exception as exc:
-                    if not is_transient(exc):
-                        raise
-                    self._back_off(exc)
-            self.commit_pending()
+            consumer = self._connect()
+            if consumer is None:
+                return
+            try:
+                self._consume(consumer)
+            finally:
+                consumer.close(autocommit=False)
         finally:
-            consumer.close(autocommit=False)
             if self._producer is not None:
                 self._producer.close(timeout=10)
+
+    def _connect(self) -> Any:
+        """A consumer subscribed to the sources; made again while that fails transiently (the broker away when
+        the worker starts). None once stopped."""
+        while not self._stop.is_set():
+            consumer = None
+            try:
+                consumer = make_consumer(self.settings, self.group_id)
+                for topic in self.sources:  # know every topic's partitions before joining: an assignment made
+                    consumer.partitions_for_topic(topic)  # without them stays empty until the next metadata refresh
+                consumer.subscribe(list(self.sources), listener=_CommitOnRevoke(self))
+                self._consumer = consumer
+                return consumer
+            except Exception as exc:
+                if consumer is not None:
+                    consumer.close(autocommit=False)
+                if not is_transient(exc):
+                    raise
+                self._back_off(exc)
+        return None
+
+    def _consume(self, consumer: Any) -> None:
+        self._last_lag = self._last_prune = 0.0
+        while not self._stop.is_set():
+            try:
+                self._step(consumer)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self._back_off(exc)
+        self.commit_pending()
 
     def _step(self, consumer: Any) -> None:
         """One turn of the loop: poll, process what came, housekeeping. Raises a transient failure to back off."""

@@ -92,6 +92,11 @@ class Settings:
     processed_retention_hours: float = 168.0
     consumer_group_prefix: str = "proactive-care"
     topic_prefix: str = ""
+    # a worker's per-customer state lives in the store; this many customers (and shared keys, e.g. terminals, of
+    # each kind) stay cached in memory, and shared state read from the store is re-read once this old
+    state_cache_customers: int = 5_000
+    state_cache_entities: int = 20_000
+    shared_state_ttl_seconds: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -150,6 +155,9 @@ class Settings:
             processed_retention_hours=float(_env("PROCESSED_RETENTION_HOURS", str(d.processed_retention_hours))),
             consumer_group_prefix=_env("CONSUMER_GROUP_PREFIX", d.consumer_group_prefix),
             topic_prefix=_env("TOPIC_PREFIX", d.topic_prefix),
+            state_cache_customers=int(_env("STATE_CACHE_CUSTOMERS", str(d.state_cache_customers))),
+            state_cache_entities=int(_env("STATE_CACHE_ENTITIES", str(d.state_cache_entities))),
+            shared_state_ttl_seconds=float(_env("SHARED_STATE_TTL_SECONDS", str(d.shared_state_ttl_seconds))),
         )
 
     @property

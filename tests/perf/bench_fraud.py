@@ -60,6 +60,9 @@ class _Counting:
         self.seen += len(records)
         return out
 
+    def committed(self, records: list[Record]) -> None:
+        self.inner.committed(records)
+
 
 def worker_rate(settings: Settings, n: int, model_dir: Path) -> float:
     registry = CollectorRegistry()

@@ -54,9 +54,10 @@ def bare_consumer_rate(settings: Settings, n: int, decode: bool = False) -> floa
     return n / elapsed
 
 
-def runner_rate(settings: Settings, n: int) -> float:
+def runner_rate(settings: Settings, n: int, store: Store | None = None) -> float:
+    """The runner with a no-op handler through `n` records; its store: `store`, or a fresh SQLite file."""
     registry = CollectorRegistry()
-    store = Store.open(settings.data_dir / f"runner-{uuid.uuid4().hex[:6]}.sqlite")
+    store = store or Store.open(settings.data_dir / f"runner-{uuid.uuid4().hex[:6]}.sqlite")
     source = Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
                     event_id=lambda tx, _rec: tx.id)
     handler = _NoOp()

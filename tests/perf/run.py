@@ -9,7 +9,7 @@ from pathlib import Path
 from services.platform.settings import Settings
 
 BENCHMARKS = {"runner": "tests.perf.bench_runner", "fraud": "tests.perf.bench_fraud",
-              "notify": "tests.perf.bench_notify"}
+              "notify": "tests.perf.bench_notify", "scale": "tests.perf.bench_scale"}
 
 
 def run_benchmarks(settings: Settings, name: str, out: str | None) -> int:

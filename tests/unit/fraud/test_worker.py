@@ -10,7 +10,8 @@ from services.fraud.metrics import FraudMetrics
 from services.fraud.model import FraudModel, ModelCard
 from services.fraud.policy import load_policy
 from services.fraud.repository import MIGRATIONS, FraudRepository
-from services.fraud.scoring import FraudScorer
+from services.fraud.scoring import DEFAULT_LIMITS, FraudScorer
+from services.fraud.state_cache import CacheLimits
 from services.fraud.worker import FraudHandler
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.runner import Record
@@ -22,16 +23,14 @@ NAMES = list(FEATURE_NAMES)
 NOW = time.time()
 
 
-def make_handler(store: Store) -> FraudHandler:
+def make_handler(store: Store, limits: CacheLimits = DEFAULT_LIMITS) -> FraudHandler:
     from prometheus_client import CollectorRegistry
 
     card = ModelCard(version="stub-1", algorithm="stub", features=NAMES, feature_config={"label_delay_days": 7},
                      training_window={}, metrics={}, created_at="")
     model = FraudModel(StubEstimator({"amount_to_customer_median_30d": 1.2, "terminal_known_frauds_recent": 2.0},
                                      NAMES), card)
-    scorer = FraudScorer(model, load_policy(dt.date(2026, 12, 1)))
-    with store.read() as tx:
-        scorer.restore(FraudRepository(tx).load_feature_state())
+    scorer = FraudScorer(model, load_policy(dt.date(2026, 12, 1)), limits=limits)
     handler = FraudHandler(Settings(), scorer, FraudMetrics.create(CollectorRegistry()))
     handler.store = store  # type: ignore[attr-defined]  # where `run` applies its batches
     return handler
@@ -43,8 +42,11 @@ def records(txs: list, topic: str = "transactions") -> list[Record]:
 
 
 def run(handler: FraudHandler, recs: list[Record]) -> dict:
+    """One batch as the runner applies it: handled in a store transaction, then told it committed."""
     with handler.store.transaction() as tx:  # type: ignore[attr-defined]
-        return dict(handler.handle(recs, tx))
+        out = dict(handler.handle(recs, tx))
+    handler.committed(recs)
+    return out
 
 
 @pytest.fixture
