@@ -64,6 +64,10 @@ class ForecastConfig:
     horizon_days_max: int
     min_history_days: int
     daily_spend_multiplier: float
+    # A customer's transactions that arrive before the profile are held (not folded) until the profile comes,
+    # or until they span `profile_wait_days` of event time or number `profile_wait_max_transactions`.
+    profile_wait_days: int = 14
+    profile_wait_max_transactions: int = 1000
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,8 @@ def _parse_version(raw: dict[str, Any], where: str) -> Policy:
                 horizon_days_max=int(raw["forecast"]["horizon_days_max"]),
                 min_history_days=int(raw["forecast"]["min_history_days"]),
                 daily_spend_multiplier=float(raw["forecast"]["daily_spend_multiplier"]),
+                profile_wait_days=int(raw["forecast"].get("profile_wait_days", 14)),
+                profile_wait_max_transactions=int(raw["forecast"].get("profile_wait_max_transactions", 1000)),
             ),
             rules=rules,
             exclusive_groups=tuple(frozenset(g) for g in raw.get("exclusive_groups", [])),
