@@ -68,6 +68,8 @@ class ForecastConfig:
     # or until they span `profile_wait_days` of event time or number `profile_wait_max_transactions`.
     profile_wait_days: int = 14
     profile_wait_max_transactions: int = 1000
+    min_horizon_days: int = 0        # project at least this far, past a payday that close (pay credited)
+    spend_margin_sd: float = 0.0     # spending margin: standard deviations of the customer's own k-day spending
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,8 @@ def _parse_version(raw: dict[str, Any], where: str) -> Policy:
                 daily_spend_multiplier=float(raw["forecast"]["daily_spend_multiplier"]),
                 profile_wait_days=int(raw["forecast"].get("profile_wait_days", 14)),
                 profile_wait_max_transactions=int(raw["forecast"].get("profile_wait_max_transactions", 1000)),
+                min_horizon_days=int(raw["forecast"].get("min_horizon_days", 0)),
+                spend_margin_sd=float(raw["forecast"].get("spend_margin_sd", 0.0)),
             ),
             rules=rules,
             exclusive_groups=tuple(frozenset(g) for g in raw.get("exclusive_groups", [])),

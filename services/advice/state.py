@@ -107,6 +107,20 @@ class CustomerState:
         total = sum(v for k, v in self.daily_spend.items() if start <= date.fromisoformat(k) < today)
         return total // days
 
+    def daily_spend_sd_minor(self, today: date, window_days: int) -> float:
+        """The standard deviation of discretionary spending a day over the window (days without any count)."""
+        days = min(window_days, self.history_days(today))
+        if days < 2:
+            return 0.0
+        start = today - timedelta(days=days)
+        values = [0] * days
+        for k, v in self.daily_spend.items():
+            day = date.fromisoformat(k)
+            if start <= day < today:
+                values[(day - start).days] = v
+        mean = sum(values) / days
+        return (sum((v - mean) ** 2 for v in values) / (days - 1)) ** 0.5
+
     def monthly_outgoings_minor(self, today: date, window_days: int) -> int:
         recurring_out = sum(_monthly(s) for s in self.active_series() if not s.is_credit)
         return recurring_out + self.daily_spend_minor(today, window_days) * 30

@@ -146,6 +146,10 @@ class SignalThresholds:
     gambling_share_rise_ratio: Fraction
     lookback_days: int
     baseline_days: int
+    # PAYMENT_AT_RISK projects the balance to the due date with the customer's own daily outgoings (debits
+    # other than the mortgage) over this many days; needs this much history first.
+    spending_window_days: int = 28
+    spending_min_history_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,8 @@ def _parse(raw: dict[str, Any]) -> Policy:
                 gambling_share_rise_ratio=_ratio(sig["gambling_share_rise_ratio"]),
                 lookback_days=int(sig["lookback_days"]),
                 baseline_days=int(sig["baseline_days"]),
+                spending_window_days=int(sig.get("spending_window_days", 28)),
+                spending_min_history_days=int(sig.get("spending_min_history_days", 7)),
             ),
             advisor_queue=care["advisor"]["queue"],
             advisor_min_signals=int(care["advisor"]["min_signals"]),

@@ -43,6 +43,11 @@ class Signal:
     text: str             # plain words, e.g. "Your salary from ACME usually arrives on the 25th ..."
     weight: float
     since: date           # when the signal first became true (e.g. the day after the grace period)
+    weak: bool = False    # a strong code judged on evidence that needs company (irregular income's fall)
+
+    @property
+    def strong(self) -> bool:
+        return self.code in STRONG and not self.weak
 
 
 @dataclass(frozen=True)
@@ -176,10 +181,12 @@ def _income_falling(models: list[tuple[SalaryStream, income.SourceModel]], today
         else:
             fall = income.irregular_fall(list(zip(stream.dates, stream.amounts, strict=True)), today, ratio)
             if fall is not None:
+                # Weak: a 28-day sum of a few random payouts varies by a third either way, so a fall the size
+                # of a real hardship is barely outside its noise (it needs another signal to make an offer).
                 return Signal(INCOME_FALLING,
                               f"Your income from {stream.payer} was {w.money(fall[0], cur)} in the last "
                               f"{income.ROLLING_DAYS} days, well below your usual {w.money(fall[1], cur)}.",
-                              WEIGHTS[INCOME_FALLING], today)
+                              WEIGHTS[RISING_OVERDRAFT], today, weak=True)
     return None
 
 
@@ -212,19 +219,37 @@ def _expected_income_before(activity: Activity, today: date, due: date, th: Sign
     return total
 
 
+def daily_outgoings(activity: Activity, today: date, th: SignalThresholds) -> int | None:
+    """The customer's usual outgoings a day other than the mortgage (card spending, bills, cash), over the last
+    `spending_window_days` complete days; None with less than `spending_min_history_days` of history."""
+    if activity.first_seen is None:
+        return None
+    days = min(th.spending_window_days, (today - activity.first_seen).days)
+    if days < th.spending_min_history_days:
+        return None
+    start = today - timedelta(days=days)
+    total = sum(s.spend_minor - s.mortgage_minor for d, s in activity.days.items() if start <= d < today)
+    return total // days
+
+
 def _payment_at_risk(activity: Activity, today: date, th: SignalThresholds, ctx: Context) -> Signal | None:
-    """The balance, the overdraft left and the salary still due won't cover the next mortgage payment."""
+    """The balance expected on the due date won't cover the mortgage payment: today's balance and the overdraft
+    left, plus the income each source is expected to pay before the date, minus the customer's usual outgoings
+    a day until then (bills and card spending do not stop while the payment waits)."""
     if ctx.next_due is None or not ctx.next_payment_minor or activity.balance_minor is None:
         return None
     available = activity.balance_minor + ctx.overdraft_limit_minor
     coming = _expected_income_before(activity, today, ctx.next_due, th, ctx)
-    if available + coming >= ctx.next_payment_minor:
+    daily = daily_outgoings(activity, today, th) or 0
+    spending = daily * max((ctx.next_due - today).days, 0)
+    if available + coming - spending >= ctx.next_payment_minor:
         return None
     cur = activity.currency
-    return Signal(PAYMENT_AT_RISK,
-                  f"Your balance of {w.money(activity.balance_minor, cur)} may not cover your mortgage payment of "
-                  f"{w.money(ctx.next_payment_minor, cur)} due on {ctx.next_due.strftime('%d %B')}.",
-                  WEIGHTS[PAYMENT_AT_RISK], today)
+    text = (f"Your balance of {w.money(activity.balance_minor, cur)} may not cover your mortgage payment of "
+            f"{w.money(ctx.next_payment_minor, cur)} due on {ctx.next_due.strftime('%d %B')}")
+    if spending:
+        text += f" after your usual spending of about {w.money(daily, cur)} a day until then"
+    return Signal(PAYMENT_AT_RISK, text + ".", WEIGHTS[PAYMENT_AT_RISK], today)
 
 
 def _window(today: date, days: int, offset: int = 0) -> tuple[date, date]:
