@@ -47,6 +47,7 @@ class DayStats:
     gambling_minor: int = 0
     lowest_balance_minor: int | None = None
     mortgage_minor: int = 0             # of the debits, mortgage payments
+    scheduled_minor: int = 0            # of the debits, direct debits (bills on a day of the month)
 
 
 @dataclass
@@ -130,6 +131,8 @@ def apply(activity: Activity, t: Txn, classify: Classifier) -> Activity:
             stats.spend_minor += t.amount_minor
             if t.channel == "MORTGAGE_PAYMENT":
                 stats.mortgage_minor += t.amount_minor
+            elif t.channel == "DIRECT_DEBIT":
+                stats.scheduled_minor += t.amount_minor
             if classify.is_gambling(t):
                 stats.gambling_minor += t.amount_minor
     _prune(activity)
@@ -162,7 +165,8 @@ def to_json(activity: Activity) -> dict[str, Any]:
         "balance": activity.balance_minor,
         "salaries": {k: {"payer": s.payer, "dates": [d.isoformat() for d in s.dates], "amounts": s.amounts}
                      for k, s in activity.salaries.items()},
-        "days": {d.isoformat(): [s.spend_minor, s.gambling_minor, s.lowest_balance_minor, s.mortgage_minor]
+        "days": {d.isoformat(): [s.spend_minor, s.gambling_minor, s.lowest_balance_minor, s.mortgage_minor,
+                                       s.scheduled_minor]
                  for d, s in sorted(activity.days.items())},
         "returned": [[d.isoformat(), p, a] for d, p, a in activity.returned_debits],
         "loans": [[d.isoformat(), p, a] for d, p, a in activity.short_term_loans],

@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from services.advice import income
 from services.mortgage import wording as w
-from services.mortgage.activity import Activity, SalaryStream
+from services.mortgage.activity import Activity, DayStats, SalaryStream
 from services.mortgage.policy import SignalThresholds
 
 # Signal codes, strongest first. A strong signal on its own justifies an offer; weak ones need company.
@@ -212,43 +212,61 @@ def _expected_income_before(activity: Activity, today: date, due: date, th: Sign
             total += model.usual_minor * len(model.expected_between(since, due))
         elif today <= model.last_paid + timedelta(days=IRREGULAR_SILENCE_DAYS):
             total += model.monthly_minor * max((due - today).days, 0) // 30
-    if not models and ctx.payday and ctx.monthly_income_minor:
-        day = last_occurrence(ctx.payday, due)
-        if today - timedelta(days=th.salary_grace_days) <= day <= due:
-            total += ctx.monthly_income_minor
+    if not models and ctx.monthly_income_minor:
+        # No source learned yet: when the pay comes is unknown (the profile's payday is only a hint, and wrong
+        # for anyone not paid monthly), so the profile's monthly income counts pro rata: its expected value.
+        total += ctx.monthly_income_minor * max((due - today).days, 0) * 12 // 365
     return total
 
 
 def daily_outgoings(activity: Activity, today: date, th: SignalThresholds) -> int | None:
-    """The customer's usual outgoings a day other than the mortgage (card spending, bills, cash), over the last
-    `spending_window_days` complete days; None with less than `spending_min_history_days` of history."""
+    """The customer's usual day-to-day outgoings other than the mortgage and the direct debits (card spending,
+    cash, transfers), over the last `spending_window_days` complete days; None with less than
+    `spending_min_history_days` of history."""
     if activity.first_seen is None:
         return None
     days = min(th.spending_window_days, (today - activity.first_seen).days)
     if days < th.spending_min_history_days:
         return None
     start = today - timedelta(days=days)
-    total = sum(s.spend_minor - s.mortgage_minor for d, s in activity.days.items() if start <= d < today)
+    total = sum(s.spend_minor - s.mortgage_minor - s.scheduled_minor
+                for d, s in activity.days.items() if start <= d < today)
     return total // days
+
+
+def scheduled_before(activity: Activity, today: date, due: date) -> int:
+    """Direct debits expected from today until the day before `due`: those collected on the same days of the
+    month a month earlier (bills keep their day of the month); today's only if none was collected yet."""
+    total, day = 0, today
+    while day < due:
+        booked_today = day == today and (activity.days.get(day) or DayStats()).scheduled_minor > 0
+        if not booked_today:
+            month_ago = add_months(day, -1, day.day)
+            if month_ago.day == day.day:     # not a day the previous month lacks (the 31st)
+                total += (activity.days.get(month_ago) or DayStats()).scheduled_minor
+        day += timedelta(days=1)
+    return total
 
 
 def _payment_at_risk(activity: Activity, today: date, th: SignalThresholds, ctx: Context) -> Signal | None:
     """The balance expected on the due date won't cover the mortgage payment: today's balance and the overdraft
-    left, plus the income each source is expected to pay before the date, minus the customer's usual outgoings
-    a day until then (bills and card spending do not stop while the payment waits)."""
+    left, plus the income each source is expected to pay before the date, minus the direct debits due before
+    it (a month ago on the same days) and the customer's usual day-to-day outgoings until then."""
     if ctx.next_due is None or not ctx.next_payment_minor or activity.balance_minor is None:
         return None
     available = activity.balance_minor + ctx.overdraft_limit_minor
     coming = _expected_income_before(activity, today, ctx.next_due, th, ctx)
-    daily = daily_outgoings(activity, today, th) or 0
-    spending = daily * max((ctx.next_due - today).days, 0)
+    daily = daily_outgoings(activity, today, th)
+    spending = 0
+    if daily is not None:
+        spending = daily * max((ctx.next_due - today).days, 0) + scheduled_before(activity, today, ctx.next_due)
     if available + coming - spending >= ctx.next_payment_minor:
         return None
     cur = activity.currency
     text = (f"Your balance of {w.money(activity.balance_minor, cur)} may not cover your mortgage payment of "
             f"{w.money(ctx.next_payment_minor, cur)} due on {ctx.next_due.strftime('%d %B')}")
     if spending:
-        text += f" after your usual spending of about {w.money(daily, cur)} a day until then"
+        text += f" after your bills and usual spending until then (about {w.money(spending, cur)})"
     return Signal(PAYMENT_AT_RISK, text + ".", WEIGHTS[PAYMENT_AT_RISK], today)
 
 
