@@ -362,6 +362,6 @@ def _first_pay_offset(rhythm: str, first_pay_day: int, start: dt.date, payday: i
     if rhythm == catalog.GIG:
         return round(1 / catalog.GIG_PAYOUT_DAY_PROBABILITY)
     day = start
-    while not (rhythm == catalog.SEMI_MONTHLY and day.day == 15 or (day + dt.timedelta(days=1)).day == 1):
+    while not ((rhythm == catalog.SEMI_MONTHLY and day.day == 15) or (day + dt.timedelta(days=1)).day == 1):
         day += dt.timedelta(days=1)
     return (day - start).days
