@@ -234,6 +234,22 @@ def daily_outgoings(activity: Activity, today: date, th: SignalThresholds) -> in
     return total // days
 
 
+def daily_outgoings_sd(activity: Activity, today: date, th: SignalThresholds) -> float:
+    """The standard deviation of those day-to-day outgoings a day over the same window (0 without history)."""
+    if activity.first_seen is None:
+        return 0.0
+    days = min(th.spending_window_days, (today - activity.first_seen).days)
+    if days < max(th.spending_min_history_days, 2):
+        return 0.0
+    start = today - timedelta(days=days)
+    values = [0] * days
+    for d, s in activity.days.items():
+        if start <= d < today:
+            values[(d - start).days] = s.spend_minor - s.mortgage_minor - s.scheduled_minor
+    average = sum(values) / days
+    return float((sum((v - average) ** 2 for v in values) / (days - 1)) ** 0.5)
+
+
 def scheduled_before(activity: Activity, today: date, due: date) -> int:
     """Direct debits expected from today until the day before `due`: those collected on the same days of the
     month a month earlier (bills keep their day of the month); today's only if none was collected yet."""
@@ -257,10 +273,13 @@ def _payment_at_risk(activity: Activity, today: date, th: SignalThresholds, ctx:
     available = activity.balance_minor + ctx.overdraft_limit_minor
     coming = _expected_income_before(activity, today, ctx.next_due, th, ctx)
     daily = daily_outgoings(activity, today, th)
-    spending = 0
+    spending = margin = 0
     if daily is not None:
-        spending = daily * max((ctx.next_due - today).days, 0) + scheduled_before(activity, today, ctx.next_due)
-    if available + coming - spending >= ctx.next_payment_minor:
+        days = max((ctx.next_due - today).days, 0)
+        spending = daily * days + scheduled_before(activity, today, ctx.next_due)
+        # only a shortfall beyond the uncertainty of the customer's own spending over those days counts
+        margin = int(th.at_risk_margin_sd * daily_outgoings_sd(activity, today, th) * days ** 0.5)
+    if available + coming - spending + margin >= ctx.next_payment_minor:
         return None
     cur = activity.currency
     text = (f"Your balance of {w.money(activity.balance_minor, cur)} may not cover your mortgage payment of "
