@@ -33,6 +33,17 @@ class TxFacts:
     def signed_minor(self) -> int:
         return self.amount_minor if self.is_credit else -self.amount_minor
 
+    def to_dict(self) -> dict[str, object]:
+        raw = dict(self.__dict__)
+        raw["timestamp"] = self.timestamp.isoformat()
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, object]) -> TxFacts:
+        values = dict(raw)
+        values["timestamp"] = datetime.fromisoformat(str(raw["timestamp"]))
+        return cls(**values)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class ProfileFacts:

@@ -34,6 +34,7 @@ class Forecast:
     outgoings_minor: int  # everything projected to leave the account until payday
     upcoming: tuple[Upcoming, ...]
     balances: tuple[tuple[date, int], ...]  # projected end-of-day balance
+    next_crossing_day: date | None = None  # the first day after today the path goes from >= 0 to below zero
 
     @property
     def shortfall_minor(self) -> int:
@@ -61,14 +62,23 @@ def next_payday(state: CustomerState, today: date) -> date | None:
 
 
 def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> Forecast | None:
-    """None when the picture is too thin to forecast: no balance, too little history, or no payday."""
+    """None when the picture is too thin to forecast: no balance, too little history, or no payday.
+
+    The path runs to the day before payday, and at least `min_horizon_days` ahead: past a payday that close,
+    the main income is credited on its expected dates (a customer overdrawn until payday may be back below zero
+    a few days after it). Spending is the customer's usual day plus a margin for its own day-to-day
+    variability (`spend_margin_sd` standard deviations of the sum so far: the uncertainty of k days of spending
+    grows with the square root of k). `first_negative_day` is the first day below zero (today when already
+    overdrawn); `next_crossing_day` the first later day the path goes from zero or more to below zero (a new
+    overdraft, e.g. after the pay that ends the current one)."""
     config = policy.forecast
     if state.balance_minor is None or state.history_days(today) < config.min_history_days:
         return None
     payday = next_payday(state, today)
     if payday is None:
         return None
-    end = min(payday, today + timedelta(days=config.horizon_days_max))
+    end = min(max(payday, today + timedelta(days=config.min_horizon_days)),
+              today + timedelta(days=config.horizon_days_max))
     income = state.primary_income()
     upcoming: list[Upcoming] = []
     for series in state.active_series():
@@ -82,20 +92,34 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
             dates = [today, *dates]
         sign = 1 if series.is_credit else -1
         upcoming.extend(Upcoming(d, series.name, sign * series.typical_amount_minor) for d in dates)
+    if end > payday:  # the pay that comes inside the horizon
+        if income is not None:
+            # a payment expected earlier that has not arrived yet is expected on payday
+            upcoming.extend(Upcoming(max(d, payday), income.name, income.typical_amount_minor)
+                            for d in income.due_dates(min(income.next_due, payday), end))
+        elif state.profile is not None and state.profile.monthly_income_minor > 0:
+            upcoming.append(Upcoming(payday, "Pay", state.profile.monthly_income_minor))
+        else:
+            end = payday  # nothing known about the pay: no further than payday
     upcoming.sort(key=lambda u: (u.day, u.amount_minor))
-    daily = int(state.daily_spend_minor(today, policy.spending.discretionary_window_days)
-                * config.daily_spend_multiplier)
+    window = policy.spending.discretionary_window_days
+    daily = int(state.daily_spend_minor(today, window) * config.daily_spend_multiplier)
+    spread = state.daily_spend_sd_minor(today, window) * config.spend_margin_sd
 
     balance = state.balance_minor
     lowest, lowest_day = balance, today
     first_negative: date | None = today if balance < 0 else None
+    crossing: date | None = None
+    previous = balance
     outgoings = 0
     balances: list[tuple[date, int]] = []
     day = today
     while day < end:
+        k = (day - today).days
         if day > today:  # today's usual spending is partly behind us already
-            balance -= daily
-            outgoings += daily
+            step = daily + int(spread * (k ** 0.5 - (k - 1) ** 0.5))
+            balance -= step
+            outgoings += step
         for item in (u for u in upcoming if u.day == day):
             balance += item.amount_minor
             outgoings += max(0, -item.amount_minor)
@@ -104,9 +128,12 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
             lowest, lowest_day = balance, day
         if balance < 0 and first_negative is None:
             first_negative = day
+        if balance < 0 <= previous and day > today and crossing is None:
+            crossing = day
+        previous = balance
         day += timedelta(days=1)
     return Forecast(
         today=today, payday=payday, start_balance_minor=state.balance_minor, daily_spend_minor=daily,
         lowest_balance_minor=lowest, lowest_day=lowest_day, first_negative_day=first_negative,
-        outgoings_minor=outgoings, upcoming=tuple(upcoming), balances=tuple(balances),
+        outgoings_minor=outgoings, upcoming=tuple(upcoming), balances=tuple(balances), next_crossing_day=crossing,
     )

@@ -301,7 +301,14 @@ def _fall_on(payments: Sequence[tuple[date, int]], today: date, drop_ratio: floa
         return None
     per_window = ROLLING_DAYS / 7
     usual = mean(weeks) * per_window
-    spread = max(stdev(weeks) * per_window ** 0.5, 0.15 * usual)
+    # The spread of a 28-day sum: from the weekly sums, but never below what the payouts' own amounts imply
+    # (n payouts of standard deviation s: s times the square root of n), which a handful of weekly sums often
+    # understates.
+    window_start = today - timedelta(days=ROLLING_DAYS + 7 * len(weeks) - 1)
+    earlier = [a for d, a in payments if window_start <= d <= today - timedelta(days=ROLLING_DAYS)]
+    per_28 = len(earlier) * ROLLING_DAYS / (7 * len(weeks))
+    amounts = stdev(earlier) * per_28 ** 0.5 if len(earlier) >= 2 else 0.0
+    spread = max(stdev(weeks) * per_window ** 0.5, amounts, 0.15 * usual)
     if usual <= 0 or recent >= drop_ratio * usual or recent >= usual - volatility_k * spread:
         return None
     return recent, int(usual)

@@ -64,6 +64,12 @@ class ForecastConfig:
     horizon_days_max: int
     min_history_days: int
     daily_spend_multiplier: float
+    # A customer's transactions that arrive before the profile are held (not folded) until the profile comes,
+    # or until they span `profile_wait_days` of event time or number `profile_wait_max_transactions`.
+    profile_wait_days: int = 60
+    profile_wait_max_transactions: int = 1000
+    min_horizon_days: int = 0        # project at least this far, past a payday that close (pay credited)
+    spend_margin_sd: float = 0.0     # spending margin: standard deviations of the customer's own k-day spending
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,10 @@ def _parse_version(raw: dict[str, Any], where: str) -> Policy:
                 horizon_days_max=int(raw["forecast"]["horizon_days_max"]),
                 min_history_days=int(raw["forecast"]["min_history_days"]),
                 daily_spend_multiplier=float(raw["forecast"]["daily_spend_multiplier"]),
+                profile_wait_days=int(raw["forecast"].get("profile_wait_days", 60)),
+                profile_wait_max_transactions=int(raw["forecast"].get("profile_wait_max_transactions", 1000)),
+                min_horizon_days=int(raw["forecast"].get("min_horizon_days", 0)),
+                spend_margin_sd=float(raw["forecast"].get("spend_margin_sd", 0.0)),
             ),
             rules=rules,
             exclusive_groups=tuple(frozenset(g) for g in raw.get("exclusive_groups", [])),

@@ -71,6 +71,9 @@ class CustomerState:
     profile: ProfileFacts | None = None
     current_account_id: str = ""
     savings_balance_minor: int | None = None  # from the savings account's own transactions, when seen
+    # Transactions that arrived before the profile, in arrival order, not yet folded (see `hold`).
+    held: list[TxFacts] = field(default_factory=list)
+    profile_wait_over: bool = False  # the wait for the profile ended without it: transactions are folded
 
     # ---- derived figures -------------------------------------------------------------------------------
 
@@ -104,6 +107,20 @@ class CustomerState:
         total = sum(v for k, v in self.daily_spend.items() if start <= date.fromisoformat(k) < today)
         return total // days
 
+    def daily_spend_sd_minor(self, today: date, window_days: int) -> float:
+        """The standard deviation of discretionary spending a day over the window (days without any count)."""
+        days = min(window_days, self.history_days(today))
+        if days < 2:
+            return 0.0
+        start = today - timedelta(days=days)
+        values = [0] * days
+        for k, v in self.daily_spend.items():
+            day = date.fromisoformat(k)
+            if start <= day < today:
+                values[(day - start).days] = v
+        mean = sum(values) / days
+        return (sum((v - mean) ** 2 for v in values) / (days - 1)) ** 0.5
+
     def monthly_outgoings_minor(self, today: date, window_days: int) -> int:
         recurring_out = sum(_monthly(s) for s in self.active_series() if not s.is_credit)
         return recurring_out + self.daily_spend_minor(today, window_days) * 30
@@ -118,6 +135,46 @@ class CustomerState:
         if not tx.account_id or not self.current_account_id:
             return True
         return tx.account_id == self.current_account_id
+
+    # ---- the wait for the profile -----------------------------------------------------------------------
+
+    def hold(self, tx: TxFacts, policy: Policy) -> list[TxFacts]:
+        """Hold a transaction that arrived before the customer's profile; what is returned is to be folded now.
+
+        Which account is the current one, where savings are, the overdraft and the segment all come from the
+        profile, and the profile arrives on another topic in no fixed order relative to the transactions. So a
+        customer's transactions are kept, unfolded, until the profile arrives (`release`) and then folded in
+        their order, exactly as if the profile had come first. The wait is bounded: once the held transactions
+        span `profile_wait_days` of event time or number `profile_wait_max_transactions`, they are released
+        and folded without a profile (the decision depends only on the customer's own transactions, so it is
+        the same on every replay), and later transactions are no longer held."""
+        if self.profile is not None or self.profile_wait_over:
+            return [*self.release(), tx]
+        self.held.append(tx)
+        config = policy.forecast
+        span = tx.timestamp - self.held[0].timestamp
+        if span.days >= config.profile_wait_days or len(self.held) >= config.profile_wait_max_transactions:
+            self.profile_wait_over = True
+            self._infer_current_account(self.held)
+            return self.release()
+        return []
+
+    def release(self) -> list[TxFacts]:
+        held, self.held = self.held, []
+        return held
+
+    def _infer_current_account(self, txs: list[TxFacts]) -> None:
+        """Without a profile: the account salaries are paid into, else the account with the most transactions
+        (ties: the smallest id), never the order they arrived in."""
+        if self.current_account_id:
+            return
+        counts: dict[str, tuple[int, int]] = {}
+        for t in txs:
+            if t.account_id:
+                salary, n = counts.get(t.account_id, (0, 0))
+                counts[t.account_id] = (salary + (t.channel == "SALARY"), n + 1)
+        if counts:
+            self.current_account_id = min(counts, key=lambda a: (-counts[a][0], -counts[a][1], a))
 
     # ---- updates ---------------------------------------------------------------------------------------
 
@@ -274,6 +331,8 @@ class CustomerState:
             "profile": self.profile.to_dict() if self.profile else None,
             "current_account_id": self.current_account_id,
             "savings_balance_minor": self.savings_balance_minor,
+            "held": [t.to_dict() for t in self.held],
+            "profile_wait_over": self.profile_wait_over,
         }
 
     @classmethod
@@ -306,6 +365,8 @@ class CustomerState:
             current_account_id=str(raw.get("current_account_id", "")),
             savings_balance_minor=None if raw.get("savings_balance_minor") is None
             else int(raw["savings_balance_minor"]),  # type: ignore[call-overload]
+            held=[TxFacts.from_dict(t) for t in raw.get("held", [])],  # type: ignore[attr-defined]
+            profile_wait_over=bool(raw.get("profile_wait_over", False)),
         )
 
 

@@ -3,9 +3,10 @@ rank the eligible nudges, store them, and produce a Notification for each one se
 case routed to advisors. Profiles from `customers` update the state the rules read (segment, savings, payday).
 
 Event time is the clock: a nudge's `created_at` and every window are measured from the transaction's
-timestamp, so a replay (or the evaluation's simulation) decides exactly what live processing decided. Nothing
-is decided before the customer's warm-up has passed (`judging`), so the order in which the two topics are
-consumed does not change what is sent.
+timestamp, so a replay (or the evaluation's simulation) decides exactly what live processing decided. A
+customer's transactions that arrive before the profile are held in the stored state (bounded) and folded when
+it arrives (`CustomerState.hold`), and nothing is decided before the customer's warm-up has passed
+(`judging`), so the order in which the two topics are consumed does not change what is sent.
 """
 
 from __future__ import annotations
@@ -75,29 +76,35 @@ class AdviceHandler:
             state = states.get(customer_id) or states.setdefault(customer_id, repo.load_state(customer_id))
             if record.topic == self.customers_topic:
                 state.apply_profile(profile_facts(record.value))
-                last_seen[customer_id] = datetime.now(UTC)
-                continue
-            started = time.perf_counter()
-            facts = tx_facts(record.value, record.timestamp_ms)
-            policy = self.policies.at(facts.timestamp)
-            bandit = bandits.get(policy.version) or bandits.setdefault(
-                policy.version, repo.load_bandit(policy.ranking))
-            if not judging(state, facts, policy):
-                state.observe(facts, policy)       # fold, don't judge (see `judging`)
+                ready = state.release()          # what waited for the profile, in its order
+            else:
+                facts = tx_facts(record.value, record.timestamp_ms)
+                ready = state.hold(facts, self.policies.at(facts.timestamp))
+            for facts in ready:
+                produced = self._transaction(repo, state, facts, bandits)
+                if produced:
+                    outputs.setdefault(record.event_id, []).extend(produced)
                 last_seen[customer_id] = facts.timestamp
-                continue
-            evaluation = evaluate(state, facts, policy)
-            produced = self._nudges(repo, state, evaluation, policy, bandit, record.timestamp_ms)
-            for draft in route(state, evaluation, policy):
-                self.metrics.advisor_tasks.labels(draft.kind).inc()
-                produced.append(Output(self.tasks_topic, customer_id, to_advisor_task(draft).SerializeToString()))
-            if produced:
-                outputs[record.event_id] = produced
-            last_seen[customer_id] = facts.timestamp
-            self.metrics.evaluate_seconds.observe(time.perf_counter() - started)
         for customer_id, state in states.items():
-            repo.save_state(state, last_seen.get(customer_id, datetime.now(UTC)))
+            repo.save_state(state, last_seen.get(customer_id, datetime.now(UTC)))  # a bookkeeping time only
         return outputs
+
+    def _transaction(self, repo: AdviceRepository, state: CustomerState, facts: TxFacts,
+                     bandits: dict[str, LinUCB]) -> list[Output]:
+        """Fold one transaction and, past the warm-up, decide: the nudges and advisor tasks it produces."""
+        started = time.perf_counter()
+        policy = self.policies.at(facts.timestamp)
+        bandit = bandits.get(policy.version) or bandits.setdefault(policy.version, repo.load_bandit(policy.ranking))
+        if not judging(state, facts, policy):
+            state.observe(facts, policy)       # fold, don't judge (see `judging`)
+            return []
+        evaluation = evaluate(state, facts, policy)
+        produced = self._nudges(repo, state, evaluation, policy, bandit, facts.produced_at_ms)
+        for draft in route(state, evaluation, policy):
+            self.metrics.advisor_tasks.labels(draft.kind).inc()
+            produced.append(Output(self.tasks_topic, state.customer_id, to_advisor_task(draft).SerializeToString()))
+        self.metrics.evaluate_seconds.observe(time.perf_counter() - started)
+        return produced
 
     def _nudges(self, repo: AdviceRepository, state: CustomerState, evaluation: Evaluation, policy: Policy,
                 bandit: LinUCB, produced_at_ms: int) -> list[Output]:

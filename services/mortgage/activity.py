@@ -46,6 +46,8 @@ class DayStats:
     spend_minor: int = 0                # booked debits
     gambling_minor: int = 0
     lowest_balance_minor: int | None = None
+    mortgage_minor: int = 0             # of the debits, mortgage payments
+    scheduled_minor: int = 0            # of the debits, direct debits (bills on a day of the month)
 
 
 @dataclass
@@ -127,6 +129,10 @@ def apply(activity: Activity, t: Txn, classify: Classifier) -> Activity:
             activity.short_term_loans.append((day, t.merchant_name or t.description or "a lender", t.amount_minor))
         elif not t.is_credit:
             stats.spend_minor += t.amount_minor
+            if t.channel == "MORTGAGE_PAYMENT":
+                stats.mortgage_minor += t.amount_minor
+            elif t.channel == "DIRECT_DEBIT":
+                stats.scheduled_minor += t.amount_minor
             if classify.is_gambling(t):
                 stats.gambling_minor += t.amount_minor
     _prune(activity)
@@ -159,7 +165,8 @@ def to_json(activity: Activity) -> dict[str, Any]:
         "balance": activity.balance_minor,
         "salaries": {k: {"payer": s.payer, "dates": [d.isoformat() for d in s.dates], "amounts": s.amounts}
                      for k, s in activity.salaries.items()},
-        "days": {d.isoformat(): [s.spend_minor, s.gambling_minor, s.lowest_balance_minor]
+        "days": {d.isoformat(): [s.spend_minor, s.gambling_minor, s.lowest_balance_minor, s.mortgage_minor,
+                                       s.scheduled_minor]
                  for d, s in sorted(activity.days.items())},
         "returned": [[d.isoformat(), p, a] for d, p, a in activity.returned_debits],
         "loans": [[d.isoformat(), p, a] for d, p, a in activity.short_term_loans],
@@ -178,7 +185,7 @@ def from_json(raw: dict[str, Any]) -> Activity:
         salaries={k: SalaryStream(payer=s["payer"], dates=[date.fromisoformat(d) for d in s["dates"]],
                                   amounts=list(s["amounts"]))
                   for k, s in raw.get("salaries", {}).items()},
-        days={date.fromisoformat(d): DayStats(v[0], v[1], v[2]) for d, v in raw.get("days", {}).items()},
+        days={date.fromisoformat(d): DayStats(*v) for d, v in raw.get("days", {}).items()},
         returned_debits=[(date.fromisoformat(d), p, a) for d, p, a in raw.get("returned", [])],
         short_term_loans=[(date.fromisoformat(d), p, a) for d, p, a in raw.get("loans", [])],
         mortgage_returned=[date.fromisoformat(d) for d in raw.get("mortgage_returned", [])],

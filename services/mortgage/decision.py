@@ -21,7 +21,6 @@ from services.mortgage.signals import (
     GAMBLING_SHARE_RISING,
     MORTGAGE_PAYMENT_RETURNED,
     PAYDAY_LOAN,
-    STRONG,
     Signal,
 )
 
@@ -68,7 +67,7 @@ def decide(customer_id: str, mortgage: ExistingMortgage, signals: list[Signal], 
     policy = policy_in_force(mortgage.jurisdiction, today, field="mortgage.jurisdiction")
     due = next_payment_date(mortgage.payment_day, today, last_paid)
     days_left = (due - today).days
-    concerning = any(s.code in STRONG for s in signals) or len(signals) >= 2
+    concerning = any(s.strong for s in signals) or len(signals) >= 2
     offer = concerning and days_left <= policy.care.offer_window_days
     care = care_options(customer_id, mortgage, today)
     fitting = _fitting(care.options)

@@ -146,6 +146,11 @@ class SignalThresholds:
     gambling_share_rise_ratio: Fraction
     lookback_days: int
     baseline_days: int
+    # PAYMENT_AT_RISK projects the balance to the due date with the customer's own daily outgoings (debits
+    # other than the mortgage) over this many days; needs this much history first.
+    spending_window_days: int = 28
+    spending_min_history_days: int = 7
+    at_risk_margin_sd: float = 1.0  # standard deviations of the k-day spending the shortfall must exceed
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,9 @@ def _parse(raw: dict[str, Any]) -> Policy:
                 gambling_share_rise_ratio=_ratio(sig["gambling_share_rise_ratio"]),
                 lookback_days=int(sig["lookback_days"]),
                 baseline_days=int(sig["baseline_days"]),
+                spending_window_days=int(sig.get("spending_window_days", 28)),
+                spending_min_history_days=int(sig.get("spending_min_history_days", 7)),
+                at_risk_margin_sd=float(sig.get("at_risk_margin_sd", 1.0)),
             ),
             advisor_queue=care["advisor"]["queue"],
             advisor_min_signals=int(care["advisor"]["min_signals"]),

@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from services.advice import income
 from services.mortgage import wording as w
-from services.mortgage.activity import Activity, SalaryStream
+from services.mortgage.activity import Activity, DayStats, SalaryStream
 from services.mortgage.policy import SignalThresholds
 
 # Signal codes, strongest first. A strong signal on its own justifies an offer; weak ones need company.
@@ -43,6 +43,11 @@ class Signal:
     text: str             # plain words, e.g. "Your salary from ACME usually arrives on the 25th ..."
     weight: float
     since: date           # when the signal first became true (e.g. the day after the grace period)
+    weak: bool = False    # a strong code judged on evidence that needs company (irregular income's fall)
+
+    @property
+    def strong(self) -> bool:
+        return self.code in STRONG and not self.weak
 
 
 @dataclass(frozen=True)
@@ -176,10 +181,12 @@ def _income_falling(models: list[tuple[SalaryStream, income.SourceModel]], today
         else:
             fall = income.irregular_fall(list(zip(stream.dates, stream.amounts, strict=True)), today, ratio)
             if fall is not None:
+                # Weak: a 28-day sum of a few random payouts varies by a third either way, so a fall the size
+                # of a real hardship is barely outside its noise (it needs another signal to make an offer).
                 return Signal(INCOME_FALLING,
                               f"Your income from {stream.payer} was {w.money(fall[0], cur)} in the last "
                               f"{income.ROLLING_DAYS} days, well below your usual {w.money(fall[1], cur)}.",
-                              WEIGHTS[INCOME_FALLING], today)
+                              WEIGHTS[RISING_OVERDRAFT], today, weak=True)
     return None
 
 
@@ -205,26 +212,81 @@ def _expected_income_before(activity: Activity, today: date, due: date, th: Sign
             total += model.usual_minor * len(model.expected_between(since, due))
         elif today <= model.last_paid + timedelta(days=IRREGULAR_SILENCE_DAYS):
             total += model.monthly_minor * max((due - today).days, 0) // 30
-    if not models and ctx.payday and ctx.monthly_income_minor:
-        day = last_occurrence(ctx.payday, due)
-        if today - timedelta(days=th.salary_grace_days) <= day <= due:
-            total += ctx.monthly_income_minor
+    if not models and ctx.monthly_income_minor:
+        # No source learned yet: when the pay comes is unknown (the profile's payday is only a hint, and wrong
+        # for anyone not paid monthly), so the profile's monthly income counts pro rata: its expected value.
+        total += ctx.monthly_income_minor * max((due - today).days, 0) * 12 // 365
+    return total
+
+
+def daily_outgoings(activity: Activity, today: date, th: SignalThresholds) -> int | None:
+    """The customer's usual day-to-day outgoings other than the mortgage and the direct debits (card spending,
+    cash, transfers), over the last `spending_window_days` complete days; None with less than
+    `spending_min_history_days` of history."""
+    if activity.first_seen is None:
+        return None
+    days = min(th.spending_window_days, (today - activity.first_seen).days)
+    if days < th.spending_min_history_days:
+        return None
+    start = today - timedelta(days=days)
+    total = sum(s.spend_minor - s.mortgage_minor - s.scheduled_minor
+                for d, s in activity.days.items() if start <= d < today)
+    return total // days
+
+
+def daily_outgoings_sd(activity: Activity, today: date, th: SignalThresholds) -> float:
+    """The standard deviation of those day-to-day outgoings a day over the same window (0 without history)."""
+    if activity.first_seen is None:
+        return 0.0
+    days = min(th.spending_window_days, (today - activity.first_seen).days)
+    if days < max(th.spending_min_history_days, 2):
+        return 0.0
+    start = today - timedelta(days=days)
+    values = [0] * days
+    for d, s in activity.days.items():
+        if start <= d < today:
+            values[(d - start).days] = s.spend_minor - s.mortgage_minor - s.scheduled_minor
+    average = sum(values) / days
+    return float((sum((v - average) ** 2 for v in values) / (days - 1)) ** 0.5)
+
+
+def scheduled_before(activity: Activity, today: date, due: date) -> int:
+    """Direct debits expected from today until the day before `due`: those collected on the same days of the
+    month a month earlier (bills keep their day of the month); today's only if none was collected yet."""
+    total, day = 0, today
+    while day < due:
+        booked_today = day == today and (activity.days.get(day) or DayStats()).scheduled_minor > 0
+        if not booked_today:
+            month_ago = add_months(day, -1, day.day)
+            if month_ago.day == day.day:     # not a day the previous month lacks (the 31st)
+                total += (activity.days.get(month_ago) or DayStats()).scheduled_minor
+        day += timedelta(days=1)
     return total
 
 
 def _payment_at_risk(activity: Activity, today: date, th: SignalThresholds, ctx: Context) -> Signal | None:
-    """The balance, the overdraft left and the salary still due won't cover the next mortgage payment."""
+    """The balance expected on the due date won't cover the mortgage payment: today's balance and the overdraft
+    left, plus the income each source is expected to pay before the date, minus the direct debits due before
+    it (a month ago on the same days) and the customer's usual day-to-day outgoings until then."""
     if ctx.next_due is None or not ctx.next_payment_minor or activity.balance_minor is None:
         return None
     available = activity.balance_minor + ctx.overdraft_limit_minor
     coming = _expected_income_before(activity, today, ctx.next_due, th, ctx)
-    if available + coming >= ctx.next_payment_minor:
+    daily = daily_outgoings(activity, today, th)
+    spending = margin = 0
+    if daily is not None:
+        days = max((ctx.next_due - today).days, 0)
+        spending = daily * days + scheduled_before(activity, today, ctx.next_due)
+        # only a shortfall beyond the uncertainty of the customer's own spending over those days counts
+        margin = int(th.at_risk_margin_sd * daily_outgoings_sd(activity, today, th) * days ** 0.5)
+    if available + coming - spending + margin >= ctx.next_payment_minor:
         return None
     cur = activity.currency
-    return Signal(PAYMENT_AT_RISK,
-                  f"Your balance of {w.money(activity.balance_minor, cur)} may not cover your mortgage payment of "
-                  f"{w.money(ctx.next_payment_minor, cur)} due on {ctx.next_due.strftime('%d %B')}.",
-                  WEIGHTS[PAYMENT_AT_RISK], today)
+    text = (f"Your balance of {w.money(activity.balance_minor, cur)} may not cover your mortgage payment of "
+            f"{w.money(ctx.next_payment_minor, cur)} due on {ctx.next_due.strftime('%d %B')}")
+    if spending:
+        text += f" after your bills and usual spending until then (about {w.money(spending, cur)})"
+    return Signal(PAYMENT_AT_RISK, text + ".", WEIGHTS[PAYMENT_AT_RISK], today)
 
 
 def _window(today: date, days: int, offset: int = 0) -> tuple[date, date]:

@@ -105,6 +105,7 @@ class BankCustomer:
     hardship: Hardship | None = None
     pay_rhythm: str = catalog.MONTHLY  # catalog.PAY_RHYTHMS; `salary_minor` is always the monthly amount
     first_pay_day: int = 0  # weekly, bi-weekly, four-weekly: the day offset of the first payday
+    monthly_outgoings_minor: int = 0  # expected outgoings a month (card, bills, cash, mortgage): sets the buffers
 
     @property
     def employer_id(self) -> str:
@@ -305,6 +306,7 @@ def _customer(
         mortgage=mortgage,
         savings=savings,
         hardship=_hardship(rng, n_days, salary) if standing is _Standing.HARDSHIP else None,
+        monthly_outgoings_minor=round(monthly_out),
     )
 
 
@@ -342,5 +344,24 @@ def _with_pay_rhythms(customers: list[BankCustomer], config: BankConfig, start: 
             first = (weekday - start.weekday()) % 7 + 7 * int(rng.integers(0, period // 7))
         elif rhythm == catalog.GIG:
             employer = catalog.GIG_PLATFORMS[int(rng.integers(0, len(catalog.GIG_PLATFORMS)))]
-        out.append(dataclasses.replace(c, pay_rhythm=rhythm, first_pay_day=first, employer=employer))
+        # The opening balance carries the customer to their first pay day (plus the buffer): the first pay of
+        # their own rhythm, not the profile's day of the month.
+        shift = _first_pay_offset(rhythm, first, start, c.payday) - _days_to_day_of_month(start, c.payday)
+        opening = c.opening_balance_minor + round(shift / DAYS_PER_MONTH * c.monthly_outgoings_minor)
+        out.append(dataclasses.replace(c, pay_rhythm=rhythm, first_pay_day=first, employer=employer,
+                                       opening_balance_minor=opening))
     return out
+
+
+def _first_pay_offset(rhythm: str, first_pay_day: int, start: dt.date, payday: int) -> int:
+    """Days from the start to the customer's first pay in their rhythm (before any weekend shift)."""
+    if rhythm == catalog.MONTHLY:
+        return _days_to_day_of_month(start, payday)
+    if rhythm in _GRID_DAYS:
+        return first_pay_day
+    if rhythm == catalog.GIG:
+        return round(1 / catalog.GIG_PAYOUT_DAY_PROBABILITY)
+    day = start
+    while not ((rhythm == catalog.SEMI_MONTHLY and day.day == 15) or (day + dt.timedelta(days=1)).day == 1):
+        day += dt.timedelta(days=1)
+    return (day - start).days

@@ -209,11 +209,19 @@ def _pay_dates(
         days = [d for d in range(n_days) if _month_end(start, d)]
     if config.weekend_shift or rhythm == catalog.LAST_WORKING_DAY:
         days = [_working_day_before(start, d) for d in days]
+        # a payday shifted to before the first simulated day is paid on the first working day instead
+        days = [d if d >= 0 else _working_day_after(start, 0) for d in days]
     return [(d, amount) for d in days if 0 <= d < n_days]
 
 
 def _month_end(start: dt.date, day: int) -> bool:
     return (dates.to_date(start, day) + dt.timedelta(days=1)).day == 1
+
+
+def _working_day_after(start: dt.date, day: int) -> int:
+    while dates.to_date(start, day).weekday() >= 5:
+        day += 1
+    return day
 
 
 def _working_day_before(start: dt.date, day: int) -> int:

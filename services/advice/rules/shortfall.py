@@ -55,16 +55,18 @@ def projected_shortfall(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
     forecast = ctx.forecast
     if forecast is None or forecast.first_negative_day is None:
         return []
-    lead_days = (forecast.first_negative_day - ctx.today).days
-    if lead_days > int(rule.params.get("max_lead_days", 7)):
+    # Already overdrawn: LOW_BALANCE speaks to that; this rule is about what is coming, e.g. going below zero
+    # again a few days after the pay that ends the current overdraft.
+    negative_day = forecast.first_negative_day if forecast.start_balance_minor >= 0 else forecast.next_crossing_day
+    if negative_day is None:
         return []
-    if lead_days == 0 and forecast.start_balance_minor < 0:
-        return []  # already overdrawn: LOW_BALANCE speaks to that, this rule is about what is coming
+    lead_days = (negative_day - ctx.today).days
+    if lead_days > int(rule.params.get("max_lead_days", 7)) or (lead_days == 0 and forecast.start_balance_minor < 0):
+        return []
     shortfall = forecast.shortfall_minor
     if not meets(rule, shortfall, percent_of(shortfall, forecast.outgoings_minor)):
         return []
     fix = choose_fix(ctx, forecast, rule.params)
-    negative_day = forecast.first_negative_day
     days_before_payday = (forecast.payday - negative_day).days
     bills = forecast.largest_bills_before(forecast.lowest_day)
     bills_text = ", ".join(f"{b.name} {ctx.money(-b.amount_minor)} on {day_text(b.day)}" for b in bills)

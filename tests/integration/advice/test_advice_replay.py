@@ -1,5 +1,6 @@
 """The same history replayed twice through Kafka and the advice service sends the same nudges: decisions do
-not depend on wall-clock time, on batch boundaries or on randomness."""
+not depend on wall-clock time, on batch boundaries, on randomness, or on when a customer's profile arrives
+relative to the customer's transactions (profiles and transactions are produced interleaved)."""
 
 from __future__ import annotations
 
@@ -29,14 +30,18 @@ def _replay(kafka_settings: Settings, data_dir: Path, bank) -> list[tuple[str, s
     profiles, transactions = list(events.profiles(bank)), list(events.transactions(bank))
     with ServiceThread(app, settings):
         producer = make_producer(settings)
-        # Profiles first, and handled, before the transactions: a profile that arrives after a customer's first
-        # transactions can still change what is sent (a known gap: see the advice README).
-        for p in profiles:
-            producer.send(settings.topic(CUSTOMERS), key=p.customer_id.encode(), value=p.SerializeToString())
-        producer.flush()
-        _wait_handled(app, settings, len(profiles), timeout=120)
+        # Profiles and transactions together, as core banking produces them: each customer's profile right after
+        # that customer's first transaction, so the profile (another topic, consumed at its own pace) arrives
+        # after some of the customer's transactions. They are held until it comes (advice README).
+        pending = {p.customer_id: p for p in profiles}
         for t in transactions:
             producer.send(settings.topic(TRANSACTIONS), key=t.customer_id.encode(), value=t.SerializeToString())
+            profile = pending.pop(t.customer_id, None)
+            if profile is not None:
+                producer.send(settings.topic(CUSTOMERS), key=profile.customer_id.encode(),
+                              value=profile.SerializeToString())
+        for p in pending.values():
+            producer.send(settings.topic(CUSTOMERS), key=p.customer_id.encode(), value=p.SerializeToString())
         producer.flush()
         producer.close()
         _wait_handled(app, settings, len(profiles) + len(transactions), timeout=240)

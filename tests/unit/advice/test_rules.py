@@ -169,3 +169,17 @@ def test_a_fixed_price_that_steps_up_and_stays_makes_one_nudge() -> None:
     nudges = account.nudges(PRICE_INCREASE)
     assert len(nudges) == 1 and nudges[0].data["bill_kind"] == "FIXED"
     assert "That's £24.00 more a year" in nudges[0].body
+
+
+def test_an_overdrawn_customer_is_warned_of_going_below_zero_again_after_payday() -> None:
+    """Overdrawn until the pay on the 25th, which the rent on the 27th takes straight back below zero: the
+    forecast runs past that close payday (pay credited) and warns of the overdraft that starts again."""
+    account = Account(balance=-30_000)
+    balances = live(account, date(2026, 1, 1), 120, salary=200_000, payday=25,
+                    bills=[(27, 185_000, "landlord")], spend=500)
+    warned = [c for e in account.evaluations for c in e.candidates if c.type == SHORTFALL
+              and e.forecast is not None and e.forecast.start_balance_minor < 0]
+    assert warned, "a warning given while still overdrawn"
+    negative_day = date.fromisoformat(warned[-1].data["negative_day"])
+    assert negative_day.day == 27 and date.fromisoformat(warned[-1].data["payday"]) < negative_day
+    assert balances[negative_day] < 0 <= balances[negative_day - timedelta(days=2)]   # it really does

@@ -205,3 +205,87 @@ def test_an_unreadable_stored_state_starts_afresh_instead_of_failing_every_trans
     price_rise(harness)
     with harness.store.transaction() as tx:
         assert AdviceRepository(tx).load_state("c-1").series["D:cp_streamflix"].matched_total == 4
+
+
+# ---- a transaction that arrives before its customer's profile --------------------------------------------------
+
+def _profile() -> events_pb2.CustomerProfile:
+    profile = events_pb2.CustomerProfile(customer_id="c-1", payday=25, segment="mass",
+                                         monthly_income=common_pb2.Money(amount_minor=200_000, currency="GBP"))
+    profile.products.add(id="acc-1", type=events_pb2.CURRENT_ACCOUNT)
+    profile.products.add(id="sav-1", type=events_pb2.SAVINGS,
+                         balance=common_pb2.Money(amount_minor=900_000, currency="GBP"))
+    return profile
+
+
+def _history() -> list[events_pb2.Transaction]:
+    """100 days: the savings account's row comes first (a customer's first row is not always the current
+    account's), then pay on the 25th and spending that outruns it, so shortfall nudges follow."""
+    saving = transaction("sv0", datetime(2026, 1, 1, 1, tzinfo=UTC), 30_000, 870_000, channel=events_pb2.TRANSFER_OUT,
+                         counterparty="cp_own", description="To current account")
+    saving.account_id = "sav-1"
+    rows, balance = [saving], 40_000
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    for n in range(100):
+        when = start + timedelta(days=n)
+        if when.day == 25:
+            balance += 200_000
+            salary = transaction(f"s{n}", when - timedelta(hours=6), 200_000, balance, channel=events_pb2.SALARY,
+                                 counterparty="cp_employer", description="Salary")
+            salary.direction = events_pb2.CREDIT
+            rows.append(salary)
+        balance -= 8_000
+        rows.append(transaction(f"t{n}", when, 8_000, balance, channel=events_pb2.CARD_PRESENT, counterparty="",
+                                description="Shop"))
+    return rows
+
+
+def _replay(h: Harness, profile_after: int | None, batch: int = 7) -> tuple[list[tuple[str, bytes]], dict[str, Any]]:
+    """Feed the history in batches with the profile after `profile_after` transactions (None: never); return
+    every output (topic, value) in order and the stored state."""
+    messages: list[Any] = list(_history())
+    if profile_after is not None:
+        messages.insert(profile_after, _profile())
+    sent: list[tuple[str, bytes]] = []
+    for i in range(0, len(messages), batch):
+        for outs in h.feed(*messages[i:i + batch]).values():
+            sent += [(o.topic, o.value) for o in outs]
+    with h.store.transaction() as tx:
+        state = AdviceRepository(tx).load_state("c-1").to_dict()
+    return sent, state
+
+
+@pytest.mark.parametrize("profile_after", [1, 4, 9, 12])
+def test_transactions_before_the_profile_decide_as_if_the_profile_came_first(
+        open_store: Callable[[str], Store], profile_after: int) -> None:
+    first, first_state = _replay(Harness(open_store("first")), profile_after=0)
+    late, late_state = _replay(Harness(open_store("late")), profile_after=profile_after)
+    assert any(topic == "t.notifications" for topic, _ in first)   # the history does make the service speak
+    assert late == first
+    assert late_state == first_state
+    assert first_state["current_account_id"] == "acc-1" and first_state["held"] == []
+
+
+def test_held_transactions_are_kept_in_the_stored_state_until_the_profile_arrives(harness: Harness) -> None:
+    rows = _history()[:6]
+    assert harness.feed(*rows[:3]) == {} and harness.feed(*rows[3:]) == {}
+    with harness.store.transaction() as tx:
+        state = AdviceRepository(tx).load_state("c-1")
+    assert [t.id for t in state.held] == [r.id for r in rows]
+    assert state.balance_minor is None and state.current_account_id == ""   # nothing folded yet
+    harness.feed(_profile())
+    with harness.store.transaction() as tx:
+        state = AdviceRepository(tx).load_state("c-1")
+    assert state.held == [] and state.current_account_id == "acc-1"
+    assert state.savings_minor() == 870_000   # the savings row updated savings, not the current balance
+    assert state.balance_minor == rows[-1].balance_after.amount_minor
+
+
+def test_without_a_profile_the_wait_ends_after_its_days_and_decides_the_same_every_time(
+        open_store: Callable[[str], Store]) -> None:
+    once, once_state = _replay(Harness(open_store("once")), profile_after=None, batch=5)
+    again, again_state = _replay(Harness(open_store("again")), profile_after=None, batch=11)
+    assert once == again and once_state == again_state
+    assert once_state["held"] == [] and once_state["profile_wait_over"] is True
+    # the current account is the one the salary is paid into, not the savings account seen first
+    assert once_state["current_account_id"] == "acc-1"

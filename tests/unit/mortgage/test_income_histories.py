@@ -69,6 +69,12 @@ HEALTHY = [
     ("two jobs: monthly and weekly", {"Northwind": monthly(28, 1_800_00),
                                       "Kestrel": every(date(2025, 1, 4), 7, 150_00)}),
     ("salary plus gig income", {"Northwind": every(date(2025, 1, 10), 14, 900_00), "RideNow": gig(2)}),
+    # paid a day or two late now and then (within the rhythm's tolerance and the grace): not missing
+    ("bi-weekly, sometimes 1-2 days late", {"Northwind": [(d + timedelta(days=2 if i % 3 == 1 else i % 5 == 2), a)
+                                                         for i, (d, a) in enumerate(every(date(2025, 1, 10), 14,
+                                                                                          1_150_00))]}),
+    ("weekly, sometimes a day late", {"Northwind": [(d + timedelta(days=i % 4 == 3), a)
+                                                   for i, (d, a) in enumerate(every(date(2025, 1, 3), 7, 600_00))]}),
 ]
 
 
@@ -79,7 +85,8 @@ def test_income_paid_on_its_own_rhythm_raises_no_income_signal(name: str, source
 
 def test_a_bi_weekly_salary_on_time_never_gets_salary_missing_whatever_the_profile_payday() -> None:
     for payday in (1, 15, 25, 28):
-        assert sig.SALARY_MISSING not in scan({"Northwind": every(date(2025, 1, 10), 14, 1_150_00)}, payday=payday)
+        for first in (date(2025, 1, 2), date(2025, 1, 3), date(2025, 1, 10)):   # a Thursday or a Friday grid
+            assert sig.SALARY_MISSING not in scan({"Northwind": every(first, 14, 1_150_00)}, payday=payday)
 
 
 TROUBLED = [
@@ -98,10 +105,28 @@ TROUBLED = [
      sig.INCOME_FALLING, date(2025, 3, 14), date(2025, 3, 14)),
     ("monthly pay cut", {"Northwind": [(d, a if d < date(2025, 4, 1) else 1_500_00) for d, a in monthly(25, 2_500_00)]},
      sig.INCOME_FALLING, date(2025, 4, 25), date(2025, 4, 25)),
-    ("gig income dried up", {"RideNow": gig(1, date(2025, 4, 1), 0.3)},
+    ("gig income dried up to a tenth", {"RideNow": gig(1, date(2025, 4, 1), 0.1)},
      sig.INCOME_FALLING, date(2025, 4, 10), date(2025, 4, 30)),
     ("gig income stopped", {"RideNow": [p for p in gig(1) if p[0] < date(2025, 4, 1)]},
      sig.SALARY_MISSING, date(2025, 4, 10), date(2025, 4, 30)),
+    # last paid Mon 31 Mar; due Tue 15 Apr (read as the 14th: February's and March's 15th fell on a Saturday
+    # and were paid on the Friday 14th), late after the 3-day grace
+    ("semi-monthly job lost", {"Northwind": [p for p in semi_monthly(1_250_00) if p[0] <= date(2025, 3, 31)]},
+     sig.SALARY_MISSING, date(2025, 4, 16), date(2025, 4, 19)),
+    # 17 Jan, 14 Feb, 14 Mar: three payments can't tell four-weekly (next 11 Apr) from monthly on the 14th
+    ("four-weekly job lost", {"Northwind": every(date(2025, 1, 17), 28, 2_300_00, until=date(2025, 3, 14))},
+     sig.SALARY_MISSING, date(2025, 4, 12), date(2025, 4, 18)),
+    ("last working day, stopped", {"Northwind": [(inc.last_working_day(2025, m), 2_500_00) for m in range(1, 4)]},
+     sig.SALARY_MISSING, date(2025, 5, 1), date(2025, 5, 5)),
+    ("bi-weekly hours cut", {"Northwind": [(d, a if d < date(2025, 3, 1) else 700_00)
+                                           for d, a in every(date(2025, 1, 10), 14, 1_150_00)]},
+     sig.INCOME_FALLING, date(2025, 3, 21), date(2025, 3, 21)),
+    ("semi-monthly pay cut", {"Northwind": [(d, a if d < date(2025, 3, 1) else 800_00)
+                                            for d, a in semi_monthly(1_250_00)]},
+     sig.INCOME_FALLING, date(2025, 3, 31), date(2025, 3, 31)),
+    ("two jobs, the bi-weekly one lost", {"Northwind": every(date(2025, 1, 10), 14, 900_00, until=date(2025, 3, 21)),
+                                          "Kestrel": every(date(2025, 1, 6), 7, 300_00)},
+     sig.SALARY_MISSING, date(2025, 4, 5), date(2025, 4, 8)),
 ]
 
 

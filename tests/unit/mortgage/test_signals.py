@@ -222,3 +222,48 @@ def test_activity_round_trips_through_json() -> None:
 def test_old_days_are_dropped() -> None:
     a = history(*_spending(date(2025, 1, 1), 200, 10_00))
     assert len(a.days) <= act.KEEP_DAYS + 1
+
+
+# ---- PAYMENT_AT_RISK: the balance projected to the due date ---------------------------------------------------
+
+def _living(balance: int, per_day: int, bill_day: int = 0, bill: int = 0) -> act.Activity:
+    """28 days of steady card spending from 1 March (and a direct debit on `bill_day` of March), ending with
+    `balance` on 28 March."""
+    rows = [txn(date(2025, 3, 1) + timedelta(days=i), per_day, merchant_name="Shop", mcc="5411",
+                balance_after_minor=balance) for i in range(28)]
+    if bill:
+        rows.append(txn(date(2025, 3, bill_day), bill, "DIRECT_DEBIT", merchant_name="Energy",
+                        balance_after_minor=balance))
+    return history(*rows)
+
+
+def _at_risk(a: act.Activity, due: date, payment: int, today: date = date(2025, 3, 29)) -> bool:
+    ctx = sig.Context(next_due=due, next_payment_minor=payment)
+    return any(s.code == sig.PAYMENT_AT_RISK for s in sig.detect(a, today, TH, ctx))
+
+
+def test_the_spending_until_the_due_date_is_taken_off_the_balance() -> None:
+    # 1,000.00 today, 50.00 a day for 10 days: 500.00 left for an 800.00 payment
+    assert _at_risk(_living(1_000_00, 50_00), date(2025, 4, 8), 800_00)
+    # the same with 1,400.00: 900.00 left
+    assert not _at_risk(_living(1_400_00, 50_00), date(2025, 4, 8), 800_00)
+    # and the balance alone (the old check) would have said the 1,000.00 covers it
+    assert not _at_risk(_living(1_000_00, 50_00), date(2025, 3, 30), 800_00)
+
+
+def test_a_direct_debit_due_before_the_payment_counts_on_its_day_of_the_month() -> None:
+    # 1,400.00 covers 10 days of spending and the payment, not also March's 300.00 energy bill on the 3rd of April
+    a = _living(1_400_00, 50_00, bill_day=3, bill=300_00)
+    assert _at_risk(a, date(2025, 4, 8), 800_00)
+    assert not _at_risk(a, date(2025, 4, 3), 600_00)   # collected the day after the due date: not counted
+
+
+def test_income_expected_before_the_due_date_covers_the_spending() -> None:
+    spending = [txn(date(2025, 3, 28) + timedelta(days=i), 50_00, merchant_name="Shop", mcc="5411",
+                    balance_after_minor=300_00) for i in range(28)]
+    paid = [salary(d, 2_000_00) for d in (date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 31))]
+    with_pay, without = history(*spending, *paid), history(*spending)
+    with_pay.balance_minor = without.balance_minor = 300_00
+    # 25 April: 300.00, 7 days of 50.00 before 2 May, and the last-working-day salary due on 30 April
+    assert not _at_risk(with_pay, date(2025, 5, 2), 800_00, today=date(2025, 4, 25))
+    assert _at_risk(without, date(2025, 5, 2), 800_00, today=date(2025, 4, 25))

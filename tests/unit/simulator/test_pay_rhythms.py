@@ -72,3 +72,22 @@ def test_the_default_bank_pays_everyone_monthly() -> None:
     assert {c.pay_rhythm for c in default.customers} == {catalog.MONTHLY}
     with pytest.raises(ValueError, match="market"):
         BankConfig.for_market("FR")
+
+
+def test_the_opening_balance_carries_each_customer_to_their_own_first_pay(bank: Bank) -> None:
+    """The buffer is set for the first pay of the customer's rhythm, not the profile's day of the month: a
+    customer paid on the last working day is not set up to miss the month's first bills for want of a salary
+    that was never due."""
+    from services.simulator.customers import DAYS_PER_MONTH
+
+    start = CONFIG.start_date
+    first_pay = {c: min(days) for c, days in _pay_days(bank).items()}
+    checked = 0
+    for c in bank.customers:
+        if c.hardship is not None or c.customer_id not in first_pay or c.pay_rhythm == catalog.GIG:
+            continue
+        days = (first_pay[c.customer_id] - start).days   # a weekend shift only pays earlier
+        needed = days / DAYS_PER_MONTH * c.monthly_outgoings_minor
+        assert c.opening_balance_minor >= needed - 0.1 * c.salary_minor, (c.customer_id, c.pay_rhythm)
+        checked += 1
+    assert checked > 100
