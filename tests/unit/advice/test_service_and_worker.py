@@ -212,8 +212,8 @@ def test_an_unreadable_stored_state_starts_afresh_instead_of_failing_every_trans
 def _profile() -> events_pb2.CustomerProfile:
     profile = events_pb2.CustomerProfile(customer_id="c-1", payday=25, segment="mass",
                                          monthly_income=common_pb2.Money(amount_minor=200_000, currency="GBP"))
-    profile.products.add(id="acc-1", type=events_pb2.CURRENT_ACCOUNT)
-    profile.products.add(id="sav-1", type=events_pb2.SAVINGS,
+    profile.products.add(id="acc-1", type=events_pb2.PRODUCT_TYPE_CURRENT_ACCOUNT)
+    profile.products.add(id="sav-1", type=events_pb2.PRODUCT_TYPE_SAVINGS,
                          balance=common_pb2.Money(amount_minor=900_000, currency="GBP"))
     return profile
 
@@ -221,8 +221,9 @@ def _profile() -> events_pb2.CustomerProfile:
 def _history() -> list[events_pb2.Transaction]:
     """100 days: the savings account's row comes first (a customer's first row is not always the current
     account's), then pay on the 25th and spending that outruns it, so shortfall nudges follow."""
-    saving = transaction("sv0", datetime(2026, 1, 1, 1, tzinfo=UTC), 30_000, 870_000, channel=events_pb2.TRANSFER_OUT,
-                         counterparty="cp_own", description="To current account")
+    saving = transaction("sv0", datetime(2026, 1, 1, 1, tzinfo=UTC), 30_000, 870_000,
+                         channel=events_pb2.CHANNEL_TRANSFER_OUT, counterparty="cp_own",
+                         description="To current account")
     saving.account_id = "sav-1"
     rows, balance = [saving], 40_000
     start = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -230,12 +231,12 @@ def _history() -> list[events_pb2.Transaction]:
         when = start + timedelta(days=n)
         if when.day == 25:
             balance += 200_000
-            salary = transaction(f"s{n}", when - timedelta(hours=6), 200_000, balance, channel=events_pb2.SALARY,
-                                 counterparty="cp_employer", description="Salary")
-            salary.direction = events_pb2.CREDIT
+            salary = transaction(f"s{n}", when - timedelta(hours=6), 200_000, balance,
+                                 channel=events_pb2.CHANNEL_SALARY, counterparty="cp_employer", description="Salary")
+            salary.direction = events_pb2.DIRECTION_CREDIT
             rows.append(salary)
         balance -= 8_000
-        rows.append(transaction(f"t{n}", when, 8_000, balance, channel=events_pb2.CARD_PRESENT, counterparty="",
+        rows.append(transaction(f"t{n}", when, 8_000, balance, channel=events_pb2.CHANNEL_CARD_PRESENT, counterparty="",
                                 description="Shop"))
     return rows
 
