@@ -112,7 +112,8 @@ def test_salary_stopping_brings_one_care_offer_before_the_payment_and_a_late_sal
 def test_an_arrears_case_also_raises_an_advisor_task(settings, produce) -> None:
     with ServiceThread(build(settings), settings) as svc:
         produce(CUSTOMERS, "ARR", profile("ARR", in_arrears=True).SerializeToString())
-        stopped = history("ARR", may_salary=None)
+        assert wait_for(lambda: handled(svc) >= 1, timeout=60)  # the profile first, as in the test above: mortgage
+        stopped = history("ARR", may_salary=None)               # does not yet hold transactions for a late profile
         for t in stopped:
             produce(TRANSACTIONS, "ARR", t.SerializeToString())
         assert wait_for(lambda: handled(svc) >= 1 + len(stopped), timeout=90)
