@@ -316,6 +316,8 @@ class GrpcServer:
     health: health.aio.HealthServicer
     port: int
     service_names: tuple[str, ...]
+    health_server: grpc.aio.Server | None = None  # plaintext, health only (HEALTH_PORT)
+    health_port: int = 0
 
     async def set_serving(self, name: str, serving: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -324,6 +326,8 @@ class GrpcServer:
     async def shutdown(self, grace_seconds: float) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_seconds)
+        if self.health_server is not None:
+            await self.health_server.stop(0)
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -362,7 +366,13 @@ async def start_grpc_server(services: Sequence[GrpcService], *, app: str, settin
     address = f"{settings.grpc_host}:{settings.grpc_port}"
     bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     await server.start()
-    running = GrpcServer(server, health_servicer, bound, names)
+    health_server, health_port = None, 0
+    if settings.health_port:  # the same health servicer: its status is the service's, on a port probes can reach
+        health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        health_port = health_server.add_insecure_port(f"{settings.grpc_host}:{settings.health_port}")
+        await health_server.start()
+    running = GrpcServer(server, health_servicer, bound, names, health_server, health_port)
     for name in ("", *names):
         await running.set_serving(name, True)
     return running

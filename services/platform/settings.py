@@ -36,6 +36,9 @@ class Settings:
     # gRPC and metrics
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
+    # A plaintext port that serves only grpc.health.v1 (no customer data), for probes that cannot speak TLS
+    # (Kubernetes' built-in gRPC probes, compose health checks). 0 = none; on the gRPC host.
+    health_port: int = 0
     metrics_host: str = "127.0.0.1"  # /metrics is on loopback unless a deployment opens it (METRICS_HOST)
     metrics_port: int = 0
     grpc_reflection: bool = True
@@ -111,6 +114,7 @@ class Settings:
             database_schema_prefix=_env("DATABASE_SCHEMA_PREFIX", d.database_schema_prefix),
             grpc_host=_env("GRPC_HOST", d.grpc_host),
             grpc_port=int(_env("GRPC_PORT", str(d.grpc_port))),
+            health_port=int(_env("HEALTH_PORT", str(d.health_port))),
             metrics_host=_env("METRICS_HOST", d.metrics_host),
             metrics_port=int(_env("METRICS_PORT", str(d.metrics_port))),
             grpc_reflection=_flag("GRPC_REFLECTION", d.grpc_reflection),

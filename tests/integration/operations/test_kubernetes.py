@@ -45,8 +45,15 @@ def test_every_service_is_a_replicated_deployment_with_grpc_probes(manifests):
         assert d["spec"]["replicas"] >= (3 if overlay == "production" else 2), name
         assert d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
         (container,) = d["spec"]["template"]["spec"]["containers"]
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"]["port"] == 50051, (name, probe)
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # the plaintext health-only port
+            assert container[probe]["grpc"]["port"] == 8086, (name, probe)
+        assert {"name": "health", "containerPort": 8086} in container["ports"], name
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["tls"]["readOnly"] is True, name  # gRPC is TLS: the certificate Secret is mounted
+        volumes = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["tls"]["secret"]["secretName"] == "proactive-care-tls", name
+    config = _of(docs, "ConfigMap")["proactive-care"]["data"]
+    assert config["HEALTH_PORT"] == "8086" and config["TLS_CERT_FILE"].startswith("/etc/proactive-care/tls/")
 
 
 def test_every_workload_has_resources_and_runs_locked_down(manifests):

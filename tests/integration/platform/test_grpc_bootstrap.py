@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 
+from services.devtools.kafka_launcher import free_port
 from services.gen.proactivecare.v1 import notify_pb2, notify_pb2_grpc
 from services.platform import auth
 from services.platform.app import ServiceApp, ServiceThread
@@ -178,3 +179,21 @@ def test_invalid_input_carries_a_bad_request_naming_the_field(settings, token):
     assert detail.Unpack(bad)
     assert [(v.field, v.description, v.reason) for v in bad.field_violations] == [
         ("customer_id", "is required", "INVALID")]
+
+
+def test_the_health_port_answers_probes_in_plaintext_and_serves_nothing_else(settings):
+    """Kubernetes' gRPC probes cannot speak TLS: HEALTH_PORT serves grpc.health.v1 alone, in plaintext."""
+    probe_port = free_port()
+    with ServiceThread(_app(settings), settings.with_overrides(health_port=probe_port)) as svc:
+        with grpc.insecure_channel(f"127.0.0.1:{probe_port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == \
+                health_pb2.HealthCheckResponse.SERVING
+            assert health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=5).status == \
+                health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.RpcError) as other:
+                notify_pb2_grpc.NotificationServiceStub(channel).GetPreferences(
+                    notify_pb2.GetPreferencesRequest(customer_id="A"), timeout=5)
+            assert other.value.code() == grpc.StatusCode.UNIMPLEMENTED  # no business RPC on the plaintext port
+        with grpc.insecure_channel(svc.target) as plaintext, pytest.raises(grpc.RpcError):
+            health_pb2_grpc.HealthStub(plaintext).Check(health_pb2.HealthCheckRequest(), timeout=3)  # TLS only
