@@ -12,6 +12,13 @@ opens a fresh store of the test's backend: a file in the test's directory, or a 
 from __future__ import annotations
 
 import os
+
+# gRPC's fork handlers are off in the test process (before anything imports grpc): the replica test restarts
+# PostgreSQL (pg_ctl, forked with a user switch) while Subscribe streams are open, and with them on, gRPC C-core
+# aborted the whole run ("ev_epoll1_linux.cc: Check failed: next_worker->state == KICKED"). Nothing here forks a
+# process that then uses gRPC; service processes are started with exec.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import shutil
 import tempfile
 import uuid

@@ -22,7 +22,7 @@ from services.platform import auth
 from services.platform.paging import cut_page, read_page
 from services.platform.pan import redact_text
 from services.platform.settings import Settings
-from services.platform.storage import Store, Tx, as_utc, instant
+from services.platform.storage import Migration, Store, Tx, as_utc, create_tables, instant
 from services.platform.topics import AUDIT
 from services.platform.validation import require
 
@@ -57,6 +57,15 @@ _APPEND_ONLY = {
 }
 
 
+def _create_audit_log(tx: Tx) -> None:
+    create_tables(_METADATA)(tx)
+    for statement in _APPEND_ONLY.get(tx.dialect, ()):
+        tx.execute(statement)
+
+
+MIGRATIONS = [Migration("platform/0001_audit_log", _create_audit_log)]
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     actor: str
@@ -87,6 +96,22 @@ def _field(message: Message | None, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _customer_of(message: Message | None, depth: int = 3) -> str:
+    """The customer a message is about: its own `customer_id`, or that of the message it wraps (a
+    `GetAlertResponse`'s alert, a `ClaimNextResponse`'s task's task), a few levels down."""
+    if message is None:
+        return ""
+    found = _field(message, "customer_id")
+    if found or depth == 0:
+        return found
+    for field in message.DESCRIPTOR.fields:
+        if field.type == field.TYPE_MESSAGE and not field.is_repeated and message.HasField(field.name):
+            found = _customer_of(getattr(message, field.name), depth - 1)
+            if found:
+                return found
+    return ""
+
+
 def _resource_id(message: Message | None) -> str:
     if message is None:
         return ""
@@ -108,16 +133,11 @@ class AuditTrail:
         self.service = service
         self._producer_factory = producer_factory
         self._producer: KafkaProducer | None = None
-        with store.transaction() as tx:
-            _METADATA.create_all(tx.conn, checkfirst=True)
-            for statement in _APPEND_ONLY.get(store.dialect, ()):
-                tx.execute(statement)
+        store.migrate(MIGRATIONS)  # under the store's migration lock: replicas starting together do not race
 
     def entry(self, principal: auth.Principal, action: str, request: Message | None, response: Message | None,
               metadata: dict[str, str], outcome: str) -> AuditEntry:
-        customer = _field(request, "customer_id") or _field(response, "customer_id")
-        if not customer and response is not None and "task" in response.DESCRIPTOR.fields_by_name:
-            customer = _field(response.task, "customer_id")  # type: ignore[attr-defined]
+        customer = _customer_of(request) or _customer_of(response)
         reason = redact_text(str(metadata.get(REASON_HEADER, ""))[:500])
         return AuditEntry(actor=principal.subject, role=str(principal.role), service=self.service, action=action,
                           customer_id=customer[:200], resource_id=_resource_id(request)[:200], reason=reason,
