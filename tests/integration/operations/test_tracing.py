@@ -50,9 +50,9 @@ def test_one_trace_spans_the_producer_fraud_notify_and_the_apps_stream(settings,
         for tx in usual_history(customer, now - 60):
             producer.send(settings.topic(TRANSACTIONS), key=customer.encode(), value=tx.SerializeToString())
         with tracing.tracer.start_as_current_span("core-banking send", kind=SpanKind.PRODUCER) as root:
-            # five times the usual at one of the customer's own shops (a stolen card, the book's scenario 3); a
-            # single big payment at a shop never used is an ordinary big purchase to the default model
-            suspicious = card_payment("TR1-big", customer, 16_000, f"T-{customer}-1", now)
+            # a payment over the policy's always-check amount (AMOUNT_OVER_LIMIT, 5,000.00): alerted by the rule
+            # whatever the model says, so the journey does not hang on how a freshly trained model scores one payment
+            suspicious = card_payment("TR1-big", customer, 520_000, f"T-{customer}-1", now)
             producer.send(settings.topic(TRANSACTIONS), key=customer.encode(), value=suspicious.SerializeToString(),
                           headers=list(tracing.headers_for(root)))
         producer.flush()
