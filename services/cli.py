@@ -12,12 +12,14 @@ import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services import registry
 from services.platform import auth, logs, tracing
 from services.platform.settings import Settings
+
+if TYPE_CHECKING:
+    from services.platform.app import Service, ServiceApp
 
 
 class _Parser(argparse.ArgumentParser):
@@ -176,7 +178,7 @@ def _migrate(args: argparse.Namespace) -> int:
     for name in names:
         store = Store.for_service(settings, name)
         try:
-            store.migrate(registry.module(name, "repository").MIGRATIONS)
+            store.migrate(registry.service(name).migrations)
         finally:
             store.close()
         print(json.dumps({"service": name, "migrated": True}), flush=True)
@@ -188,7 +190,7 @@ def _serve(args: argparse.Namespace) -> int:
     from services.platform.app import RunningService, run_service
 
     try:
-        app_module = registry.module(args.service, "app")
+        service = registry.service(args.service)
     except registry.UnknownServiceError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -198,7 +200,7 @@ def _serve(args: argparse.Namespace) -> int:
     except security.StartupRefused as exc:
         print(exc, file=sys.stderr)
         return 2
-    app = _build_patiently(app_module, settings)
+    app = _build_patiently(service, settings)
 
     def announce(running: RunningService) -> None:
         print(json.dumps({"service": args.service, "grpc_port": running.grpc_port,
@@ -208,15 +210,15 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_patiently(app_module: ModuleType, settings: Settings, patience_seconds: float = 120.0) -> Any:
-    """`build(settings)`, tried again while it fails transiently (e.g. the database restarting as the process
+def _build_patiently(service: Service, settings: Settings, patience_seconds: float = 120.0) -> ServiceApp:
+    """`service.build(settings)`, tried again while it fails transiently (e.g. the database restarting as the process
     starts: a replacement started mid-outage comes up once the database is back, rather than exiting)."""
     from services.platform.errors import is_transient
 
     deadline, delay = time.monotonic() + patience_seconds, 0.5
     while True:
         try:
-            return app_module.build(settings)
+            return service.build(settings)
         except Exception as exc:
             if not is_transient(exc) or time.monotonic() > deadline:
                 raise

@@ -1,16 +1,23 @@
 """The services of proactive-care, in one place.
 
 `proactive-care serve|migrate|run`, the CLI's subcommands, the tests and the deploy checks list the services from
-here; nothing else names them. A service is a folder `services/<name>/` of the common shape (`app.py` with
-`build(settings)` and optionally `prepare(settings)`, `repository.py` with `MIGRATIONS`, `commands.py` with
-`register(subparsers)`); adding one is copying a folder and adding one line below (services/platform/README.md).
+here; nothing else names them. A service is a folder `services/<name>/` of the common shape (`app.py` declaring
+`SERVICE = Service(...)`, `repository.py` with `MIGRATIONS`, `commands.py` with `register(subparsers)`, and
+optionally `offline/prepare.py` with `prepare(settings)`, run by `make run` before the first start); adding one is
+copying a folder and adding one line below (services/platform/README.md).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services.platform.app import Service
+    from services.platform.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -41,3 +48,17 @@ def module(name: str, part: str) -> ModuleType:
     if name not in NAMES:
         raise UnknownServiceError(name)
     return importlib.import_module(f"services.{name}.{part}")
+
+
+def service(name: str) -> Service:
+    """The declaration of a registered service (its `app.SERVICE`)."""
+    return module(name, "app").SERVICE
+
+
+def prepare(name: str, settings: Settings) -> None:
+    """Run the service's first-start preparation (`offline/prepare.py`), if it has one."""
+    if name not in NAMES:
+        raise UnknownServiceError(name)
+    if importlib.util.find_spec(f"services.{name}.offline") and \
+            importlib.util.find_spec(f"services.{name}.offline.prepare"):
+        importlib.import_module(f"services.{name}.offline.prepare").prepare(settings)

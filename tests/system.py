@@ -15,6 +15,6 @@ from services.platform.settings import Settings
 def whole_system(settings: Settings, model_dir: Path) -> Iterator[dict[str, ServiceThread]]:
     """Every registered service (services/registry.py); fraud with the session's small model."""
     extra = {"fraud": {"model_dir": model_dir}}
-    apps = {name: registry.module(name, "app").build(settings, **extra.get(name, {})) for name in registry.NAMES}
+    apps = {name: registry.service(name).build(settings, **extra.get(name, {})) for name in registry.NAMES}
     with contextlib.ExitStack() as stack:
         yield {name: stack.enter_context(ServiceThread(app, settings)) for name, app in apps.items()}

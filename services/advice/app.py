@@ -1,30 +1,29 @@
-"""`build(settings)`: the advice service = AdviceService + the transactions/customers stream worker."""
+"""The advice service, declared: AdviceService + the transactions/customers stream worker."""
 
 from __future__ import annotations
-
-from prometheus_client import CollectorRegistry
 
 from services.advice.metrics import AdviceMetrics
 from services.advice.policy import load_policy_book
 from services.advice.repository import MIGRATIONS
-from services.advice.service import AdviceServicer, grpc_service
+from services.advice.service import AdviceServicer
 from services.advice.worker import AdviceHandler, sources
-from services.platform.app import ServiceApp
-from services.platform.runner import StreamRunner
-from services.platform.settings import Settings
-from services.platform.storage import Store
+from services.gen.proactivecare.v1 import advice_pb2_grpc
+from services.platform.app import Api, Context, Parts, Service
+from services.platform.auth import READERS, Role
 
 NAME = "advice"
+ACCESS = {
+    "ListNudges": READERS,
+    "RespondToNudge": frozenset({Role.CUSTOMER, Role.SERVICE}),
+}
 
 
-def build(settings: Settings) -> ServiceApp:
-    store = Store.for_service(settings, NAME)
-    store.migrate(MIGRATIONS)
-    registry = CollectorRegistry()
-    metrics = AdviceMetrics.create(registry)
+def assemble(ctx: Context) -> Parts:
     policies = load_policy_book()
-    handler = AdviceHandler(settings, policies, metrics)
-    runner = StreamRunner(settings, NAME, sources(settings), handler, store, registry)
-    return ServiceApp(name=NAME, store=store, registry=registry,
-                      grpc_services=[grpc_service(AdviceServicer(store, policies, metrics))], runners=[runner],
-                      on_stop=[store.close])
+    return Parts(servicer=AdviceServicer(ctx.store, policies, ctx.metrics),
+                 handler=AdviceHandler(ctx.settings, policies, ctx.metrics), sources=sources(ctx.settings))
+
+
+SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.AdviceService",
+                                        advice_pb2_grpc.add_AdviceServiceServicer_to_server, ACCESS),
+                  assemble, metrics=AdviceMetrics.create)

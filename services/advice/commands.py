@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from services.advice.evaluation import EvaluationConfig, run
+    from services.advice.offline.evaluation import EvaluationConfig, run
 
     result = run(EvaluationConfig(seed=args.seed, customers=args.customers, days=args.days, market=args.market),
                  via_kafka=args.kafka)

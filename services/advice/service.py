@@ -14,26 +14,21 @@ from services.advice.repository import AdviceRepository
 from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc
 from services.platform import auth, enums
 from services.platform.errors import NotFoundError
-from services.platform.grpc_server import GrpcService
 from services.platform.paging import cut_page, read_page
 from services.platform.storage import Store
-from services.platform.validation import require
-
-SERVICE_NAME = "proactivecare.v1.AdviceService"
+from services.platform.validation import require, require_id
 
 
 def validate_list(request: advice_pb2.ListNudgesRequest) -> tuple[int, int]:
     """(offset, page size) of a valid request."""
-    require(request.customer_id != "", "customer_id", "is required")
-    require(len(request.customer_id) <= 128, "customer_id", "is longer than 128 characters")
+    require_id(request.customer_id, "customer_id")
     offset, size = read_page(request.page)
     return offset, size
 
 
 def validate_response(request: advice_pb2.RespondToNudgeRequest) -> str:
     """The response's name, for a valid request."""
-    require(request.nudge_id != "", "nudge_id", "is required")
-    require(len(request.nudge_id) <= 128, "nudge_id", "is longer than 128 characters")
+    require_id(request.nudge_id, "nudge_id")
     require(request.response in advice_pb2.NudgeResponse.values(), "response", "is not a known response")
     require(request.response != advice_pb2.NUDGE_RESPONSE_UNSPECIFIED, "response",
             "must be HELPFUL, NOT_HELPFUL, ACTED or DISMISSED")
@@ -91,14 +86,3 @@ class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
         self.metrics.responses.labels(nudge.type, response).inc()
         nudge.response = enums.value_of(advice_pb2.NudgeResponse, response)
         return nudge
-
-
-def grpc_service(servicer: AdviceServicer) -> GrpcService:
-    readers = frozenset({auth.Role.CUSTOMER, auth.Role.ADVISOR, auth.Role.OPERATOR, auth.Role.SERVICE})
-    return GrpcService(
-        name=SERVICE_NAME,
-        servicer=servicer,
-        add_to_server=advice_pb2_grpc.add_AdviceServiceServicer_to_server,
-        access={"ListNudges": readers,
-                "RespondToNudge": frozenset({auth.Role.CUSTOMER, auth.Role.SERVICE})},
-    )

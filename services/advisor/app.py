@@ -1,4 +1,4 @@
-"""`build(settings)`: the advisor service = AdvisorQueueService + the advisor-tasks worker + an SLA sweeper."""
+"""The advisor service, declared: AdvisorQueueService + the advisor-tasks worker + an SLA sweeper."""
 
 from __future__ import annotations
 
@@ -7,21 +7,20 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry
-
 from services.advisor.metrics import AdvisorMetrics
 from services.advisor.policy import policy_at
 from services.advisor.repository import MIGRATIONS, TaskRepository
-from services.advisor.service import AdvisorQueueServicer, grpc_service
+from services.advisor.service import AdvisorQueueServicer
 from services.advisor.worker import AdvisorTaskHandler, task_source
-from services.platform.app import ServiceApp
+from services.gen.proactivecare.v1 import advisor_pb2_grpc
+from services.platform.app import Api, Context, Parts, Service
+from services.platform.auth import STAFF_ROLES
 from services.platform.clock import utc_now
-from services.platform.runner import StreamRunner
-from services.platform.settings import Settings
 from services.platform.storage import Store
 
 log = logging.getLogger(__name__)
 NAME = "advisor"
+ACCESS = {method: STAFF_ROLES for method in ("ClaimNext", "Complete", "Snooze", "Release", "ListQueue", "WatchQueue")}
 
 
 def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = utc_now) -> None:
@@ -40,13 +39,8 @@ def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], dateti
         metrics.oldest_open_age.labels(queue).set(max(0.0, (now - raised).total_seconds()))
 
 
-def build(settings: Settings) -> ServiceApp:
-    store = Store.for_service(settings, NAME)
-    store.migrate(MIGRATIONS)
-    registry = CollectorRegistry()
-    metrics = AdvisorMetrics.create(registry)
-    runner = StreamRunner(settings, NAME, [task_source(settings)], AdvisorTaskHandler(metrics), store,
-                          registry)
+def assemble(ctx: Context) -> Parts:
+    store, metrics = ctx.store, ctx.metrics
 
     async def sla_sweeper() -> None:
         while True:
@@ -56,6 +50,10 @@ def build(settings: Settings) -> ServiceApp:
                 log.exception("advisor SLA sweep failed")
             await asyncio.sleep(policy_at(utc_now()).sla_sweep_seconds)
 
-    return ServiceApp(name=NAME, store=store, registry=registry,
-                      grpc_services=[grpc_service(AdvisorQueueServicer(store, metrics))], runners=[runner],
-                      background=[sla_sweeper], on_stop=[store.close])
+    return Parts(servicer=AdvisorQueueServicer(store, metrics), handler=AdvisorTaskHandler(metrics),
+                 sources=[task_source(ctx.settings)], background=[sla_sweeper])
+
+
+SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.AdvisorQueueService",
+                                        advisor_pb2_grpc.add_AdvisorQueueServiceServicer_to_server, ACCESS),
+                  assemble, metrics=AdvisorMetrics.create)

@@ -23,13 +23,11 @@ from services.advisor.validation import (
 from services.gen.proactivecare.v1 import advisor_pb2, advisor_pb2_grpc
 from services.platform import auth
 from services.platform.clock import utc_now
-from services.platform.grpc_server import GrpcService
 from services.platform.paging import cut_page, read_page
 from services.platform.storage import Store
 
 T = TypeVar("T")
 
-SERVICE_NAME = "proactivecare.v1.AdvisorQueueService"
 _STATES = {"QUEUED": advisor_pb2.TASK_STATE_QUEUED, "CLAIMED": advisor_pb2.TASK_STATE_CLAIMED,
            "SNOOZED": advisor_pb2.TASK_STATE_SNOOZED,
            "DONE": advisor_pb2.TASK_STATE_DONE}
@@ -133,14 +131,3 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
                 seq = change_seq  # the next poll starts after the last change sent
             if not changes:
                 await asyncio.sleep(self.watch_poll_seconds)
-
-
-def grpc_service(servicer: AdvisorQueueServicer) -> GrpcService:
-    advisor_roles = frozenset({auth.Role.ADVISOR, auth.Role.OPERATOR})
-    return GrpcService(
-        name=SERVICE_NAME,
-        servicer=servicer,
-        add_to_server=advisor_pb2_grpc.add_AdvisorQueueServiceServicer_to_server,
-        access={method: advisor_roles for method in
-                ("ClaimNext", "Complete", "Snooze", "Release", "ListQueue", "WatchQueue")},
-    )

@@ -6,7 +6,7 @@ import re
 
 from services.advisor.policy import QueuePolicy
 from services.gen.proactivecare.v1 import advisor_pb2, events_pb2
-from services.platform.validation import require, validate_money
+from services.platform.validation import require, require_id, validate_money
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -25,7 +25,7 @@ def validate_task_id(task_id: str, field: str = "task_id") -> None:
 
 def validate_task(task: events_pb2.AdvisorTask, field: str = "task") -> None:
     validate_task_id(task.id, f"{field}.id")
-    require(task.customer_id != "", f"{field}.customer_id", "is required", "missing_customer_id")
+    require_id(task.customer_id, f"{field}.customer_id")
     validate_queue_name(task.queue, f"{field}.queue")
     require(task.kind != "", f"{field}.kind", "is required", "missing_kind")
     require(task.HasField("value"), f"{field}.value", "is required", "missing_value")

@@ -140,9 +140,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
     simulator: subprocess.Popen[bytes] | None = None
     try:
         for e in endpoints:  # first-start preparation, e.g. training a default model (Ctrl-C stops it cleanly)
-            prepare = getattr(importlib.import_module(f"services.{e.service}.app"), "prepare", None)
-            if prepare is not None:
-                prepare(settings)
+            registry.prepare(e.service, settings)
         for svc in services:
             svc.start()
         for svc in services:

@@ -8,10 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from services.fraud.evaluation import HANDBOOK_TRAIN_START
-from services.fraud.jobs import SPENDING_CHOICES
 from services.fraud.model import ModelArtifactError, model_dir_from_env
-from services.fraud.training import CANDIDATES
+from services.fraud.offline.evaluation import HANDBOOK_TRAIN_START
+from services.fraud.offline.jobs import SPENDING_CHOICES
+from services.fraud.offline.training import CANDIDATES
 from services.platform.errors import ValidationError
 
 
@@ -65,7 +65,7 @@ def _algorithms(args: argparse.Namespace) -> list[str]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from services.fraud.jobs import load_data, train_job
+    from services.fraud.offline.jobs import load_data, train_job
 
     try:
         data = load_data(args.csv, args.seed, args.currency, args.spending)
@@ -80,7 +80,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from services.fraud.jobs import evaluate_job, evaluate_model_job, load_data
+    from services.fraud.offline.jobs import evaluate_job, evaluate_model_job, load_data
 
     try:
         data = load_data(args.csv, args.seed, args.currency, args.spending)

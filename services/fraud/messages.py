@@ -15,7 +15,7 @@ from services.gen.proactivecare.v1 import common_pb2, events_pb2, fraud_pb2
 from services.platform import enums
 from services.platform.errors import ValidationError
 from services.platform.money import CURRENCY_EXPONENTS, format_money
-from services.platform.validation import require, validate_transaction
+from services.platform.validation import require, require_id, validate_transaction
 
 ACTION_GENUINE = common_pb2.Action(id="fraud.genuine", label="Yes, it was me")
 ACTION_FRAUD = common_pb2.Action(id="fraud.freeze", label="No, freeze my card")
@@ -132,8 +132,8 @@ def feedback_pb(alert: AlertRecord, answered_at: datetime) -> events_pb2.FraudFe
 
 
 def validate_feedback(fb: events_pb2.FraudFeedback) -> None:
-    require(fb.transaction_id != "", "transaction_id", "is required")
-    require(fb.customer_id != "", "customer_id", "is required")
+    require_id(fb.transaction_id, "transaction_id")
+    require_id(fb.customer_id, "customer_id")
     require(fb.terminal_id != "" or fb.merchant_id != "", "terminal_id", "a terminal or merchant id is required")
     require(fb.HasField("transaction_time"), "transaction_time", "is required")
 

@@ -28,23 +28,19 @@ from services.fraud.scoring import FraudScorer
 from services.gen.proactivecare.v1 import fraud_pb2, fraud_pb2_grpc
 from services.platform import auth
 from services.platform.errors import NotFoundError
-from services.platform.grpc_server import GrpcService
 from services.platform.paging import cut_page, read_page
 from services.platform.settings import Settings
 from services.platform.storage import Store
 from services.platform.topics import FRAUD_FEEDBACK
-from services.platform.validation import require
-
-SERVICE_NAME = "proactivecare.v1.FraudService"
+from services.platform.validation import require, require_id
 
 
 def validate_alert_id(alert_id: str) -> None:
-    require(alert_id != "", "alert_id", "is required")
-    require(len(alert_id) <= 160, "alert_id", "is longer than 160 characters")
+    require_id(alert_id, "alert_id", max_length=160)  # a transaction id and a prefix
 
 
 def page_of(request: fraud_pb2.ListAlertsRequest) -> tuple[int, int]:
-    require(request.customer_id != "", "customer_id", "is required")
+    require_id(request.customer_id, "customer_id")
     return read_page(request.page)
 
 
@@ -117,9 +113,8 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
                            context: grpc.aio.ServicerContext) -> fraud_pb2.UnfreezeCardResponse:
         """The customer whose card it is, or an operator, lifts a freeze. A card that is not frozen, or frozen for
         another customer, is answered the same way: NOT_FOUND."""
-        require(request.customer_id != "", "customer_id", "is required")
-        require(request.card_token != "", "card_token", "is required")
-        require(len(request.card_token) <= 128, "card_token", "is longer than 128 characters")
+        require_id(request.customer_id, "customer_id")
+        require_id(request.card_token, "card_token")
         auth.require_customer(request.customer_id)
         lifted = await self.store.writing(
             lambda tx: FraudRepository(tx).unfreeze_card(request.card_token, request.customer_id))
@@ -162,19 +157,3 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
         if self._producer is not None:
             self._producer.close(timeout=5)
             self._producer = None
-
-
-def grpc_service(servicer: FraudServicer) -> GrpcService:
-    readers = frozenset({auth.Role.CUSTOMER, auth.Role.ADVISOR, auth.Role.OPERATOR, auth.Role.SERVICE})
-    return GrpcService(
-        name=SERVICE_NAME,
-        servicer=servicer,
-        add_to_server=fraud_pb2_grpc.add_FraudServiceServicer_to_server,
-        access={
-            "ScoreTransaction": frozenset({auth.Role.SERVICE, auth.Role.OPERATOR}),
-            "ListAlerts": readers,
-            "GetAlert": readers,
-            "ResolveAlert": frozenset({auth.Role.CUSTOMER, auth.Role.SERVICE}),
-            "UnfreezeCard": frozenset({auth.Role.CUSTOMER, auth.Role.OPERATOR}),
-        },
-    )

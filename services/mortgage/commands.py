@@ -7,11 +7,8 @@ import argparse
 import datetime as dt
 import json
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 from google.protobuf import json_format
 
@@ -89,13 +86,13 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from services.mortgage import evaluation, replay
+    from services.mortgage.offline import evaluation, replay
 
     started = time.monotonic()
     bank = replay.build(args.customers, args.days, args.seed, args.start, args.market)
     truth = replay.truth_of(bank)
     if args.kafka:
-        offers, info = _through_kafka(bank)
+        offers, info = replay.through_kafka(bank)
     else:
         offers, info = replay.in_process(bank)
     figures = evaluation.score(offers, truth)
@@ -111,73 +108,3 @@ def _evaluate(args: argparse.Namespace) -> int:
                                                               "customers_with_missed_payment", "mortgage_holders")}
                                         for r, f in figures["by_pay_rhythm"].items()}}))
     return 0
-
-
-def _through_kafka(bank: Any) -> tuple[list, dict[str, Any]]:
-    """Produce the bank to a real broker, let the mortgage service consume it, read back what it emitted."""
-    from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
-    from services.gen.proactivecare.v1 import events_pb2
-    from services.mortgage import replay
-    from services.mortgage.app import build
-    from services.platform import topics
-    from services.platform.app import ServiceThread
-    from services.platform.kafka_io import read_to_end
-    from services.platform.settings import Settings
-    from services.simulator.produce import produce_bank
-
-    started = time.monotonic()
-    base = Settings.from_env()
-    run = uuid.uuid4().hex[:8]
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = None
-        if base.embedded_kafka and not port_open(base.kafka_port):
-            base = base.with_overrides(kafka_port=free_port(), kafka_controller_port=free_port())
-            broker = EmbeddedKafka(base, data_dir=Path(tmp) / "kafka")
-            broker.start()
-        settings = base.with_overrides(topic_prefix=f"mtgeval{run}.", consumer_group_prefix=f"mtgeval{run}",
-                                       data_dir=Path(tmp) / "data", grpc_port=0, metrics_port=0)
-        try:
-            ensure_topics(settings)
-            app = build(settings)
-            with ServiceThread(app, settings):
-                results = produce_bank(bank, settings)
-                consumed = (settings.topic(topics.TRANSACTIONS), settings.topic(topics.CUSTOMERS))
-                produced = sum(r.records for r in results if r.topic in consumed)  # not the fraud feedback
-                produced_at = time.monotonic()
-                _wait_consumed(app, produced)
-                consumed_at = time.monotonic()
-            offers = replay.offers_of(app.store)
-            notes = [events_pb2.Notification.FromString(r.value)
-                     for r in read_to_end(settings, topics.NOTIFICATIONS)]
-            tasks = [events_pb2.AdvisorTask.FromString(r.value) for r in read_to_end(settings, topics.ADVISOR_TASKS)]
-        finally:
-            if broker is not None:
-                broker.stop()
-    care = [n for n in notes if n.kind == events_pb2.NOTIFICATION_KIND_CARE_OFFER]
-    return offers, {
-        "path": "kafka", "records_produced": produced,
-        "produce_seconds": round(produced_at - started, 1),
-        "consume_tail_seconds": round(consumed_at - produced_at, 1),
-        "notifications": len(care), "distinct_notification_ids": len({n.id for n in care}),
-        "advisor_tasks": len(tasks),
-    }
-
-
-def _wait_consumed(app: Any, produced: int, timeout: float = 3_600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        consumed = app.registry.get_sample_value("proactivecare_stream_records_handled_total",
-                                                 {"service": "mortgage", "topic": _topic(app, "transactions")}) or 0
-        consumed += app.registry.get_sample_value("proactivecare_stream_records_handled_total",
-                                                  {"service": "mortgage", "topic": _topic(app, "customers")}) or 0
-        if consumed >= produced:
-            return
-        time.sleep(1.0)
-    raise TimeoutError(f"the mortgage worker handled fewer than {produced} records in {timeout} s")
-
-
-def _topic(app: Any, name: str) -> str:
-    runner = app.runners[0]
-    return next(t for t in runner.sources if t.endswith(name))
-
-

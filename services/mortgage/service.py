@@ -23,6 +23,7 @@ from services.platform import auth
 from services.platform.clock import utc_today
 from services.platform.errors import NotFoundError, ValidationError
 from services.platform.storage import Store
+from services.platform.validation import require_id
 
 
 class MortgageServicer(mortgage_pb2_grpc.MortgageServiceServicer):
@@ -39,8 +40,7 @@ class MortgageServicer(mortgage_pb2_grpc.MortgageServiceServicer):
 
     async def GetCareOptions(self, request: mortgage_pb2.GetCareOptionsRequest,
                              context: grpc.aio.ServicerContext) -> mortgage_pb2.GetCareOptionsResponse:
-        if not request.customer_id:
-            raise ValidationError("customer_id", "is required")
+        require_id(request.customer_id, "customer_id")
         auth.require_customer(request.customer_id)
         profile = await self.store.reading(lambda tx: MortgageRepository(tx).profile(request.customer_id))
         mortgage = self._mortgage(profile, request.customer_id, request.mortgage_id)

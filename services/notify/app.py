@@ -1,25 +1,21 @@
-"""The notification gateway: consumes `notifications` (and `customers` for time zones), serves the app."""
+"""The notification gateway, declared: consumes `notifications` (and `customers` for time zones), serves the
+app's NotificationService, and releases held notifications when their window ends."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry
-
 from services.gen.proactivecare.v1 import notify_pb2_grpc
 from services.notify.hub import SubscriberHub
-from services.notify.metrics import DeliveryMetrics, RoutingMetrics
+from services.notify.metrics import NotifyMetrics, RoutingMetrics
 from services.notify.repository import DELIVERED_CHANNEL, MIGRATIONS, NotifyRepository
 from services.notify.routing import route
 from services.notify.service import NotificationServicer
 from services.notify.worker import NotificationHandler, sources
-from services.platform.app import ServiceApp
+from services.platform.app import Api, Context, Parts, Service
 from services.platform.auth import Role
 from services.platform.clock import utc_now
-from services.platform.grpc_server import GrpcService
-from services.platform.runner import StreamRunner
-from services.platform.settings import Settings
 from services.platform.storage import Store
 
 NAME = "notify"
@@ -34,28 +30,21 @@ ACCESS = {
 }
 
 
-def build(settings: Settings) -> ServiceApp:
-    store = Store.for_service(settings, NAME)
-    store.migrate(MIGRATIONS)
-    registry = CollectorRegistry()
+def assemble(ctx: Context) -> Parts:
+    store, metrics = ctx.store, ctx.metrics
     hub = SubscriberHub()
-    routing_metrics = RoutingMetrics(registry)
-    handler = NotificationHandler(settings, hub, routing_metrics)
-    runner = StreamRunner(settings, NAME, sources(settings), handler, store, registry)
-    servicer = NotificationServicer(store, hub, DeliveryMetrics(registry))
     # PostgreSQL: what any replica delivers wakes this replica's streams at once (SQLite: streams re-read)
     store.listen(DELIVERED_CHANNEL, lambda customer_id: hub.wake([customer_id]))
-    grpc_service = GrpcService("proactivecare.v1.NotificationService", servicer,
-                               notify_pb2_grpc.add_NotificationServiceServicer_to_server, ACCESS)
 
     async def release_held() -> None:
         """Held notifications whose window ended are routed again (delivered, or held further by a cap)."""
         while True:
             await asyncio.sleep(RELEASE_INTERVAL_SECONDS)
-            await store.call(lambda: release_due(store, hub, routing_metrics))
+            await store.call(lambda: release_due(store, hub, metrics.routing))
 
-    return ServiceApp(NAME, store, registry, grpc_services=[grpc_service], runners=[runner],
-                      background=[release_held], on_stop=[store.close])
+    return Parts(servicer=NotificationServicer(store, hub, metrics.delivery),
+                 handler=NotificationHandler(ctx.settings, hub, metrics.routing), sources=sources(ctx.settings),
+                 background=[release_held])
 
 
 def release_due(store: Store, hub: SubscriberHub, metrics: RoutingMetrics, now: datetime | None = None) -> int:
@@ -68,3 +57,8 @@ def release_due(store: Store, hub: SubscriberHub, metrics: RoutingMetrics, now: 
         metrics.count(n, decision)
     hub.wake(n.customer_id for n in due)
     return len(due)
+
+
+SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.NotificationService",
+                                        notify_pb2_grpc.add_NotificationServiceServicer_to_server, ACCESS),
+                  assemble, metrics=NotifyMetrics.create)

@@ -3,6 +3,8 @@ never a customer id."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.gen.proactivecare.v1 import events_pb2
@@ -40,3 +42,13 @@ class DeliveryMetrics:
             "From the originating transaction's produce time to first delivery on a Subscribe stream",
             ("kind",), buckets=TIME_TO_NOTIFY_BUCKETS, registry=registry)
         self.subscribers = Gauge(f"{PREFIX}_notify_subscribers", "Open Subscribe streams", registry=registry)
+
+
+@dataclass(frozen=True)
+class NotifyMetrics:
+    routing: RoutingMetrics
+    delivery: DeliveryMetrics
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> NotifyMetrics:
+        return cls(RoutingMetrics(registry), DeliveryMetrics(registry))

@@ -21,7 +21,7 @@ from services.platform import enums
 from services.platform.clock import utc_now
 from services.platform.errors import ValidationError
 from services.platform.policy_book import PolicyBook, PolicyVersion
-from services.platform.validation import is_time_zone, time_zone_or
+from services.platform.validation import is_time_zone, require_id, time_zone_or
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -101,8 +101,7 @@ def default_preferences(customer_id: str, time_zone: str = "", policy: Policy | 
 def validate_preferences(prefs: notify_pb2.Preferences, policy: Policy | None = None) -> None:
     p = policy or load_policy()
     field = "preferences"
-    if not prefs.customer_id:
-        raise ValidationError(f"{field}.customer_id", "is required")
+    require_id(prefs.customer_id, f"{field}.customer_id")
     if not is_time_zone(prefs.time_zone):
         raise ValidationError(f"{field}.time_zone", "is not a known IANA time zone")
     for name in ("start_minute", "end_minute"):

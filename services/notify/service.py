@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 from opentelemetry.trace import SpanKind
 
-from services.gen.proactivecare.v1 import common_pb2, events_pb2, notify_pb2, notify_pb2_grpc
+from services.gen.proactivecare.v1 import events_pb2, notify_pb2, notify_pb2_grpc
 from services.notify.hub import SubscriberHub
 from services.notify.metrics import DeliveryMetrics
 from services.notify.policy import validate_preferences
@@ -20,10 +20,11 @@ from services.notify.routing import preferences
 from services.platform import auth, enums, tracing
 from services.platform.clock import utc_now
 from services.platform.errors import ValidationError, is_transient
-from services.platform.paging import read_cursor
+from services.platform.paging import cut_keyset, read_keyset
 from services.platform.storage import Store
+from services.platform.validation import require_id
 
-DEFAULT_PAGE, MAX_PAGE, MAX_ACK = 50, 500, 500
+MAX_ACK = 500
 log = logging.getLogger(__name__)
 RECHECK_SECONDS = 1.0  # another replica may have stored something: look again at least this often
 STORE_RETRY_SECONDS = 1.0  # a Subscribe stream whose read failed transiently (the database away) reads again then
@@ -46,7 +47,7 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
 
     async def Subscribe(self, request: notify_pb2.SubscribeRequest,
                         context: grpc.aio.ServicerContext) -> AsyncIterator[notify_pb2.SubscribeResponse]:
-        _require_customer_id(request.customer_id)
+        require_id(request.customer_id, "customer_id")
         if request.after_sequence < 0:
             raise ValidationError("after_sequence", "must not be negative")
         auth.require_customer(request.customer_id)
@@ -99,7 +100,7 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
 
     async def Acknowledge(self, request: notify_pb2.AcknowledgeRequest,
                           context: grpc.aio.ServicerContext) -> notify_pb2.AcknowledgeResponse:
-        _require_customer_id(request.customer_id)
+        require_id(request.customer_id, "customer_id")
         if not request.notification_ids:
             raise ValidationError("notification_ids", "give at least one id")
         if len(request.notification_ids) > MAX_ACK:
@@ -113,25 +114,17 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
 
     async def ListNotifications(self, request: notify_pb2.ListNotificationsRequest,
                                 context: grpc.aio.ServicerContext) -> notify_pb2.ListNotificationsResponse:
-        _require_customer_id(request.customer_id)
-        size = request.page.page_size or DEFAULT_PAGE
-        if not 0 < size <= MAX_PAGE:
-            raise ValidationError("page.page_size", f"must be in 1..{MAX_PAGE}")
-        before = None
-        if request.page.page_token:
-            before = read_cursor(request.page.page_token)
+        require_id(request.customer_id, "customer_id")
+        before, size = read_keyset(request.page)
         auth.require_customer(request.customer_id)
         items = await self.store.reading(
             lambda tx: NotifyRepository(tx).delivered_before(request.customer_id, before, size + 1))
-        more = len(items) > size
-        items = items[:size]
-        token = str(items[-1].sequence) if more else ""
-        return notify_pb2.ListNotificationsResponse(notifications=[i.to_proto() for i in items],
-                                                    page=common_pb2.PageResponse(next_page_token=token))
+        items, page = cut_keyset(items, size, lambda item: item.sequence)
+        return notify_pb2.ListNotificationsResponse(notifications=[i.to_proto() for i in items], page=page)
 
     async def GetPreferences(self, request: notify_pb2.GetPreferencesRequest,
                              context: grpc.aio.ServicerContext) -> notify_pb2.GetPreferencesResponse:
-        _require_customer_id(request.customer_id)
+        require_id(request.customer_id, "customer_id")
         auth.require_customer(request.customer_id)
         found = await self.store.reading(lambda tx: preferences(NotifyRepository(tx), request.customer_id))
         return notify_pb2.GetPreferencesResponse(preferences=found)
@@ -145,9 +138,3 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
         await self.store.writing(lambda tx: NotifyRepository(tx).save_preferences(request.preferences, utc_now()))
         return notify_pb2.UpdatePreferencesResponse(preferences=request.preferences)
 
-
-def _require_customer_id(customer_id: str) -> None:
-    if not customer_id:
-        raise ValidationError("customer_id", "is required")
-    if len(customer_id) > 128:
-        raise ValidationError("customer_id", "is longer than 128 characters")

@@ -1,5 +1,8 @@
-"""One service process: its gRPC services, its stream workers, its store and its metrics, started and stopped
-the same way for every service.
+"""A service declared, and run: every service's `app.py` declares a `Service` (name, migrations, metrics, its gRPC
+API with who may call each method, and `assemble`, which makes the servicer, the stream handler and its sources,
+and any background jobs from a `Context`); the kernel does the plumbing the same way for every service: it opens
+and migrates the store, makes the metrics registry, wraps the handler in a `StreamRunner`, the servicer in a
+`GrpcService` with its access map, and closes the store on stop.
 
 Shutdown order (SIGTERM or SIGINT): health NOT_SERVING at once -> a short drain so load balancers notice ->
 workers finish their batch, commit and exit -> the gRPC server stops with a grace period.
@@ -11,7 +14,7 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from wsgiref.simple_server import WSGIServer
@@ -20,12 +23,13 @@ from prometheus_client import CollectorRegistry
 
 from services.platform import security
 from services.platform.audit import AuditTrail
+from services.platform.auth import Role
 from services.platform.grpc_server import GrpcServer, GrpcService, start_grpc_server
 from services.platform.kafka_io import make_producer
 from services.platform.metrics import GrpcMetrics, serve_metrics
-from services.platform.runner import StreamRunner
+from services.platform.runner import Handler, Source, StreamRunner
 from services.platform.settings import Settings
-from services.platform.storage import Store
+from services.platform.storage import Migration, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,71 @@ class ServiceApp:
 
     def unready_reason(self) -> str | None:
         return next((reason for check in self.checks if (reason := check()) is not None), None)
+
+
+@dataclass(frozen=True)
+class Api:
+    """A service's gRPC API: its full name, the generated `add_<Service>Servicer_to_server`, and who may call
+    each method (a method not listed is open to no one)."""
+
+    name: str
+    add_to_server: Callable[[Any, Any], None]
+    access: Mapping[str, frozenset[Role]]
+
+    def serving(self, servicer: object) -> GrpcService:
+        return GrpcService(self.name, servicer, self.add_to_server, self.access)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What `assemble` is given: the settings, the service's (migrated) store, its metrics registry, and the
+    metrics made by the declaration's `metrics` factory."""
+
+    settings: Settings
+    store: Store
+    registry: CollectorRegistry
+    metrics: Any
+
+
+@dataclass
+class Parts:
+    """What `assemble` makes; the kernel wires them."""
+
+    servicer: object | None = None             # None: no gRPC API served (e.g. a fraud service without a model)
+    handler: Handler | None = None             # the stream handler, consuming `sources`
+    sources: Sequence[Source] = ()
+    worker: str = "worker"                     # the runner's name (metrics label `worker`)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    checks: list[Callable[[], str | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service's declaration: `services/<name>/app.py` holds `SERVICE = Service(...)` and nothing the kernel
+    could do for it."""
+
+    name: str
+    migrations: Sequence[Migration]
+    api: Api
+    assemble: Callable[..., Parts]
+    metrics: Callable[[CollectorRegistry], Any] = lambda _registry: None
+
+    def build(self, settings: Settings, **options: Any) -> ServiceApp:
+        """The service ready to start (`options` reach `assemble`, e.g. fraud's `model_dir` in tests)."""
+        store = Store.for_service(settings, self.name)
+        try:
+            store.migrate(self.migrations)
+            registry = CollectorRegistry()
+            parts = self.assemble(Context(settings, store, registry, self.metrics(registry)), **options)
+        except BaseException:
+            store.close()
+            raise
+        grpc_services = [] if parts.servicer is None else [self.api.serving(parts.servicer)]
+        runners = [] if parts.handler is None else [
+            StreamRunner(settings, self.name, parts.sources, parts.handler, store, registry, name=parts.worker)]
+        return ServiceApp(self.name, store, registry, grpc_services=grpc_services, runners=runners,
+                          background=parts.background, on_stop=[*parts.on_stop, store.close], checks=parts.checks)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from services.platform.pan import redact_text
 from services.platform.settings import Settings
 from services.platform.storage import Migration, Store, Tx, as_utc, create_tables, instant
 from services.platform.topics import AUDIT
-from services.platform.validation import require
+from services.platform.validation import require_id
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
 
     async def ListAuditEntries(self, request: audit_pb2.ListAuditEntriesRequest,
                                context: grpc.aio.ServicerContext) -> audit_pb2.ListAuditEntriesResponse:
-        require(request.customer_id != "", "customer_id", "is required")
+        require_id(request.customer_id, "customer_id")
         offset, size = read_page(request.page)
         rows = await self.trail.store.reading(lambda tx: self.trail.list(tx, request.customer_id, offset, size + 1))
         rows, page = cut_page(rows, offset, size)

@@ -38,6 +38,7 @@ class Role(StrEnum):
 
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset({Role.ADVISOR, Role.OPERATOR})
+READERS = frozenset({Role.CUSTOMER, *STAFF_ROLES, Role.SERVICE})  # who may read a customer's data (no auditor)
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,24 @@ from services.platform.pan import contains_pan
 MAX_AMOUNT_MINOR = 10**13  # a hundred billion in major units: anything above is a corrupt record
 
 
+MAX_ID_LENGTH = 128
+
+
 def require(condition: bool, field: str, message: str, reason: str = "invalid") -> None:
     if not condition:
         raise ValidationError(field, message, reason)
+
+
+def require_id(value: str, field: str, max_length: int = MAX_ID_LENGTH) -> None:
+    """The one rule for every identifier a caller or a producer gives (customer, transaction, card token, alert,
+    nudge, task ...): present, at most `max_length` characters, no control characters. Reasons name the field's
+    last part: `missing_customer_id`, `invalid_customer_id`."""
+    if value and len(value) <= max_length and value.isprintable():
+        return  # the common case, checked without building a message
+    leaf = field.rpartition(".")[2].partition("[")[0]
+    require(value != "", field, "is required", f"missing_{leaf}")
+    require(len(value) <= max_length, field, f"is longer than {max_length} characters", f"invalid_{leaf}")
+    require(value.isprintable(), field, "must not hold control characters", f"invalid_{leaf}")
 
 
 def validate_money(money: common_pb2.Money, field: str, *, allow_negative: bool = False) -> None:
@@ -36,12 +51,8 @@ def validate_money(money: common_pb2.Money, field: str, *, allow_negative: bool 
 
 def validate_transaction(tx: events_pb2.Transaction, field: str = "transaction") -> None:
     """A transaction any service can act on. Raises ValidationError naming the first bad field."""
-    if not tx.id:
-        raise ValidationError(f"{field}.id", "is required", "missing_id")
-    if len(tx.id) > 128:
-        raise ValidationError(f"{field}.id", "is longer than 128 characters", "invalid_id")
-    if not tx.customer_id:
-        raise ValidationError(f"{field}.customer_id", "is required", "missing_customer_id")
+    require_id(tx.id, f"{field}.id")
+    require_id(tx.customer_id, f"{field}.customer_id")
     if tx.timestamp.seconds <= 0:
         raise ValidationError(f"{field}.timestamp", "is required", "missing_timestamp")
     if not tx.HasField("amount"):
@@ -70,7 +81,7 @@ def _money_suspect(money: common_pb2.Money, allow_negative: bool = False) -> boo
 
 
 def validate_customer_profile(p: events_pb2.CustomerProfile, field: str = "profile") -> None:
-    require(p.customer_id != "", f"{field}.customer_id", "is required", "missing_customer_id")
+    require_id(p.customer_id, f"{field}.customer_id")
     require(not p.time_zone or is_time_zone(p.time_zone), f"{field}.time_zone", "is not a known IANA time zone",
             "unknown_time_zone")
     for i, product in enumerate(p.products):
@@ -83,8 +94,8 @@ def validate_customer_profile(p: events_pb2.CustomerProfile, field: str = "profi
 
 def validate_notification(n: events_pb2.Notification, field: str = "notification") -> None:
     """What the notification gateway accepts (producers may call it before sending)."""
-    require(n.id != "", f"{field}.id", "is required", "missing_id")
-    require(n.customer_id != "", f"{field}.customer_id", "is required", "missing_customer_id")
+    require_id(n.id, f"{field}.id")
+    require_id(n.customer_id, f"{field}.customer_id")
     require(n.kind != events_pb2.NOTIFICATION_KIND_UNSPECIFIED, f"{field}.kind", "is required", "missing_kind")
     require(n.title != "", f"{field}.title", "is required", "missing_title")
     require(len(n.reasons) > 0, f"{field}.reasons", "every notification explains itself: give a reason",

@@ -70,8 +70,8 @@ def fraud_model_dir(tmp: Path) -> Path:
         load_model(directory)
         return directory
     except ModelArtifactError:
-        from services.fraud.dataset import from_simulator
-        from services.fraud.jobs import train_job
+        from services.fraud.offline.dataset import from_simulator
+        from services.fraud.offline.jobs import train_job
         from services.simulator.handbook import HandbookConfig, generate
 
         data = from_simulator(generate(HandbookConfig(n_customers=300, n_terminals=600, n_days=45)).transactions)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from services.fraud.app import SERVICE
 from services.fraud.metrics import FraudMetrics
 from services.fraud.repository import MIGRATIONS
-from services.fraud.service import FraudServicer, grpc_service
+from services.fraud.service import FraudServicer
 from services.fraud.worker import FraudHandler
 from services.platform.app import ServiceApp
 from services.platform.settings import Settings
@@ -20,7 +21,7 @@ def fraud_app(settings: Settings) -> tuple[ServiceApp, FraudHandler]:
     handler = make_handler(store)
     registry = CollectorRegistry()
     servicer = FraudServicer(settings, handler.scorer, store, FraudMetrics.create(registry))
-    app = ServiceApp(name="fraud", store=store, registry=registry, grpc_services=[grpc_service(servicer)],
+    app = ServiceApp(name="fraud", store=store, registry=registry, grpc_services=[SERVICE.api.serving(servicer)],
                      on_stop=[servicer.close, store.close])
     return app, handler
 

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, notify_pb2, notify_pb2_grpc
-from services.notify.app import build as build_notify
+from services.notify.app import SERVICE as NOTIFY
 from services.notify.policy import Outcome
 from services.notify.repository import MIGRATIONS as NOTIFY_MIGRATIONS
 from services.notify.repository import NotifyRepository
@@ -21,7 +21,7 @@ from services.platform.app import ServiceThread
 from services.platform.client import connect
 from services.platform.errors import ValidationError
 from services.platform.kafka_io import make_producer
-from services.platform.paging import read_page
+from services.platform.paging import read_keyset, read_page
 from services.platform.topics import TRANSACTIONS, dlq
 from services.platform.validation import validate_customer_profile
 from tests import factories
@@ -36,18 +36,20 @@ def _b64(text: str) -> str:
 
 
 @pytest.mark.parametrize("token", ["\u00b2", "!!!", _b64("o:\u0663"), _b64("o:1_0"), _b64("o: 5"), _b64("o:-1"),
-                                   _b64("o:" + "9" * 30), _b64("x:5"), _b64("o:"), "bzo", "\u00e9t\u00e9"])
-def test_every_bad_page_token_is_invalid_argument(token):
+                                   _b64("o:" + "9" * 30), _b64("x:5"), _b64("o:"), _b64("k:"), _b64("k:-3"), "bzo",
+                                   "\u00e9t\u00e9"])
+@pytest.mark.parametrize("reader", [read_page, read_keyset])
+def test_every_bad_page_token_is_invalid_argument(token, reader):
     with pytest.raises(ValidationError) as err:
-        read_page(common_pb2.PageRequest(page_token=token))
+        reader(common_pb2.PageRequest(page_token=token))
     assert err.value.field == "page.page_token"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_bad_page_token_over_grpc_is_invalid_argument(settings, token):
-    with ServiceThread(build_notify(settings), settings) as svc, connect(svc.target, token("A")) as channel:
+    with ServiceThread(NOTIFY.build(settings), settings) as svc, connect(svc.target, token("A")) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
-        for bad in ["\u00b2", _b64("o:" + "9" * 30), _b64("o:\u0663")]:
+        for bad in ["\u00b2", "17", _b64("k:" + "9" * 30), _b64("k:\u0663"), _b64("o:5")]:
             with pytest.raises(grpc.RpcError) as err:
                 stub.ListNotifications(notify_pb2.ListNotificationsRequest(
                     customer_id="A", page=common_pb2.PageRequest(page_token=bad)), timeout=10)

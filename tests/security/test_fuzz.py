@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from services.advice.app import build as build_advice
-from services.advisor.app import build as build_advisor
-from services.mortgage.app import build as build_mortgage
-from services.notify.app import build as build_notify
+from services.advice.app import SERVICE as ADVICE
+from services.advisor.app import SERVICE as ADVISOR
+from services.mortgage.app import SERVICE as MORTGAGE
+from services.notify.app import SERVICE as NOTIFY
 from services.platform import auth
 from services.platform.app import ServiceApp, ServiceThread
 from services.platform.client import connect
@@ -106,8 +106,8 @@ def _caller(app: str, method: str, roles: frozenset[auth.Role], token: Callable[
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_generated_requests_never_end_in_internal_and_the_servers_stay_up(settings, token):
     fraud, _handler = fraud_app(settings)
-    apps: list[ServiceApp] = [build_notify(settings), build_advice(settings), build_advisor(settings),
-                              build_mortgage(settings), fraud]
+    apps: list[ServiceApp] = [NOTIFY.build(settings), ADVICE.build(settings), ADVISOR.build(settings),
+                              MORTGAGE.build(settings), fraud]
     with contextlib.ExitStack() as stack:
         threads = [stack.enter_context(ServiceThread(app, settings)) for app in apps]
         targets: list[tuple[str, MethodDescriptor, str, grpc.Channel]] = []

@@ -12,7 +12,7 @@ import pytest
 
 from services.fraud.batching import MicroBatcher
 from services.gen.proactivecare.v1 import notify_pb2, notify_pb2_grpc
-from services.notify.app import build as build_notify
+from services.notify.app import SERVICE as NOTIFY
 from services.platform.app import ServiceThread
 from services.platform.client import connect
 from services.platform.errors import ResourceExhaustedError
@@ -47,7 +47,7 @@ class _Stream:
 @SQLITE
 def test_a_stream_flood_from_one_customer_is_refused_beyond_the_limit(settings, token):
     limited = settings.with_overrides(subscribe_streams_per_customer=2)
-    with ServiceThread(build_notify(limited), limited) as svc, connect(svc.target, token("F1")) as channel:
+    with ServiceThread(NOTIFY.build(limited), limited) as svc, connect(svc.target, token("F1")) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
         first, second = _Stream(stub, "F1"), _Stream(stub, "F1")
         assert first.outcome(1.0) is None and second.outcome(1.0) is None  # both open
@@ -71,7 +71,7 @@ def test_a_stream_flood_from_one_customer_is_refused_beyond_the_limit(settings, 
 def test_a_stream_ends_when_its_token_expires(settings):
     short = dev_identity().issue("E1", "customer", audience=settings.audience("notify"), issuer=settings.auth_issuer,
                                  ttl_seconds=3)
-    with ServiceThread(build_notify(settings), settings) as svc, connect(svc.target, short) as channel:
+    with ServiceThread(NOTIFY.build(settings), settings) as svc, connect(svc.target, short) as channel:
         stream = _Stream(notify_pb2_grpc.NotificationServiceStub(channel), "E1")
         assert stream.outcome(30.0) == (grpc.StatusCode.UNAUTHENTICATED, "token expired")
 
@@ -79,7 +79,7 @@ def test_a_stream_ends_when_its_token_expires(settings):
 @SQLITE
 def test_an_oversized_request_is_refused(settings, token):
     small = settings.with_overrides(grpc_max_message_bytes=64 * 1024)
-    with ServiceThread(build_notify(small), small) as svc, connect(svc.target, token("O1")) as channel:
+    with ServiceThread(NOTIFY.build(small), small) as svc, connect(svc.target, token("O1")) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
         with pytest.raises(grpc.RpcError) as err:
             stub.Acknowledge(notify_pb2.AcknowledgeRequest(customer_id="O1", notification_ids=["n" * 1000] * 100),

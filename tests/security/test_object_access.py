@@ -8,8 +8,8 @@ import time
 import grpc
 import pytest
 
-from services.advice.app import build as build_advice
-from services.advisor.app import build as build_advisor
+from services.advice.app import SERVICE as ADVICE
+from services.advisor.app import SERVICE as ADVISOR
 from services.gen.proactivecare.v1 import (
     advice_pb2,
     advice_pb2_grpc,
@@ -22,8 +22,8 @@ from services.gen.proactivecare.v1 import (
     notify_pb2,
     notify_pb2_grpc,
 )
-from services.mortgage.app import build as build_mortgage
-from services.notify.app import build as build_notify
+from services.mortgage.app import SERVICE as MORTGAGE
+from services.notify.app import SERVICE as NOTIFY
 from services.platform.app import ServiceThread
 from services.platform.client import connect
 from tests.security.fraud_stub import fraud_app, records, run
@@ -43,7 +43,7 @@ def _code(call) -> tuple[grpc.StatusCode, str]:
 
 
 def test_notify_refuses_another_customers_data(settings, token):
-    with ServiceThread(build_notify(settings), settings) as svc, connect(svc.target, token("A")) as channel:
+    with ServiceThread(NOTIFY.build(settings), settings) as svc, connect(svc.target, token("A")) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
         calls = {
             "Subscribe": lambda: next(iter(stub.Subscribe(notify_pb2.SubscribeRequest(customer_id="B"), timeout=10))),
@@ -62,7 +62,7 @@ def test_notify_refuses_another_customers_data(settings, token):
 
 
 def test_advice_refuses_another_customers_nudges(settings, token):
-    with ServiceThread(build_advice(settings), settings) as svc, connect(svc.target, token("A")) as channel:
+    with ServiceThread(ADVICE.build(settings), settings) as svc, connect(svc.target, token("A")) as channel:
         stub = advice_pb2_grpc.AdviceServiceStub(channel)
         assert _code(lambda: stub.ListNudges(advice_pb2.ListNudgesRequest(customer_id="B"), timeout=10))[0] == DENIED
         code, _ = _code(lambda: stub.RespondToNudge(advice_pb2.RespondToNudgeRequest(
@@ -71,14 +71,14 @@ def test_advice_refuses_another_customers_nudges(settings, token):
 
 
 def test_mortgage_refuses_another_customers_care_options(settings, token):
-    with ServiceThread(build_mortgage(settings), settings) as svc, connect(svc.target, token("A")) as channel:
+    with ServiceThread(MORTGAGE.build(settings), settings) as svc, connect(svc.target, token("A")) as channel:
         stub = mortgage_pb2_grpc.MortgageServiceStub(channel)
         assert _code(lambda: stub.GetCareOptions(mortgage_pb2.GetCareOptionsRequest(customer_id="B"),
                                                  timeout=10))[0] == DENIED
 
 
 def test_an_advisor_reaches_only_its_queues(settings, token):
-    with ServiceThread(build_advisor(settings), settings) as svc, \
+    with ServiceThread(ADVISOR.build(settings), settings) as svc, \
             connect(svc.target, token("ann", "advisor", queues=("wealth",))) as channel:
         stub = advisor_pb2_grpc.AdvisorQueueServiceStub(channel)
         calls = {

@@ -11,7 +11,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from services.gen.proactivecare.v1 import advisor_pb2, events_pb2, notify_pb2, notify_pb2_grpc
-from services.notify.app import build as build_notify
+from services.notify.app import SERVICE as NOTIFY
 from services.platform.app import ServiceThread
 from services.platform.client import connect
 from services.platform.pan import contains_pan, redact_bytes, redact_message, redact_text
@@ -91,7 +91,7 @@ def test_a_pan_in_any_free_text_field_is_masked(kind, path):
 def test_a_pan_in_a_notification_is_neither_stored_nor_delivered(settings, produce, token):
     n = factories.notification("P1", title="Card 4111111111111111 used",
                                body="A payment with 4111-1111-1111-1111 at a terminal you have never used.")
-    with ServiceThread(build_notify(settings), settings) as svc, connect(svc.target, token("P1")) as channel:
+    with ServiceThread(NOTIFY.build(settings), settings) as svc, connect(svc.target, token("P1")) as channel:
         produce(NOTIFICATIONS, "P1", n.SerializeToString())
         call = notify_pb2_grpc.NotificationServiceStub(channel).Subscribe(
             notify_pb2.SubscribeRequest(customer_id="P1"), timeout=30)

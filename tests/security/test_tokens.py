@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from services.gen.proactivecare.v1 import notify_pb2, notify_pb2_grpc
-from services.notify.app import build
+from services.notify.app import SERVICE
 from services.platform.app import ServiceThread
 from services.platform.client import connect
 from services.platform.settings import Settings
@@ -46,7 +46,7 @@ CASES: list[tuple[str, Callable[[Settings, object], str], grpc.StatusCode]] = [
 
 @pytest.fixture
 def notify(settings: Settings):
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         yield svc
 
 
@@ -88,7 +88,7 @@ def test_a_rotated_key_is_fetched_when_a_token_names_it(settings, tmp_path):
     rotating = settings.with_overrides(auth_jwks_url=jwks.as_uri(), auth_jwks_refresh_cooldown_seconds=0.0)
     new = ensure_dev_identity(tmp_path / "new-key")
     token = new.issue("A", "customer", audience=settings.audience("notify"), issuer=settings.auth_issuer)
-    with ServiceThread(build(rotating), rotating) as svc, connect(svc.target, token) as channel:
+    with ServiceThread(SERVICE.build(rotating), rotating) as svc, connect(svc.target, token) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
         with pytest.raises(grpc.RpcError) as err:
             stub.GetPreferences(notify_pb2.GetPreferencesRequest(customer_id="A"), timeout=10)

@@ -8,7 +8,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from services.notify.app import build
+from services.notify.app import SERVICE
 from services.platform.app import ServiceThread
 from services.platform.client import connect
 from services.platform.dev_tls import ensure_dev_tls
@@ -22,7 +22,7 @@ def _health(channel: grpc.Channel) -> int:
 
 
 def test_plaintext_to_a_tls_port_fails_and_tls_works(settings: Settings):
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         with grpc.insecure_channel(svc.target) as plain, pytest.raises(grpc.RpcError) as err:
             _health(plain)
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -35,7 +35,7 @@ def test_plaintext_to_a_tls_port_fails_and_tls_works(settings: Settings):
 def test_a_server_certificate_from_another_ca_is_not_trusted(settings: Settings, tmp_path):
     other = ensure_dev_tls(tmp_path / "other-ca")
     untrusting = settings.with_overrides(grpc_tls_ca_file=str(other.ca_file))
-    with ServiceThread(build(settings), settings) as svc, connect(svc.target, settings=untrusting) as channel, \
+    with ServiceThread(SERVICE.build(settings), settings) as svc, connect(svc.target, settings=untrusting) as channel, \
             pytest.raises(grpc.RpcError) as err:
         _health(channel)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -45,7 +45,7 @@ def test_mutual_tls_refuses_a_client_without_a_certificate(settings: Settings, t
     ca = ensure_dev_tls(tmp_path / "mtls")
     mtls = settings.with_overrides(tls_cert_file=str(ca.server_cert_file), tls_key_file=str(ca.server_key_file),
                                    tls_client_ca_file=str(ca.ca_file), grpc_tls_ca_file=str(ca.ca_file))
-    with ServiceThread(build(mtls), mtls) as svc:
+    with ServiceThread(SERVICE.build(mtls), mtls) as svc:
         with connect(svc.target, settings=mtls) as anonymous, pytest.raises(grpc.RpcError) as err:
             _health(anonymous)
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -57,7 +57,7 @@ def test_mutual_tls_refuses_a_client_without_a_certificate(settings: Settings, t
 
 def test_reflection_can_be_switched_off(settings: Settings):
     quiet = settings.with_overrides(grpc_reflection=False)
-    with ServiceThread(build(quiet), quiet) as svc, connect(svc.target) as channel:
+    with ServiceThread(SERVICE.build(quiet), quiet) as svc, connect(svc.target) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         with pytest.raises(grpc.RpcError) as err:
             list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))

@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from services.advice.app import build
-from services.advice.evaluation import _wait_handled
+from services.advice.app import SERVICE
+from services.advice.offline.evaluation import _wait_handled
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.app import ServiceThread
 from services.platform.kafka_io import ensure_topics, make_producer
@@ -26,7 +26,7 @@ def _replay(kafka_settings: Settings, data_dir: Path, bank) -> list[tuple[str, s
     settings = kafka_settings.with_overrides(topic_prefix=f"r{run}.", consumer_group_prefix=f"r{run}",
                                              data_dir=data_dir, poll_timeout_ms=100, grpc_port=0, metrics_port=0)
     ensure_topics(settings)
-    app = build(settings)
+    app = SERVICE.build(settings)
     profiles, transactions = list(events.profiles(bank)), list(events.transactions(bank))
     with ServiceThread(app, settings):
         producer = make_producer(settings)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 
-from services.advice.app import build
+from services.advice.app import SERVICE
 from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc, common_pb2, events_pb2
 from services.platform.app import ServiceThread
 from services.platform.client import connect
@@ -35,7 +35,7 @@ def _price_rise(produce, customer: str) -> None:
 
 def test_a_price_rise_on_the_stream_becomes_one_nudge_notification_then_listed_and_answered(
         settings, produce, token) -> None:
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         _price_rise(produce, "C7")
         _price_rise(produce, "C7")  # redelivered: the same events again change nothing
         notes = read_topic(settings, NOTIFICATIONS, expect=1, timeout=60)
@@ -66,7 +66,7 @@ def test_a_price_rise_on_the_stream_becomes_one_nudge_notification_then_listed_a
 
 
 def test_a_bad_transaction_goes_to_the_dead_letter_topic_and_the_worker_goes_on(settings, produce) -> None:
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         bad = transaction("", datetime(2026, 1, 5, tzinfo=UTC), 100, 1000, customer="C9")
         produce(TRANSACTIONS, "C9", bad.SerializeToString())
         _price_rise(produce, "C9")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.advice.app import build as build_advice
-from services.advisor.app import build as build_advisor
+from services.advice.app import SERVICE as ADVICE
+from services.advisor.app import SERVICE as ADVISOR
 from services.gen.proactivecare.v1 import advisor_pb2, advisor_pb2_grpc, common_pb2, events_pb2
 from services.platform.app import ServiceThread
 from services.platform.client import connect
@@ -38,7 +38,7 @@ def _short_every_month(produce, customer: str) -> None:
 
 
 def test_repeated_shortfalls_reach_the_financial_support_queue(settings, produce, token) -> None:
-    with ServiceThread(build_advice(settings), settings), ServiceThread(build_advisor(settings), settings) as adv:
+    with ServiceThread(ADVICE.build(settings), settings), ServiceThread(ADVISOR.build(settings), settings) as adv:
         _short_every_month(produce, "C21")
         stub = advisor_pb2_grpc.AdvisorQueueServiceStub(
             connect(adv.target, token("ann", "advisor", queues=("financial-support",))))

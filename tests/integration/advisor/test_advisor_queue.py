@@ -9,7 +9,7 @@ import threading
 import grpc
 import pytest
 
-from services.advisor.app import build
+from services.advisor.app import SERVICE
 from services.gen.proactivecare.v1 import advisor_pb2, advisor_pb2_grpc
 from services.platform.app import ServiceThread
 from services.platform.client import connect
@@ -19,7 +19,7 @@ from tests.unit.advisor.builders import task
 
 
 def test_tasks_from_the_stream_are_claimed_once_by_members_of_their_queue(settings, produce, token) -> None:
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         ann = advisor_pb2_grpc.AdvisorQueueServiceStub(
             connect(svc.target, token("ann", "advisor", queues=("financial-support",))))
         bob = advisor_pb2_grpc.AdvisorQueueServiceStub(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from threadpoolctl import threadpool_limits
 
-from services.fraud.jobs import load_data, train_job
+from services.fraud.offline.jobs import load_data, train_job
 
 # 1,000 customers a bank over 45 days with the book's daily compromises (3 cards, 2 terminals a day), so a fifth
 # of the customers: a training week with as many compromised cards as the book's

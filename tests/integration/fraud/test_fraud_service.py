@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from services.fraud.app import build
+from services.fraud.app import SERVICE
 from services.fraud.repository import FraudRepository
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, fraud_pb2, fraud_pb2_grpc
 from services.platform.app import ServiceThread
@@ -33,7 +33,7 @@ def test_burst_of_scenario_1_and_3_frauds_notifies_each_once_within_seconds(
         settings: Settings, produce, fraud_model_dir: Path) -> None:
     now = time.time()
     customers = [f"F{i}" for i in range(6)]
-    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:
+    with ServiceThread(SERVICE.build(settings, model_dir=fraud_model_dir), settings) as svc:
         served = {s.labels["serving"]: s.value for m in svc.app.registry.collect() for s in m.samples
                   if m.name == "proactivecare_fraud_model_info"}
         assert served == {"compiled": 1.0}  # the model's trees passed the check against scikit-learn
@@ -62,7 +62,7 @@ def test_burst_of_scenario_1_and_3_frauds_notifies_each_once_within_seconds(
 def test_confirmed_fraud_freezes_the_card_and_raises_the_terminal_risk_the_next_score_sees(
         settings: Settings, produce, token, fraud_model_dir: Path) -> None:
     now = time.time()
-    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:
+    with ServiceThread(SERVICE.build(settings, model_dir=fraud_model_dir), settings) as svc:
         victims = ["V1", "V2"]
         for c in victims:
             for tx in usual_history(c, now - 120):
@@ -121,7 +121,7 @@ INVALID = [
 
 def test_invalid_score_requests_are_refused_naming_the_field(settings: Settings, token, fraud_model_dir: Path,
                                                              ) -> None:
-    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:
+    with ServiceThread(SERVICE.build(settings, model_dir=fraud_model_dir), settings) as svc:
         stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token(*SCORER)))
         for request, field in INVALID:
             with pytest.raises(grpc.RpcError) as err:
@@ -137,7 +137,7 @@ def test_invalid_score_requests_are_refused_naming_the_field(settings: Settings,
 
 def test_a_customer_reaches_only_its_own_alerts(settings: Settings, produce, token, fraud_model_dir: Path) -> None:
     now = time.time()
-    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:
+    with ServiceThread(SERVICE.build(settings, model_dir=fraud_model_dir), settings) as svc:
         for tx in usual_history("OWN", now - 60):
             produce(TRANSACTIONS, "OWN", tx.SerializeToString())
         produce(TRANSACTIONS, "OWN", card_payment("OWN-x", "OWN", 99_000, "T-OWN-0", now).SerializeToString())
@@ -178,7 +178,7 @@ def test_a_payment_scored_at_authorization_retried_and_then_streamed_counts_once
     payment = card_payment("DUP-pay", "DUP", 3200, "T-DUP-0", now)
     marker = card_payment("DUP-next", "DUP", 3100, "T-DUP-1", now + 5)
     request = fraud_pb2.ScoreTransactionRequest(transaction=payment)
-    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:
+    with ServiceThread(SERVICE.build(settings, model_dir=fraud_model_dir), settings) as svc:
         for tx in history:
             produce(TRANSACTIONS, "DUP", tx.SerializeToString())
         assert wait_for(lambda: len(_stored_customer(svc, "DUP")["ids"]) == len(history), timeout=60)
@@ -192,7 +192,7 @@ def test_a_payment_scored_at_authorization_retried_and_then_streamed_counts_once
         ids = _stored_customer(svc, "DUP")["ids"]
     assert ids == [*(tx.id for tx in history), "DUP-pay", "DUP-next"]  # each once, in time order
 
-    with ServiceThread(build(settings, model_dir=fraud_model_dir), settings) as svc:  # a restart
+    with ServiceThread(SERVICE.build(settings, model_dir=fraud_model_dir), settings) as svc:  # a restart
         stub = fraud_pb2_grpc.FraudServiceStub(connect(svc.target, token(*SCORER)))
         stub.ScoreTransaction(request, timeout=10)  # retried once more, after the restart
         produce(TRANSACTIONS, "DUP", card_payment("DUP-last", "DUP", 3000, "T-DUP-2", now + 10).SerializeToString())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.fraud.app import build
+from services.fraud.app import SERVICE
 from services.platform.app import ServiceThread
 from services.platform.client import connect
 from tests.integration.conftest import wait_for
@@ -17,7 +17,7 @@ def _status(target: str) -> int:
 
 def test_no_model_means_not_serving_with_the_reason(settings, tmp_path, caplog):
     (tmp_path / "models").mkdir()
-    app = build(settings, model_dir=tmp_path / "models")
+    app = SERVICE.build(settings, model_dir=tmp_path / "models")
     assert app.runners == [] and "fraud model not loaded" in app.unready_reason()
     assert "no model in" in app.unready_reason()
     with ServiceThread(app, settings) as svc:

@@ -11,7 +11,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, mortgage_pb2, mortgage_pb2_grpc
-from services.mortgage.app import build
+from services.mortgage.app import SERVICE
 from services.platform.app import ServiceThread
 from services.platform.client import connect
 from services.platform.topics import ADVISOR_TASKS, CUSTOMERS, NOTIFICATIONS, TRANSACTIONS
@@ -66,7 +66,7 @@ def handled(svc: ServiceThread) -> float:
 
 def test_salary_stopping_brings_one_care_offer_before_the_payment_and_a_late_salary_none(
         settings, produce, token) -> None:
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         for customer in ("STOP", "LATE"):
             produce(CUSTOMERS, customer, profile(customer).SerializeToString())
         assert wait_for(lambda: handled(svc) >= 2, timeout=60)  # profiles first, as the compacted topic is fed
@@ -110,7 +110,7 @@ def test_salary_stopping_brings_one_care_offer_before_the_payment_and_a_late_sal
 
 
 def test_an_arrears_case_also_raises_an_advisor_task(settings, produce) -> None:
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         produce(CUSTOMERS, "ARR", profile("ARR", in_arrears=True).SerializeToString())
         assert wait_for(lambda: handled(svc) >= 1, timeout=60)  # the profile first, as in the test above: mortgage
         stopped = history("ARR", may_salary=None)               # does not yet hold transactions for a late profile
@@ -134,7 +134,7 @@ def test_check_eligibility_over_grpc_answers_and_names_the_bad_field(settings, t
                                        occupancy=mortgage_pb2.OCCUPANCY_PRINCIPAL_RESIDENCE),
         loan=mortgage_pb2.LoanRequest(amount=gbp(200_000_00), term_months=300, rate_bps=450, fixed_rate=True,
                                       fixed_months=24, purpose=mortgage_pb2.LOAN_PURPOSE_PURCHASE))
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         stub = mortgage_pb2_grpc.MortgageServiceStub(connect(svc.target, token("anyone")))
         answer = stub.CheckEligibility(request, timeout=10)
         assert answer.outcome == mortgage_pb2.ELIGIBILITY_OUTCOME_ELIGIBLE

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2, notify_pb2, notify_pb2_grpc
-from services.notify.app import build, release_due
+from services.notify.app import SERVICE, release_due
 from services.notify.repository import NotifyRepository
 from services.platform.app import ServiceThread
 from services.platform.client import auth_metadata, connect, connect_aio
@@ -70,7 +70,7 @@ class _Stream:
 
 
 def test_an_offline_app_gets_what_it_missed_in_order_on_reconnect_then_the_live_ones(settings, produce, token):
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         first = [factories.notification("C1", title=f"alert {i}") for i in range(2)]
         _publish(produce, *first)
         online = _Stream(svc.target, token("C1"), "C1")
@@ -99,7 +99,7 @@ def test_an_offline_app_gets_what_it_missed_in_order_on_reconnect_then_the_live_
 def test_duplicate_delivery_from_kafka_never_duplicates_a_notification(settings, produce, token):
     n = factories.notification("C2")
     _publish(produce, n, n, n)
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         stream = _Stream(svc.target, token("C2"), "C2")
         assert [s.notification.id for s in stream.take(1)] == [n.id]
         assert stream.nothing_more(1.5)
@@ -118,7 +118,7 @@ def _quiet_now(customer_id: str) -> notify_pb2.Preferences:
 
 def test_a_nudge_is_held_in_quiet_hours_and_released_after_while_a_fraud_alert_arrives_at_once(
         settings, produce, token):
-    app = build(settings)
+    app = SERVICE.build(settings)
     with ServiceThread(app, settings) as svc, connect(svc.target, token("C3")) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
         stub.UpdatePreferences(notify_pb2.UpdatePreferencesRequest(preferences=_quiet_now("C3")))
@@ -154,7 +154,7 @@ def _routing(svc):
 
 
 def test_customer_a_cannot_subscribe_to_bs_stream(settings, token):
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         stream = _Stream(svc.target, token("A"), "B")
         with pytest.raises(grpc.RpcError) as err:
             stream.take(1)
@@ -181,7 +181,7 @@ BAD_REQUESTS = [
 
 
 def test_bad_requests_get_invalid_argument_naming_the_field(settings, token):
-    with ServiceThread(build(settings), settings) as svc, connect(svc.target, token("A")) as channel:
+    with ServiceThread(SERVICE.build(settings), settings) as svc, connect(svc.target, token("A")) as channel:
         stub = notify_pb2_grpc.NotificationServiceStub(channel)
         for method, request, field in BAD_REQUESTS:
             with pytest.raises(grpc.RpcError) as err:
@@ -230,7 +230,7 @@ def test_200_concurrent_subscribers_each_receive_exactly_their_own_notifications
                     raise t.exception()
         return received
 
-    with ServiceThread(build(settings), settings) as svc:
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
         received = asyncio.run(subscribe_all(svc.target))
     for c in customers:
         assert received[c] == [n.id for n in notes[c]], c

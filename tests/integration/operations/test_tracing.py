@@ -13,9 +13,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from services.fraud.app import build as build_fraud
+from services.fraud.app import SERVICE as FRAUD
 from services.gen.proactivecare.v1 import events_pb2, notify_pb2, notify_pb2_grpc
-from services.notify.app import build as build_notify
+from services.notify.app import SERVICE as NOTIFY
 from services.platform import tracing
 from services.platform.app import ServiceThread
 from services.platform.client import connect
@@ -41,8 +41,8 @@ def traced():
 
 def test_one_trace_spans_the_producer_fraud_notify_and_the_apps_stream(settings, token, fraud_model_dir, traced):
     customer, now = "TR1", time.time()
-    with ServiceThread(build_fraud(settings, model_dir=fraud_model_dir), settings), \
-            ServiceThread(build_notify(settings), settings) as notify:
+    with ServiceThread(FRAUD.build(settings, model_dir=fraud_model_dir), settings), \
+            ServiceThread(NOTIFY.build(settings), settings) as notify:
         app = connect(notify.target, token(customer))
         stream = notify_pb2_grpc.NotificationServiceStub(app).Subscribe(
             notify_pb2.SubscribeRequest(customer_id=customer), timeout=120)

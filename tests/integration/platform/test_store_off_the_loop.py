@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.gen.proactivecare.v1 import notify_pb2, notify_pb2_grpc
-from services.notify.app import build
+from services.notify.app import SERVICE
 from services.notify.policy import default_preferences
 from services.notify.repository import NotifyRepository
 from services.platform.app import ServiceThread
@@ -27,7 +27,7 @@ HOLD_SECONDS = 2.0
 
 
 def test_a_held_write_does_not_delay_a_health_check_or_another_rpc(settings, token) -> None:
-    app = build(settings)
+    app = SERVICE.build(settings)
     held, released = threading.Event(), threading.Event()
 
     def hold_a_write() -> None:

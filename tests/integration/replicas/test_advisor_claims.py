@@ -1,6 +1,6 @@
 """Two advisor replicas on one PostgreSQL: 100 concurrent ClaimNext calls over real gRPC, spread over both.
 
-Each replica is a whole advisor service (`build(settings)`) with its own Store (its own connection pool) on the
+Each replica is a whole advisor service (`SERVICE.build(settings)`) with its own Store (its own connection pool) on the
 same database schema. 80 tasks wait; 100 advisors ask at once, half of them at each replica: every task is
 claimed exactly once (none twice, none lost), and the other 20 calls come back empty.
 """
@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from services.advisor.app import build
+from services.advisor.app import SERVICE
 from services.advisor.repository import TaskRepository
 from services.gen.proactivecare.v1 import advisor_pb2, advisor_pb2_grpc
 from services.platform.app import ServiceThread
@@ -24,7 +24,7 @@ TASKS, CALLS = 80, 100
 
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_100_concurrent_claims_over_two_replicas_take_every_task_exactly_once(settings, token) -> None:
-    replicas = [build(settings), build(settings)]
+    replicas = [SERVICE.build(settings), SERVICE.build(settings)]
     with replicas[0].store.transaction() as tx:
         for i in range(TASKS):
             TaskRepository(tx).add(task(f"t{i:03d}", value=1_000 * (i + 1)))

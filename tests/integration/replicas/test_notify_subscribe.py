@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.notify import service as notify_service
-from services.notify.app import build
+from services.notify.app import SERVICE
 from services.notify.repository import NotifyRepository
 from services.notify.routing import route
 from services.platform.app import ServiceThread
@@ -19,7 +19,7 @@ from tests.integration.notify.test_gateway import _Stream
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_a_stream_on_replica_b_receives_what_replica_a_stored(settings, token, monkeypatch) -> None:
     monkeypatch.setattr(notify_service, "RECHECK_SECONDS", 60.0)
-    replica_a, replica_b = build(settings), build(settings)
+    replica_a, replica_b = SERVICE.build(settings), SERVICE.build(settings)
     with ServiceThread(replica_b, settings) as b:
         stream = _Stream(b.target, token("C7"), "C7")
         assert stream.nothing_more(0.5)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from services.advice.evaluation import match_share, score
+from services.advice.offline.evaluation import match_share, score
 from services.advice.routing import IDLE_CASH, PAYMENT_DIFFICULTY
 from tests.unit.advice.builders import Account, at, daily, months
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from services.fraud.dataset import combine, read_handbook_csv
+from services.fraud.offline.dataset import combine, read_handbook_csv
 from services.platform.errors import ValidationError
 
 HEADER = ("TRANSACTION_ID,TX_DATETIME,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_TIME_SECONDS,TX_TIME_DAYS,"

@@ -7,7 +7,7 @@ import skops.io as sio
 
 from services.fraud.features import FEATURE_NAMES, FeatureConfig
 from services.fraud.model import ModelArtifactError, load_model, save_model
-from services.fraud.training import build_model, compare, usable_features
+from services.fraud.offline.training import build_model, compare, usable_features
 
 
 def data(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

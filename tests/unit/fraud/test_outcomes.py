@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from services.fraud.outcomes import by_2nd_fraud_ceiling, card_outcomes
+from services.fraud.offline.outcomes import by_2nd_fraud_ceiling, card_outcomes
 
 # card, time, fraud, amount, score. Thresholds: challenge 0.3, block 0.85.
 ROWS = [

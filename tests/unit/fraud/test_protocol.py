@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from services.fraud.protocol import card_precision_top_k, handbook_split
+from services.fraud.offline.protocol import card_precision_top_k, handbook_split
 from services.platform.errors import ValidationError
 
 

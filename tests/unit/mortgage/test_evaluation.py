@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.mortgage.evaluation import Offer, score, truth_from_records
+from services.mortgage.offline.evaluation import Offer, score, truth_from_records
 
 RECORDS = [
     {"type": "missed_payment", "customer_id": "A", "mortgage_id": "m", "due_date": "2025-03-01"},

@@ -149,3 +149,41 @@ def test_a_kafka_cluster_id_never_reads_as_an_option():
     ids = [_cluster_id() for _ in range(5000)]  # about 1 in 64 raw draws starts with '-'
     assert not [i for i in ids if i.startswith("-")]
     assert all(len(i) == 22 for i in ids) and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize(("value", "field", "reason"), [
+    ("", "customer_id", "missing_customer_id"),
+    ("x" * 129, "customer_id", "invalid_customer_id"),
+    ("C1\n", "task.customer_id", "invalid_customer_id"),
+    ("", "transaction.id", "missing_id"),
+    ("\x00", "nudge_id", "invalid_nudge_id"),
+])
+def test_one_id_rule_names_the_field_and_reason(value, field, reason):
+    from services.platform.validation import require_id
+
+    with pytest.raises(ValidationError) as err:
+        require_id(value, field)
+    assert (err.value.field, err.value.reason) == (field, reason)
+
+
+def test_an_id_within_the_rule_passes():
+    from services.platform.validation import require_id
+
+    for value in ("C1", "x" * 128, "alert:tx-1_2.3", "ü-customer"):
+        require_id(value, "customer_id")
+
+
+def test_keyset_pages_walk_a_list_newest_first_and_end_with_an_empty_token():
+    from services.platform.paging import cut_keyset, read_keyset
+
+    keys = list(range(10, 0, -1))  # newest first, as a customer's notifications
+    seen, page = [], common_pb2.PageRequest(page_size=4)
+    while True:
+        before, size = read_keyset(page)
+        rows = [k for k in keys if before is None or k < before][:size + 1]
+        rows, response = cut_keyset(rows, size, lambda k: k)
+        seen += rows
+        if not response.next_page_token:
+            break
+        page = common_pb2.PageRequest(page_size=4, page_token=response.next_page_token)
+    assert seen == keys

@@ -220,7 +220,7 @@ def held_by_reason(registry: CollectorRegistry) -> dict[str, int]:
 def _through_kafka(bank: Bank, tmp: Path) -> tuple[Store, dict[str, object]]:
     """The real pipeline: produce the bank to Kafka (the embedded broker, started here when none answers),
     run the advice service (StreamRunner + gRPC) until it has handled every record, score from its store."""
-    from services.advice.app import build
+    from services.advice.app import SERVICE
     from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
     from services.platform.app import ServiceThread
     from services.simulator.produce import produce_bank
@@ -236,7 +236,7 @@ def _through_kafka(bank: Bank, tmp: Path) -> tuple[Store, dict[str, object]]:
                                    data_dir=tmp / "data", grpc_port=0, metrics_port=0)
     try:
         ensure_topics(settings)
-        app = build(settings)
+        app = SERVICE.build(settings)
         with ServiceThread(app, settings):
             began = time.perf_counter()
             consumed = (settings.topic(TRANSACTIONS), settings.topic(CUSTOMERS))  # not the fraud feedback

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from services.fraud.dataset import DAY_SECONDS, HandbookData, combine, from_simulator, read_handbook_csv
-from services.fraud.evaluation import (
+from services.fraud.features import FeatureConfig
+from services.fraud.model import FraudModel, save_model
+from services.fraud.offline.dataset import DAY_SECONDS, HandbookData, combine, from_simulator, read_handbook_csv
+from services.fraud.offline.evaluation import (
     DELAY_DAYS,
     HISTORY_DAYS,
     TRAIN_DAYS,
@@ -18,11 +20,9 @@ from services.fraud.evaluation import (
     day_number,
     evaluate,
 )
-from services.fraud.features import FeatureConfig
-from services.fraud.model import FraudModel, save_model
+from services.fraud.offline.replay import Replay
+from services.fraud.offline.training import compare, fit, usable_features, wrap
 from services.fraud.policy import load_policy
-from services.fraud.replay import Replay
-from services.fraud.training import compare, fit, usable_features, wrap
 from services.platform.errors import ValidationError
 
 Log = Callable[[str], None]
@@ -121,8 +121,8 @@ def evaluate_job(data: HandbookData, train_start: dt.date, feedback_days: float 
 
 def evaluate_model_job(data: HandbookData, model_dir: Path, train_start: dt.date, log: Log) -> dict[str, Any]:
     """A saved model on this data's test week, at the policy's thresholds (see `evaluation.evaluate_model`)."""
-    from services.fraud.evaluation import evaluate_model
     from services.fraud.model import load_model
+    from services.fraud.offline.evaluation import evaluate_model
 
     policy = load_policy()
     return evaluate_model(data, load_model(model_dir), train_start=train_start,

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from services.fraud.dataset import DAY_SECONDS, HandbookData
 from services.fraud.features import FEATURE_INDEX, FeatureConfig
 from services.fraud.model import FraudModel
-from services.fraud.outcomes import by_2nd_fraud_ceiling, card_outcomes
-from services.fraud.protocol import Split, handbook_metrics, handbook_split
-from services.fraud.replay import Replay
-from services.fraud.training import CandidateResult, compare, fit, usable_features, wrap
+from services.fraud.offline.dataset import DAY_SECONDS, HandbookData
+from services.fraud.offline.outcomes import by_2nd_fraud_ceiling, card_outcomes
+from services.fraud.offline.protocol import Split, handbook_metrics, handbook_split
+from services.fraud.offline.replay import Replay
+from services.fraud.offline.training import CandidateResult, compare, fit, usable_features, wrap
 
 HANDBOOK_TRAIN_START = dt.date(2018, 7, 25)
 TRAIN_DAYS = 7

@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 
-from services.fraud.dataset import HandbookData
 from services.fraud.events import Label
 from services.fraud.features import DAY, FEATURE_NAMES, FeatureConfig, FeatureEngine
 from services.fraud.model import FraudModel
+from services.fraud.offline.dataset import HandbookData
 
 BATCH_SECONDS = 3600.0
 
