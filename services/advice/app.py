@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.advice.metrics import AdviceMetrics
-from services.advice.policy import load_policy_book
+from services.advice.policy import policy_book
 from services.advice.repository import MIGRATIONS
 from services.advice.service import AdviceServicer
 from services.advice.worker import AdviceHandler, sources
@@ -19,7 +19,7 @@ ACCESS = {
 
 
 def assemble(ctx: Context) -> Parts:
-    policies = load_policy_book()
+    policies = policy_book()
     return Parts(servicer=AdviceServicer(ctx.store, policies, ctx.metrics),
                  handler=AdviceHandler(ctx.settings, policies, ctx.metrics), sources=sources(ctx.settings))
 

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 import grpc
 
 from services.advice.metrics import AdviceMetrics
-from services.advice.policy import PolicyBook
+from services.advice.policy import Policy
 from services.advice.ranking import Fatigue, record_response, reward_of
 from services.advice.repository import AdviceRepository
 from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc
 from services.platform import auth, enums
 from services.platform.errors import NotFoundError
 from services.platform.paging import cut_page, read_page
+from services.platform.policy_book import PolicyBook
 from services.platform.storage import Store
 from services.platform.validation import require, require_id
 
@@ -36,7 +37,7 @@ def validate_response(request: advice_pb2.RespondToNudgeRequest) -> str:
 
 
 class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
-    def __init__(self, store: Store, policies: PolicyBook, metrics: AdviceMetrics,
+    def __init__(self, store: Store, policies: PolicyBook[Policy], metrics: AdviceMetrics,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.policies = policies

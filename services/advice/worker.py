@@ -27,13 +27,14 @@ from services.advice.messages import (
     tx_facts,
 )
 from services.advice.metrics import AdviceMetrics
-from services.advice.policy import Policy, PolicyBook
+from services.advice.policy import Policy
 from services.advice.ranking import Fatigue, rank, record_sent
 from services.advice.repository import AdviceRepository
 from services.advice.routing import route
 from services.advice.state import CustomerState
 from services.platform import streams
 from services.platform.kafka_io import Output
+from services.platform.policy_book import PolicyBook
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
 from services.platform.storage import Tx
@@ -58,7 +59,7 @@ def judging(state: CustomerState, facts: TxFacts, policy: Policy) -> bool:
 
 
 class AdviceHandler:
-    def __init__(self, settings: Settings, policies: PolicyBook, metrics: AdviceMetrics) -> None:
+    def __init__(self, settings: Settings, policies: PolicyBook[Policy], metrics: AdviceMetrics) -> None:
         self.policies = policies
         self.metrics = metrics
         self.customers_topic = settings.topic(CUSTOMERS)

@@ -11,7 +11,7 @@ from services.platform.policy_book import PolicyVersion, write_schema
 
 # (module, model class) of each service policy kept in the policy book
 BOOKS = (("services.advisor.policy", "QueuePolicy"), ("services.notify.policy", "Policy"),
-         ("services.fraud.policy", "FraudPolicy"))
+         ("services.fraud.policy", "FraudPolicy"), ("services.advice.policy", "Policy"))
 
 
 def books() -> list[tuple[type[PolicyVersion], Path]]:

@@ -26,6 +26,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, fiel
 from services.platform.errors import FailedPreconditionError
 
 
+class PolicySection(BaseModel):
+    """A part of a version (e.g. one rule's thresholds): frozen, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
 class PolicyVersion(BaseModel):
     """What every version has; a service's model adds its own fields."""
 
@@ -68,6 +74,11 @@ class PolicyBook(Generic[V]):
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise PolicyFileError(f"{path}: {exc}") from exc
+        return cls.parse(raw, model, str(path))
+
+    @classmethod
+    def parse(cls, raw: object, model: type[V], path: str) -> PolicyBook[V]:
+        """A book from a policy document already read (`path` names it in errors)."""
         if not isinstance(raw, dict) or not isinstance(raw.get("versions"), list):
             raise PolicyFileError(f"{path}: expected an object with a `versions` list")
         versions = []
@@ -79,10 +90,12 @@ class PolicyBook(Generic[V]):
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
                 raise PolicyFileError(f"{path}: version {name}: {where}: {first['msg']}") from exc
-        return cls(versions, str(path))
+        return cls(versions, path)
 
     def at(self, instant: datetime) -> V:
         """The version in force at `instant` (an aware datetime)."""
+        if instant.tzinfo is None:
+            raise ValueError(f"{self.source}: the instant must be timezone-aware (UTC), not {instant.isoformat()}")
         i = bisect.bisect_right(self._starts, instant)
         if i == 0:
             raise PolicyNotInForceError(f"no version of {self.source} is in force at {instant.isoformat()} "

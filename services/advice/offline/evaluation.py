@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 
 from services.advice.metrics import AdviceMetrics
-from services.advice.policy import load_policy_book
+from services.advice.policy import policy_book
 from services.advice.repository import MIGRATIONS, AdviceRepository
 from services.advice.rules.shortfall import TYPE as SHORTFALL
 from services.advice.worker import AdviceHandler
@@ -143,7 +143,7 @@ def run(config: EvaluationConfig, workdir: Path | None = None, via_kafka: bool =
     dups_truth = {(r["customer_id"], r["duplicate_id"]) for r in records if r["type"] == "duplicate"}
     episodes = [(r["customer_id"], _instant(r["start"])) for r in records if r["type"] == "overdraft_episode"]
     start = datetime.combine(bank.handbook.config.start_date, datetime.min.time(), UTC)
-    policy = load_policy_book().at(start)
+    policy = policy_book().at(start)
     warmup_end = start + timedelta(days=policy.forecast.min_history_days)
     result: dict[str, object] = dict(score(nudges, episodes, warmup_end))
     months = config.days / (365.25 / 12)
@@ -179,7 +179,7 @@ def _in_process(bank: Bank, config: EvaluationConfig, tmp: Path) -> tuple[Store,
     store = Store.open(tmp / "advice-eval.sqlite")
     store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
-    handler = AdviceHandler(settings, load_policy_book(), AdviceMetrics.create(registry))
+    handler = AdviceHandler(settings, policy_book(), AdviceMetrics.create(registry))
     profiles = [Record(settings.topic(CUSTOMERS), 0, i, p.customer_id, f"p/{i}", p, 0)
                 for i, p in enumerate(events.profiles(bank))]
     with store.transaction() as tx:

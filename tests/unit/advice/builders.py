@@ -7,14 +7,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from services.advice.engine import Evaluation, evaluate
 from services.advice.facts import ProfileFacts, TxFacts
-from services.advice.policy import Policy, load_policy_book
+from services.advice.policy import Policy, policy_book
 from services.advice.state import CustomerState
 
 START = date(2026, 1, 1)
 
 
 def policy() -> Policy:
-    return load_policy_book().at(datetime(2026, 6, 1, tzinfo=UTC))
+    return policy_book().at(datetime(2026, 6, 1, tzinfo=UTC))
 
 
 def at(day: date, hour: int = 10, minute: int = 0) -> datetime:

@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import CollectorRegistry
 
 from services.advice.metrics import AdviceMetrics
-from services.advice.policy import load_policy_book
+from services.advice.policy import policy_book
 from services.advice.repository import MIGRATIONS, AdviceRepository
 from services.advice.service import AdviceServicer
 from services.advice.worker import AdviceHandler
@@ -44,7 +44,7 @@ class Harness:
         store.migrate(MIGRATIONS)
         self.repo = EachCallInItsTransaction(store, AdviceRepository)
         self.metrics = AdviceMetrics.create(CollectorRegistry())
-        self.handler = AdviceHandler(self.settings, load_policy_book(), self.metrics)
+        self.handler = AdviceHandler(self.settings, policy_book(), self.metrics)
         self.offset = 0
 
     def feed(self, *messages: Any) -> dict[str, list[Any]]:
@@ -108,7 +108,7 @@ def principal() -> Iterator[Any]:
 
 
 def servicer(h: Harness, now: datetime = datetime(2026, 4, 6, tzinfo=UTC)) -> AdviceServicer:
-    return AdviceServicer(h.store, load_policy_book(), h.metrics, clock=lambda: now)
+    return AdviceServicer(h.store, policy_book(), h.metrics, clock=lambda: now)
 
 
 def test_list_nudges_is_only_for_the_customer_themselves(harness: Harness, principal: Any) -> None:
@@ -130,7 +130,7 @@ def test_responding_trains_the_bandit_once_and_records_the_answer(harness: Harne
     answered = asyncio.run(s.RespondToNudge(request, None)).nudge
     assert answered.response == advice_pb2.NUDGE_RESPONSE_NOT_HELPFUL
     asyncio.run(s.RespondToNudge(request, None))  # a retried call does not count twice
-    bandit = harness.repo.load_bandit(load_policy_book().at(datetime.now(UTC)).ranking)
+    bandit = harness.repo.load_bandit(policy_book().at(datetime.now(UTC)).ranking)
     assert bandit.observations("SUBSCRIPTION_PRICE_INCREASE") == 1
     assert harness.repo.list_nudges("c-1", 0, 10)[0].response == advice_pb2.NUDGE_RESPONSE_NOT_HELPFUL
     principal("c-2")  # another customer's nudge is answered as a missing one (ids cannot be probed)
