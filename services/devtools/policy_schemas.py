@@ -11,20 +11,22 @@ from services.platform.policy_book import PolicyVersion, write_schema
 
 # (module, model class) of each service policy kept in the policy book
 BOOKS = (("services.advisor.policy", "QueuePolicy"), ("services.notify.policy", "Policy"),
-         ("services.fraud.policy", "FraudPolicy"), ("services.advice.policy", "Policy"))
+         ("services.fraud.policy", "FraudPolicy"), ("services.advice.policy", "Policy"),
+         ("services.mortgage.policy", "Policy"))
 
 
 def books() -> list[tuple[type[PolicyVersion], Path]]:
     found = []
     for module_name, model_name in BOOKS:
         module = importlib.import_module(module_name)
-        found.append((getattr(module, model_name), module.POLICY_FILE))
+        files = getattr(module, "POLICY_FILES", None) or (module.POLICY_FILE,)  # mortgage: a book per jurisdiction
+        found += [(getattr(module, model_name), policy_file) for policy_file in files]
     return found
 
 
 def main() -> int:
-    for model, policy_file in books():
-        print(write_schema(model, policy_file))
+    for path in sorted({str(write_schema(model, policy_file)) for model, policy_file in books()}):
+        print(path)
     return 0
 
 
