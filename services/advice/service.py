@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 import grpc
 
 from services.advice.metrics import AdviceMetrics
@@ -13,6 +10,7 @@ from services.advice.ranking import Fatigue, record_response, reward_of
 from services.advice.repository import AdviceRepository
 from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc
 from services.platform import auth, enums
+from services.platform.clock import Clock, utc_now
 from services.platform.errors import NotFoundError
 from services.platform.paging import cut_page, read_page
 from services.platform.policy_book import PolicyBook
@@ -38,7 +36,7 @@ def validate_response(request: advice_pb2.RespondToNudgeRequest) -> str:
 
 class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
     def __init__(self, store: Store, policies: PolicyBook[Policy], metrics: AdviceMetrics,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = utc_now) -> None:
         self.store = store
         self.policies = policies
         self.metrics = metrics

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.advice.bandit import Context, LinUCB, balance_band
 from services.advice.engine import Evaluation, evaluate
@@ -33,6 +33,7 @@ from services.advice.repository import AdviceRepository
 from services.advice.routing import route
 from services.advice.state import CustomerState
 from services.platform import streams
+from services.platform.clock import utc_now
 from services.platform.kafka_io import Output
 from services.platform.policy_book import PolicyBook
 from services.platform.runner import Record, Source
@@ -87,7 +88,7 @@ class AdviceHandler:
                     outputs.setdefault(record.event_id, []).extend(produced)
                 last_seen[customer_id] = facts.timestamp
         for customer_id, state in states.items():
-            repo.save_state(state, last_seen.get(customer_id, datetime.now(UTC)))  # a bookkeeping time only
+            repo.save_state(state, last_seen.get(customer_id, utc_now()))  # a bookkeeping time only
         return outputs
 
     def _transaction(self, repo: AdviceRepository, state: CustomerState, facts: TxFacts,

@@ -26,6 +26,7 @@ from services.devtools.kafka_launcher import EmbeddedKafka, ForeignBrokerError
 from services.devtools.postgres_launcher import EmbeddedPostgres
 from services.platform import security
 from services.platform.client import connect
+from services.platform.clock import utc_today
 from services.platform.settings import Settings
 from services.platform.storage import Store
 
@@ -148,7 +149,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
                 print(f"{svc.endpoint.name} did not become SERVING; see {svc.log_path}")
                 return 1
         # the simulated period ends today: no event is dated in the future
-        start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=SIMULATED_DAYS)
+        start = utc_today() - dt.timedelta(days=SIMULATED_DAYS)
         with open(log_dir / "simulator.log", "ab") as log:
             simulator = subprocess.Popen(
                 [*CLI, "simulate", "--customers", str(customers), "--terminals", str(customers * 2),

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from services.fraud.features import FEATURE_INDEX
 from services.fraud.verdict import Verdict
+from services.platform.clock import utc_now
 from services.platform.policy_book import PolicyBook, PolicyVersion
 
 POLICY_FILE = Path(__file__).with_name("policy") / "fraud_policy.json"
@@ -94,7 +95,7 @@ def policy_book(path: Path = POLICY_FILE) -> PolicyBook[FraudPolicy]:
 def load_policy(as_of: dt.date | dt.datetime | None = None, path: Path = POLICY_FILE) -> FraudPolicy:
     """The policy version in force at `as_of` (a date means its start, UTC; default: now)."""
     if as_of is None:
-        instant = dt.datetime.now(dt.UTC)
+        instant = utc_now()
     elif isinstance(as_of, dt.datetime):
         instant = as_of
     else:

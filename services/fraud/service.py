@@ -4,8 +4,6 @@ call), list and read a customer's alerts, and take the customer's answer to one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 import grpc
 from kafka import KafkaProducer
@@ -27,6 +25,7 @@ from services.fraud.repository import FraudRepository
 from services.fraud.scoring import FraudScorer
 from services.gen.proactivecare.v1 import fraud_pb2, fraud_pb2_grpc
 from services.platform import auth
+from services.platform.clock import Clock, utc_now
 from services.platform.errors import NotFoundError
 from services.platform.paging import cut_page, read_page
 from services.platform.settings import Settings
@@ -46,7 +45,7 @@ def page_of(request: fraud_pb2.ListAlertsRequest) -> tuple[int, int]:
 
 class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
     def __init__(self, settings: Settings, scorer: FraudScorer, store: Store, metrics: FraudMetrics,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = utc_now) -> None:
         self.settings = settings
         self.scorer = scorer
         self.store = store

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 
 from services.fraud.alerts import AlertRecord, AlertStatus, resolve
 from services.fraud.messages import (
@@ -26,6 +25,7 @@ from services.fraud.repository import FraudRepository
 from services.fraud.scoring import FraudScorer
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform import streams
+from services.platform.clock import Clock, utc_now
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
@@ -51,7 +51,7 @@ def feedback_event_id(fb: events_pb2.FraudFeedback, _record: object) -> str:
 
 class FraudHandler:
     def __init__(self, settings: Settings, scorer: FraudScorer, metrics: FraudMetrics,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = utc_now) -> None:
         self.scorer = scorer
         self.metrics = metrics
         self.clock = clock

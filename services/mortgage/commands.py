@@ -13,6 +13,7 @@ from pathlib import Path
 from google.protobuf import json_format
 
 from services.gen.proactivecare.v1 import mortgage_pb2
+from services.platform.clock import utc_today
 
 EXAMPLE = {
     "jurisdiction": "UK",
@@ -77,7 +78,7 @@ def _check(args: argparse.Namespace) -> int:
             from services.mortgage.eligibility import check_eligibility
 
             response = pm.eligibility_response(check_eligibility(pm.eligibility_request(request,
-                                                                                        dt.datetime.now(dt.UTC).date())))
+                                                                                        utc_today())))
     except ValidationError as exc:
         print(json.dumps({"error": "INVALID_ARGUMENT", "field": exc.field, "message": exc.message}))
         return 2

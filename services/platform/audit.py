@@ -19,6 +19,7 @@ from sqlalchemy import Column, Index, MetaData, String, Table
 
 from services.gen.proactivecare.v1 import audit_pb2, audit_pb2_grpc
 from services.platform import auth
+from services.platform.clock import utc_now
 from services.platform.paging import cut_page, read_page
 from services.platform.pan import redact_text
 from services.platform.settings import Settings
@@ -141,7 +142,7 @@ class AuditTrail:
         reason = redact_text(str(metadata.get(REASON_HEADER, ""))[:500])
         return AuditEntry(actor=principal.subject, role=str(principal.role), service=self.service, action=action,
                           customer_id=customer[:200], resource_id=_resource_id(request)[:200], reason=reason,
-                          outcome=outcome, occurred_at=datetime.now(UTC), id=uuid.uuid4().hex)
+                          outcome=outcome, occurred_at=utc_now(), id=uuid.uuid4().hex)
 
     def write(self, entry: AuditEntry) -> None:
         """Store the entry (raises if it cannot be stored: the call then fails), then mirror it to the topic."""

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from services.platform.clock import utc_now
+
 VALIDITY = dt.timedelta(days=365)
 
 
@@ -65,7 +67,7 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 def _issue(ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name, common_name: str, *, server: bool,
            ) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     builder = (x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(ca_name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + VALIDITY)
@@ -90,7 +92,7 @@ def ensure_dev_tls(directory: Path) -> DevTls:
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("proactive-care development CA")
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
           .not_valid_after(now + VALIDITY)
