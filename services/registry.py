@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from services.platform.app import Service
-    from services.platform.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -55,10 +54,12 @@ def service(name: str) -> Service:
     return module(name, "app").SERVICE
 
 
-def prepare(name: str, settings: Settings) -> None:
-    """Run the service's first-start preparation (`offline/prepare.py`), if it has one."""
+def preparation(name: str) -> ModuleType | None:
+    """The service's first-start preparation (`offline/prepare.py`: `needed(settings)` and `prepare(settings)`,
+    e.g. training fraud's first model), or None when it has none."""
     if name not in NAMES:
         raise UnknownServiceError(name)
-    if importlib.util.find_spec(f"services.{name}.offline") and \
-            importlib.util.find_spec(f"services.{name}.offline.prepare"):
-        importlib.import_module(f"services.{name}.offline.prepare").prepare(settings)
+    if importlib.util.find_spec(f"services.{name}.offline") is None or \
+            importlib.util.find_spec(f"services.{name}.offline.prepare") is None:
+        return None
+    return importlib.import_module(f"services.{name}.offline.prepare")

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,13 +140,18 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
     # replicas of a service share its consumer groups (the partitions are spread over them) and its database
     services = [_Supervised(e.nth(i), log_dir) for e in endpoints for i in range(replicas)]
     simulator: subprocess.Popen[bytes] | None = None
+    # first-start preparation (e.g. training fraud's first model) runs in the background: the other services
+    # start at once, a prepared one when its preparation is done (it then reads its topics from the start)
+    preparing = [_Preparation(e.service, log_dir) for e in endpoints if _needs_preparation(e.service, settings)]
+    meanwhile = {p.service: p.while_preparing() for p in preparing}
     try:
-        for e in endpoints:  # first-start preparation, e.g. training a default model (Ctrl-C stops it cleanly)
-            registry.prepare(e.service, settings)
+        for prep in preparing:
+            prep.start()
         for svc in services:
-            svc.start()
+            if svc.endpoint.service not in meanwhile or meanwhile[svc.endpoint.service] is not None:
+                svc.start(meanwhile.get(svc.endpoint.service))
         for svc in services:
-            if not wait_serving(svc.endpoint.grpc_port):
+            if svc.proc is not None and not wait_serving(svc.endpoint.grpc_port):
                 print(f"{svc.endpoint.name} did not become SERVING; see {svc.log_path}")
                 return 1
         # the simulated period ends today: no event is dated in the future
@@ -157,16 +163,17 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
                  "--produce", "--rate", str(rate)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _announce(settings, [svc.endpoint for svc in services], rate, log_dir,
-                  first_defrauded_customers(customers, start, rate))
+                  first_defrauded_customers(customers, start, rate), preparing)
         if earlier_run:  # the simulator replays the same event ids: the services recognise them, exactly once
             print(f"Note: {settings.data_dir} holds an earlier run, so the replayed events are recognised as\n"
                   f"  already processed (no new alerts). For a fresh demo: stop, `rm {settings.data_dir}/*.sqlite`,\n"
                   "  `make run`.", flush=True)
-        _supervise(services, settings.stuck_batch_seconds, broker if started_broker else None)
+        _supervise(services, settings.stuck_batch_seconds, broker if started_broker else None, preparing)
     except KeyboardInterrupt:
         print("\nCtrl-C: stopping ...", flush=True)
     finally:
-        procs = [("simulator", simulator)] if simulator is not None else []
+        procs = [(f"{p.service} preparation", p.proc) for p in preparing if p.proc is not None]
+        procs += [("simulator", simulator)] if simulator is not None else []
         procs += [(svc.endpoint.name, svc.proc) for svc in reversed(services) if svc.proc is not None]
         for _name, proc in procs:
             if proc.poll() is None:
@@ -187,6 +194,64 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
 
 CLI = [sys.executable, "-m", "services.cli"]
 MAX_RESTARTS = 5
+PROGRESS_EVERY_SECONDS = 30.0
+
+
+def _needs_preparation(service: str, settings: Settings) -> bool:
+    module = registry.preparation(service)
+    return module is not None and module.needed(settings)
+
+
+class _Preparation:
+    """A service's first-start preparation in its own process (`python -m services.devtools.prepare`), its
+    output in `<service>-prepare.log`; its progress is said on the terminal every half minute. A service whose
+    preparation declares `WHILE_PREPARING` (environment) runs with it meanwhile (fraud: rules alone) and is
+    restarted once prepared; any other waits for its preparation."""
+
+    def __init__(self, service: str, log_dir: Path) -> None:
+        self.service = service
+        self.log_path = log_dir / f"{service}-prepare.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started = self.said = 0.0
+
+    def while_preparing(self) -> dict[str, str] | None:
+        module = registry.preparation(self.service)
+        return getattr(module, "WHILE_PREPARING", None)
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "services.devtools.prepare", self.service],
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.started = self.said = time.monotonic()
+
+    def last_line(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1][:160] if lines else ""
+
+    def step(self, services: list[_Supervised]) -> bool | None:
+        """None while running (saying how it goes now and then); True once done (the service's processes
+        started); False when it failed."""
+        assert self.proc is not None
+        now = time.monotonic()
+        code = self.proc.poll()
+        if code is None:
+            if now - self.said >= PROGRESS_EVERY_SECONDS:
+                self.said = now
+                print(f"{self.service}: preparing for {now - self.started:.0f} s: {self.last_line()}", flush=True)
+            return None
+        if code != 0:
+            print(f"{self.service}: preparation failed ({code}); see {self.log_path}", flush=True)
+            return False
+        mine = [svc for svc in services if svc.endpoint.service == self.service]
+        for svc in mine:
+            svc.restart()
+        ports = ", ".join(f"127.0.0.1:{svc.endpoint.grpc_port}" for svc in mine)
+        print(f"{self.service}: prepared in {now - self.started:.0f} s; (re)started with it (gRPC {ports})",
+              flush=True)
+        return True
 
 
 class _Supervised:
@@ -199,18 +264,29 @@ class _Supervised:
         self.unhealthy_since: float | None = None
         self.restarts = 0
 
-    def start(self) -> None:
+    def start(self, extra_env: dict[str, str] | None = None) -> None:
         env = {**os.environ, "GRPC_PORT": str(self.endpoint.grpc_port),
-               "METRICS_PORT": str(self.endpoint.metrics_port)}
+               "METRICS_PORT": str(self.endpoint.metrics_port), **(extra_env or {})}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([*CLI, "serve", self.endpoint.service], env=env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         self.unhealthy_since = None
 
+    def restart(self) -> None:
+        """Stop the process if it runs (SIGTERM: it finishes its batch and commits), then start it again."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.start()
+
     def check(self, stuck_seconds: float) -> bool:
         """Restart the process if it exited or has not been SERVING for twice the stuck limit; False once it
         has been restarted too often."""
-        assert self.proc is not None
+        if self.proc is None:  # not started yet (its preparation runs)
+            return True
         if self.proc.poll() is None:
             if _serving(self.endpoint.grpc_port):
                 self.unhealthy_since = None
@@ -237,11 +313,14 @@ class _Supervised:
 
 
 def _supervise(services: list[_Supervised], stuck_seconds: float, broker: EmbeddedKafka | None,
-               interval: float = 5.0) -> None:
-    """Until a service has been restarted too often: restart what exited or hung, the broker this run started
-    included (the workers pause while it is away and go on when it is back)."""
+               preparing: Sequence[_Preparation] = (), interval: float = 5.0) -> None:
+    """Until a service has been restarted too often: start a prepared service once its preparation is done,
+    restart what exited or hung, the broker this run started included (the workers pause while it is away and
+    go on when it is back)."""
     broker_restarts = 0
+    pending = list(preparing)
     while True:
+        pending = [p for p in pending if p.step(services) is None]
         if broker is not None and broker.process is not None and broker.process.poll() is not None:
             if broker_restarts >= MAX_RESTARTS:
                 print(f"Apache Kafka exited {broker_restarts + 1} times: stopping everything", flush=True)
@@ -256,12 +335,18 @@ def _supervise(services: list[_Supervised], stuck_seconds: float, broker: Embedd
         time.sleep(interval)
 
 
-def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_dir: object,
-              watch: list[tuple[str, float]]) -> None:
+def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_dir: Path,
+              watch: list[tuple[str, float]], preparing: Sequence[_Preparation] = ()) -> None:
     print("\nproactive-care is running", flush=True)
     print(f"  Kafka       {settings.bootstrap_servers}")
+    later = {p.service: p for p in preparing}
     for e in endpoints:
-        print(f"  {e.name:<11} gRPC 127.0.0.1:{e.grpc_port}   metrics http://127.0.0.1:{e.metrics_port}/metrics")
+        when = ""
+        if e.service in later:
+            prep = later[e.service]
+            how = "meanwhile" if prep.while_preparing() is not None else "starts when done"
+            when = f"   (preparing, {how}: {prep.log_path})"
+        print(f"  {e.name:<11} gRPC 127.0.0.1:{e.grpc_port}   metrics http://127.0.0.1:{e.metrics_port}/metrics{when}")
     print(f"  simulator   producing about {rate:g} transactions/s to `transactions` (logs in {log_dir})")
     customer = watch[0][0] if watch else "cust_000000"
     print("\nWatch a customer's notifications arrive (in another terminal), e.g. one whose card a fraudster uses:")

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from services.fraud.metrics import FraudMetrics
-from services.fraud.model import ModelArtifactError, load_model, model_dir_from_env
+from services.fraud.model import ModelArtifactError, load_model, model_dir_from_env, rules_only_model
 from services.fraud.policy import load_policy
 from services.fraud.repository import MIGRATIONS
 from services.fraud.scoring import FraudScorer
@@ -21,6 +21,8 @@ from services.platform.auth import READERS, Role
 
 NAME = "fraud"
 POLICY_FILE_ENV = "FRAUD_POLICY_FILE"
+# "rules": in development (`make run`, while the first model trains) score with the policy's rules alone
+WITHOUT_MODEL_ENV = "FRAUD_WITHOUT_MODEL"
 ACCESS = {
     "ScoreTransaction": frozenset({Role.SERVICE, Role.OPERATOR}),
     "ListAlerts": READERS,
@@ -32,16 +34,20 @@ log = logging.getLogger(__name__)
 
 
 def assemble(ctx: Context, model_dir: Path | None = None) -> Parts:
+    settings, metrics = ctx.settings, ctx.metrics
     directory = model_dir or model_dir_from_env()
     try:
         model = load_model(directory)
     except ModelArtifactError as exc:
-        # No model, no scoring: rather than crash-loop, stay up NOT_SERVING (consuming nothing, so the stream
-        # waits) and say why; the orchestrator restarts the pod once its liveness gives up.
-        reason = f"fraud model not loaded: {exc} (on Kubernetes the fraud-train Job writes one)"
-        log.error("fraud: NOT_SERVING: %s", reason)
-        return Parts(checks=[lambda: reason])
-    settings, metrics = ctx.settings, ctx.metrics
+        if settings.environment == "development" and os.environ.get(WITHOUT_MODEL_ENV) == "rules":
+            log.warning("fraud: no model yet (%s): scoring with the policy's rules alone until one is trained", exc)
+            model = rules_only_model()
+        else:
+            # No model, no scoring: rather than crash-loop, stay up NOT_SERVING (consuming nothing, so the
+            # stream waits) and say why; the orchestrator restarts the pod once its liveness gives up.
+            reason = f"fraud model not loaded: {exc} (on Kubernetes the fraud-train Job writes one)"
+            log.error("fraud: NOT_SERVING: %s", reason)
+            return Parts(checks=[lambda: reason])
     policy_file = os.environ.get(POLICY_FILE_ENV)
     policy = load_policy(path=Path(policy_file)) if policy_file else load_policy()
     limits = CacheLimits(customers=settings.state_cache_customers, entities=settings.state_cache_entities,

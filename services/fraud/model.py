@@ -76,6 +76,23 @@ class FraudModel:
         return self.estimator.predict_proba(features[:, self._columns])[:, 1]
 
 
+class _NoScore:
+    """The estimator of the rules-only model: every payment scores 0, so only the policy's rules alert."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.ones(len(x)), np.zeros(len(x))])
+
+
+RULES_ONLY = "rules-only"
+
+
+def rules_only_model() -> FraudModel:
+    """A stand-in while the first model trains (`make run`, development only): the policy's rules (e.g. an
+    amount over the always-check limit, a frozen card) alert; nothing is scored by a model."""
+    return FraudModel(_NoScore(), ModelCard(version=RULES_ONLY, algorithm="none", features=list(FEATURE_NAMES),
+                                            feature_config={}, training_window={}, metrics={}, created_at=""))
+
+
 def model_dir_from_env() -> Path:
     return Path(os.environ.get(MODEL_DIR_ENV, DEFAULT_MODEL_DIR))
 

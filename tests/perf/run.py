@@ -6,6 +6,7 @@ import importlib
 import json
 from pathlib import Path
 
+from services.platform.progress import Progress
 from services.platform.settings import Settings
 
 BENCHMARKS = {"runner": "tests.perf.bench_runner", "fraud": "tests.perf.bench_fraud",
@@ -19,11 +20,13 @@ def run_benchmarks(settings: Settings, name: str, out: str | None) -> int:
         print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)} or all")
         return 2
     results: dict[str, dict[str, float]] = {}
-    for n in names:
-        module = importlib.import_module(BENCHMARKS[n])
-        print(f"== bench {n}", flush=True)
-        results[n] = module.run(settings)
-        print(json.dumps(results[n]), flush=True)
+    with Progress("bench", total=len(names), unit="benchmarks", every_seconds=0.0) as progress:
+        for n in names:
+            module = importlib.import_module(BENCHMARKS[n])
+            print(f"== bench {n}", flush=True)
+            results[n] = module.run(settings)
+            print(json.dumps(results[n]), flush=True)
+            progress.update()
     figures = results[names[0]] if len(names) == 1 else {k: v for r in results.values() for k, v in r.items()}
     if out:
         Path(out).write_text(json.dumps(results, indent=2) + "\n")

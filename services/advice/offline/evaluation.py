@@ -38,6 +38,7 @@ from services.advice.policy import policy_book
 from services.advice.repository import MIGRATIONS, AdviceRepository
 from services.advice.rules.shortfall import TYPE as SHORTFALL
 from services.advice.worker import AdviceHandler
+from services.platform.progress import Progress
 from services.platform.runner import Record
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -187,18 +188,21 @@ def _in_process(bank: Bank, config: EvaluationConfig, tmp: Path) -> tuple[Store,
     n_tx = 0
     batch: list[Record] = []
     replay_started = time.perf_counter()
-    for offset, message in enumerate(events.transactions(bank)):
-        batch.append(Record(settings.topic(TRANSACTIONS), 0, offset, message.customer_id, message.id, message,
-                            message.timestamp.seconds * 1000))
-        if len(batch) >= config.batch:
+    with Progress("advice replay", total=len(bank.ledger.time_s), unit="transactions") as progress:
+        for offset, message in enumerate(events.transactions(bank)):
+            batch.append(Record(settings.topic(TRANSACTIONS), 0, offset, message.customer_id, message.id, message,
+                                message.timestamp.seconds * 1000))
+            if len(batch) >= config.batch:
+                with store.transaction() as tx:
+                    handler.handle(batch, tx)
+                n_tx += len(batch)
+                progress.update(len(batch))
+                batch = []
+        if batch:
             with store.transaction() as tx:
                 handler.handle(batch, tx)
             n_tx += len(batch)
-            batch = []
-    if batch:
-        with store.transaction() as tx:
-            handler.handle(batch, tx)
-        n_tx += len(batch)
+            progress.update(len(batch))
     seconds = time.perf_counter() - replay_started
     return store, {"mode": "in-process (AdviceHandler.handle in poll-sized store transactions; no broker)",
                    "transactions": n_tx, "transactions_per_second": round(n_tx / seconds, 1) if seconds else 0.0,

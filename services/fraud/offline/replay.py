@@ -15,8 +15,10 @@ from services.fraud.events import Label
 from services.fraud.features import DAY, FEATURE_NAMES, FeatureConfig, FeatureEngine
 from services.fraud.model import FraudModel
 from services.fraud.offline.dataset import HandbookData
+from services.platform.progress import Progress
 
 BATCH_SECONDS = 3600.0
+PROGRESS_ROWS = 5_000  # rows between progress updates (cheap next to the feature engine)
 
 
 class Replay:
@@ -33,22 +35,27 @@ class Replay:
                   feedback_days: float | None = None) -> None:
         """Process every row with ts < end_ts."""
         stop = int(np.searchsorted(self.data.ts, end_ts, side="left"))
-        if model is None:
-            self._plain(stop)
-            return
-        while self.position < stop:
-            batch_end = (math.floor(self.data.ts[self.position] / BATCH_SECONDS) + 1) * BATCH_SECONDS
-            end = min(stop, int(np.searchsorted(self.data.ts, batch_end, side="left")))
-            self._scored_batch(self.position, end, model, alert_threshold, feedback_days, batch_end)
-            self.position = end
+        with Progress("replay" if model is None else "replay, scored", total=stop - self.position,
+                      unit="transactions") as progress:
+            if model is None:
+                self._plain(stop, progress)
+                return
+            while self.position < stop:
+                batch_end = (math.floor(self.data.ts[self.position] / BATCH_SECONDS) + 1) * BATCH_SECONDS
+                end = min(stop, int(np.searchsorted(self.data.ts, batch_end, side="left")))
+                self._scored_batch(self.position, end, model, alert_threshold, feedback_days, batch_end)
+                progress.update(end - self.position)
+                self.position = end
 
-    def _plain(self, stop: int) -> None:
+    def _plain(self, stop: int, progress: Progress) -> None:
         delay = self.engine.config.delay_seconds
         engine, events, fraud, out = self.engine, self._events, self.data.fraud, self.features
-        for i in range(self.position, stop):
-            tx = events[i]
-            out[i] = engine.process(tx)
-            engine.add_label(_label(tx_index=i, replay=self, fraud=bool(fraud[i]), known_at=tx.ts + delay))
+        for start in range(self.position, stop, PROGRESS_ROWS):
+            for i in range(start, min(start + PROGRESS_ROWS, stop)):
+                tx = events[i]
+                out[i] = engine.process(tx)
+                engine.add_label(_label(tx_index=i, replay=self, fraud=bool(fraud[i]), known_at=tx.ts + delay))
+            progress.update(min(start + PROGRESS_ROWS, stop) - start)
         self.position = stop
 
     def _scored_batch(self, start: int, end: int, model: FraudModel, threshold: float,

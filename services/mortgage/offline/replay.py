@@ -23,6 +23,7 @@ from services.mortgage.offline import evaluation
 from services.mortgage.repository import MIGRATIONS, MortgageRepository
 from services.mortgage.worker import MortgageCareHandler
 from services.platform import topics
+from services.platform.progress import Progress
 from services.platform.runner import Record
 from services.platform.storage import Store
 
@@ -80,16 +81,18 @@ def in_process(bank: Any, data_dir: Path | None = None) -> tuple[list[evaluation
             run(profiles[i:i + BATCH])
         batch: list[Record] = []
         n = 0
-        for n, tx in enumerate(events.transactions(bank), start=1):
-            if tx.customer_id not in holders:
-                continue
-            batch.append(Record(topics.TRANSACTIONS, 0, n, tx.customer_id, f"transactions/{tx.id}", tx,
-                                tx.timestamp.seconds * 1000))
-            if len(batch) >= BATCH:
+        with Progress("mortgage replay", total=len(bank.ledger.time_s), unit="transactions") as progress:
+            for n, tx in enumerate(events.transactions(bank), start=1):
+                progress.update()
+                if tx.customer_id not in holders:
+                    continue
+                batch.append(Record(topics.TRANSACTIONS, 0, n, tx.customer_id, f"transactions/{tx.id}", tx,
+                                    tx.timestamp.seconds * 1000))
+                if len(batch) >= BATCH:
+                    run(batch)
+                    batch = []
+            if batch:
                 run(batch)
-                batch = []
-        if batch:
-            run(batch)
         offers = offers_of(store)
         store.close()
     return offers, {"path": "in_process", "transactions": n, "seconds": round(time.monotonic() - started, 1),
