@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=_migrate)
 
     serve = sub.add_parser("serve", help="run one service (gRPC + its stream workers + /metrics)")
-    serve.add_argument("service", help="the service to run (see services/registry.py)")
+    serve.add_argument("service", help=f"the service to run: one of {', '.join(registry.NAMES)} "
+                       "(services/registry.py); its settings come from the environment (README: configuration)")
     serve.set_defaults(func=_serve)
 
     run = sub.add_parser("run", help="Kafka + every service + the simulator at a live rate (`make run`)")
