@@ -5,12 +5,20 @@ for minutes is never silent. Both go to stderr: a command's JSON result stays al
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from types import TracebackType
 from typing import TextIO
 
 from tqdm import tqdm
+
+
+def _columns(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return 0
 
 
 class Progress:
@@ -20,8 +28,9 @@ class Progress:
         self.stream = stream or sys.stderr
         self.done = 0
         self.started = self.last = time.monotonic()
-        self.bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream, dynamic_ncols=True) \
-            if self.stream.isatty() else None
+        sized = self.stream.isatty() and _columns(self.stream) > 0  # a pty of size 0x0 (e.g. `script`): 100 wide
+        self.bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream, dynamic_ncols=sized,
+                        ncols=None if sized else 100, nrows=None if sized else 24) if self.stream.isatty() else None
 
     def update(self, n: int = 1) -> None:
         self.done += n
