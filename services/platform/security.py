@@ -4,7 +4,8 @@ Development mode fills in what is missing with the generated development identit
 data directory. Anywhere else a service refuses to start (`StartupRefused`, one clear line) when:
 - no JWKS is configured (AUTH_JWKS_URL) or no issuer (AUTH_ISSUER);
 - the JWKS publishes the development key;
-- gRPC listens on a non-loopback address without TLS (TLS_CERT_FILE, TLS_KEY_FILE).
+- gRPC listens on a non-loopback address without TLS (TLS_CERT_FILE, TLS_KEY_FILE);
+- a certificate, key or CA file named for gRPC or /metrics TLS is missing, or a certificate comes without its key.
 """
 
 from __future__ import annotations
@@ -100,7 +101,13 @@ def check_startup(settings: Settings) -> None:
     if not tls and not is_loopback(settings.grpc_host):
         raise StartupRefused(f"refusing to start: gRPC on {settings.grpc_host} without TLS; set TLS_CERT_FILE "
                              "and TLS_KEY_FILE (or listen on 127.0.0.1)")
-    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+    if bool(settings.metrics_tls_cert_file) != bool(settings.metrics_tls_key_file):
+        raise StartupRefused("refusing to start: METRICS_TLS_CERT_FILE and METRICS_TLS_KEY_FILE go together")
+    if settings.metrics_tls_client_ca_file and not settings.metrics_tls_cert_file:
+        raise StartupRefused("refusing to start: METRICS_TLS_CLIENT_CA_FILE needs METRICS_TLS_CERT_FILE and "
+                             "METRICS_TLS_KEY_FILE (client certificates are checked over TLS)")
+    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file", "metrics_tls_cert_file",
+                 "metrics_tls_key_file", "metrics_tls_client_ca_file"):
         path = getattr(settings, name)
         if path and not Path(path).is_file():
             raise StartupRefused(f"refusing to start: {name.upper()} {path} is not a readable file")

@@ -41,6 +41,10 @@ class Settings:
     health_port: int = 0
     metrics_host: str = "127.0.0.1"  # /metrics is on loopback unless a deployment opens it (METRICS_HOST)
     metrics_port: int = 0
+    # /metrics over TLS when a certificate and key are given; a client CA makes the scraper present a certificate
+    metrics_tls_cert_file: str = ""
+    metrics_tls_key_file: str = ""
+    metrics_tls_client_ca_file: str = ""
     grpc_reflection: bool = True
     # `development` (make run, the tests): a generated identity provider key and CA under data_dir. Anything
     # else is production: a service refuses to start without a JWKS, with the development key, or on a
@@ -117,6 +121,9 @@ class Settings:
             health_port=int(_env("HEALTH_PORT", str(d.health_port))),
             metrics_host=_env("METRICS_HOST", d.metrics_host),
             metrics_port=int(_env("METRICS_PORT", str(d.metrics_port))),
+            metrics_tls_cert_file=_env("METRICS_TLS_CERT_FILE", d.metrics_tls_cert_file),
+            metrics_tls_key_file=_env("METRICS_TLS_KEY_FILE", d.metrics_tls_key_file),
+            metrics_tls_client_ca_file=_env("METRICS_TLS_CLIENT_CA_FILE", d.metrics_tls_client_ca_file),
             grpc_reflection=_flag("GRPC_REFLECTION", d.grpc_reflection),
             environment=_env("PROACTIVE_CARE_ENV", d.environment).strip().lower(),
             auth_jwks_url=_env("AUTH_JWKS_URL", d.auth_jwks_url),
