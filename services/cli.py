@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--service", action="append", default=[], choices=registry.NAMES,
                        help="the audience (default: every service)")
     token.add_argument("--ttl", type=int, default=900, help="lifetime in seconds")
+    token.add_argument("--step-up", action="store_true",
+                       help="the holder has just authenticated strongly (acr, amr, auth_time): a customer needs it "
+                            "to lift a card freeze (UnfreezeCard)")
     token.set_defaults(func=_token)
 
     bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
@@ -249,7 +252,7 @@ def _token(args: argparse.Namespace) -> int:
     try:
         print(security.issue_dev_token(Settings.from_env(), args.subject, args.role,
                                        services=args.service or registry.NAMES, queues=args.queue,
-                                       scopes=args.scope, ttl_seconds=args.ttl))
+                                       scopes=args.scope, ttl_seconds=args.ttl, step_up=args.step_up))
     except security.StartupRefused as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -6,7 +6,8 @@ Every token must carry `iss` (the configured issuer), `aud` (this service's audi
 It carries a role: a customer reaches only its own data, an advisor only its queues, operators what their RPC
 allows, an auditor the audit log; a `service` caller (another system) reaches an RPC only with that RPC's scope
 (`scope` claim, space-separated, e.g. `fraud:ScoreTransaction`). The gRPC bootstrap verifies the token of every
-call and sets the caller's `Principal` for the handler; handlers then call `require_customer` / `require_queue`.
+call and sets the caller's `Principal` for the handler; handlers then call `require_customer` / `require_queue`,
+and a sensitive customer action `require_step_up` (a recent strong authentication: `acr`/`amr` and `auth_time`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextvars
 import json
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -47,6 +49,10 @@ class Principal:
     queues: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     expires_at: float = float("inf")
+    # how the holder authenticated (OpenID Connect claims): the context class, the methods, and when
+    acr: str = ""
+    amr: frozenset[str] = frozenset()
+    auth_time: float | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -56,6 +62,15 @@ class Principal:
 class AuthError(Exception):
     """The token is missing, malformed, badly signed, for another audience or expired (UNAUTHENTICATED). The
     message is plain: it never carries the decoder's internals."""
+
+
+class StepUpRequired(AuthError):
+    """The token is valid but its authentication is not strong or recent enough for this action
+    (UNAUTHENTICATED, as RFC 9470's `insufficient_user_authentication`): the client re-authenticates."""
+
+
+# an `amr` (RFC 8176) that is a strong authentication whatever the `acr`: more than one factor
+STRONG_AMR = frozenset({"mfa"})
 
 
 # PyJWT's exceptions -> the plain reason a caller is told (most specific first)
@@ -167,10 +182,13 @@ class TokenVerifier:
             raise AuthError(reason) from None
         scope = claims.get("scope", "")
         queues = claims.get("queues", ())
-        if not isinstance(scope, str) or not isinstance(queues, list | tuple):
+        acr, amr, auth_time = claims.get("acr", ""), claims.get("amr", ()), claims.get("auth_time")
+        if (not isinstance(scope, str) or not isinstance(queues, list | tuple) or not isinstance(acr, str)
+                or not isinstance(amr, list | tuple) or not all(isinstance(m, str) for m in amr)
+                or not (auth_time is None or (isinstance(auth_time, int | float) and not isinstance(auth_time, bool)))):
             raise AuthError("malformed token")
         return Principal(str(claims["sub"]), role, frozenset(map(str, queues)), frozenset(scope.split()),
-                         float(claims["exp"]))
+                         float(claims["exp"]), acr, frozenset(amr), None if auth_time is None else float(auth_time))
 
 
 _current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
@@ -205,6 +223,23 @@ def require_owner(owner_customer_id: str | None, what: str) -> Principal:
     principal = current_principal()
     if owner_customer_id is None or (principal.role == Role.CUSTOMER and principal.subject != owner_customer_id):
         raise NotFoundError(f"no such {what}")
+    return principal
+
+
+def require_step_up(acr_values: Iterable[str], max_age_seconds: float, now: float | None = None) -> Principal:
+    """A customer doing something sensitive (lifting a card freeze) must have authenticated strongly and recently:
+    the token's `acr` is one of `acr_values` (or its `amr` says `mfa`) and its `auth_time` is at most
+    `max_age_seconds` old; otherwise StepUpRequired. Other roles the RPC admits (operators) pass: staff actions are
+    audited instead."""
+    principal = current_principal()
+    if principal.role != Role.CUSTOMER:
+        return principal
+    wanted = sorted(set(acr_values))
+    strong = principal.acr in wanted or bool(principal.amr & STRONG_AMR)
+    age = (time.time() if now is None else now) - principal.auth_time if principal.auth_time is not None else None
+    if not strong or age is None or age > max_age_seconds:
+        raise StepUpRequired(f"step-up authentication required: a token with acr {' or '.join(wanted)} (or amr "
+                             f"mfa) and an auth_time within the last {max_age_seconds:.0f} s")
     return principal
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -142,13 +143,17 @@ def channel_credentials(settings: Settings) -> grpc.ChannelCredentials | None:
 
 
 def issue_dev_token(settings: Settings, subject: str, role: str, *, services: Sequence[str],
-                    queues: Sequence[str] = (), scopes: Sequence[str] = (), ttl_seconds: int = 900) -> str:
+                    queues: Sequence[str] = (), scopes: Sequence[str] = (), ttl_seconds: int = 900,
+                    step_up: bool = False) -> str:
     """A token signed with the development key for `services` (development mode only: the development key
-    signs nothing a production service accepts)."""
+    signs nothing a production service accepts). `step_up`: the holder has just authenticated strongly (the first
+    STEP_UP_ACR_VALUES value as `acr`, `amr` mfa, `auth_time` now), as UnfreezeCard asks of a customer."""
     if not settings.development:
         raise StartupRefused("tokens are signed with the development key only in development mode "
                              "(PROACTIVE_CARE_ENV=development); production tokens come from the identity provider")
     identity = ensure_dev_identity(dev_identity_dir(settings))
+    acr = settings.step_up_acr_values.replace(",", " ").split()[0] if step_up else ""
     return identity.issue(subject, role, audience=[settings.audience(s) for s in services],
                           issuer=settings.auth_issuer or DEV_ISSUER, queues=queues, scopes=scopes,
-                          ttl_seconds=ttl_seconds)
+                          ttl_seconds=ttl_seconds, acr=acr, amr=("mfa", "otp", "pwd") if step_up else (),
+                          auth_time=int(time.time()) if step_up else None)

@@ -57,6 +57,10 @@ class Settings:
     auth_audience_prefix: str = "proactive-care/"
     auth_leeway_seconds: float = 30.0
     auth_jwks_refresh_cooldown_seconds: float = 30.0
+    # step-up for sensitive customer actions (UnfreezeCard): the `acr` values that are a strong customer
+    # authentication (space-separated; the UK Open Banking SCA value by default) and how recent it must be
+    step_up_acr_values: str = "urn:openbanking:psd2:sca"
+    step_up_max_age_seconds: float = 300.0
     # gRPC TLS, server side: certificate chain and key; a client CA turns on mutual TLS (client certificates)
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -132,6 +136,8 @@ class Settings:
             auth_leeway_seconds=float(_env("AUTH_LEEWAY_SECONDS", str(d.auth_leeway_seconds))),
             auth_jwks_refresh_cooldown_seconds=float(_env("AUTH_JWKS_REFRESH_COOLDOWN_SECONDS",
                                                           str(d.auth_jwks_refresh_cooldown_seconds))),
+            step_up_acr_values=_env("STEP_UP_ACR_VALUES", d.step_up_acr_values),
+            step_up_max_age_seconds=float(_env("STEP_UP_MAX_AGE_SECONDS", str(d.step_up_max_age_seconds))),
             tls_cert_file=_env("TLS_CERT_FILE", d.tls_cert_file),
             tls_key_file=_env("TLS_KEY_FILE", d.tls_key_file),
             tls_client_ca_file=_env("TLS_CLIENT_CA_FILE", d.tls_client_ca_file),

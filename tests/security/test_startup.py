@@ -126,3 +126,10 @@ def test_the_token_command_signs_with_the_development_key_in_development(tmp_pat
     assert header["alg"] == "ES256" and header["kid"].startswith("proactive-care-dev-")
     assert claims["aud"] == ["proactive-care/notify"] and claims["exp"] - claims["iat"] <= 900
     assert (tmp_path / "data" / "dev-identity" / "jwks.json").exists()
+    assert "acr" not in claims and "auth_time" not in claims
+
+    # --step-up: the holder has just authenticated strongly, as UnfreezeCard asks of a customer
+    assert cli.main(["token", "--subject", "C1", "--role", "customer", "--service", "fraud", "--step-up"]) == 0
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert claims["acr"] == "urn:openbanking:psd2:sca" and "mfa" in claims["amr"]
+    assert claims["iat"] - 5 <= claims["auth_time"] <= claims["iat"]
