@@ -12,11 +12,14 @@ and a sensitive customer action `require_step_up` (a recent strong authenticatio
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -118,40 +121,63 @@ class FileJWKS:
             return self._keys[kid]
 
 
-def key_source(jwks_url: str, *, refresh_cooldown_seconds: float = 30.0,
-               fetch_timeout_seconds: float = 5.0) -> FileJWKS | jwt.PyJWKClient:
+def jwks_tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """The TLS context of a JWKS fetch: the system's trusted CAs, or only `ca_file` (AUTH_JWKS_CA_FILE) for an
+    identity provider with a certificate of the bank's own CA."""
+    return ssl.create_default_context(cafile=ca_file or None)
+
+
+def key_source(jwks_url: str, *, refresh_cooldown_seconds: float = 30.0, fetch_timeout_seconds: float = 5.0,
+               ca_file: str = "") -> FileJWKS | jwt.PyJWKClient:
     """The identity provider's keys: PyJWKClient for an https:// URL, FileJWKS for a file:// URL."""
     parsed = urlparse(jwks_url)
     if parsed.scheme == "file":
         return FileJWKS(Path(unquote(parsed.path)), refresh_cooldown_seconds)
     return jwt.PyJWKClient(jwks_url, cache_keys=False, cache_jwk_set=True, lifespan=300,
-                           timeout=fetch_timeout_seconds, cooldown_duration=refresh_cooldown_seconds)
+                           timeout=fetch_timeout_seconds, cooldown_duration=refresh_cooldown_seconds,
+                           ssl_context=jwks_tls_context(ca_file))
 
 
 class TokenVerifier:
     """Verifies the tokens of one service: its issuer, its audience, the provider's keys."""
 
     def __init__(self, jwks_url: str, *, issuer: str, audience: str, leeway_seconds: float = 30.0,
-                 refresh_cooldown_seconds: float = 30.0, fetch_timeout_seconds: float = 5.0) -> None:
+                 refresh_cooldown_seconds: float = 30.0, fetch_timeout_seconds: float = 5.0,
+                 ca_file: str = "") -> None:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway_seconds
         self.keys = key_source(jwks_url, refresh_cooldown_seconds=refresh_cooldown_seconds,
-                               fetch_timeout_seconds=fetch_timeout_seconds)
+                               fetch_timeout_seconds=fetch_timeout_seconds, ca_file=ca_file)
         self._verified: dict[str, Principal] = {}
+        # tokens not seen before are verified here, off the event loop: their key may have to be fetched from
+        # the identity provider (an unknown `kid`), which must not stall the server's other calls
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="token-verify")
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token verified before and not yet expired."""
+        cached = self._verified.get(token)
+        return cached if cached is not None and cached.expires_at > time.time() else None
 
     def verify(self, token: str) -> Principal:
         """The token's principal, or AuthError. A client sends the same token on every call, so a verified token
         is remembered until it expires: the signature check is paid once per token."""
-        now = time.time()
-        cached = self._verified.get(token)
-        if cached is not None and cached.expires_at > now:
+        cached = self.cached(token)
+        if cached is not None:
             return cached
         principal = self._verify(token)
         if len(self._verified) >= _VERIFIED_MAX:
             self._verified.clear()
         self._verified[token] = principal
         return principal
+
+    async def verify_async(self, token: str) -> Principal:
+        """`verify` for the event loop: a remembered token at once, any other on the verifier's own threads (a JWKS
+        fetch over HTTPS blocks for as long as the identity provider takes to answer)."""
+        cached = self.cached(token)
+        if cached is not None:
+            return cached
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.verify, token)
 
     def _verify(self, token: str) -> Principal:
         try:

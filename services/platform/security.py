@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlparse
 import grpc
 import jwt
 
-from services.platform.auth import TokenVerifier
+from services.platform.auth import TokenVerifier, jwks_tls_context
 from services.platform.dev_identity import DEV_ISSUER, ensure_dev_identity, has_dev_key
 from services.platform.dev_tls import ensure_dev_tls
 from services.platform.settings import Settings
@@ -88,7 +88,8 @@ def check_startup(settings: Settings) -> None:
         if url.startswith("file:"):
             jwks = json.loads(Path(unquote(urlparse(url).path)).read_text())
         else:
-            jwks = jwt.PyJWKClient(url, timeout=10).fetch_data()
+            jwks = jwt.PyJWKClient(url, timeout=10, ssl_context=jwks_tls_context(settings.auth_jwks_ca_file)
+                                   ).fetch_data()
         jwt.PyJWKSet.from_dict(jwks)  # at least one usable key
     except (jwt.PyJWTError, ValueError, OSError) as exc:
         raise StartupRefused(f"refusing to start: the JWKS at {url} could not be read ({type(exc).__name__})"
@@ -108,7 +109,7 @@ def check_startup(settings: Settings) -> None:
         raise StartupRefused("refusing to start: METRICS_TLS_CLIENT_CA_FILE needs METRICS_TLS_CERT_FILE and "
                              "METRICS_TLS_KEY_FILE (client certificates are checked over TLS)")
     for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file", "metrics_tls_cert_file",
-                 "metrics_tls_key_file", "metrics_tls_client_ca_file"):
+                 "metrics_tls_key_file", "metrics_tls_client_ca_file", "auth_jwks_ca_file"):
         path = getattr(settings, name)
         if path and not Path(path).is_file():
             raise StartupRefused(f"refusing to start: {name.upper()} {path} is not a readable file")
@@ -118,7 +119,8 @@ def verifier(settings: Settings, service: str) -> TokenVerifier:
     """The token verifier of one service (its own audience)."""
     return TokenVerifier(jwks_url(settings.auth_jwks_url), issuer=settings.auth_issuer,
                          audience=settings.audience(service), leeway_seconds=settings.auth_leeway_seconds,
-                         refresh_cooldown_seconds=settings.auth_jwks_refresh_cooldown_seconds)
+                         refresh_cooldown_seconds=settings.auth_jwks_refresh_cooldown_seconds,
+                         fetch_timeout_seconds=settings.auth_jwks_timeout_seconds, ca_file=settings.auth_jwks_ca_file)
 
 
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:

@@ -57,6 +57,8 @@ class Settings:
     auth_audience_prefix: str = "proactive-care/"
     auth_leeway_seconds: float = 30.0
     auth_jwks_refresh_cooldown_seconds: float = 30.0
+    auth_jwks_ca_file: str = ""  # the CA of an https:// JWKS when it is not one the system trusts (a bank's own)
+    auth_jwks_timeout_seconds: float = 5.0  # one JWKS fetch (it runs off the event loop: other calls go on)
     # step-up for sensitive customer actions (UnfreezeCard): the `acr` values that are a strong customer
     # authentication (space-separated; the UK Open Banking SCA value by default) and how recent it must be
     step_up_acr_values: str = "urn:openbanking:psd2:sca"
@@ -136,6 +138,8 @@ class Settings:
             auth_leeway_seconds=float(_env("AUTH_LEEWAY_SECONDS", str(d.auth_leeway_seconds))),
             auth_jwks_refresh_cooldown_seconds=float(_env("AUTH_JWKS_REFRESH_COOLDOWN_SECONDS",
                                                           str(d.auth_jwks_refresh_cooldown_seconds))),
+            auth_jwks_ca_file=_env("AUTH_JWKS_CA_FILE", d.auth_jwks_ca_file),
+            auth_jwks_timeout_seconds=float(_env("AUTH_JWKS_TIMEOUT_SECONDS", str(d.auth_jwks_timeout_seconds))),
             step_up_acr_values=_env("STEP_UP_ACR_VALUES", d.step_up_acr_values),
             step_up_max_age_seconds=float(_env("STEP_UP_MAX_AGE_SECONDS", str(d.step_up_max_age_seconds))),
             tls_cert_file=_env("TLS_CERT_FILE", d.tls_cert_file),

@@ -8,15 +8,13 @@ import time
 from datetime import UTC, datetime
 
 import grpc
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from services.fraud.repository import FraudRepository
 from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
 from services.platform.app import ServiceThread
 from services.platform.client import connect
-from tests.integration.conftest import dev_identity
+from tests.security import attacks
 from tests.security.fraud_stub import fraud_app, records, run
 from tests.unit.fraud.builders import card_payment, usual_history
 
@@ -79,15 +77,11 @@ UNFREEZE_TABLE: list[tuple[str, str, str, dict[str, object], str]] = [
 
 
 def _signed(settings, subject: str, role: str, claims: dict[str, object]) -> str:
-    """A development token with the given authentication claims (including malformed ones, signed as they are)."""
-    identity = dev_identity()
-    now = int(time.time())
-    body: dict[str, object] = {"iss": settings.auth_issuer, "sub": subject, "aud": settings.audience("fraud"),
-                               "role": role, "iat": now, "nbf": now, "exp": now + 300, **claims}
+    """A fraud token with the given authentication claims (`auth_time` given as seconds before now; malformed
+    claims are signed as they are)."""
     if isinstance(claims.get("auth_time"), int):
-        body["auth_time"] = now - int(claims["auth_time"])  # type: ignore[call-overload]
-    key = serialization.load_pem_private_key(identity.key_path.read_bytes(), password=None)
-    return jwt.encode(body, key, algorithm="ES256", headers={"kid": identity.kid})  # type: ignore[arg-type]
+        claims = {**claims, "auth_time": int(time.time()) - int(claims["auth_time"])}  # type: ignore[call-overload]
+    return attacks.signed(settings, subject=subject, service="fraud", role=role, **claims)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
