@@ -80,7 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--service", action="append", default=[], choices=registry.NAMES,
                        help="the audience (default: every service)")
     token.add_argument("--ttl", type=int, default=900, help="lifetime in seconds")
+    token.add_argument("--step-up", action="store_true",
+                       help="the holder has just authenticated strongly (acr, amr, auth_time): a customer needs it "
+                            "to lift a card freeze (UnfreezeCard)")
     token.set_defaults(func=_token)
+
+    certs = sub.add_parser("dev-certs", help="development only: a CA, certificates and an identity provider key "
+                                             "for a local stack (docker compose)")
+    certs.add_argument("--out", required=True, type=Path,
+                       help="directory: dev-tls/ (CA, server and client certificates) and dev-identity/ (JWKS)")
+    certs.add_argument("--host", action="append", default=[],
+                       help="a DNS name the server certificate is for, besides localhost (repeatable)")
+    certs.set_defaults(func=_dev_certs)
 
     bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
     bench.add_argument("name", help="runner, fraud, notify, scale or all")
@@ -252,10 +263,24 @@ def _token(args: argparse.Namespace) -> int:
     try:
         print(security.issue_dev_token(Settings.from_env(), args.subject, args.role,
                                        services=args.service or registry.NAMES, queues=args.queue,
-                                       scopes=args.scope, ttl_seconds=args.ttl))
+                                       scopes=args.scope, ttl_seconds=args.ttl, step_up=args.step_up))
     except security.StartupRefused as exc:
         print(exc, file=sys.stderr)
         return 2
+    return 0
+
+
+def _dev_certs(args: argparse.Namespace) -> int:
+    """Made once (existing files are kept); prints the settings a service of the stack points at them with."""
+    from services.platform.dev_identity import DEV_ISSUER, ensure_dev_identity
+    from services.platform.dev_tls import ensure_dev_tls
+
+    tls = ensure_dev_tls(args.out / "dev-tls", hosts=args.host)
+    identity = ensure_dev_identity(args.out / "dev-identity")
+    for name, value in (("PROACTIVE_CARE_ENV", "development"), ("AUTH_JWKS_URL", identity.jwks_path),
+                        ("AUTH_ISSUER", DEV_ISSUER), ("TLS_CERT_FILE", tls.server_cert_file),
+                        ("TLS_KEY_FILE", tls.server_key_file), ("GRPC_TLS_CA_FILE", tls.ca_file)):
+        print(f"{name}={value}")
     return 0
 
 

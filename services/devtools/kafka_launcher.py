@@ -4,6 +4,10 @@ Jars come from Maven Central through `deploy/kafka/pom.xml` into a cache outside
 the storage directory is formatted; then the broker starts, the launcher waits until it answers, creates the
 topics with their partition counts, and on stop shuts the broker down cleanly (SIGTERM, then SIGKILL).
 `KAFKA_BOOTSTRAP_SERVERS` pointing at another cluster skips all of this.
+
+Besides its PLAINTEXT listener the broker can also listen with SSL (client certificate required) and SASL_SSL
+(SCRAM-SHA-512 users created when the storage is formatted), with PEM key and trust stores from the development
+CA (`SecureListeners`): the Kafka transport security test runs the project's clients against them.
 """
 
 from __future__ import annotations
@@ -17,18 +21,23 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
 from kafka.errors import KafkaError
 
+from services.platform.dev_tls import DevTls
 from services.platform.kafka_io import ensure_topics, make_admin
 from services.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
-__all__ = ["EmbeddedKafka", "ForeignBrokerError", "ensure_topics", "free_port", "listener_pid", "port_open"]
+__all__ = ["EmbeddedKafka", "ForeignBrokerError", "SecureListeners", "ensure_topics", "free_port", "listener_pid",
+           "port_open"]
+SCRAM_MECHANISM = "SCRAM-SHA-512"
 
 
 class KafkaLaunchError(RuntimeError):
@@ -68,6 +77,37 @@ class ForeignBrokerError(KafkaLaunchError):
     """Something this checkout did not start already listens on the broker's port."""
 
 
+@dataclass(frozen=True)
+class SecureListeners:
+    """Two more listeners on 127.0.0.1: SSL on `ssl_port` (mutual TLS: the client presents a certificate of the
+    CA) and SASL_SSL on `sasl_ssl_port` (server TLS, SCRAM-SHA-512 with `scram_users`, name -> password). The
+    broker's certificate and trusted CA are `tls`'s (the development CA); inter-broker traffic stays PLAINTEXT."""
+
+    tls: DevTls
+    ssl_port: int
+    sasl_ssl_port: int
+    scram_users: Mapping[str, str] = field(default_factory=dict)
+
+    def listeners(self) -> list[tuple[str, int]]:
+        return [("SSL", self.ssl_port), ("SASL_SSL", self.sasl_ssl_port)]
+
+    def properties(self, keystore: Path) -> str:
+        return "\n".join([
+            "# SSL and SASL_SSL listeners (SecureListeners): PEM stores from the development CA",
+            "ssl.keystore.type=PEM", f"ssl.keystore.location={keystore}",
+            "ssl.truststore.type=PEM", f"ssl.truststore.location={self.tls.ca_file.resolve()}",
+            "listener.name.ssl.ssl.client.auth=required",
+            f"sasl.enabled.mechanisms={SCRAM_MECHANISM}",
+            f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        ])
+
+    def format_args(self) -> list[str]:
+        """`kafka-storage format` arguments creating the SCRAM users (KRaft keeps them in its metadata log)."""
+        return [arg for name, password in self.scram_users.items()
+                for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")]
+
+
 class EmbeddedKafka:
     """One broker process whose data lives in `data_dir`.
 
@@ -76,9 +116,11 @@ class EmbeddedKafka:
     anything else on the port, rather than sharing its topics and consumer groups. `pid()` is the process that
     really listens on the port, found through /proc, not a pid file that may name a dead broker."""
 
-    def __init__(self, settings: Settings, data_dir: Path | None = None) -> None:
+    def __init__(self, settings: Settings, data_dir: Path | None = None,
+                 secure: SecureListeners | None = None) -> None:
         self.settings = settings
         self.data_dir = (data_dir or settings.data_dir / "kafka").resolve()
+        self.secure = secure
         self.process: subprocess.Popen[bytes] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------------------
@@ -93,8 +135,10 @@ class EmbeddedKafka:
         libs = ensure_jars(self.settings)
         config = self._write_config()
         if not (self.data_dir / "logs" / "meta.properties").exists():
+            scram = self.secure.format_args() if self.secure else []
             subprocess.run(_java_cmd(libs, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c",
-                                     str(config), "--ignore-formatted"), check=True, stdout=subprocess.DEVNULL)
+                                     str(config), "--ignore-formatted", *scram), check=True,
+                           stdout=subprocess.DEVNULL)
         with open(self.data_dir / "broker.log", "ab") as log_file:
             self.process = subprocess.Popen(_java_cmd(libs, "kafka.Kafka", str(config)), stdout=log_file,
                                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -177,10 +221,22 @@ class EmbeddedKafka:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         template = Template((DEPLOY_DIR / "server.properties").read_text())
         path = self.data_dir / "server.properties"
+        port, controller_port = self.settings.kafka_port, self.settings.kafka_controller_port
+        listeners = [("PLAINTEXT", port), *(self.secure.listeners() if self.secure else [])]
+        secure = ""
+        if self.secure is not None:
+            keystore = self.data_dir / "broker-keystore.pem"  # Kafka's PEM keystore: the key, then the chain
+            keystore.touch(mode=0o600)
+            keystore.write_bytes(self.secure.tls.server_key_file.read_bytes()
+                                 + self.secure.tls.server_cert_file.read_bytes())
+            secure = self.secure.properties(keystore)
         path.write_text(template.substitute(
-            port=self.settings.kafka_port,
-            controller_port=self.settings.kafka_controller_port,
+            listeners=",".join(f"{name}://127.0.0.1:{p}" for name, p in [*listeners, ("CONTROLLER", controller_port)]),
+            advertised_listeners=",".join(f"{name}://127.0.0.1:{p}" for name, p in listeners),
+            protocol_map=",".join(f"{name}:{name}" for name, _ in listeners) + ",CONTROLLER:PLAINTEXT",
+            controller_port=controller_port,
             data_dir=self.data_dir / "logs",
+            secure_listeners=secure,
         ))
         return path
 

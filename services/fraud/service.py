@@ -110,11 +110,14 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
 
     async def UnfreezeCard(self, request: fraud_pb2.UnfreezeCardRequest,
                            context: grpc.aio.ServicerContext) -> fraud_pb2.UnfreezeCardResponse:
-        """The customer whose card it is, or an operator, lifts a freeze. A card that is not frozen, or frozen for
-        another customer, is answered the same way: NOT_FOUND."""
+        """The customer whose card it is (with a recent strong authentication: step-up), or an operator, lifts a
+        freeze. A card that is not frozen, or frozen for another customer, is answered the same way: NOT_FOUND."""
         require_id(request.customer_id, "customer_id")
         require_id(request.card_token, "card_token")
         auth.require_customer(request.customer_id)
+        # a customer lifts a freeze only right after a strong authentication (step-up); an operator is audited
+        auth.require_step_up(self.settings.step_up_acr_values.replace(",", " ").split(),
+                             self.settings.step_up_max_age_seconds)
         lifted = await self.store.writing(
             lambda tx: FraudRepository(tx).unfreeze_card(request.card_token, request.customer_id))
         if not lifted:

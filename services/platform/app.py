@@ -154,7 +154,9 @@ async def start_service(app: ServiceApp, settings: Settings) -> RunningService:
                                      metrics=GrpcMetrics.create(app.registry),
                                      credentials=security.server_credentials(settings),
                                      trail=_audit_trail(app, settings))
-    metrics_server, metrics_port = serve_metrics(app.registry, settings.metrics_port, settings.metrics_host)
+    metrics_server, metrics_port = serve_metrics(
+        app.registry, settings.metrics_port, settings.metrics_host, cert_file=settings.metrics_tls_cert_file,
+        key_file=settings.metrics_tls_key_file, client_ca_file=settings.metrics_tls_client_ca_file)
     for runner in app.runners:
         runner.start()
     tasks = [asyncio.create_task(_watch_health(app, server))]

@@ -6,15 +6,20 @@ Every token must carry `iss` (the configured issuer), `aud` (this service's audi
 It carries a role: a customer reaches only its own data, an advisor only its queues, operators what their RPC
 allows, an auditor the audit log; a `service` caller (another system) reaches an RPC only with that RPC's scope
 (`scope` claim, space-separated, e.g. `fraud:ScoreTransaction`). The gRPC bootstrap verifies the token of every
-call and sets the caller's `Principal` for the handler; handlers then call `require_customer` / `require_queue`.
+call and sets the caller's `Principal` for the handler; handlers then call `require_customer` / `require_queue`,
+and a sensitive customer action `require_step_up` (a recent strong authentication: `acr`/`amr` and `auth_time`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
+import ssl
 import threading
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -48,6 +53,10 @@ class Principal:
     queues: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     expires_at: float = float("inf")
+    # how the holder authenticated (OpenID Connect claims): the context class, the methods, and when
+    acr: str = ""
+    amr: frozenset[str] = frozenset()
+    auth_time: float | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -57,6 +66,15 @@ class Principal:
 class AuthError(Exception):
     """The token is missing, malformed, badly signed, for another audience or expired (UNAUTHENTICATED). The
     message is plain: it never carries the decoder's internals."""
+
+
+class StepUpRequired(AuthError):
+    """The token is valid but its authentication is not strong or recent enough for this action
+    (UNAUTHENTICATED, as RFC 9470's `insufficient_user_authentication`): the client re-authenticates."""
+
+
+# an `amr` (RFC 8176) that is a strong authentication whatever the `acr`: more than one factor
+STRONG_AMR = frozenset({"mfa"})
 
 
 # PyJWT's exceptions -> the plain reason a caller is told (most specific first)
@@ -104,40 +122,63 @@ class FileJWKS:
             return self._keys[kid]
 
 
-def key_source(jwks_url: str, *, refresh_cooldown_seconds: float = 30.0,
-               fetch_timeout_seconds: float = 5.0) -> FileJWKS | jwt.PyJWKClient:
+def jwks_tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """The TLS context of a JWKS fetch: the system's trusted CAs, or only `ca_file` (AUTH_JWKS_CA_FILE) for an
+    identity provider with a certificate of the bank's own CA."""
+    return ssl.create_default_context(cafile=ca_file or None)
+
+
+def key_source(jwks_url: str, *, refresh_cooldown_seconds: float = 30.0, fetch_timeout_seconds: float = 5.0,
+               ca_file: str = "") -> FileJWKS | jwt.PyJWKClient:
     """The identity provider's keys: PyJWKClient for an https:// URL, FileJWKS for a file:// URL."""
     parsed = urlparse(jwks_url)
     if parsed.scheme == "file":
         return FileJWKS(Path(unquote(parsed.path)), refresh_cooldown_seconds)
     return jwt.PyJWKClient(jwks_url, cache_keys=False, cache_jwk_set=True, lifespan=300,
-                           timeout=fetch_timeout_seconds, cooldown_duration=refresh_cooldown_seconds)
+                           timeout=fetch_timeout_seconds, cooldown_duration=refresh_cooldown_seconds,
+                           ssl_context=jwks_tls_context(ca_file))
 
 
 class TokenVerifier:
     """Verifies the tokens of one service: its issuer, its audience, the provider's keys."""
 
     def __init__(self, jwks_url: str, *, issuer: str, audience: str, leeway_seconds: float = 30.0,
-                 refresh_cooldown_seconds: float = 30.0, fetch_timeout_seconds: float = 5.0) -> None:
+                 refresh_cooldown_seconds: float = 30.0, fetch_timeout_seconds: float = 5.0,
+                 ca_file: str = "") -> None:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway_seconds
         self.keys = key_source(jwks_url, refresh_cooldown_seconds=refresh_cooldown_seconds,
-                               fetch_timeout_seconds=fetch_timeout_seconds)
+                               fetch_timeout_seconds=fetch_timeout_seconds, ca_file=ca_file)
         self._verified: dict[str, Principal] = {}
+        # tokens not seen before are verified here, off the event loop: their key may have to be fetched from
+        # the identity provider (an unknown `kid`), which must not stall the server's other calls
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="token-verify")
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token verified before and not yet expired."""
+        cached = self._verified.get(token)
+        return cached if cached is not None and cached.expires_at > time.time() else None
 
     def verify(self, token: str) -> Principal:
         """The token's principal, or AuthError. A client sends the same token on every call, so a verified token
         is remembered until it expires: the signature check is paid once per token."""
-        now = time.time()
-        cached = self._verified.get(token)
-        if cached is not None and cached.expires_at > now:
+        cached = self.cached(token)
+        if cached is not None:
             return cached
         principal = self._verify(token)
         if len(self._verified) >= _VERIFIED_MAX:
             self._verified.clear()
         self._verified[token] = principal
         return principal
+
+    async def verify_async(self, token: str) -> Principal:
+        """`verify` for the event loop: a remembered token at once, any other on the verifier's own threads (a JWKS
+        fetch over HTTPS blocks for as long as the identity provider takes to answer)."""
+        cached = self.cached(token)
+        if cached is not None:
+            return cached
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.verify, token)
 
     def _verify(self, token: str) -> Principal:
         try:
@@ -168,10 +209,13 @@ class TokenVerifier:
             raise AuthError(reason) from None
         scope = claims.get("scope", "")
         queues = claims.get("queues", ())
-        if not isinstance(scope, str) or not isinstance(queues, list | tuple):
+        acr, amr, auth_time = claims.get("acr", ""), claims.get("amr", ()), claims.get("auth_time")
+        if (not isinstance(scope, str) or not isinstance(queues, list | tuple) or not isinstance(acr, str)
+                or not isinstance(amr, list | tuple) or not all(isinstance(m, str) for m in amr)
+                or not (auth_time is None or (isinstance(auth_time, int | float) and not isinstance(auth_time, bool)))):
             raise AuthError("malformed token")
         return Principal(str(claims["sub"]), role, frozenset(map(str, queues)), frozenset(scope.split()),
-                         float(claims["exp"]))
+                         float(claims["exp"]), acr, frozenset(amr), None if auth_time is None else float(auth_time))
 
 
 _current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
@@ -206,6 +250,23 @@ def require_owner(owner_customer_id: str | None, what: str) -> Principal:
     principal = current_principal()
     if owner_customer_id is None or (principal.role == Role.CUSTOMER and principal.subject != owner_customer_id):
         raise NotFoundError(f"no such {what}")
+    return principal
+
+
+def require_step_up(acr_values: Iterable[str], max_age_seconds: float, now: float | None = None) -> Principal:
+    """A customer doing something sensitive (lifting a card freeze) must have authenticated strongly and recently:
+    the token's `acr` is one of `acr_values` (or its `amr` says `mfa`) and its `auth_time` is at most
+    `max_age_seconds` old; otherwise StepUpRequired. Other roles the RPC admits (operators) pass: staff actions are
+    audited instead."""
+    principal = current_principal()
+    if principal.role != Role.CUSTOMER:
+        return principal
+    wanted = sorted(set(acr_values))
+    strong = principal.acr in wanted or bool(principal.amr & STRONG_AMR)
+    age = (time.time() if now is None else now) - principal.auth_time if principal.auth_time is not None else None
+    if not strong or age is None or age > max_age_seconds:
+        raise StepUpRequired(f"step-up authentication required: a token with acr {' or '.join(wanted)} (or amr "
+                             f"mfa) and an auth_time within the last {max_age_seconds:.0f} s")
     return principal
 
 

@@ -55,8 +55,10 @@ class DevIdentity:
 
     def issue(self, subject: str, role: Role | str, *, audience: str | Sequence[str],
               issuer: str = DEV_ISSUER, queues: Iterable[str] = (), scopes: Iterable[str] = (),
-              ttl_seconds: int = DEFAULT_TTL_SECONDS, not_before: int | None = None) -> str:
-        """An RFC 9068-shaped access token signed with the development key."""
+              ttl_seconds: int = DEFAULT_TTL_SECONDS, not_before: int | None = None, acr: str = "",
+              amr: Iterable[str] = (), auth_time: int | None = None) -> str:
+        """An RFC 9068-shaped access token signed with the development key (`acr`, `amr`, `auth_time`: how the
+        holder authenticated, for step-up)."""
         now = int(time.time())
         claims: dict[str, object] = {
             "iss": issuer, "sub": subject, "aud": audience if isinstance(audience, str) else list(audience),
@@ -66,6 +68,12 @@ class DevIdentity:
             claims["queues"] = sorted(queues)
         if scopes:
             claims["scope"] = " ".join(sorted(scopes))
+        if acr:
+            claims["acr"] = acr
+        if amr:
+            claims["amr"] = sorted(amr)
+        if auth_time is not None:
+            claims["auth_time"] = auth_time
         key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
         return jwt.encode(claims, key, algorithm="ES256",  # type: ignore[arg-type]
                           headers={"kid": self.kid, "typ": "at+jwt"})

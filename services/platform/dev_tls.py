@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def _issue(ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name, common_name: str, *, server: bool,
-           ) -> tuple[bytes, bytes]:
+           hosts: Sequence[str] = ()) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = utc_now()
     builder = (x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(ca_name)
@@ -74,8 +75,9 @@ def _issue(ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name, common_name: 
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
     if server:
         builder = builder.add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+            x509.DNSName("localhost"), *(x509.DNSName(h) for h in hosts if h != "localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("::1"))]),
+            critical=False)
         builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     else:
         builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
@@ -83,8 +85,9 @@ def _issue(ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name, common_name: 
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
-def ensure_dev_tls(directory: Path) -> DevTls:
-    """The development CA and certificates in `directory`, made on first use."""
+def ensure_dev_tls(directory: Path, hosts: Sequence[str] = ()) -> DevTls:
+    """The development CA and certificates in `directory`, made on first use. The server certificate is for
+    localhost, 127.0.0.1 and ::1, and the DNS names `hosts` (a compose stack's service names)."""
     tls = DevTls(directory)
     if all(p.exists() for p in (tls.ca_file, tls.server_cert_file, tls.server_key_file, tls.client_cert_file,
                                 tls.client_key_file)):
@@ -102,7 +105,7 @@ def ensure_dev_tls(directory: Path) -> DevTls:
                                        key_agreement=False, encipher_only=False, decipher_only=False),
                          critical=True)
           .sign(ca_key, hashes.SHA256()))
-    server_cert, server_key = _issue(ca_key, ca_name, "localhost", server=True)
+    server_cert, server_key = _issue(ca_key, ca_name, "localhost", server=True, hosts=hosts)
     client_cert, client_key = _issue(ca_key, ca_name, "proactive-care-dev-client", server=False)
     _write(tls.server_cert_file, server_cert)
     _write(tls.server_key_file, server_key, 0o600)

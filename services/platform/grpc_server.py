@@ -138,7 +138,7 @@ class _CallGuard:
         metrics.started.labels(*self.labels)
         metrics.handled.labels(*self.labels, "OK")
 
-    def authenticate(self, context: grpc.aio.ServicerContext) -> auth.Principal:
+    async def authenticate(self, context: grpc.aio.ServicerContext) -> auth.Principal:
         metadata = dict(context.invocation_metadata() or ())
         # the call's own task and context: every log line of the call carries its request id
         logs.request_id.set(str(metadata.get("x-request-id", ""))[:64] or uuid.uuid4().hex[:16])
@@ -151,7 +151,7 @@ class _CallGuard:
         header = metadata.get("authorization", "")
         if not isinstance(header, str) or not header.lower().startswith("bearer "):
             raise auth.AuthError("missing bearer token")
-        principal = self.verifier.verify(header[7:].strip())
+        principal = await self.verifier.verify_async(header[7:].strip())  # off the loop unless remembered
         if principal.role not in self.roles:
             raise PermissionDeniedError(f"role {principal.role} may not call {self.labels[2]}")
         if principal.role == auth.Role.SERVICE and self.scope not in principal.scopes:
@@ -210,7 +210,7 @@ def _guard_unary(guard: _CallGuard, inner: Callable[..., Awaitable[Any]]) -> Cal
         started = time.perf_counter()
         guard.metrics.started.labels(*guard.labels).inc()
         try:
-            principal = guard.authenticate(context)
+            principal = await guard.authenticate(context)
             token = auth.set_principal(principal)
             try:
                 response = await inner(request, context)
@@ -240,7 +240,7 @@ def _guard_stream(guard: _CallGuard, inner: Callable[..., AsyncIterator[Any]], s
         try:
             # Each RPC runs in its own task and context, so the principal dies with the call. (No reset here:
             # a stream the client cancels is closed from another context, where a reset token is invalid.)
-            principal = guard.authenticate(context)
+            principal = await guard.authenticate(context)
             auth.set_principal(principal)
             slot = slots.take(guard.labels[2], f"{principal.role}:{principal.subject}")
             await guard.audit(context, principal, request, None, "STREAM_OPENED")

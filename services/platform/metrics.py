@@ -1,8 +1,10 @@
 """Metrics: one naming scheme (prefix `proactivecare_`, base units, `_total` on counters), a registry passed
-in so tests can use a private one, and `/metrics` served on its own port. Never a customer id as a label."""
+in so tests can use a private one, and `/metrics` served on its own port (on loopback by default; TLS, and client
+certificates of a CA, when configured). Never a customer id as a label."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
@@ -77,13 +79,20 @@ class GrpcMetrics:
         )
 
 
-def serve_metrics(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> tuple[WSGIServer, int]:
-    """Start `/metrics` on its own port (0 = any free port); returns the server and the bound port.
+def serve_metrics(registry: CollectorRegistry, port: int, host: str = "127.0.0.1", *, cert_file: str = "",
+                  key_file: str = "", client_ca_file: str = "") -> tuple[WSGIServer, int]:
+    """Start `/metrics` on its own port (0 = any free port); returns the server and the bound port. With
+    `cert_file` and `key_file` it serves HTTPS (TLS 1.2 at least); with `client_ca_file` too, a scraper must
+    present a certificate of that CA (METRICS_TLS_CERT_FILE, METRICS_TLS_KEY_FILE, METRICS_TLS_CLIENT_CA_FILE).
 
     The service's private registry also gets the process, Python platform and GC collectors that the default
     registry has (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ...)."""
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    tls: dict[str, object] = {}
+    if cert_file:
+        tls = {"certfile": cert_file, "keyfile": key_file or None, "client_cafile": client_ca_file or None,
+               "client_auth_required": bool(client_ca_file), "tls_min_version": ssl.TLSVersion.TLSv1_2}
+    server, _thread = start_http_server(port, addr=host, registry=registry, **tls)  # type: ignore[arg-type]
     return server, server.server_port

@@ -4,13 +4,15 @@ Development mode fills in what is missing with the generated development identit
 data directory. Anywhere else a service refuses to start (`StartupRefused`, one clear line) when:
 - no JWKS is configured (AUTH_JWKS_URL) or no issuer (AUTH_ISSUER);
 - the JWKS publishes the development key;
-- gRPC listens on a non-loopback address without TLS (TLS_CERT_FILE, TLS_KEY_FILE).
+- gRPC listens on a non-loopback address without TLS (TLS_CERT_FILE, TLS_KEY_FILE);
+- a certificate, key or CA file named for gRPC or /metrics TLS is missing, or a certificate comes without its key.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -18,7 +20,7 @@ from urllib.parse import unquote, urlparse
 import grpc
 import jwt
 
-from services.platform.auth import TokenVerifier
+from services.platform.auth import TokenVerifier, jwks_tls_context
 from services.platform.dev_identity import DEV_ISSUER, ensure_dev_identity, has_dev_key
 from services.platform.dev_tls import ensure_dev_tls
 from services.platform.settings import Settings
@@ -86,7 +88,8 @@ def check_startup(settings: Settings) -> None:
         if url.startswith("file:"):
             jwks = json.loads(Path(unquote(urlparse(url).path)).read_text())
         else:
-            jwks = jwt.PyJWKClient(url, timeout=10).fetch_data()
+            jwks = jwt.PyJWKClient(url, timeout=10, ssl_context=jwks_tls_context(settings.auth_jwks_ca_file)
+                                   ).fetch_data()
         jwt.PyJWKSet.from_dict(jwks)  # at least one usable key
     except (jwt.PyJWTError, ValueError, OSError) as exc:
         raise StartupRefused(f"refusing to start: the JWKS at {url} could not be read ({type(exc).__name__})"
@@ -100,7 +103,13 @@ def check_startup(settings: Settings) -> None:
     if not tls and not is_loopback(settings.grpc_host):
         raise StartupRefused(f"refusing to start: gRPC on {settings.grpc_host} without TLS; set TLS_CERT_FILE "
                              "and TLS_KEY_FILE (or listen on 127.0.0.1)")
-    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+    if bool(settings.metrics_tls_cert_file) != bool(settings.metrics_tls_key_file):
+        raise StartupRefused("refusing to start: METRICS_TLS_CERT_FILE and METRICS_TLS_KEY_FILE go together")
+    if settings.metrics_tls_client_ca_file and not settings.metrics_tls_cert_file:
+        raise StartupRefused("refusing to start: METRICS_TLS_CLIENT_CA_FILE needs METRICS_TLS_CERT_FILE and "
+                             "METRICS_TLS_KEY_FILE (client certificates are checked over TLS)")
+    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file", "metrics_tls_cert_file",
+                 "metrics_tls_key_file", "metrics_tls_client_ca_file", "auth_jwks_ca_file"):
         path = getattr(settings, name)
         if path and not Path(path).is_file():
             raise StartupRefused(f"refusing to start: {name.upper()} {path} is not a readable file")
@@ -110,7 +119,8 @@ def verifier(settings: Settings, service: str) -> TokenVerifier:
     """The token verifier of one service (its own audience)."""
     return TokenVerifier(jwks_url(settings.auth_jwks_url), issuer=settings.auth_issuer,
                          audience=settings.audience(service), leeway_seconds=settings.auth_leeway_seconds,
-                         refresh_cooldown_seconds=settings.auth_jwks_refresh_cooldown_seconds)
+                         refresh_cooldown_seconds=settings.auth_jwks_refresh_cooldown_seconds,
+                         fetch_timeout_seconds=settings.auth_jwks_timeout_seconds, ca_file=settings.auth_jwks_ca_file)
 
 
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -135,13 +145,17 @@ def channel_credentials(settings: Settings) -> grpc.ChannelCredentials | None:
 
 
 def issue_dev_token(settings: Settings, subject: str, role: str, *, services: Sequence[str],
-                    queues: Sequence[str] = (), scopes: Sequence[str] = (), ttl_seconds: int = 900) -> str:
+                    queues: Sequence[str] = (), scopes: Sequence[str] = (), ttl_seconds: int = 900,
+                    step_up: bool = False) -> str:
     """A token signed with the development key for `services` (development mode only: the development key
-    signs nothing a production service accepts)."""
+    signs nothing a production service accepts). `step_up`: the holder has just authenticated strongly (the first
+    STEP_UP_ACR_VALUES value as `acr`, `amr` mfa, `auth_time` now), as UnfreezeCard asks of a customer."""
     if not settings.development:
         raise StartupRefused("tokens are signed with the development key only in development mode "
                              "(PROACTIVE_CARE_ENV=development); production tokens come from the identity provider")
     identity = ensure_dev_identity(dev_identity_dir(settings))
+    acr = settings.step_up_acr_values.replace(",", " ").split()[0] if step_up else ""
     return identity.issue(subject, role, audience=[settings.audience(s) for s in services],
                           issuer=settings.auth_issuer or DEV_ISSUER, queues=queues, scopes=scopes,
-                          ttl_seconds=ttl_seconds)
+                          ttl_seconds=ttl_seconds, acr=acr, amr=("mfa", "otp", "pwd") if step_up else (),
+                          auth_time=int(time.time()) if step_up else None)

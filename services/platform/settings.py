@@ -41,6 +41,10 @@ class Settings:
     health_port: int = 0
     metrics_host: str = "127.0.0.1"  # /metrics is on loopback unless a deployment opens it (METRICS_HOST)
     metrics_port: int = 0
+    # /metrics over TLS when a certificate and key are given; a client CA makes the scraper present a certificate
+    metrics_tls_cert_file: str = ""
+    metrics_tls_key_file: str = ""
+    metrics_tls_client_ca_file: str = ""
     grpc_reflection: bool = True
     # `development` (make run, the tests): a generated identity provider key and CA under data_dir. Anything
     # else is production: a service refuses to start without a JWKS, with the development key, or on a
@@ -53,6 +57,12 @@ class Settings:
     auth_audience_prefix: str = "proactive-care/"
     auth_leeway_seconds: float = 30.0
     auth_jwks_refresh_cooldown_seconds: float = 30.0
+    auth_jwks_ca_file: str = ""  # the CA of an https:// JWKS when it is not one the system trusts (a bank's own)
+    auth_jwks_timeout_seconds: float = 5.0  # one JWKS fetch (it runs off the event loop: other calls go on)
+    # step-up for sensitive customer actions (UnfreezeCard): the `acr` values that are a strong customer
+    # authentication (space-separated; the UK Open Banking SCA value by default) and how recent it must be
+    step_up_acr_values: str = "urn:openbanking:psd2:sca"
+    step_up_max_age_seconds: float = 300.0
     # gRPC TLS, server side: certificate chain and key; a client CA turns on mutual TLS (client certificates)
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -117,6 +127,9 @@ class Settings:
             health_port=int(_env("HEALTH_PORT", str(d.health_port))),
             metrics_host=_env("METRICS_HOST", d.metrics_host),
             metrics_port=int(_env("METRICS_PORT", str(d.metrics_port))),
+            metrics_tls_cert_file=_env("METRICS_TLS_CERT_FILE", d.metrics_tls_cert_file),
+            metrics_tls_key_file=_env("METRICS_TLS_KEY_FILE", d.metrics_tls_key_file),
+            metrics_tls_client_ca_file=_env("METRICS_TLS_CLIENT_CA_FILE", d.metrics_tls_client_ca_file),
             grpc_reflection=_flag("GRPC_REFLECTION", d.grpc_reflection),
             environment=_env("PROACTIVE_CARE_ENV", d.environment).strip().lower(),
             auth_jwks_url=_env("AUTH_JWKS_URL", d.auth_jwks_url),
@@ -125,6 +138,10 @@ class Settings:
             auth_leeway_seconds=float(_env("AUTH_LEEWAY_SECONDS", str(d.auth_leeway_seconds))),
             auth_jwks_refresh_cooldown_seconds=float(_env("AUTH_JWKS_REFRESH_COOLDOWN_SECONDS",
                                                           str(d.auth_jwks_refresh_cooldown_seconds))),
+            auth_jwks_ca_file=_env("AUTH_JWKS_CA_FILE", d.auth_jwks_ca_file),
+            auth_jwks_timeout_seconds=float(_env("AUTH_JWKS_TIMEOUT_SECONDS", str(d.auth_jwks_timeout_seconds))),
+            step_up_acr_values=_env("STEP_UP_ACR_VALUES", d.step_up_acr_values),
+            step_up_max_age_seconds=float(_env("STEP_UP_MAX_AGE_SECONDS", str(d.step_up_max_age_seconds))),
             tls_cert_file=_env("TLS_CERT_FILE", d.tls_cert_file),
             tls_key_file=_env("TLS_KEY_FILE", d.tls_key_file),
             tls_client_ca_file=_env("TLS_CLIENT_CA_FILE", d.tls_client_ca_file),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.integration.conftest import kafka_settings, produce, settings, token  # noqa: F401
+from tests.integration.conftest import embedded_broker, kafka_settings, produce, settings, token  # noqa: F401
 from tests.integration.fraud.conftest import fraud_model_dir  # noqa: F401
 
 

@@ -65,6 +65,9 @@ def test_serve_fraud_without_a_jwks_exits_with_one_clear_line(tmp_path):
     ("development key", "the JWKS holds the development key"),
     ("public address without tls", "without TLS"),
     ("certificate without key", "go together"),
+    ("metrics certificate without key", "METRICS_TLS_CERT_FILE and METRICS_TLS_KEY_FILE go together"),
+    ("metrics client ca without tls", "METRICS_TLS_CLIENT_CA_FILE needs METRICS_TLS_CERT_FILE"),
+    ("missing metrics certificate", "METRICS_TLS_CERT_FILE"),
 ])
 def test_a_production_configuration_is_refused_before_serving(tmp_path, case, expected):
     bank = str(_bank_jwks(tmp_path))
@@ -78,6 +81,13 @@ def test_a_production_configuration_is_refused_before_serving(tmp_path, case, ex
         "development key": {"auth_jwks_url": dev, "auth_issuer": issuer},
         "public address without tls": {"auth_jwks_url": bank, "auth_issuer": issuer, "grpc_host": "0.0.0.0"},
         "certificate without key": {"auth_jwks_url": bank, "auth_issuer": issuer, "tls_cert_file": bank},
+        "metrics certificate without key": {"auth_jwks_url": bank, "auth_issuer": issuer,
+                                            "metrics_tls_cert_file": bank},
+        "metrics client ca without tls": {"auth_jwks_url": bank, "auth_issuer": issuer,
+                                          "metrics_tls_client_ca_file": bank},
+        "missing metrics certificate": {"auth_jwks_url": bank, "auth_issuer": issuer,
+                                        "metrics_tls_cert_file": str(tmp_path / "missing.pem"),
+                                        "metrics_tls_key_file": bank},
     }[case]
     settings = Settings(data_dir=tmp_path, environment="production").with_overrides(**changes)
     with pytest.raises(security.StartupRefused) as refused:
@@ -116,3 +126,10 @@ def test_the_token_command_signs_with_the_development_key_in_development(tmp_pat
     assert header["alg"] == "ES256" and header["kid"].startswith("proactive-care-dev-")
     assert claims["aud"] == ["proactive-care/notify"] and claims["exp"] - claims["iat"] <= 900
     assert (tmp_path / "data" / "dev-identity" / "jwks.json").exists()
+    assert "acr" not in claims and "auth_time" not in claims
+
+    # --step-up: the holder has just authenticated strongly, as UnfreezeCard asks of a customer
+    assert cli.main(["token", "--subject", "C1", "--role", "customer", "--service", "fraud", "--step-up"]) == 0
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert claims["acr"] == "urn:openbanking:psd2:sca" and "mfa" in claims["amr"]
+    assert claims["iat"] - 5 <= claims["auth_time"] <= claims["iat"]

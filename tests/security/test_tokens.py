@@ -3,16 +3,24 @@ message that never shows the decoder's internals."""
 
 from __future__ import annotations
 
+import http.server
+import os
+import ssl
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.gen.proactivecare.v1 import notify_pb2, notify_pb2_grpc
 from services.notify.app import SERVICE
 from services.platform.app import ServiceThread
 from services.platform.client import connect
+from services.platform.dev_tls import ensure_dev_tls
 from services.platform.settings import Settings
 from tests.security import attacks
 
@@ -97,3 +105,76 @@ def test_a_rotated_key_is_fetched_when_a_token_names_it(settings, tmp_path):
         jwks.write_text(json.dumps({"keys": keys}))
         answer = stub.GetPreferences(notify_pb2.GetPreferencesRequest(customer_id="A"), timeout=10)
         assert answer.preferences.customer_id == "A"
+
+
+class _HeldJwks(http.server.BaseHTTPRequestHandler):
+    """An identity provider's JWKS endpoint over HTTPS that answers only when the test lets it (`release`)."""
+
+    jwks: bytes = b""
+    asked = threading.Event()
+    release = threading.Event()
+
+    def do_GET(self) -> None:
+        type(self).asked.set()
+        type(self).release.wait(60)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.jwks)))
+        self.end_headers()
+        self.wfile.write(self.jwks)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def held_jwks() -> Iterator[tuple[str, type[_HeldJwks]]]:
+    """A local HTTPS JWKS server (the session's development CA and key) serving the session's JWKS."""
+    tls = ensure_dev_tls(Path(os.environ["PROACTIVE_CARE_TEST_KEYS"]) / "dev-tls")
+    handler = type("HeldJwks", (_HeldJwks,), {"jwks": attacks.dev_identity().jwks_path.read_bytes(),
+                                              "asked": threading.Event(), "release": threading.Event()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(tls.server_cert_file), str(tls.server_key_file))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/jwks.json", handler
+    finally:
+        handler.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_jwks_fetch_for_an_unknown_kid_does_not_stall_other_calls(settings, held_jwks, tmp_path):
+    """A token names a key the service has not seen: the JWKS is fetched over HTTPS from a provider that holds its
+    answer. Meanwhile a health check and a call with an already verified token are answered."""
+    url, jwks = held_jwks
+    over_https = settings.with_overrides(auth_jwks_url=url, auth_jwks_ca_file=os.environ["GRPC_TLS_CA_FILE"],
+                                         auth_jwks_refresh_cooldown_seconds=0.0, auth_jwks_timeout_seconds=90.0)
+    known = attacks.signed(settings)
+    unknown = attacks.other_key(settings, tmp_path / "unpublished", same_kid=False)
+    request = notify_pb2.GetPreferencesRequest(customer_id="A")
+    with ServiceThread(SERVICE.build(over_https), over_https) as svc, connect(svc.target, known) as channel, \
+            connect(svc.target, unknown) as held_channel, ThreadPoolExecutor(1) as caller:
+        jwks.release.set()  # the first token's key is fetched at once
+        assert notify_pb2_grpc.NotificationServiceStub(channel).GetPreferences(request, timeout=10)
+        jwks.release.clear()
+        jwks.asked.clear()
+
+        held = caller.submit(notify_pb2_grpc.NotificationServiceStub(held_channel).GetPreferences, request,
+                             timeout=60)
+        assert jwks.asked.wait(30)  # the service is fetching the JWKS, and the provider holds its answer
+        assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
+        assert notify_pb2_grpc.NotificationServiceStub(channel).GetPreferences(request, timeout=10)
+        assert not held.done() and not jwks.release.is_set()  # both answered while the fetch was held
+
+        jwks.release.set()
+        with pytest.raises(grpc.RpcError) as err:
+            held.result(timeout=60)
+        assert err.value.code() == UNAUTHENTICATED and "unknown key" in str(err.value.details())
+
+
+def _health(channel: grpc.Channel) -> int:
+    return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10).status

@@ -1,7 +1,10 @@
 """TLS on every gRPC port: plaintext to a TLS port fails, mutual TLS refuses a client without a certificate,
-/metrics stays on loopback, reflection can be switched off."""
+/metrics stays on loopback or serves TLS with client certificates, reflection can be switched off."""
 
 from __future__ import annotations
+
+import ssl
+import urllib.request
 
 import grpc
 import pytest
@@ -62,3 +65,36 @@ def test_reflection_can_be_switched_off(settings: Settings):
         with pytest.raises(grpc.RpcError) as err:
             list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def _scrape(port: int, context: ssl.SSLContext | None) -> str:
+    scheme = "https" if context is not None else "http"
+    with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/metrics", context=context, timeout=10) as answer:
+        return answer.read().decode()
+
+
+def test_metrics_over_tls_answer_only_a_scraper_with_a_client_certificate(settings: Settings, tmp_path):
+    ca = ensure_dev_tls(tmp_path / "metrics-ca")
+    secured = settings.with_overrides(metrics_tls_cert_file=str(ca.server_cert_file),
+                                      metrics_tls_key_file=str(ca.server_key_file),
+                                      metrics_tls_client_ca_file=str(ca.ca_file))
+    with ServiceThread(SERVICE.build(secured), secured) as svc:
+        assert svc.running is not None
+        port = svc.running.metrics_port
+        scraper = ssl.create_default_context(cafile=str(ca.ca_file))
+        scraper.load_cert_chain(str(ca.client_cert_file), str(ca.client_key_file))
+        assert "grpc_server_started_total" in _scrape(port, scraper)
+
+        anonymous = ssl.create_default_context(cafile=str(ca.ca_file))  # trusts the server, shows no certificate
+        with pytest.raises(OSError):  # ssl.SSLError or a reset (URLError is an OSError too)
+            _scrape(port, anonymous)
+        with pytest.raises(OSError):  # plain HTTP to the TLS port
+            _scrape(port, None)
+        assert "grpc_server_started_total" in _scrape(port, scraper)  # the refusals did not stop the server
+
+
+def test_metrics_without_tls_settings_stay_plain_http_on_loopback(settings: Settings):
+    with ServiceThread(SERVICE.build(settings), settings) as svc:
+        assert svc.running is not None
+        assert "grpc_server_started_total" in _scrape(svc.running.metrics_port, None)
+
