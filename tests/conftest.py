@@ -1,4 +1,6 @@
-"""Fixtures every suite shares: development-mode security, and the store on both backends.
+"""Fixtures every suite shares (defined once here, so one of each per session: a fixture imported into several
+conftest files would be one per file): development-mode security, the store on both backends, the session's
+Apache Kafka broker and the session's small fraud model.
 
 Every test process runs in development mode with TLS on: one development identity provider (key pair + JWKS)
 and one development CA are made per test session, and the environment points every `Settings.from_env()` (and
@@ -19,6 +21,7 @@ import os
 # process that then uses gRPC; service processes are started with exec.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -27,12 +30,18 @@ from pathlib import Path
 
 import pytest
 
+from services.devtools.kafka_launcher import EmbeddedKafka, SecureListeners, free_port
 from services.devtools.postgres_launcher import EmbeddedPostgres
 from services.platform.dev_identity import DEV_ISSUER, ensure_dev_identity
 from services.platform.dev_tls import ensure_dev_tls
+from services.platform.settings import Settings
 from services.platform.storage import Store
 
 BACKENDS = ("sqlite", "postgresql")
+# the fraud model of the tests: `make run`'s training path (two banks side by side, the book's spending and varied
+# spending) on smaller banks: 1,000 customers a bank over 45 days with the book's daily compromises (3 cards, 2
+# terminals a day), so a training week with as many compromised cards as the book's
+SMALL_BANK = {"n_customers": 1000, "n_terminals": 2000, "n_days": 45}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -88,3 +97,55 @@ def open_store(database_url: str, tmp_path: Path) -> Iterator[Callable[[str], St
     yield open_
     for store in opened:
         store.close()
+
+
+# The broker runs on free ports with its data in a temporary directory, so it never collides with a `make run`
+# broker. Besides PLAINTEXT it listens with SSL and SASL_SSL (SCRAM), certificates from the session's development
+# CA, for the Kafka transport security test (`kafka_secure_listeners`; they cost the start nothing measurable).
+SCRAM_USER = "proactive-care-test"
+
+
+@pytest.fixture(scope="session")
+def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, SecureListeners | None]]:
+    base = Settings.from_env()
+    if not base.embedded_kafka:  # KAFKA_BOOTSTRAP_SERVERS given: use that cluster
+        yield base, None
+        return
+    settings = base.with_overrides(kafka_port=free_port(), kafka_controller_port=free_port())
+    secure = SecureListeners(ensure_dev_tls(Path(os.environ["PROACTIVE_CARE_TEST_KEYS"]) / "dev-tls"),
+                             ssl_port=free_port(), sasl_ssl_port=free_port(),
+                             scram_users={SCRAM_USER: secrets.token_urlsafe(16)})
+    broker = EmbeddedKafka(settings, data_dir=tmp_path_factory.mktemp("kafka"), secure=secure)
+    broker.start()
+    try:
+        yield settings, secure
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(embedded_broker: tuple[Settings, SecureListeners | None]) -> Settings:
+    return embedded_broker[0]
+
+
+@pytest.fixture(scope="session")
+def kafka_secure_listeners(embedded_broker: tuple[Settings, SecureListeners | None]) -> SecureListeners:
+    """The session broker's SSL and SASL_SSL listeners (skips against a cluster named by KAFKA_BOOTSTRAP_SERVERS,
+    whose listeners are its own)."""
+    if embedded_broker[1] is None:
+        pytest.skip("KAFKA_BOOTSTRAP_SERVERS names another cluster: the TLS listeners are the embedded broker's")
+    return embedded_broker[1]
+
+
+@pytest.fixture(scope="session")
+def fraud_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The default fraud model, trained once per session as `make run` trains it, on smaller banks."""
+    from threadpoolctl import threadpool_limits
+
+    from services.fraud.offline.jobs import load_data, train_job
+
+    out = tmp_path_factory.mktemp("fraud-model")
+    data = load_data(None, 1, spending="mixed", scale=SMALL_BANK)
+    with threadpool_limits(1):
+        train_job(data, out, None, 0.0, ["hist_gradient_boosting"], lambda _m: None)
+    yield out

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.integration.conftest import embedded_broker, kafka_settings, produce, settings, token  # noqa: F401
-from tests.integration.fraud.conftest import fraud_model_dir  # noqa: F401
+from tests.integration.conftest import produce, settings, token  # noqa: F401
 
 
 @pytest.fixture

@@ -1,15 +1,11 @@
-"""Integration fixtures: one real Apache Kafka broker per test session, isolated topics per test.
-
-The broker runs on free ports with its data in a temporary directory, so it never collides with a `make run`
-broker. Besides PLAINTEXT it listens with SSL and SASL_SSL (SCRAM), certificates from the session's development
-CA, for the Kafka transport security test (`kafka_secure_listeners`; they cost the start nothing measurable).
-Each test gets its own topic prefix and consumer groups, so tests share the broker but not state.
+"""Integration fixtures: isolated topics, consumer groups, data dirs and tokens per test on the session's one
+broker (`kafka_settings`, tests/conftest.py). Each test gets its own topic prefix and consumer groups, so tests
+share the broker but not state.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,45 +14,10 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from services.devtools.kafka_launcher import EmbeddedKafka, SecureListeners, ensure_topics, free_port
+from services.devtools.kafka_launcher import ensure_topics
 from services.platform.dev_identity import DevIdentity, ensure_dev_identity
-from services.platform.dev_tls import ensure_dev_tls
 from services.platform.kafka_io import make_producer
 from services.platform.settings import Settings
-
-SCRAM_USER = "proactive-care-test"
-
-
-@pytest.fixture(scope="session")
-def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, SecureListeners | None]]:
-    base = Settings.from_env()
-    if not base.embedded_kafka:  # KAFKA_BOOTSTRAP_SERVERS given: use that cluster
-        yield base, None
-        return
-    settings = base.with_overrides(kafka_port=free_port(), kafka_controller_port=free_port())
-    secure = SecureListeners(ensure_dev_tls(Path(os.environ["PROACTIVE_CARE_TEST_KEYS"]) / "dev-tls"),
-                             ssl_port=free_port(), sasl_ssl_port=free_port(),
-                             scram_users={SCRAM_USER: secrets.token_urlsafe(16)})
-    broker = EmbeddedKafka(settings, data_dir=tmp_path_factory.mktemp("kafka"), secure=secure)
-    broker.start()
-    try:
-        yield settings, secure
-    finally:
-        broker.stop()
-
-
-@pytest.fixture(scope="session")
-def kafka_settings(embedded_broker: tuple[Settings, SecureListeners | None]) -> Settings:
-    return embedded_broker[0]
-
-
-@pytest.fixture(scope="session")
-def kafka_secure_listeners(embedded_broker: tuple[Settings, SecureListeners | None]) -> SecureListeners:
-    """The session broker's SSL and SASL_SSL listeners (skips against a cluster named by KAFKA_BOOTSTRAP_SERVERS,
-    whose listeners are its own)."""
-    if embedded_broker[1] is None:
-        pytest.skip("KAFKA_BOOTSTRAP_SERVERS names another cluster: the TLS listeners are the embedded broker's")
-    return embedded_broker[1]
 
 
 @pytest.fixture

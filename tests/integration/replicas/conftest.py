@@ -14,7 +14,6 @@ import pytest
 from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port
 from services.devtools.postgres_launcher import EmbeddedPostgres
 from services.platform.settings import Settings
-from tests.integration.fraud.conftest import fraud_model_dir  # noqa: F401  (a fixture of this suite too)
 
 
 @pytest.fixture
