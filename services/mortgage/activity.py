@@ -7,6 +7,7 @@ short-term loans. Old days are dropped, so the state stays bounded however long 
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -63,6 +64,10 @@ class Activity:
     short_term_loans: list[tuple[date, str, int]] = field(default_factory=list)  # (day, lender, amount)
     mortgage_returned: list[date] = field(default_factory=list)
     mortgage_paid_on: date | None = None  # the last mortgage payment collected
+    # transactions that arrived before the customer's profile, unfolded, in arrival order (serialized
+    # Transaction messages); `held_over` once the wait for the profile ended without it (worker.py)
+    held: list[bytes] = field(default_factory=list)
+    held_over: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,8 @@ def to_json(activity: Activity) -> dict[str, Any]:
         "loans": [[d.isoformat(), p, a] for d, p, a in activity.short_term_loans],
         "mortgage_returned": [d.isoformat() for d in activity.mortgage_returned],
         "mortgage_paid_on": activity.mortgage_paid_on.isoformat() if activity.mortgage_paid_on else None,
+        "held": [base64.b64encode(h).decode("ascii") for h in activity.held],
+        "held_over": activity.held_over,
     }
 
 
@@ -190,4 +197,6 @@ def from_json(raw: dict[str, Any]) -> Activity:
         short_term_loans=[(date.fromisoformat(d), p, a) for d, p, a in raw.get("loans", [])],
         mortgage_returned=[date.fromisoformat(d) for d in raw.get("mortgage_returned", [])],
         mortgage_paid_on=date.fromisoformat(raw["mortgage_paid_on"]) if raw.get("mortgage_paid_on") else None,
+        held=[base64.b64decode(h) for h in raw.get("held", [])],
+        held_over=bool(raw.get("held_over", False)),
     )

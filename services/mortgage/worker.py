@@ -4,8 +4,13 @@ advisor tasks out.
 It keeps every customer's latest profile and, for mortgage holders, a compact activity state. Once per
 customer and day (the day of the event, so a replay behaves like the live stream) it reads the signals,
 decides, and - the first time for a given payment - emits the offer to `notifications` and, for complex
-cases, a task to `advisor-tasks`. A customer whose profile says "no mortgage" is not tracked; one whose
-profile has not arrived yet is tracked (the two topics are consumed independently) but not evaluated.
+cases, a task to `advisor-tasks`. A customer whose profile says "no mortgage" is not tracked.
+
+The two topics are consumed independently, so a customer's transactions may arrive before the profile. They
+are held, unfolded, until it comes and then handled in their order exactly as if the profile had come first:
+the same offers, on the same days, whatever the arrival order (a replay gives the same result). The wait is
+bounded (`PROFILE_WAIT_DAYS` of event time or `PROFILE_WAIT_MAX_TRANSACTIONS`); past it the held transactions
+are folded without a profile, and a profile that comes later is judged once, on the last day seen.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from services.platform.storage import Tx
 from services.platform.validation import validate_customer_profile
 
 log = logging.getLogger(__name__)
+PROFILE_WAIT_DAYS = 183  # the signals read months of salary history: wait as long as the history they need
+PROFILE_WAIT_MAX_TRANSACTIONS = 1000
 
 
 _CLASSIFIERS: dict[str, act.Classifier] = {}
@@ -89,14 +96,19 @@ class MortgageCareHandler:
                 mortgages = pm.mortgages(profile)
                 repo.save_profile(profile, bool(mortgages))
                 without_mortgage = not mortgages
+                if activity is None:
+                    activity, evaluated_on = repo.load_activity(customer_id)
+                held, activity.held = activity.held, []
                 if without_mortgage:
                     activity = None
                     continue
-                if activity is None:
-                    activity, evaluated_on = repo.load_activity(customer_id)
+                # what arrived before the profile: handled now, in its order, as if the profile had come first
+                for raw in held:
+                    evaluated_on = self._transaction(repo, profile, mortgages, activity, evaluated_on,
+                                                     pm.txn(events_pb2.Transaction.FromString(raw)), r, outputs)
                 day = activity.last_seen
                 if day is not None and (evaluated_on is None or day > evaluated_on):
-                    # history that arrived before the profile: judge it now
+                    # history folded without a profile (the wait ended): judge it now, once
                     evaluated_on = day
                     at = datetime(day.year, day.month, day.day, tzinfo=UTC)
                     for mortgage in mortgages:
@@ -107,24 +119,50 @@ class MortgageCareHandler:
                 continue
             if activity is None:
                 activity, evaluated_on = repo.load_activity(customer_id)
-            txn = pm.txn(r.value)
-            today = txn.at.date()
-            if not mortgages:                       # profile not here yet: remember, don't judge
-                provisional = _provisional_classifier(today)
-                if provisional is not None:
-                    act.apply(activity, txn, provisional)
+            if profile is None:                     # profile not here yet: hold, don't judge
+                self._hold(activity, r.value)
                 continue
-            policy = self._policy(mortgages[0], today)
-            if policy is None:
-                continue
-            act.apply(activity, txn, _classifier(policy))
-            if evaluated_on is None or today > evaluated_on:
-                evaluated_on = today
-                for mortgage in mortgages:
-                    outputs.setdefault(r.event_id, []).extend(
-                        self._evaluate(repo, profile, mortgage, activity, today, txn.at, r.timestamp_ms))
+            evaluated_on = self._transaction(repo, profile, mortgages, activity, evaluated_on, pm.txn(r.value),
+                                             r, outputs)
         if activity is not None:
             repo.save_activity(customer_id, activity, evaluated_on)
+
+    @staticmethod
+    def _hold(activity: act.Activity, transaction: events_pb2.Transaction) -> None:
+        """Keep a transaction until the profile comes; past the wait, fold everything held without a profile."""
+        txn = pm.txn(transaction)
+        if not activity.held_over:
+            activity.held.append(transaction.SerializeToString())
+            first = pm.txn(events_pb2.Transaction.FromString(activity.held[0])).at
+            if (txn.at - first).days < PROFILE_WAIT_DAYS and len(activity.held) < PROFILE_WAIT_MAX_TRANSACTIONS:
+                return
+            activity.held_over = True
+            held, activity.held = activity.held, []
+            for raw in held:
+                earlier = pm.txn(events_pb2.Transaction.FromString(raw))
+                provisional = _provisional_classifier(earlier.at.date())
+                if provisional is not None:
+                    act.apply(activity, earlier, provisional)
+            return
+        provisional = _provisional_classifier(txn.at.date())
+        if provisional is not None:
+            act.apply(activity, txn, provisional)
+
+    def _transaction(self, repo: MortgageRepository, profile: events_pb2.CustomerProfile,
+                     mortgages: list[ExistingMortgage], activity: act.Activity, evaluated_on: date | None,
+                     txn: act.Txn, r: Record, outputs: dict[str, list[Output]]) -> date | None:
+        """Fold one transaction of a mortgage holder and, the first time on its day, judge the day."""
+        today = txn.at.date()
+        policy = self._policy(mortgages[0], today)
+        if policy is None:
+            return evaluated_on
+        act.apply(activity, txn, _classifier(policy))
+        if evaluated_on is None or today > evaluated_on:
+            evaluated_on = today
+            for mortgage in mortgages:
+                outputs.setdefault(r.event_id, []).extend(
+                    self._evaluate(repo, profile, mortgage, activity, today, txn.at, r.timestamp_ms))
+        return evaluated_on
 
     def _policy(self, mortgage: ExistingMortgage, today: date) -> Policy | None:
         try:

@@ -88,10 +88,27 @@ def test_one_offer_for_a_stopped_salary_even_when_the_stream_is_replayed(handler
         assert len(MortgageRepository(tx).offers()) == 1
 
 
-def test_history_that_arrives_before_the_profile_is_judged_when_the_profile_comes(handler_and_store) -> None:
+def test_history_that_arrives_before_the_profile_is_handled_as_if_the_profile_had_come_first(
+        handler_and_store) -> None:
     run, _store = handler_and_store
-    assert run(stopped_salary("C2")) == []
-    outs = run([profile("C2")])
+    profile_first = run([profile("C1"), *stopped_salary("C1")])
+    assert run(stopped_salary("C2")) == []          # held: nothing is judged without the profile
+    profile_last = run([profile("C2")])
+    first, last = (events_pb2.Notification.FromString(o[0].value) for o in (profile_first, profile_last))
+    assert [o.topic for o in profile_last] == ["notifications"]
+    assert last.id == first.id.replace("C1", "C2") and last.body == first.body
+    assert last.created_at == first.created_at      # the same day (29 May), not the day the profile came
+
+
+def test_past_the_wait_the_held_history_is_folded_and_judged_once_when_the_profile_comes(
+        handler_and_store) -> None:
+    run, store = handler_and_store
+    long_ago = [tx("C9", n, date(2024, 9, 1 + n), 10_00) for n in range(3)]
+    assert run([*long_ago, *stopped_salary("C9")]) == []   # spans more than PROFILE_WAIT_DAYS: folded
+    with store.read() as t:
+        activity, _on = MortgageRepository(t).load_activity("C9")
+    assert activity.held == [] and activity.held_over
+    outs = run([profile("C9")])
     assert len(outs) == 1
     assert events_pb2.Notification.FromString(outs[0].value).created_at.ToDatetime().date() == date(2025, 5, 31)
 
