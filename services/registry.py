@@ -34,7 +34,7 @@ SERVICES = (
     Registered("mortgage", 50055, 9105),
 )
 NAMES = tuple(s.name for s in SERVICES)
-TOOLS = ("simulator",)  # folders with CLI commands that are not services
+TOOLS = ("simulator", "backtest")  # folders with CLI commands that are not services
 
 
 class UnknownServiceError(LookupError):

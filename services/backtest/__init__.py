@@ -1,0 +1,1 @@
+"""Backtesting on a bank's own history (the open input format of `history.py`)."""

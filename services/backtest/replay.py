@@ -1,0 +1,111 @@
+"""Replay a history in event-time order through the real handlers, in-process, each on a temporary store: the
+fraud worker (when a model is there), the advice worker and the mortgage care worker, with the same code and
+policies as production; then every notification they produced through the notification gateway's routing
+(quiet hours, caps, opt-outs) at the instant it was created."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from services.advice.app import SERVICE as ADVICE
+from services.fraud.app import SERVICE as FRAUD
+from services.gen.proactivecare.v1 import events_pb2
+from services.mortgage.app import SERVICE as MORTGAGE
+from services.notify.repository import MIGRATIONS as NOTIFY_MIGRATIONS
+from services.notify.repository import NotifyRepository
+from services.notify.routing import route
+from services.platform import topics
+from services.platform.app import Context, Parts, Service
+from services.platform.progress import Progress
+from services.platform.runner import Record
+from services.platform.settings import Settings
+from services.platform.storage import Store
+
+BATCH = 500  # transactions a handler sees at once, like a poll batch
+
+
+@dataclass
+class Replayed:
+    stores: dict[str, Store]
+    notifications: list[events_pb2.Notification] = field(default_factory=list)
+    advisor_tasks: list[events_pb2.AdvisorTask] = field(default_factory=list)
+    routed: dict[str, str] = field(default_factory=dict)      # notification id -> routing outcome
+    not_run: dict[str, str] = field(default_factory=dict)     # service -> why it did not run
+
+    def close(self) -> None:
+        for store in self.stores.values():
+            store.close()
+
+
+def replay(transactions: list[events_pb2.Transaction], profiles: list[events_pb2.CustomerProfile],
+           workdir: Path, model_dir: Path | None = None) -> Replayed:
+    """`transactions` in time order. Profiles first (a bank's customers exist before their history)."""
+    settings = Settings().with_overrides(data_dir=workdir, environment="development")
+    result = Replayed(stores={})
+    handlers: dict[str, Callable[[list[Record]], None]] = {}
+    for service, options in ((FRAUD, {"model_dir": model_dir} if model_dir else {}), (ADVICE, {}), (MORTGAGE, {})):
+        store, parts = _assemble(service, settings, options)
+        result.stores[service.name] = store
+        if parts.handler is None:
+            result.not_run[service.name] = next((r for check in parts.checks if (r := check())), "no handler")
+            continue
+        handlers[service.name] = _runner(parts, store, result)
+    profile_records = [Record(settings.topic(topics.CUSTOMERS), 0, i, p.customer_id, f"customers/{i}", p, 0)
+                       for i, p in enumerate(profiles)]
+    for name, handle in handlers.items():
+        if name != "fraud":
+            handle(profile_records)
+    with Progress("backtest replay", total=len(transactions), unit="transactions") as progress:
+        for start in range(0, len(transactions), BATCH):
+            batch = [Record(settings.topic(topics.TRANSACTIONS), 0, start + i, t.customer_id, f"transactions/{t.id}",
+                            t, t.timestamp.seconds * 1000) for i, t in enumerate(transactions[start:start + BATCH])]
+            for handle in handlers.values():
+                handle(batch)
+            progress.update(len(batch))
+    _route(result, profiles, settings)
+    return result
+
+
+def _assemble(service: Service, settings: Settings, options: dict) -> tuple[Store, Parts]:
+    store = Store.for_service(settings, service.name)
+    store.migrate(service.migrations)
+    registry = CollectorRegistry()
+    return store, service.assemble(Context(settings, store, registry, service.metrics(registry)), **options)
+
+
+def _runner(parts: Parts, store: Store, result: Replayed) -> Callable[[list[Record]], None]:
+    handler = parts.handler
+    assert handler is not None
+
+    def handle(records: list[Record]) -> None:
+        with store.transaction() as tx:
+            outputs = handler.handle(records, tx)
+        for produced in outputs.values():
+            for out in produced:
+                if out.topic.endswith(topics.NOTIFICATIONS):
+                    result.notifications.append(events_pb2.Notification.FromString(out.value))
+                elif out.topic.endswith(topics.ADVISOR_TASKS):
+                    result.advisor_tasks.append(events_pb2.AdvisorTask.FromString(out.value))
+
+    return handle
+
+
+def _route(result: Replayed, profiles: list[events_pb2.CustomerProfile], settings: Settings) -> None:
+    """The gateway's decision for each notification at the instant it was created (not the replay's clock)."""
+    store = Store.for_service(settings, "notify")
+    store.migrate(NOTIFY_MIGRATIONS)
+    result.stores["notify"] = store
+    with store.transaction() as tx:
+        repo = NotifyRepository(tx)
+        for p in profiles:
+            if p.time_zone:
+                repo.save_time_zone(p.customer_id, p.time_zone)
+        for n in sorted(result.notifications, key=lambda n: (n.created_at.seconds, n.id)):
+            at = n.created_at.ToDatetime(tzinfo=UTC)
+            if repo.insert(n, at, None):
+                result.routed[n.id] = route(repo, n, at).outcome.value
