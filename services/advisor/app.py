@@ -9,13 +9,16 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry
 
+from services.advisor.context import ContextGatherer
 from services.advisor.metrics import AdvisorMetrics
+from services.advisor.outcomes import OutcomePublisher
 from services.advisor.policy import policy_at
 from services.advisor.repository import MIGRATIONS, TaskRepository
 from services.advisor.service import AdvisorQueueServicer, grpc_service
 from services.advisor.worker import AdvisorTaskHandler, task_source
 from services.platform.app import ServiceApp
 from services.platform.clock import utc_now
+from services.platform.kafka_io import make_producer
 from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -56,6 +59,9 @@ def build(settings: Settings) -> ServiceApp:
                 log.exception("advisor SLA sweep failed")
             await asyncio.sleep(policy_at(utc_now()).sla_sweep_seconds)
 
+    # the case view reads the other services with the caller's token; completions go to `advisor-outcomes`
+    outcomes = OutcomePublisher(settings, lambda: make_producer(settings))
+    servicer = AdvisorQueueServicer(store, metrics, context=ContextGatherer(settings), outcomes=outcomes)
     return ServiceApp(name=NAME, store=store, registry=registry,
-                      grpc_services=[grpc_service(AdvisorQueueServicer(store, metrics))], runners=[runner],
-                      background=[sla_sweeper], on_stop=[store.close])
+                      grpc_services=[grpc_service(servicer)], runners=[runner],
+                      background=[sla_sweeper], on_stop=[store.close, outcomes.close])

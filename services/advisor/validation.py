@@ -48,6 +48,15 @@ def lease_seconds(request: advisor_pb2.ClaimNextRequest, policy: QueuePolicy) ->
     return request.lease_seconds
 
 
+def renewed_lease_seconds(request: advisor_pb2.RenewLeaseRequest, policy: QueuePolicy) -> int:
+    validate_task_id(request.task_id)
+    if request.lease_seconds == 0:
+        return policy.default_lease_seconds
+    require(0 < request.lease_seconds <= policy.max_lease_seconds, "lease_seconds",
+            f"must be between 1 and {policy.max_lease_seconds} (0 = default {policy.default_lease_seconds})")
+    return request.lease_seconds
+
+
 def validate_complete(request: advisor_pb2.CompleteRequest, policy: QueuePolicy) -> None:
     validate_task_id(request.task_id)
     require(request.outcome in policy.outcomes, "outcome", f"must be one of {', '.join(sorted(policy.outcomes))}")

@@ -138,6 +138,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
     # replicas of a service share its consumer groups (the partitions are spread over them) and its database
     services = [_Supervised(e.nth(i), log_dir) for e in endpoints for i in range(replicas)]
     simulator: subprocess.Popen[bytes] | None = None
+    web: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
         for e in endpoints:  # first-start preparation, e.g. training a default model (Ctrl-C stops it cleanly)
             prepare = getattr(importlib.import_module(f"services.{e.service}.app"), "prepare", None)
@@ -149,6 +150,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
             if not wait_serving(svc.endpoint.grpc_port):
                 print(f"{svc.endpoint.name} did not become SERVING; see {svc.log_path}")
                 return 1
+        web = start_web_apps(log_dir)
         # the simulated period ends today: no event is dated in the future
         start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=SIMULATED_DAYS)
         with open(log_dir / "simulator.log", "ab") as log:
@@ -168,6 +170,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
         print("\nCtrl-C: stopping ...", flush=True)
     finally:
         procs = [("simulator", simulator)] if simulator is not None else []
+        procs += web
         procs += [(svc.endpoint.name, svc.proc) for svc in reversed(services) if svc.proc is not None]
         for _name, proc in procs:
             if proc.poll() is None:
@@ -187,6 +190,17 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
 
 
 CLI = [sys.executable, "-m", "services.cli"]
+
+
+def start_web_apps(log_dir: Path) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """The web apps (services/registry.py WEB_APPS), each `proactive-care <name> --port <web_port>`, calling the
+    services on their `make run` ports."""
+    started = []
+    for app in registry.WEB_APPS:
+        with open(log_dir / f"{app.name}.log", "ab") as log:
+            started.append((app.name, subprocess.Popen([*CLI, app.name, "--port", str(app.web_port)], stdout=log,
+                                                       stderr=subprocess.STDOUT, start_new_session=True)))
+    return started
 MAX_RESTARTS = 5
 
 
@@ -263,6 +277,8 @@ def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_di
     print(f"  Kafka       {settings.bootstrap_servers}")
     for e in endpoints:
         print(f"  {e.name:<11} gRPC 127.0.0.1:{e.grpc_port}   metrics http://127.0.0.1:{e.metrics_port}/metrics")
+    for app in registry.WEB_APPS:
+        print(f"  {app.name:<11} http://127.0.0.1:{app.web_port}/   (sign in as an advisor or a customer)")
     print(f"  simulator   producing about {rate:g} transactions/s to `transactions` (logs in {log_dir})")
     customer = watch[0][0] if watch else "cust_000000"
     print("\nWatch a customer's notifications arrive (in another terminal), e.g. one whose card a fraudster uses:")
