@@ -15,11 +15,14 @@ Where the token comes from:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from starlette.requests import Request
 
 from services import registry
 from services.platform import auth, security
+from services.platform.dev_identity import DEV_ISSUER, ensure_dev_identity
 from services.platform.settings import Settings
 
 COOKIE = "pc_console_token"
@@ -67,6 +70,15 @@ class Identities:
         return User(principal.subject, principal.role, tuple(sorted(principal.queues)), token)
 
     def dev_token(self, subject: str, role: str, queues: tuple[str, ...] = ()) -> str:
-        """Development mode only (security.StartupRefused otherwise): a token for a simulated user."""
-        return security.issue_dev_token(self.settings, subject, role, services=[*registry.NAMES, SERVICE],
-                                        queues=queues, ttl_seconds=DEV_TOKEN_SECONDS)
+        """Development mode only (security.StartupRefused otherwise): a token for a simulated user, signed by
+        the development key whose JWKS the services verify with (AUTH_JWKS_URL, when it is such a key's file)."""
+        if not self.settings.development:
+            raise security.StartupRefused("the development sign-in works only in development mode")
+        jwks = urlparse(security.jwks_url(self.settings.auth_jwks_url))
+        directory = Path(unquote(jwks.path)).parent if jwks.scheme == "file" else None
+        if directory is None or not (directory / "signing-key.pem").exists():
+            return security.issue_dev_token(self.settings, subject, role, services=[*registry.NAMES, SERVICE],
+                                            queues=queues, ttl_seconds=DEV_TOKEN_SECONDS)
+        return ensure_dev_identity(directory).issue(
+            subject, role, audience=[self.settings.audience(s) for s in (*registry.NAMES, SERVICE)],
+            issuer=self.settings.auth_issuer or DEV_ISSUER, queues=queues, ttl_seconds=DEV_TOKEN_SECONDS)
