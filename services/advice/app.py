@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from services.advice.metrics import AdviceMetrics
+from services.advice.outcomes import OutcomeHandler, outcome_source
 from services.advice.policy import load_policy_book
 from services.advice.repository import MIGRATIONS
 from services.advice.service import AdviceServicer, grpc_service
@@ -25,6 +26,11 @@ def build(settings: Settings) -> ServiceApp:
     policies = load_policy_book()
     handler = AdviceHandler(settings, policies, metrics)
     runner = StreamRunner(settings, NAME, sources(settings), handler, store, registry)
+    # advisors' outcomes on advice's tasks teach the ranking as a customer's answer does (its own consumer group)
+    outcomes = StreamRunner(settings, NAME, [outcome_source(settings)],
+                            OutcomeHandler(policies, lambda t, r: metrics.responses.labels(t, r).inc()), store,
+                            registry, name="outcomes")
     return ServiceApp(name=NAME, store=store, registry=registry,
-                      grpc_services=[grpc_service(AdviceServicer(store, policies, metrics))], runners=[runner],
+                      grpc_services=[grpc_service(AdviceServicer(store, policies, metrics))],
+                      runners=[runner, outcomes],
                       on_stop=[store.close])
