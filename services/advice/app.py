@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from services.advice.metrics import AdviceMetrics
-from services.advice.outcomes import OutcomeHandler, outcome_source
+from services.advice.outcomes import OutcomeHandler, WithOutcomes, outcome_source
 from services.advice.policy import load_policy_book
 from services.advice.repository import MIGRATIONS
 from services.advice.service import AdviceServicer, grpc_service
@@ -14,6 +14,7 @@ from services.platform.app import ServiceApp
 from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store
+from services.platform.topics import ADVISOR_OUTCOMES
 
 NAME = "advice"
 
@@ -24,13 +25,11 @@ def build(settings: Settings) -> ServiceApp:
     registry = CollectorRegistry()
     metrics = AdviceMetrics.create(registry)
     policies = load_policy_book()
-    handler = AdviceHandler(settings, policies, metrics)
-    runner = StreamRunner(settings, NAME, sources(settings), handler, store, registry)
-    # advisors' outcomes on advice's tasks teach the ranking as a customer's answer does (its own consumer group)
-    outcomes = StreamRunner(settings, NAME, [outcome_source(settings)],
-                            OutcomeHandler(policies, lambda t, r: metrics.responses.labels(t, r).inc()), store,
-                            registry, name="outcomes")
+    # advisors' outcomes on advice's tasks teach the ranking as a customer's answer does
+    learner = OutcomeHandler(policies, lambda kind, response: metrics.responses.labels(kind, response).inc())
+    handler = WithOutcomes(AdviceHandler(settings, policies, metrics), learner, settings.topic(ADVISOR_OUTCOMES))
+    runner = StreamRunner(settings, NAME, [*sources(settings), outcome_source(settings)], handler, store, registry)
     return ServiceApp(name=NAME, store=store, registry=registry,
                       grpc_services=[grpc_service(AdviceServicer(store, policies, metrics))],
-                      runners=[runner, outcomes],
+                      runners=[runner],
                       on_stop=[store.close])
