@@ -30,6 +30,7 @@ from starlette.templating import Jinja2Templates
 from services.advisor.context import target_of
 from services.advisor.policy import policy_at
 from services.console.backend import Backend
+from services.console.connect import routes as connect_routes
 from services.console.identity import COOKIE, DEV_ADVISOR_QUEUES, DEV_TOKEN_SECONDS, Identities, User
 from services.gen.proactivecare.v1 import (
     advice_pb2,
@@ -502,6 +503,7 @@ def create_app(settings: Settings, targets: Callable[[str], str] = target_of) ->
         Route("/inbox/nudges/{nudge_id}/respond", page("customer", console.respond_nudge), methods=["POST"]),
         Route("/inbox/preferences", page("customer", console.preferences), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+        *connect_routes(console.backend),  # the customer-facing RPCs for browsers (Connect protocol, unary)
     ]
 
     @contextlib.asynccontextmanager

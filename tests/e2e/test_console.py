@@ -152,6 +152,19 @@ def test_an_advisor_works_a_task_and_a_customer_answers_an_alert_through_the_con
                                                  "quiet_start": "22:30", "quiet_end": "07:00", "max_per_day": "2",
                                                  "max_per_week": "5", nudges: "on"})
     assert "Preferences saved." in saved.text and 'value="22:30"' in saved.text and "Europe/Paris" in saved.text
+
+    # the same RPCs from a browser's own code: the Connect protocol (JSON) on the console's port, same auth
+    bearer = {"authorization": f"Bearer {_token_of(app)}", "content-type": "application/json"}
+    with httpx.Client(base_url=url, timeout=30) as web:
+        prefs = web.post("/proactivecare.v1.NotificationService/GetPreferences", headers=bearer,
+                         json={"customerId": customer})
+        assert prefs.status_code == 200 and prefs.json()["preferences"]["timeZone"] == "Europe/Paris"
+        theirs = web.post("/proactivecare.v1.FraudService/ListAlerts", headers=bearer, json={"customerId": "other"})
+        assert theirs.status_code == 403 and theirs.json()["code"] == "permission_denied"
+        bad = web.post("/proactivecare.v1.FraudService/GetAlert", headers=bearer, json={"alertId": 7, "x": 1})
+        assert bad.status_code == 400 and bad.json()["code"] == "invalid_argument"
+        anonymous = web.post("/proactivecare.v1.FraudService/ListAlerts", json={"customerId": customer})
+        assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthenticated"
     stop.set()
     advisor.close()
     app.close()
