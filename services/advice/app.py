@@ -5,12 +5,13 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from services.advice.metrics import AdviceMetrics
-from services.advice.outcomes import OutcomeHandler, WithOutcomes, outcome_source
+from services.advice.outcomes import OutcomeHandler, outcome_source
 from services.advice.policy import load_policy_book
 from services.advice.repository import MIGRATIONS
 from services.advice.service import AdviceServicer, grpc_service
 from services.advice.worker import AdviceHandler, sources
 from services.platform.app import ServiceApp
+from services.platform.handlers import WithTopic
 from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -27,7 +28,7 @@ def build(settings: Settings) -> ServiceApp:
     policies = load_policy_book()
     # advisors' outcomes on advice's tasks teach the ranking as a customer's answer does
     learner = OutcomeHandler(policies, lambda kind, response: metrics.responses.labels(kind, response).inc())
-    handler = WithOutcomes(AdviceHandler(settings, policies, metrics), learner, settings.topic(ADVISOR_OUTCOMES))
+    handler = WithTopic(AdviceHandler(settings, policies, metrics), settings.topic(ADVISOR_OUTCOMES), learner)
     runner = StreamRunner(settings, NAME, [*sources(settings), outcome_source(settings)], handler, store, registry)
     return ServiceApp(name=NAME, store=store, registry=registry,
                       grpc_services=[grpc_service(AdviceServicer(store, policies, metrics))],

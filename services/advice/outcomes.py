@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from services.advice.policy import Policy, PolicyBook
 from services.advice.ranking import Fatigue, record_response, reward_of
@@ -90,22 +89,3 @@ class OutcomeHandler:
                 self.on_learnt(nudge.type, response)
         return {}
 
-
-class WithOutcomes:
-    """The advice worker's handler with `advisor-outcomes` records handed to an OutcomeHandler instead (one
-    stream runner, one consumer group: a service's runner owns its metrics)."""
-
-    def __init__(self, handler: Any, outcomes: OutcomeHandler, outcomes_topic: str) -> None:
-        self.handler = handler
-        self.outcomes = outcomes
-        self.outcomes_topic = outcomes_topic
-
-    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
-        others = [r for r in records if r.topic != self.outcomes_topic]
-        learnt = [r for r in records if r.topic == self.outcomes_topic]
-        if learnt:
-            self.outcomes.handle(learnt, tx)
-        return self.handler.handle(others, tx) if others else {}
-
-    def __getattr__(self, name: str) -> Any:  # e.g. the inner handler's `committed` hook
-        return getattr(self.handler, name)

@@ -24,11 +24,12 @@ log = logging.getLogger(__name__)
 SEND_TIMEOUT_SECONDS = 10.0
 
 
-def outcome_event(row: TaskRow, advisor: str, at: datetime | None = None) -> events_pb2.AdvisorOutcome:
+def outcome_event(row: TaskRow, advisor: str, at: datetime | None = None,
+                  option_code: str = "") -> events_pb2.AdvisorOutcome:
     task = row.task
     event = events_pb2.AdvisorOutcome(task_id=task.id, customer_id=task.customer_id, queue=task.queue,
                                       kind=task.kind, source=task.source, outcome=row.outcome, advisor=advisor,
-                                      reasons=task.reasons)
+                                      reasons=task.reasons, option_code=option_code)
     event.completed_at.FromDatetime((at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None))
     return event
 
@@ -48,8 +49,8 @@ class OutcomePublisher:
         self._producer.send(self.topic, key=event.customer_id.encode(),
                             value=event.SerializeToString()).get(timeout=SEND_TIMEOUT_SECONDS)
 
-    async def publish(self, row: TaskRow, advisor: str) -> None:
-        event = outcome_event(row, advisor)
+    async def publish(self, row: TaskRow, advisor: str, option_code: str = "") -> None:
+        event = outcome_event(row, advisor, option_code=option_code)
         try:
             await asyncio.to_thread(self._send, event)
         except Exception as exc:  # the completion stands; the lost outcome is logged

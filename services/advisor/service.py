@@ -92,7 +92,7 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
                                                          request.note))
         self.metrics.completed.labels(row.task.queue, row.outcome).inc()
         if self.outcomes is not None:  # the services that raised the task learn from what the advisor did
-            await self.outcomes.publish(row, principal.subject)
+            await self.outcomes.publish(row, principal.subject, request.option_code)
         return advisor_pb2.CompleteResponse(task=to_proto(row))
 
     async def Snooze(self, request: advisor_pb2.SnoozeRequest, context: grpc.aio.ServicerContext,

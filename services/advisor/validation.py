@@ -9,6 +9,7 @@ from services.gen.proactivecare.v1 import advisor_pb2, events_pb2
 from services.platform.validation import require, validate_money
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_OPTION = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -61,6 +62,8 @@ def validate_complete(request: advisor_pb2.CompleteRequest, policy: QueuePolicy)
     validate_task_id(request.task_id)
     require(request.outcome in policy.outcomes, "outcome", f"must be one of {', '.join(sorted(policy.outcomes))}")
     require(len(request.note) <= 2000, "note", "must be at most 2000 characters")
+    require(request.option_code == "" or bool(_OPTION.match(request.option_code)), "option_code",
+            "must be 1-64 upper-case letters, digits or '_'")
 
 
 def validate_snooze(request: advisor_pb2.SnoozeRequest, policy: QueuePolicy) -> None:

@@ -331,7 +331,8 @@ class Console:
         task_id = request.path_params["task_id"]
         await self.backend.advisor().Complete(
             advisor_pb2.CompleteRequest(task_id=task_id, outcome=str(form.get("outcome", "")),
-                                        note=str(form.get("note", ""))), **self.backend.as_user(user.token))
+                                        note=str(form.get("note", "")), option_code=str(form.get("option_code", ""))),
+            **self.backend.as_user(user.token))
         return RedirectResponse("/advisor?" + urlencode({"notice": f"Task completed: {form.get('outcome')}."}), 303)
 
     async def snooze(self, request: Request, user: User) -> Response:

@@ -7,12 +7,14 @@ from prometheus_client import CollectorRegistry
 
 from services.gen.proactivecare.v1 import mortgage_pb2_grpc
 from services.mortgage.metrics import MortgageMetrics
+from services.mortgage.outcomes import OptionOutcomeHandler, outcome_source
 from services.mortgage.repository import MIGRATIONS
 from services.mortgage.service import MortgageServicer
 from services.mortgage.worker import MortgageCareHandler, validate_profile
 from services.platform import auth, streams, topics
 from services.platform.app import ServiceApp
 from services.platform.grpc_server import GrpcService
+from services.platform.handlers import WithTopic
 from services.platform.runner import StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -30,8 +32,11 @@ def build(settings: Settings) -> ServiceApp:
     store.migrate(MIGRATIONS)
     registry = CollectorRegistry()
     metrics = MortgageMetrics.create(registry)
-    sources = [streams.customer_profiles(settings, validate_profile), streams.transactions(settings)]
-    handler = MortgageCareHandler(settings.topic(topics.NOTIFICATIONS), settings.topic(topics.ADVISOR_TASKS), metrics)
+    sources = [streams.customer_profiles(settings, validate_profile), streams.transactions(settings),
+               outcome_source(settings)]
+    # advisors' outcomes: a declined option is not offered again inside its window (outcomes.py)
+    handler = WithTopic(MortgageCareHandler(settings.topic(topics.NOTIFICATIONS), settings.topic(topics.ADVISOR_TASKS),
+                                            metrics), settings.topic(topics.ADVISOR_OUTCOMES), OptionOutcomeHandler())
     runner = StreamRunner(settings, NAME, sources, handler, store, registry, name="care")
     service = GrpcService(GRPC_NAME, MortgageServicer(store, metrics),
                           mortgage_pb2_grpc.add_MortgageServiceServicer_to_server, ACCESS)

@@ -15,11 +15,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
+from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc, notify_pb2, notify_pb2_grpc
 from services.platform.client import connect
 from services.platform.topics import ADVISOR_OUTCOMES, ADVISOR_TASKS, TRANSACTIONS
 from tests.console import console_server
-from tests.integration.conftest import read_topic
+from tests.integration.conftest import read_topic, wait_for
 from tests.system import whole_system
 from tests.unit.advisor.builders import task
 from tests.unit.fraud.builders import card_payment, usual_history
@@ -46,14 +46,26 @@ def sign_in(browser, url: str, as_advisor: bool, subject: str) -> None:
     browser.find_element(By.ID, "login-advisor" if as_advisor else "login-customer").click()
 
 
-def test_an_advisor_sees_a_task_arrive_takes_it_and_completes_it(console, browser, settings, produce,
+def test_an_advisor_sees_a_task_arrive_takes_it_and_completes_it(console, browser, settings, produce, token,
                                                                  screenshots: Path) -> None:
-    _system, url = console
+    system, url = console
     wait = WebDriverWait(browser, LIVE_SECONDS)
     sign_in(browser, url, True, "ann")
     wait.until(ec.text_to_be_present_in_element((By.ID, "queue-financial-support-live"), "No open task"))
 
+    # the customer has history for the case view to show: a fraud alert and its notification
+    customer, now = "B2", time.time()
+    for tx in usual_history(customer, now - 60):
+        produce(TRANSACTIONS, customer, tx.SerializeToString())
+    produce(TRANSACTIONS, customer, card_payment("B2-big", customer, 520_000, f"T-{customer}-1", now)
+            .SerializeToString())
+    with connect(system["notify"].target, token(customer)) as channel:
+        notify = notify_pb2_grpc.NotificationServiceStub(channel)
+        assert wait_for(lambda: notify.ListNotifications(notify_pb2.ListNotificationsRequest(customer_id=customer),
+                                                         timeout=10).notifications, timeout=LIVE_SECONDS)
+
     raised = task("browser-1", value=180_000, sla_hours=48, created=datetime.now(UTC))
+    raised.customer_id = customer
     raised.reasons.add(code="REPEATED_SHORTFALL", text="Balance went below zero twice in 90 days")
     produce(ADVISOR_TASKS, raised.customer_id, raised.SerializeToString())
     row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-task="browser-1"]')))
@@ -66,6 +78,8 @@ def test_an_advisor_sees_a_task_arrive_takes_it_and_completes_it(console, browse
     why = browser.find_element(By.ID, "why").find_element(By.XPATH, "..").text
     assert "REPEATED_SHORTFALL" in why and "Balance went below zero twice in 90 days" in why
     assert "Yours until" in browser.find_element(By.ID, "lease").text
+    history = browser.find_element(By.ID, "history").find_element(By.XPATH, "..").text
+    assert "€5,200.00" in history and "no answer yet" in history and "Was this card payment you?" in history
     Select(browser.find_element(By.ID, "outcome")).select_by_value("OFFER_ACCEPTED")
     browser.find_element(By.ID, "note").send_keys("Agreed a budgeting plan")
     browser.execute_script("window.scrollTo(0, 0)")
