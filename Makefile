@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 GEN := services/gen
 PROTOS := $(wildcard protos/proactivecare/v1/*.proto)
 
-.PHONY: all setup tools gen run test unit integration lint bench kafka-start kafka-stop clean
+.PHONY: all setup tools gen run test test-browser screenshots browser unit integration lint bench kafka-start kafka-stop clean
 
 all: setup
 
@@ -60,6 +60,20 @@ $(BIN)/composecheck: deploy/composecheck/go.mod deploy/composecheck/main.go | $(
 
 test: setup lint tools
 	$(BIN)/pytest -q tests/unit tests/integration tests/security tests/e2e
+
+# The console in a real browser (tests/browser): Debian's chromium and chromium-driver, driven by Selenium. Where
+# they cannot be installed, the browser tests skip and say why.
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	  || echo "chromium could not be installed: the browser tests will skip"
+
+test-browser: setup browser
+	$(BIN)/pytest -q -rs tests/browser
+
+# The README's pictures of the console, taken by the browser tests (services/console/docs/*.png).
+screenshots: setup browser
+	SCREENSHOTS_DIR=services/console/docs $(BIN)/pytest -q -rs tests/browser
 
 unit: setup
 	$(BIN)/pytest -q tests/unit

@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--reason", help="only dead letters with this dlq.reason (e.g. handler_error)")
     replay.set_defaults(func=_dlq_replay)
 
-    for name in (*registry.TOOLS, *registry.NAMES):  # each may add its own subcommands in `commands.py`
+    # each may add its own subcommands in `commands.py` (a web app's is how it is served)
+    for name in (*registry.TOOLS, *registry.NAMES, *(w.name for w in registry.WEB_APPS)):
         try:
             module = importlib.import_module(f"services.{name}.commands")
         except ModuleNotFoundError as exc:

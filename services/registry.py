@@ -24,6 +24,8 @@ class Registered:
     name: str
     grpc_port: int     # under `make run` (one machine); Kubernetes and compose use their own
     metrics_port: int
+    kind: str = "grpc"  # "grpc": a service of the common shape; "web": a web app in front of them (no gRPC port)
+    web_port: int = 0  # a web app's HTTP port under `make run`
 
 
 SERVICES = (
@@ -33,7 +35,12 @@ SERVICES = (
     Registered("advisor", 50054, 9104),
     Registered("mortgage", 50055, 9105),
 )
-NAMES = tuple(s.name for s in SERVICES)
+NAMES = tuple(s.name for s in SERVICES)  # the gRPC services (every one of the common shape)
+# Web apps: browser front ends calling the services above with the signed-in user's token (started by `make run`
+# after the services, each as `proactive-care <name>`; its folder has a README, app.py and commands.py).
+WEB_APPS = (
+    Registered("console", 0, 0, kind="web", web_port=8080),
+)
 TOOLS = ("simulator", "backtest")  # folders with CLI commands that are not services
 
 

@@ -1,8 +1,10 @@
-"""The advice service, declared: AdviceService + the transactions/customers stream worker."""
+"""The advice service, declared: AdviceService + the transactions/customers stream worker, which also learns
+from advisors' outcomes on advice's tasks (`advisor-outcomes`) as from a customer's answer."""
 
 from __future__ import annotations
 
 from services.advice.metrics import AdviceMetrics
+from services.advice.outcomes import OutcomeHandler, outcome_source
 from services.advice.policy import policy_book
 from services.advice.repository import MIGRATIONS
 from services.advice.service import AdviceServicer
@@ -10,6 +12,8 @@ from services.advice.worker import AdviceHandler, sources
 from services.gen.proactivecare.v1 import advice_pb2_grpc
 from services.platform.app import Api, Context, Parts, Service
 from services.platform.auth import READERS, Role
+from services.platform.handlers import WithTopic
+from services.platform.topics import ADVISOR_OUTCOMES
 
 NAME = "advice"
 ACCESS = {
@@ -19,9 +23,12 @@ ACCESS = {
 
 
 def assemble(ctx: Context) -> Parts:
-    policies = policy_book()
-    return Parts(servicer=AdviceServicer(ctx.store, policies, ctx.metrics),
-                 handler=AdviceHandler(ctx.settings, policies, ctx.metrics), sources=sources(ctx.settings))
+    policies, metrics = policy_book(), ctx.metrics
+    learner = OutcomeHandler(policies, lambda kind, response: metrics.responses.labels(kind, response).inc())
+    handler = WithTopic(AdviceHandler(ctx.settings, policies, metrics), ctx.settings.topic(ADVISOR_OUTCOMES),
+                        learner)
+    return Parts(servicer=AdviceServicer(ctx.store, policies, metrics), handler=handler,
+                 sources=[*sources(ctx.settings), outcome_source(ctx.settings)])
 
 
 SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.AdviceService",

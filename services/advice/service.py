@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 
 from services.advice.metrics import AdviceMetrics
+from services.advice.outcomes import record_answer
 from services.advice.policy import Policy
-from services.advice.ranking import Fatigue, record_response, reward_of
 from services.advice.repository import AdviceRepository
 from services.gen.proactivecare.v1 import advice_pb2, advice_pb2_grpc
 from services.platform import auth, enums
@@ -71,17 +71,6 @@ class AdviceServicer(advice_pb2_grpc.AdviceServiceServicer):
             if found is None:
                 raise NotFoundError(f"nudge {nudge_id} not found")
             nudge, context = found
-            first_answer = nudge.response == advice_pb2.NUDGE_RESPONSE_UNSPECIFIED
-            repo.set_response(nudge_id, response, now)
-            if first_answer:
-                reward = reward_of(response, policy.ranking)
-                if reward is not None:
-                    bandit = repo.load_bandit(policy.ranking)
-                    bandit.update(nudge.type, context, reward)
-                    repo.save_arm(bandit, nudge.type)
-                fatigue = repo.load_fatigue(nudge.customer_id).get(nudge.type, Fatigue())
-                repo.save_fatigue(nudge.customer_id, nudge.type,
-                                       record_response(fatigue, response, now, policy.ranking))
+            record_answer(repo, nudge, context, response, now, policy)  # an advisor's outcome learns the same way
         self.metrics.responses.labels(nudge.type, response).inc()
-        nudge.response = enums.value_of(advice_pb2.NudgeResponse, response)
         return nudge

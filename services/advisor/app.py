@@ -7,7 +7,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from services.advisor.context import ContextGatherer
 from services.advisor.metrics import AdvisorMetrics
+from services.advisor.outcomes import OutcomePublisher
 from services.advisor.policy import policy_at
 from services.advisor.repository import MIGRATIONS, TaskRepository
 from services.advisor.service import AdvisorQueueServicer
@@ -16,11 +18,13 @@ from services.gen.proactivecare.v1 import advisor_pb2_grpc
 from services.platform.app import Api, Context, Parts, Service
 from services.platform.auth import STAFF_ROLES
 from services.platform.clock import utc_now
+from services.platform.kafka_io import make_producer
 from services.platform.storage import Store
 
 log = logging.getLogger(__name__)
 NAME = "advisor"
-ACCESS = {method: STAFF_ROLES for method in ("ClaimNext", "Complete", "Snooze", "Release", "ListQueue", "WatchQueue")}
+ACCESS = {method: STAFF_ROLES for method in ("ClaimNext", "Complete", "Snooze", "Release", "ListQueue", "WatchQueue",
+                                             "GetTaskContext", "RenewLease")}
 
 
 def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = utc_now) -> None:
@@ -50,8 +54,12 @@ def assemble(ctx: Context) -> Parts:
                 log.exception("advisor SLA sweep failed")
             await asyncio.sleep(policy_at(utc_now()).sla_sweep_seconds)
 
-    return Parts(servicer=AdvisorQueueServicer(store, metrics), handler=AdvisorTaskHandler(metrics),
-                 sources=[task_source(ctx.settings)], background=[sla_sweeper])
+    # the case view reads the other services with the caller's token; completions go to `advisor-outcomes`
+    settings = ctx.settings
+    outcomes = OutcomePublisher(settings, lambda: make_producer(settings))
+    servicer = AdvisorQueueServicer(store, metrics, context=ContextGatherer(settings), outcomes=outcomes)
+    return Parts(servicer=servicer, handler=AdvisorTaskHandler(metrics), sources=[task_source(settings)],
+                 background=[sla_sweeper], on_stop=[outcomes.close])
 
 
 SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.AdvisorQueueService",

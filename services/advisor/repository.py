@@ -168,6 +168,12 @@ class TaskRepository:
             {"until": now + timedelta(seconds=seconds)},
         )
 
+    def renew(self, task_id: str, advisor: str, lease_seconds: int) -> TaskRow:
+        """Extend the lease of a task `advisor` holds to `lease_seconds` from now."""
+        now = self.clock()
+        return self._holder_update(task_id, advisor, now, "lease_expires_at = :lease",
+                                   {"lease": now + timedelta(seconds=lease_seconds)})
+
     def release(self, task_id: str, advisor: str) -> TaskRow:
         return self._holder_update(task_id, advisor, self.clock(),
                                    "state = 'QUEUED', claimed_by = NULL, lease_expires_at = NULL", {})

@@ -10,11 +10,14 @@ from typing import TypeVar
 
 import grpc
 
+from services.advisor.context import ContextGatherer
 from services.advisor.metrics import AdvisorMetrics
+from services.advisor.outcomes import OutcomePublisher
 from services.advisor.policy import QueuePolicy, policy_at
 from services.advisor.repository import TaskRepository, TaskRow
 from services.advisor.validation import (
     lease_seconds,
+    renewed_lease_seconds,
     validate_complete,
     validate_queue_name,
     validate_snooze,
@@ -45,8 +48,11 @@ def to_proto(row: TaskRow) -> advisor_pb2.QueuedTask:
 
 class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
     def __init__(self, store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = utc_now,
-                 watch_poll_seconds: float = 0.25) -> None:
+                 watch_poll_seconds: float = 0.25, context: ContextGatherer | None = None,
+                 outcomes: OutcomePublisher | None = None) -> None:
         self.store = store
+        self.context = context
+        self.outcomes = outcomes
         self.metrics = metrics
         self.clock = clock
         self.watch_poll_seconds = watch_poll_seconds
@@ -83,6 +89,8 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
         row = await self._write(lambda repo: repo.complete(request.task_id, principal.subject, request.outcome,
                                                          request.note))
         self.metrics.completed.labels(row.task.queue, row.outcome).inc()
+        if self.outcomes is not None:  # the services that raised the task learn from what the advisor did
+            await self.outcomes.publish(row, principal.subject, request.option_code)
         return advisor_pb2.CompleteResponse(task=to_proto(row))
 
     async def Snooze(self, request: advisor_pb2.SnoozeRequest, context: grpc.aio.ServicerContext,
@@ -131,3 +139,27 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
                 seq = change_seq  # the next poll starts after the last change sent
             if not changes:
                 await asyncio.sleep(self.watch_poll_seconds)
+
+
+    async def GetTaskContext(self, request: advisor_pb2.GetTaskContextRequest, context: grpc.aio.ServicerContext,
+                             ) -> advisor_pb2.GetTaskContextResponse:
+        validate_task_id(request.task_id)
+        await self._member_of_tasks_queue(request.task_id)
+        task = to_proto(await self._read(lambda repo: repo.get(request.task_id)))
+        if self.context is None:
+            return advisor_pb2.GetTaskContextResponse(task=task, unavailable=["customer history: not configured"])
+        return await self.context.gather(task, _bearer(context))
+
+    async def RenewLease(self, request: advisor_pb2.RenewLeaseRequest, context: grpc.aio.ServicerContext,
+                         ) -> advisor_pb2.RenewLeaseResponse:
+        lease = renewed_lease_seconds(request, self._policy())
+        principal = await self._member_of_tasks_queue(request.task_id)
+        row = await self._write(lambda repo: repo.renew(request.task_id, principal.subject, lease))
+        return advisor_pb2.RenewLeaseResponse(task=to_proto(row))
+
+
+def _bearer(context: grpc.aio.ServicerContext) -> str:
+    """The caller's own token (already verified by the bootstrap), to read the other services on its authority."""
+    header = dict(context.invocation_metadata() or ()).get("authorization", "")
+    return header[7:].strip() if isinstance(header, str) and header.lower().startswith("bearer ") else ""
+

@@ -9,6 +9,7 @@ from services.gen.proactivecare.v1 import advisor_pb2, events_pb2
 from services.platform.validation import require, require_id, validate_money
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_OPTION = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -48,10 +49,21 @@ def lease_seconds(request: advisor_pb2.ClaimNextRequest, policy: QueuePolicy) ->
     return request.lease_seconds
 
 
+def renewed_lease_seconds(request: advisor_pb2.RenewLeaseRequest, policy: QueuePolicy) -> int:
+    validate_task_id(request.task_id)
+    if request.lease_seconds == 0:
+        return policy.default_lease_seconds
+    require(0 < request.lease_seconds <= policy.max_lease_seconds, "lease_seconds",
+            f"must be between 1 and {policy.max_lease_seconds} (0 = default {policy.default_lease_seconds})")
+    return request.lease_seconds
+
+
 def validate_complete(request: advisor_pb2.CompleteRequest, policy: QueuePolicy) -> None:
     validate_task_id(request.task_id)
     require(request.outcome in policy.outcomes, "outcome", f"must be one of {', '.join(sorted(policy.outcomes))}")
     require(len(request.note) <= 2000, "note", "must be at most 2000 characters")
+    require(request.option_code == "" or bool(_OPTION.match(request.option_code)), "option_code",
+            "must be 1-64 upper-case letters, digits or '_'")
 
 
 def validate_snooze(request: advisor_pb2.SnoozeRequest, policy: QueuePolicy) -> None:

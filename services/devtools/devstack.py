@@ -140,6 +140,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
     # replicas of a service share its consumer groups (the partitions are spread over them) and its database
     services = [_Supervised(e.nth(i), log_dir) for e in endpoints for i in range(replicas)]
     simulator: subprocess.Popen[bytes] | None = None
+    web: list[tuple[str, subprocess.Popen[bytes]]] = []
     # first-start preparation (e.g. training fraud's first model) runs in the background: the other services
     # start at once, a prepared one when its preparation is done (it then reads its topics from the start)
     preparing = [_Preparation(e.service, log_dir) for e in endpoints if _needs_preparation(e.service, settings)]
@@ -154,6 +155,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
             if svc.proc is not None and not wait_serving(svc.endpoint.grpc_port):
                 print(f"{svc.endpoint.name} did not become SERVING; see {svc.log_path}")
                 return 1
+        web = start_web_apps(log_dir)
         # the simulated period ends today: no event is dated in the future
         start = utc_today() - dt.timedelta(days=SIMULATED_DAYS)
         with open(log_dir / "simulator.log", "ab") as log:
@@ -174,6 +176,7 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
     finally:
         procs = [(f"{p.service} preparation", p.proc) for p in preparing if p.proc is not None]
         procs += [("simulator", simulator)] if simulator is not None else []
+        procs += web
         procs += [(svc.endpoint.name, svc.proc) for svc in reversed(services) if svc.proc is not None]
         for _name, proc in procs:
             if proc.poll() is None:
@@ -195,6 +198,17 @@ def _run_stack(settings: Settings, *, rate: float, customers: int, replicas: int
 CLI = [sys.executable, "-m", "services.cli"]
 MAX_RESTARTS = 5
 PROGRESS_EVERY_SECONDS = 30.0
+
+
+def start_web_apps(log_dir: Path) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """The web apps (services/registry.py WEB_APPS), each `proactive-care <name> --port <web_port>`, calling the
+    services on their `make run` ports."""
+    started = []
+    for app in registry.WEB_APPS:
+        with open(log_dir / f"{app.name}.log", "ab") as log:
+            started.append((app.name, subprocess.Popen([*CLI, app.name, "--port", str(app.web_port)], stdout=log,
+                                                       stderr=subprocess.STDOUT, start_new_session=True)))
+    return started
 
 
 def _needs_preparation(service: str, settings: Settings) -> bool:
@@ -347,6 +361,8 @@ def _announce(settings: Settings, endpoints: list[Endpoint], rate: float, log_di
             how = "meanwhile" if prep.while_preparing() is not None else "starts when done"
             when = f"   (preparing, {how}: {prep.log_path})"
         print(f"  {e.name:<11} gRPC 127.0.0.1:{e.grpc_port}   metrics http://127.0.0.1:{e.metrics_port}/metrics{when}")
+    for app in registry.WEB_APPS:
+        print(f"  {app.name:<11} http://127.0.0.1:{app.web_port}/   (sign in as an advisor or a customer)")
     print(f"  simulator   producing about {rate:g} transactions/s to `transactions` (logs in {log_dir})")
     customer = watch[0][0] if watch else "cust_000000"
     print("\nWatch a customer's notifications arrive (in another terminal), e.g. one whose card a fraudster uses:")

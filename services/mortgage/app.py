@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from services.gen.proactivecare.v1 import mortgage_pb2_grpc
 from services.mortgage.metrics import MortgageMetrics
+from services.mortgage.outcomes import OptionOutcomeHandler, outcome_source
 from services.mortgage.repository import MIGRATIONS
 from services.mortgage.service import MortgageServicer
 from services.mortgage.worker import MortgageCareHandler, validate_profile
 from services.platform import auth, streams, topics
 from services.platform.app import Api, Context, Parts, Service
+from services.platform.handlers import WithTopic
 
 NAME = "mortgage"
 ACCESS = {
@@ -19,10 +21,13 @@ ACCESS = {
 
 def assemble(ctx: Context) -> Parts:
     settings = ctx.settings
-    handler = MortgageCareHandler(settings.topic(topics.NOTIFICATIONS), settings.topic(topics.ADVISOR_TASKS),
-                                  ctx.metrics)
+    # advisors' outcomes: a declined option is not offered again inside its window (outcomes.py)
+    handler = WithTopic(MortgageCareHandler(settings.topic(topics.NOTIFICATIONS), settings.topic(topics.ADVISOR_TASKS),
+                                            ctx.metrics), settings.topic(topics.ADVISOR_OUTCOMES),
+                        OptionOutcomeHandler())
     return Parts(servicer=MortgageServicer(ctx.store, ctx.metrics), handler=handler, worker="care",
-                 sources=[streams.customer_profiles(settings, validate_profile), streams.transactions(settings)])
+                 sources=[streams.customer_profiles(settings, validate_profile), streams.transactions(settings),
+                          outcome_source(settings)])
 
 
 SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.MortgageService",

@@ -16,6 +16,7 @@ from sqlalchemy import Boolean, Column, Index, LargeBinary, MetaData, String, Ta
 
 from services.gen.proactivecare.v1 import events_pb2
 from services.mortgage import activity as act
+from services.mortgage.outcomes import MIGRATIONS as OUTCOME_MIGRATIONS
 from services.platform.storage import Migration, Tx, create_tables
 
 _METADATA = MetaData()
@@ -34,7 +35,8 @@ Table("mortgage_offers", _METADATA,
       Column("escalated", Boolean, nullable=False),
       Column("signals", Text, nullable=False),
       Index("mortgage_offers_by_customer", "customer_id", "offered_on"))
-MIGRATIONS = [Migration("mortgage/0001_profiles_activity_offers", create_tables(_METADATA))]
+MIGRATIONS = [Migration("mortgage/0001_profiles_activity_offers", create_tables(_METADATA)),
+              *OUTCOME_MIGRATIONS]  # advisors' accepted / declined options (outcomes.py)
 
 
 class MortgageRepository:

@@ -8,7 +8,7 @@ ask only about itself (`auth.require_customer`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import grpc
 
@@ -18,6 +18,7 @@ from services.mortgage.care import care_options
 from services.mortgage.eligibility import check_eligibility
 from services.mortgage.metrics import MortgageMetrics
 from services.mortgage.model import ExistingMortgage
+from services.mortgage.outcomes import DECLINED_WINDOW_DAYS, declined_since
 from services.mortgage.repository import MortgageRepository
 from services.platform import auth
 from services.platform.clock import utc_today
@@ -44,7 +45,15 @@ class MortgageServicer(mortgage_pb2_grpc.MortgageServiceServicer):
         auth.require_customer(request.customer_id)
         profile = await self.store.reading(lambda tx: MortgageRepository(tx).profile(request.customer_id))
         mortgage = self._mortgage(profile, request.customer_id, request.mortgage_id)
-        return pm.care_response(care_options(request.customer_id, mortgage, self.today()))
+        today = self.today()
+        response = pm.care_response(care_options(request.customer_id, mortgage, today))
+        declined = await self.store.reading(lambda tx: declined_since(
+            tx, request.customer_id, today - timedelta(days=DECLINED_WINDOW_DAYS)))
+        if declined:  # declined with an advisor inside the window: not offered again (outcomes.py)
+            kept = [o for o in response.options if o.code not in declined]
+            del response.options[:]
+            response.options.extend(kept)
+        return response
 
     @staticmethod
     def _mortgage(profile: events_pb2.CustomerProfile | None, customer_id: str, mortgage_id: str,

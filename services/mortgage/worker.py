@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 from services.gen.proactivecare.v1 import events_pb2
 from services.mortgage import activity as act
@@ -26,6 +27,7 @@ from services.mortgage import proto_mapping as pm
 from services.mortgage.decision import decide, next_payment_date
 from services.mortgage.metrics import MortgageMetrics
 from services.mortgage.model import ExistingMortgage
+from services.mortgage.outcomes import DECLINED_WINDOW_DAYS, declined_since
 from services.mortgage.policy import JURISDICTIONS, Policy, policy_in_force
 from services.mortgage.repository import MortgageRepository
 from services.mortgage.signals import Context, detect
@@ -192,6 +194,9 @@ class MortgageCareHandler:
             self.metrics.evaluations.labels("no_signal").inc()
             return []
         decision = decide(customer_id, mortgage, signals, today, activity.mortgage_paid_on)
+        declined = declined_since(repo.tx, customer_id, today - timedelta(days=DECLINED_WINDOW_DAYS))
+        if declined:  # an option the customer turned down with an advisor is not offered again inside the window
+            decision = replace(decision, options=tuple(o for o in decision.options if o.code not in declined))
         if not decision.offer:
             self.metrics.evaluations.labels("watch").inc()
             return []

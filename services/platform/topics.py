@@ -9,6 +9,7 @@ CUSTOMERS = "customers"
 NOTIFICATIONS = "notifications"
 FRAUD_FEEDBACK = "fraud-feedback"
 ADVISOR_TASKS = "advisor-tasks"
+ADVISOR_OUTCOMES = "advisor-outcomes"  # what advisors did with their tasks (services/advisor/outcomes.py)
 AUDIT = "audit"  # staff access to customer data (services/platform/audit.py); the table is the record
 
 
@@ -30,6 +31,7 @@ SOURCE_TOPICS = (
     TopicSpec(NOTIFICATIONS, 6),
     TopicSpec(FRAUD_FEEDBACK, 3),
     TopicSpec(ADVISOR_TASKS, 3),
+    TopicSpec(ADVISOR_OUTCOMES, 3),
 )
 AUDIT_TOPICS = (TopicSpec(AUDIT, 3),)
 

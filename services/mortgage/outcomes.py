@@ -1,0 +1,68 @@
+"""Advisors' outcomes on care offers (`advisor-outcomes`, services/advisor/outcomes.py): which option a customer
+accepted or declined. A declined option is not offered to that customer again for `DECLINED_WINDOW_DAYS` (neither
+in a care offer's notification nor in GetCareOptions); an accepted one is kept on record. Effects dedupe on the
+task id (the table's key and the runner's event id)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from sqlalchemy import Boolean, Column, Index, MetaData, String, Table
+
+from services.gen.proactivecare.v1 import events_pb2
+from services.platform.kafka_io import Output
+from services.platform.runner import Record, Source
+from services.platform.settings import Settings
+from services.platform.storage import Migration, Tx, create_tables
+from services.platform.topics import ADVISOR_OUTCOMES
+from services.platform.validation import require
+
+DECLINED_WINDOW_DAYS = 90  # not yet in the versioned policy (services/mortgage/policies): a known gap
+OUTCOMES = {"OFFER_ACCEPTED": True, "OFFER_DECLINED": False}
+
+_METADATA = MetaData()
+Table("mortgage_option_outcomes", _METADATA,
+      Column("task_id", String, primary_key=True),
+      Column("customer_id", String, nullable=False),
+      Column("option_code", String, nullable=False),
+      Column("accepted", Boolean, nullable=False),
+      Column("decided_on", String, nullable=False),  # ISO day, as the other mortgage tables keep days
+      Index("mortgage_option_outcomes_customer", "customer_id", "decided_on"))
+MIGRATIONS = [Migration("mortgage/0002_option_outcomes", create_tables(_METADATA))]
+
+
+def declined_since(tx: Tx, customer_id: str, since: date) -> set[str]:
+    """The option codes `customer_id` declined on or after `since`."""
+    rows = tx.all("SELECT option_code FROM mortgage_option_outcomes WHERE customer_id = :customer_id"
+                  " AND accepted = :false AND decided_on >= :since",
+                  {"customer_id": customer_id, "false": False, "since": since.isoformat()})
+    return {r.option_code for r in rows}
+
+
+def validate_outcome(event: events_pb2.AdvisorOutcome) -> None:
+    require(event.task_id != "", "task_id", "is required")
+    require(event.customer_id != "", "customer_id", "is required")
+
+
+def outcome_source(settings: Settings) -> Source:
+    return Source(settings.topic(ADVISOR_OUTCOMES), events_pb2.AdvisorOutcome.FromString, validate_outcome,
+                  event_id=lambda event, _record: f"outcome:{event.task_id}")
+
+
+class OptionOutcomeHandler:
+    """Records the option of each accepted or declined mortgage care offer."""
+
+    def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
+        for record in records:
+            event: events_pb2.AdvisorOutcome = record.value
+            accepted = OUTCOMES.get(event.outcome)
+            if event.source != "mortgage" or accepted is None or not event.option_code:
+                continue
+            decided = event.completed_at.ToDatetime().date() if event.completed_at.seconds else date.today()
+            tx.execute("INSERT INTO mortgage_option_outcomes (task_id, customer_id, option_code, accepted,"
+                       " decided_on) VALUES (:task_id, :customer_id, :option_code, :accepted, :decided_on)"
+                       " ON CONFLICT DO NOTHING",
+                       {"task_id": event.task_id, "customer_id": event.customer_id, "option_code": event.option_code,
+                        "accepted": accepted, "decided_on": decided.isoformat()})
+        return {}
