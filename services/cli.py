@@ -28,7 +28,8 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(folder_commands: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; without `folder_commands`, only the kernel's commands (what `serve` needs)."""
     parser = _Parser(prog="proactive-care", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--reason", help="only dead letters with this dlq.reason (e.g. handler_error)")
     replay.set_defaults(func=_dlq_replay)
 
-    for name in (*registry.TOOLS, *registry.NAMES):  # each may add its own subcommands in `commands.py`
+    for name in (*registry.TOOLS, *registry.NAMES) if folder_commands else ():  # their own subcommands
         try:
             module = importlib.import_module(f"services.{name}.commands")
         except ModuleNotFoundError as exc:
@@ -110,7 +111,10 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # A service process does not load the folders' commands: they import training, evaluation and the simulator
+    # (scikit-learn, SciPy), about 220 MB of every replica's memory that serving never uses.
+    args = build_parser(folder_commands=argv[:1] != ["serve"]).parse_args(argv)
     name = getattr(args, "service", None) or args.command
     logs.configure(name)
     tracing.configure(name)
