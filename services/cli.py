@@ -83,6 +83,8 @@ def build_parser(folder_commands: bool = True) -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
     bench.add_argument("name", help="runner, fraud, notify, scale or all")
     bench.add_argument("--out", help="also write the figures as JSON to this file")
+    bench.add_argument("--only", choices=("replicas", "runner", "memory"),
+                       help="scale: only this part (fraud replicas, runner vs bare consumer, RSS as customers grow)")
     bench.set_defaults(func=_bench)
 
     dead = sub.add_parser("dlq", help="dead letters: replay them to their source topic after a fix")
@@ -267,7 +269,8 @@ def _bench(args: argparse.Namespace) -> int:
     if not (root / "tests" / "perf").is_dir():
         print("benchmarks run from a source checkout (tests/perf not found)")
         return 2
-    command = [sys.executable, "-m", "tests.perf.run", args.name, *([args.out] if args.out else [])]
+    command = [sys.executable, "-m", "tests.perf.run", args.name, *(["--out", args.out] if args.out else []),
+               *(["--only", args.only] if args.only else [])]
     return subprocess.run(command, cwd=root, check=False).returncode
 
 
