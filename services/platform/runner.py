@@ -188,6 +188,7 @@ class StreamRunner:
         self._consumer = None
         self._producer: KafkaProducer | None = None
         self._stalled = threading.Event()  # the consumer in hand is stuck: make a new one
+        self._running = threading.Event()  # set while run() runs (its watchdog watches as long)
         self._last_fetch = time.monotonic()  # when a poll last returned records (or nothing was left to fetch)
         self.consumers_rebuilt = 0
         for topic in self.sources:
@@ -235,6 +236,7 @@ class StreamRunner:
 
     def run(self) -> None:
         watchdog = threading.Thread(target=self._watch, name=f"{self.service}-{self.name}-watchdog", daemon=True)
+        self._running.set()
         try:
             consumer = self._connect()
             watchdog.start()
@@ -248,6 +250,7 @@ class StreamRunner:
                         consumer.close(autocommit=False)
                 consumer = self._rebuild() if self._stalled.is_set() and not self._stop.is_set() else None
         finally:
+            self._running.clear()
             if self._producer is not None:
                 self._producer.close(timeout=10)
 
@@ -256,7 +259,7 @@ class StreamRunner:
     def _watch(self) -> None:
         """While the worker runs: a poll in progress for POLL_STALL_SECONDS marks the consumer stalled and stops
         its IO loop, which fails the poll's wait (kafka-python raises KafkaConnectionError in the worker)."""
-        while not self._stop.wait(1.0) and self.is_alive():
+        while not self._stop.wait(1.0) and self._running.is_set():
             started, consumer = self.poll_started_at, self._consumer
             if started is None or consumer is None or self._stalled.is_set():
                 continue

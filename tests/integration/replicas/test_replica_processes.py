@@ -4,10 +4,9 @@
 simulator transactions produced at a live rate. On the way:
 - one fraud worker and one notify replica are killed with `kill -9` while they consume (a fraud worker at this
   rate spends most of its time in a batch), and a replacement of each is started;
-- PostgreSQL is restarted (every connection cut, the server down for seconds).
-(The broker killed with `kill -9` mid-stream is not part of this test: with several replica processes,
-kafka-python 3.0.12's `poll()` was seen blocked for good in the fetcher after the broker came back; see the
-README's known limitations. tests/integration/platform/test_broker_restart.py covers one worker.)
+- PostgreSQL is restarted (every connection cut, the server down for seconds);
+- the Kafka broker is killed with `kill -9` and started again after the group session timeout (every member
+  loses its membership; the simulator's sends time out and are re-sent).
 Then every transaction was handled, every alert is in the store once and was notified, every notification is
 stored once with a gap-free per-customer sequence and was delivered exactly once, in order, to the Subscribe
 streams held open on one notify replica all along (the customers' partitions are spread over every notify
@@ -18,6 +17,7 @@ process was restarted: each paused (transient failures counted) and went on by i
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -44,6 +44,7 @@ CUSTOMERS = 400
 RATE = 300.0  # transactions/s: about 67 s of live stream, long enough for every failure to land mid-stream
 WATCHED_PER_PARTITION = 4
 TRANSIENT = "proactivecare_stream_transient_failures_total"
+BROKER_DOWN_SECONDS = 12.0  # the consumers' session timeout is 10 s
 
 
 def _bank() -> tuple[list[events_pb2.Transaction], set[str]]:
@@ -88,9 +89,9 @@ class _Progress:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_replicas_survive_kill_9_and_a_database_restart_with_every_effect_once(
+def test_replicas_survive_kill_9_a_database_restart_and_a_broker_restart_with_every_effect_once(
         own_stack, own_postgres, fraud_model_dir: Path, tmp_path: Path) -> None:
-    settings, _broker = own_stack
+    settings, broker = own_stack
     txs, defrauded = _bank()
     log_dir = Path(os.environ.get("REPLICA_TEST_LOG_DIR") or tmp_path / "logs")  # set it to keep the logs
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +134,14 @@ def test_replicas_survive_kill_9_and_a_database_restart_with_every_effect_once(
 
         assert progress.reached(N_TRANSACTIONS // 2, timeout=120)
         own_postgres.restart(down_seconds=4.0)  # every connection of every replica cut; back on the same socket
+
+        assert progress.reached(N_TRANSACTIONS * 6 // 10, timeout=180)
+        assert broker.process is not None
+        os.kill(broker.process.pid, signal.SIGKILL)  # mid-stream, no clean shutdown
+        broker.process.wait()
+        time.sleep(BROKER_DOWN_SECONDS)  # past the session timeout: every member loses its group membership
+        broker.start()  # the same data directory and ports
+        print(f"{time.strftime('%H:%M:%S')} broker back", flush=True)
 
         simulator.join(timeout=300)
         assert [(r.records, r.failed) for r in produced] == [(N_TRANSACTIONS, 0)]
