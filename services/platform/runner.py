@@ -353,13 +353,14 @@ class StreamRunner:
             self._commit_async()
         if now - self._last_lag > LAG_INTERVAL_SECONDS:
             self._last_lag = now
-            if self._update_lag() == 0:
-                self._last_fetch = now  # nothing to fetch is not a stall
-            elif now - self._last_fetch > FETCH_STALL_SECONDS:
+            self._update_lag()
+        if now - self._last_fetch > FETCH_STALL_SECONDS:
+            if self._behind(consumer):
                 log.warning("%s: nothing fetched for %.0f s while the partitions have records: making a new "
                             "consumer", self.service, now - self._last_fetch)
                 self._stalled.set()
                 return
+            self._last_fetch = now  # nothing to fetch is not a stall: ask again in FETCH_STALL_SECONDS
         if now - self._last_prune > PRUNE_INTERVAL_SECONDS:
             self._last_prune = now
             with self.store.transaction() as tx:
@@ -641,23 +642,32 @@ class StreamRunner:
             log.warning("%s: offset commit failed (the batch will be redelivered, harmlessly): %s",
                         self.service, response)
 
-    def _update_lag(self) -> int:
-        """Set the lag gauges from what the consumer knows (each partition's high watermark, as of its last fetch
-        response, less the position); returns the total."""
+    def _behind(self, consumer: Any) -> bool:
+        """Whether an assigned partition has records beyond the position, by the broker's end offsets (not the
+        high watermarks fetch responses carry: when fetches stop being answered, those stay where they were and
+        the consumer looks caught up). A failed look-up is no evidence (the broker may be away)."""
+        assigned = consumer.assignment()
+        if not assigned:
+            return False
+        try:
+            ends = consumer.end_offsets(list(assigned), timeout_ms=5_000)
+            return any(end is not None and end > consumer.position(tp, timeout_ms=1_000)
+                       for tp, end in ends.items())
+        except Exception as exc:
+            log.info("%s: end offsets not known (%r): the fetch stall check waits", self.service, exc)
+            return False
+
+    def _update_lag(self) -> None:
         consumer = self._consumer
         if consumer is None:
-            return 0
-        total = 0
+            return
         for tp in consumer.assignment():
             end = consumer.highwater(tp)
             if end is None:
                 continue
             position = consumer.position(tp, timeout_ms=1000)
             if position is not None:
-                lag = max(0, end - position)
-                total += lag
-                self.metrics.lag.labels(self.service, tp.topic, str(tp.partition)).set(lag)
-        return total
+                self.metrics.lag.labels(self.service, tp.topic, str(tp.partition)).set(max(0, end - position))
 
 
 def _traced(result: Mapping[str, Sequence[Output]], spans: Mapping[str, Any]) -> dict[str, list[Output]]:
