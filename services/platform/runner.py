@@ -382,6 +382,7 @@ class StreamRunner:
             self.failing_since = now
         delay = self.backoff_seconds(self._attempt)
         self._attempt += 1
+        self._last_fetch = now  # failing is not stalling: the fetch stall clock starts once the failures end
         self.metrics.transient_failures.labels(self.service).inc()
         log.warning("%s: transient failure #%d for %.1f s (%s: %s); retrying in %.2f s", self.service,
                     self._attempt, now - self.failing_since, type(exc).__name__, exc, delay)
