@@ -61,8 +61,8 @@ $(BIN)/composecheck: deploy/composecheck/go.mod deploy/composecheck/main.go | $(
 test: setup lint tools
 	$(BIN)/pytest -q -m "not broker_restart" tests/unit tests/integration tests/security tests/e2e
 
-# The replica processes through a broker killed with kill -9 and restarted mid-stream: about two minutes more
-# than the same test without it, beyond `make test`'s time budget, so on its own.
+# The replica processes through a broker killed with kill -9 and restarted mid-stream: 1-2 minutes more than the
+# same test without it, beyond `make test`'s time budget, so on its own.
 test-broker-restart: setup
 	$(BIN)/pytest -q -m broker_restart tests/integration/replicas
 

@@ -5,7 +5,7 @@ simulator transactions produced at a live rate. On the way:
 - one fraud worker and one notify replica are killed with `kill -9` while they consume (a fraud worker at this
   rate spends most of its time in a batch), and a replacement of each is started;
 - PostgreSQL is restarted (every connection cut, the server down for seconds);
-- in the `broker_restart` case (`make test-broker-restart`: about two minutes more, beyond `make test`'s budget),
+- in the `broker_restart` case (`make test-broker-restart`: 1-2 minutes more, beyond `make test`'s budget),
   the Kafka broker is first killed with `kill -9`, and started again after the group session timeout with
   PostgreSQL restarted while it is down (every member loses its membership; the simulator's sends time out and
   are re-sent).
