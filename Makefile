@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 GEN := services/gen
 PROTOS := $(wildcard protos/proactivecare/v1/*.proto)
 
-.PHONY: all setup tools gen run test test-browser screenshots browser unit integration lint bench kafka-start kafka-stop clean
+.PHONY: all setup tools gen run test test-broker-restart test-browser screenshots browser unit integration lint bench kafka-start kafka-stop clean
 
 all: setup
 
@@ -59,7 +59,12 @@ $(BIN)/composecheck: deploy/composecheck/go.mod deploy/composecheck/main.go | $(
 	  || echo "composecheck could not be built: the compose file test will skip"
 
 test: setup lint tools
-	$(BIN)/pytest -q tests/unit tests/integration tests/security tests/e2e
+	$(BIN)/pytest -q -m "not broker_restart" tests/unit tests/integration tests/security tests/e2e
+
+# The replica processes through a broker killed with kill -9 and restarted mid-stream: 1-2 minutes more than the
+# same test without it, beyond `make test`'s time budget, so on its own.
+test-broker-restart: setup
+	$(BIN)/pytest -q -m broker_restart tests/integration/replicas
 
 # The console in a real browser (tests/browser): Debian's chromium and chromium-driver, driven by Selenium. Where
 # they cannot be installed, the browser tests skip and say why.

@@ -30,7 +30,8 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(folder_commands: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; without `folder_commands`, only the kernel's commands (what `serve` needs)."""
     parser = _Parser(prog="proactive-care", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks; last stdout line is JSON")
     bench.add_argument("name", help="runner, fraud, notify, scale or all")
     bench.add_argument("--out", help="also write the figures as JSON to this file")
+    bench.add_argument("--only", choices=("replicas", "runner", "memory"),
+                       help="scale: only this part (fraud replicas, runner vs bare consumer, RSS as customers grow)")
     bench.set_defaults(func=_bench)
 
     dead = sub.add_parser("dlq", help="dead letters: replay them to their source topic after a fix")
@@ -105,8 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--reason", help="only dead letters with this dlq.reason (e.g. handler_error)")
     replay.set_defaults(func=_dlq_replay)
 
-    # each may add its own subcommands in `commands.py` (a web app's is how it is served)
-    for name in (*registry.TOOLS, *registry.NAMES, *(w.name for w in registry.WEB_APPS)):
+    # each may add its own subcommands in `commands.py` (a web app's is how it is served); `serve` needs none of
+    # them, and importing them all (training, the simulator) would cost every service process memory
+    folders = (*registry.TOOLS, *registry.NAMES, *(w.name for w in registry.WEB_APPS)) if folder_commands else ()
+    for name in folders:
         try:
             module = importlib.import_module(f"services.{name}.commands")
         except ModuleNotFoundError as exc:
@@ -125,7 +130,10 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # A service process does not load the folders' commands: they import training, evaluation and the simulator
+    # (scikit-learn, SciPy), about 220 MB of every replica's memory that serving never uses.
+    args = build_parser(folder_commands=argv[:1] != ["serve"]).parse_args(argv)
     name = getattr(args, "service", None) or args.command
     logs.configure(name)
     tracing.configure(name)
@@ -292,7 +300,8 @@ def _bench(args: argparse.Namespace) -> int:
     if not (root / "tests" / "perf").is_dir():
         print("benchmarks run from a source checkout (tests/perf not found)")
         return 2
-    command = [sys.executable, "-m", "tests.perf.run", args.name, *([args.out] if args.out else [])]
+    command = [sys.executable, "-m", "tests.perf.run", args.name, *(["--out", args.out] if args.out else []),
+               *(["--only", args.only] if args.only else [])]
     return subprocess.run(command, cwd=root, check=False).returncode
 
 

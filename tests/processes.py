@@ -25,7 +25,11 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
             "POLL_MAX_RECORDS": str(settings.poll_max_records), "POLL_TIMEOUT_MS": str(settings.poll_timeout_ms),
             "RETRY_BACKOFF_MAX_SECONDS": str(settings.retry_backoff_max_seconds),
             "PRODUCE_TIMEOUT_SECONDS": str(settings.produce_timeout_seconds),
-            "TRANSIENT_UNHEALTHY_SECONDS": str(settings.transient_unhealthy_seconds), **extra}
+            "TRANSIENT_UNHEALTHY_SECONDS": str(settings.transient_unhealthy_seconds),
+            # the security settings too: a benchmark resolves development ones into `settings`, not the environment
+            "PROACTIVE_CARE_ENV": settings.environment, "AUTH_JWKS_URL": settings.auth_jwks_url,
+            "AUTH_ISSUER": settings.auth_issuer, "TLS_CERT_FILE": settings.tls_cert_file,
+            "TLS_KEY_FILE": settings.tls_key_file, "GRPC_TLS_CA_FILE": settings.grpc_tls_ca_file, **extra}
 
 
 class ServiceProcess:

@@ -83,8 +83,9 @@ class FeatureEngine:
     def __init__(self, config: FeatureConfig | None = None, *, track_dirty: bool = False,
                  remember: int = 0) -> None:
         """`track_dirty`: record which states change (the worker persists them). `remember` > 0: keep the
-        features of that many recent transactions, so the same transaction seen twice (scored over gRPC at
-        authorization, then consumed from the stream; or a retried batch) is counted once."""
+        features of that many transactions scored at authorization (`join=False`), so the same transaction seen
+        again (a retried authorization, then the stream) gets the features it got then and is counted once.
+        Transactions only the stream scored are not kept: a stream batch is never scored twice on one state."""
         self.config = config or FeatureConfig()
         self._recent: OrderedDict[str, array[float]] | None = OrderedDict() if remember > 0 else None
         self._remember = remember
@@ -172,7 +173,7 @@ class FeatureEngine:
                     self._process(tx, join=True)
                 return list(seen)
         feats = self._process(tx, join=join and new)
-        if self._recent is not None:
+        if self._recent is not None and not join:
             self._recent[tx.tx_id] = array("d", feats)
             if len(self._recent) > self._remember:
                 self._recent.popitem(last=False)

@@ -129,13 +129,10 @@ class FraudRepository:
                                {"card_token": card_token, "customer_id": customer_id}).rowcount > 0
 
     def frozen_among(self, card_tokens: Iterable[str]) -> set[str]:
-        tokens = sorted({t for t in card_tokens if t})
         frozen: set[str] = set()
-        for start in range(0, len(tokens), 500):
-            chunk = tokens[start:start + 500]
-            marks = ",".join(f":t{i}" for i in range(len(chunk)))
-            rows = self.tx.all(f"SELECT card_token FROM fraud_frozen_cards WHERE card_token IN ({marks})",
-                               {f"t{i}": t for i, t in enumerate(chunk)})
+        for chunk in _chunks(t for t in card_tokens if t):
+            rows = self.tx.all("SELECT card_token FROM fraud_frozen_cards WHERE card_token IN :values",
+                               {"values": chunk}, lists=("values",))
             frozen.update(r[0] for r in rows)
         return frozen
 
@@ -143,18 +140,18 @@ class FraudRepository:
     def customer_versions(self, customer_ids: Iterable[str]) -> dict[str, int]:
         """The stored version of each customer's state (customers with none are absent)."""
         out: dict[str, int] = {}
-        for _chunk, params, marks in _chunks(customer_ids):
-            rows = self.tx.all(f"SELECT customer_id, version FROM fraud_customer_state WHERE customer_id IN ({marks})",
-                               params)
+        for chunk in _chunks(customer_ids):
+            rows = self.tx.all("SELECT customer_id, version FROM fraud_customer_state WHERE customer_id IN :values",
+                               {"values": chunk}, lists=("values",))
             out.update((r[0], int(r[1])) for r in rows)
         return out
 
     def load_customers(self, customer_ids: Iterable[str]) -> dict[str, tuple[int, dict[str, Any]]]:
         """(version, state) of each customer that has a stored state."""
         out: dict[str, tuple[int, dict[str, Any]]] = {}
-        for _chunk, params, marks in _chunks(customer_ids):
+        for chunk in _chunks(customer_ids):
             rows = self.tx.all("SELECT customer_id, version, state FROM fraud_customer_state"
-                               f" WHERE customer_id IN ({marks})", params)
+                               " WHERE customer_id IN :values", {"values": chunk}, lists=("values",))
             out.update((r[0], (int(r[1]), json.loads(r[2]))) for r in rows)
         return out
 
@@ -196,11 +193,12 @@ class FraudRepository:
     def load_entities(self, kind: str, keys: Iterable[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
         """The stored states of one kind's keys (`lock`: FOR UPDATE on PostgreSQL, in key order)."""
         out: dict[str, dict[str, Any]] = {}
-        for _chunk, params, marks in _chunks(keys):
-            sql = f"SELECT key, state FROM fraud_feature_state WHERE kind = :kind AND key IN ({marks})"
-            if lock and self.tx.postgresql:
-                sql += " ORDER BY key FOR UPDATE"
-            out.update((r[0], json.loads(r[1])) for r in self.tx.all(sql, {**params, "kind": kind}))
+        sql = "SELECT key, state FROM fraud_feature_state WHERE kind = :kind AND key IN :values"
+        if lock and self.tx.postgresql:
+            sql += " ORDER BY key FOR UPDATE"
+        for chunk in _chunks(keys):
+            out.update((r[0], json.loads(r[1]))
+                       for r in self.tx.all(sql, {"values": chunk, "kind": kind}, lists=("values",)))
         return out
 
     def create_entities(self, keys: Iterable[tuple[str, str]]) -> None:
@@ -226,12 +224,11 @@ class FraudRepository:
             yield row[0], row[1], json.loads(row[2])
 
 
-def _chunks(values: Iterable[str]) -> Iterator[tuple[list[str], dict[str, str], str]]:
-    """Distinct values in sorted chunks, with their `IN (...)` parameters."""
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    """Distinct values in sorted chunks (an `IN :values` list each, well under SQLite's parameter limit)."""
     distinct = sorted(set(values))
     for start in range(0, len(distinct), _CHUNK):
-        chunk = distinct[start:start + _CHUNK]
-        yield chunk, {f"v{i}": v for i, v in enumerate(chunk)}, ",".join(f":v{i}" for i in range(len(chunk)))
+        yield distinct[start:start + _CHUNK]
 
 
 def _to_row(a: AlertRecord) -> dict[str, Any]:

@@ -40,8 +40,8 @@ class CacheLimits:
     """`customers`: customers kept in memory; `entities`: entities of each kind; `ttl_seconds`: how stale a
     shared entity may be before it is read again."""
 
-    customers: int = 5_000
-    entities: int = 20_000
+    customers: int = 1_000
+    entities: int = 2_000
     ttl_seconds: float = 2.0
 
 

@@ -151,12 +151,12 @@ class NotifyRepository:
                                "AND first_sent_at IS NULL", {"now": now, "id": notification_id}).rowcount == 1
 
     def acknowledge(self, customer_id: str, ids: list[str]) -> int:
-        params: dict[str, Any] = {f"i{n}": i for n, i in enumerate(ids)}
-        marks = ",".join(f":{k}" for k in params)
-        params.update({"customer_id": customer_id, "true": True, "false": False})
-        return self.tx.execute(f"UPDATE notifications SET acknowledged = :true WHERE customer_id = :customer_id "
-                               f"AND acknowledged = :false AND sequence IS NOT NULL AND id IN ({marks})",
-                               params).rowcount
+        if not ids:
+            return 0
+        return self.tx.execute("UPDATE notifications SET acknowledged = :true WHERE customer_id = :customer_id "
+                               "AND acknowledged = :false AND sequence IS NOT NULL AND id IN :ids",
+                               {"ids": list(ids), "customer_id": customer_id, "true": True, "false": False},
+                               lists=("ids",)).rowcount
 
     def load_preferences(self, customer_id: str) -> notify_pb2.Preferences | None:
         blob = self.tx.scalar("SELECT payload FROM preferences WHERE customer_id = :customer_id",

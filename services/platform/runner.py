@@ -12,6 +12,11 @@ the batch's first offsets and the batch is tried again after a capped exponentia
 reports NOT_SERVING only once such failures have lasted `transient_unhealthy_seconds`. Partitions revoked in a
 rebalance get their processed offsets committed; partitions LOST (the group moved on without us, e.g. after a
 broker restart) get nothing committed, and the worker goes on with what the group assigns next.
+A consumer that stalls is made again in place, without a process restart: kafka-python 3.0.12 was seen after a
+broker restart with `poll()` blocked for good (its IO loop no longer answering the poll's wait), or polling on and
+fetching nothing while its partitions had records. A watchdog thread stops the stalled consumer's IO loop (the
+blocked poll then raises), and the worker closes it, forgets its partitions (nothing is committed for them: they
+are taken as lost) and joins the group with a new consumer, which resumes from the committed offsets.
 SIGTERM (`stop()`) finishes the batch in hand, commits, and exits.
 """
 
@@ -58,6 +63,11 @@ LAG_INTERVAL_SECONDS = 2.0
 PRUNE_INTERVAL_SECONDS = 600.0
 COMMIT_IN_FLIGHT_SECONDS = 10.0  # an async commit unanswered this long is taken as lost
 REVOKE_COMMIT_TIMEOUT_MS = 5_000  # a commit on revoke that takes longer is given up (redelivery is harmless)
+# A poll returns within its timeout (at most a second here) in kafka-python 3, a group join included: one still in
+# progress after this long is stuck. Polls that return nothing this long while the partitions have records to fetch
+# are stuck too.
+POLL_STALL_SECONDS = 30.0
+FETCH_STALL_SECONDS = 30.0
 
 
 class Record(NamedTuple):
@@ -105,10 +115,18 @@ class _CommitOnRevoke(AsyncConsumerRebalanceListener):
 
     def __init__(self, runner: StreamRunner) -> None:
         self.runner = runner
+        self.consumer: Any = None  # the consumer this listener belongs to
+
+    def _abandoned(self) -> bool:
+        """A stalled consumer that was replaced: its partitions were forgotten already, and the offsets the runner
+        holds now are its successor's."""
+        return self.consumer is not self.runner._consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if self._abandoned():
+            return
         offsets = self.runner.offsets_of(revoked)
-        consumer = self.runner._consumer
+        consumer = self.consumer
         try:
             if offsets and consumer is not None:
                 await consumer._coordinator._commit_offsets_sync_async(offsets, timeout_ms=REVOKE_COMMIT_TIMEOUT_MS)
@@ -122,6 +140,8 @@ class _CommitOnRevoke(AsyncConsumerRebalanceListener):
         """The group moved on without this worker (session expired, broker restarted): another member may own
         these partitions already, so nothing is committed for them (kafka-python's default would call
         on_partitions_revoked, whose commit fails with CommitFailedError)."""
+        if self._abandoned():
+            return
         log.warning("%s lost %s; nothing committed for them", self.runner.service,
                     sorted((tp.topic, tp.partition) for tp in lost))
         self.runner.forget(lost)
@@ -167,6 +187,10 @@ class StreamRunner:
         self.ready = threading.Event()  # set once the group has assigned partitions
         self._consumer = None
         self._producer: KafkaProducer | None = None
+        self._stalled = threading.Event()  # the consumer in hand is stuck: make a new one
+        self._running = threading.Event()  # set while run() runs (its watchdog watches as long)
+        self._last_fetch = time.monotonic()  # when a poll last returned records (or nothing was left to fetch)
+        self.consumers_rebuilt = 0
         for topic in self.sources:
             self.metrics.consumed.labels(service, topic)
             self.metrics.handled.labels(service, topic)
@@ -211,17 +235,67 @@ class StreamRunner:
             log.exception("%s %s stopped on an error", self.service, self.name)
 
     def run(self) -> None:
+        watchdog = threading.Thread(target=self._watch, name=f"{self.service}-{self.name}-watchdog", daemon=True)
+        self._running.set()
         try:
             consumer = self._connect()
-            if consumer is None:
-                return
-            try:
-                self._consume(consumer)
-            finally:
-                consumer.close(autocommit=False)
+            watchdog.start()
+            while consumer is not None:
+                try:
+                    self._consume(consumer)
+                finally:
+                    if self._stalled.is_set():
+                        self._abandon(consumer)
+                    else:
+                        consumer.close(autocommit=False)
+                consumer = self._rebuild() if self._stalled.is_set() and not self._stop.is_set() else None
         finally:
+            self._running.clear()
             if self._producer is not None:
                 self._producer.close(timeout=10)
+
+    # ---- a stalled consumer ---------------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """While the worker runs: a poll in progress for POLL_STALL_SECONDS marks the consumer stalled and stops
+        its IO loop, which fails the poll's wait (kafka-python raises KafkaConnectionError in the worker)."""
+        while not self._stop.wait(1.0) and self._running.is_set():
+            started, consumer = self.poll_started_at, self._consumer
+            if started is None or consumer is None or self._stalled.is_set():
+                continue
+            if time.monotonic() - started > POLL_STALL_SECONDS:
+                log.warning("%s: a poll has not returned for %.0f s: making a new consumer", self.service,
+                            time.monotonic() - started)
+                self._stalled.set()
+                try:
+                    consumer._net.stop(timeout_ms=2_000)  # kafka-python 3: the consumer's IO loop (NetworkSelector)
+                except Exception as exc:
+                    log.info("%s: stopping the stalled consumer's IO loop: %r", self.service, exc)
+
+    def _abandon(self, consumer: Any) -> None:
+        """Drop a stalled consumer: its partitions are taken as lost (nothing committed for them); it is closed
+        on a thread of its own, since a stuck client may not close promptly."""
+        self.forget(set(self._processed))
+        self._consumer = None
+        self._commit_sent_at, self._commit_skipped = None, False
+
+        def close() -> None:
+            try:
+                consumer.close(autocommit=False, timeout_ms=5_000)
+            except Exception as exc:
+                log.info("%s: closing the stalled consumer: %r", self.service, exc)
+
+        threading.Thread(target=close, name=f"{self.service}-close-stalled", daemon=True).start()
+
+    def _rebuild(self) -> Any:
+        self._stalled.clear()
+        self.consumers_rebuilt += 1
+        self.metrics.transient_failures.labels(self.service).inc()
+        self._last_fetch = time.monotonic()
+        consumer = self._connect()
+        if consumer is not None:
+            log.info("%s: a new consumer joined the group (from the committed offsets)", self.service)
+        return consumer
 
     def _connect(self) -> Any:
         """A consumer subscribed to the sources; made again while that fails transiently (the broker away when
@@ -232,7 +306,9 @@ class StreamRunner:
                 consumer = make_consumer(self.settings, self.group_id)
                 for topic in self.sources:  # know every topic's partitions before joining: an assignment made
                     consumer.partitions_for_topic(topic)  # without them stays empty until the next metadata refresh
-                consumer.subscribe(list(self.sources), listener=_CommitOnRevoke(self))
+                listener = _CommitOnRevoke(self)
+                listener.consumer = consumer
+                consumer.subscribe(list(self.sources), listener=listener)
                 self._consumer = consumer
                 return consumer
             except Exception as exc:
@@ -244,15 +320,20 @@ class StreamRunner:
         return None
 
     def _consume(self, consumer: Any) -> None:
+        """Steps until stopped (then commits) or until the consumer is found stalled (then commits nothing)."""
         self._last_lag = self._last_prune = 0.0
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._stalled.is_set():
             try:
                 self._step(consumer)
             except Exception as exc:
+                if self._stalled.is_set():
+                    log.info("%s: the stalled consumer's poll ended: %r", self.service, exc)
+                    return
                 if not is_transient(exc):
                     raise
                 self._back_off(exc)
-        self.commit_pending()
+        if not self._stalled.is_set():
+            self.commit_pending()
 
     def _step(self, consumer: Any) -> None:
         """One turn of the loop: poll, process what came, housekeeping. Raises a transient failure to back off."""
@@ -264,14 +345,22 @@ class StreamRunner:
             self.poll_started_at = None
         if consumer.assignment():
             self.ready.set()
+        now = time.monotonic()
         if polled:
+            self._last_fetch = now
             self.process(polled)
         elif self._commit_skipped:  # idle now: commit what a busy moment left uncommitted
             self._commit_async()
-        now = time.monotonic()
         if now - self._last_lag > LAG_INTERVAL_SECONDS:
             self._last_lag = now
             self._update_lag()
+        if now - self._last_fetch > FETCH_STALL_SECONDS:
+            if self._behind(consumer):
+                log.warning("%s: nothing fetched for %.0f s while the partitions have records: making a new "
+                            "consumer", self.service, now - self._last_fetch)
+                self._stalled.set()
+                return
+            self._last_fetch = now  # nothing to fetch is not a stall: ask again in FETCH_STALL_SECONDS
         if now - self._last_prune > PRUNE_INTERVAL_SECONDS:
             self._last_prune = now
             with self.store.transaction() as tx:
@@ -293,6 +382,7 @@ class StreamRunner:
             self.failing_since = now
         delay = self.backoff_seconds(self._attempt)
         self._attempt += 1
+        self._last_fetch = now  # failing is not stalling: the fetch stall clock starts once the failures end
         self.metrics.transient_failures.labels(self.service).inc()
         log.warning("%s: transient failure #%d for %.1f s (%s: %s); retrying in %.2f s", self.service,
                     self._attempt, now - self.failing_since, type(exc).__name__, exc, delay)
@@ -552,6 +642,21 @@ class StreamRunner:
         if isinstance(response, Exception):
             log.warning("%s: offset commit failed (the batch will be redelivered, harmlessly): %s",
                         self.service, response)
+
+    def _behind(self, consumer: Any) -> bool:
+        """Whether an assigned partition has records beyond the position, by the broker's end offsets (not the
+        high watermarks fetch responses carry: when fetches stop being answered, those stay where they were and
+        the consumer looks caught up). A failed look-up is no evidence (the broker may be away)."""
+        assigned = consumer.assignment()
+        if not assigned:
+            return False
+        try:
+            ends = consumer.end_offsets(list(assigned), timeout_ms=5_000)
+            return any(end is not None and end > consumer.position(tp, timeout_ms=1_000)
+                       for tp, end in ends.items())
+        except Exception as exc:
+            log.info("%s: end offsets not known (%r): the fetch stall check waits", self.service, exc)
+            return False
 
     def _update_lag(self) -> None:
         consumer = self._consumer

@@ -44,6 +44,8 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    TextClause,
+    bindparam,
     create_engine,
     text,
 )
@@ -78,12 +80,20 @@ def instant(name: str, nullable: bool = False) -> Column[Any]:
 
 # ---- transactions ---------------------------------------------------------------------------------------
 
-_text = lru_cache(maxsize=2048)(text)
+@lru_cache(maxsize=512)
+def _text(sql: str, lists: tuple[str, ...] = ()) -> TextClause:
+    """The statement of `sql`, made once: a process runs a few dozen distinct statements, so this cache (and
+    SQLAlchemy's compiled cache behind it) stays small. SQL built per call (`IN (:v0, .., :vN)` for N values)
+    would fill both with a statement per N, hundreds of KB each at N = 500: use `lists` instead."""
+    clause = text(sql)
+    return clause.bindparams(*(bindparam(name, expanding=True) for name in lists)) if lists else clause
 
 
 class Tx:
     """One open transaction. SQL is portable text with `:named` parameters (`ON CONFLICT`, `RETURNING` and
-    `excluded.` read the same on both backends); `dialect` names the backend where a statement must differ."""
+    `excluded.` read the same on both backends); `dialect` names the backend where a statement must differ.
+    A parameter named in `lists` takes a list of values: write `IN :name` (no parentheses) and it expands to
+    one placeholder per value at execution, while the statement stays one cached statement."""
 
     __slots__ = ("conn", "dialect")
 
@@ -92,18 +102,20 @@ class Tx:
         self.dialect: str = conn.dialect.name
 
     def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-                ) -> CursorResult[Any]:
+                lists: tuple[str, ...] = ()) -> CursorResult[Any]:
         """One statement; a list of parameter mappings runs it once per mapping."""
-        return self.conn.execute(_text(sql), params)
+        return self.conn.execute(_text(sql, lists), params)
 
-    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row[Any] | None:
-        return self.execute(sql, params).first()
+    def one(self, sql: str, params: Mapping[str, Any] | None = None, lists: tuple[str, ...] = ()
+            ) -> Row[Any] | None:
+        return self.execute(sql, params, lists).first()
 
-    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
-        return self.execute(sql, params).all()
+    def all(self, sql: str, params: Mapping[str, Any] | None = None, lists: tuple[str, ...] = ()
+            ) -> Sequence[Row[Any]]:
+        return self.execute(sql, params, lists).all()
 
-    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self.execute(sql, params).scalar()
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None, lists: tuple[str, ...] = ()) -> Any:
+        return self.execute(sql, params, lists).scalar()
 
     @property
     def postgresql(self) -> bool:

@@ -128,6 +128,12 @@ class _Delivery:
         except Exception as exc:  # a flush that does not end: give up this producer, its records fail
             log.warning("flush failed (%r): dropping the producer", exc)
             self._drop_producer()
+            # kafka-python's close does not fail what the producer still held (their futures never resolve):
+            # every record not acknowledged by now is re-sent (a late acknowledgement makes a duplicate record,
+            # which consumers dedupe on its id; a silent loss is not acceptable)
+            with self._lock:
+                for seq in list(self.unacked):
+                    self.failed.setdefault(seq, exc)
 
     def _drop_producer(self) -> None:
         old, self.producer = self.producer, None
@@ -148,8 +154,9 @@ class _Delivery:
             first = failed[min(failed)]
             if attempt == self.policy.attempts:
                 for seq in failed:
-                    topic = self.unacked.pop(seq)[0]
-                    self.undelivered[topic] = self.undelivered.get(topic, 0) + 1
+                    record = self.unacked.pop(seq, None)
+                    if record is not None:
+                        self.undelivered[record[0]] = self.undelivered.get(record[0], 0) + 1
                 log.error("%d records NOT delivered after %d re-sends (first error: %r); going on", len(failed),
                           attempt, first)
                 return
@@ -164,7 +171,9 @@ class _Delivery:
                 except Exception as exc:  # the broker is still away
                     log.warning("no new producer yet: %r", exc)
             for seq in sorted(failed):
-                self.send(seq, *self.unacked[seq])
+                record = self.unacked.get(seq)
+                if record is not None:  # else acknowledged late, after all
+                    self.send(seq, *record)
 
 
 def send_all(

@@ -9,7 +9,8 @@
    `RSS_DAYS` days of transactions) of 1,000 and of 10,000 customers until every consumer group has caught up; each
    process's RSS then, the slope per customer between the two, and that slope extrapolated to 100,000 customers.
 
-PostgreSQL: `DATABASE_URL` if set, else the embedded server (started for the run, removed after).
+`proactive-care bench scale --only replicas|runner|memory` runs one part. PostgreSQL: `DATABASE_URL` if set, else
+the embedded server (started for the run, removed after).
 """
 
 from __future__ import annotations
@@ -155,47 +156,72 @@ def rss_after_replay(settings: Settings, url: str, customers: int, log_dir: Path
             p.stop()
 
 
-def run(base: Settings) -> dict[str, float]:
+PARTS = ("replicas", "runner", "memory")
+
+
+def run(base: Settings, only: str | None = None) -> dict[str, float]:
+    """Every part, or `only` one of PARTS (`proactive-care bench scale --only memory`)."""
+    if only is not None and only not in PARTS:
+        raise ValueError(f"bench scale has no part {only!r}: choose from {', '.join(PARTS)}")
     with tempfile.TemporaryDirectory() as tmp, bench_settings(base, Path(tmp)) as settings, \
             _postgres(base) as url:
         log_dir = Path(tmp) / "logs"
         log_dir.mkdir()
-        model_dir = fraud_model_dir(Path(tmp))
+        model_dir = fraud_model_dir(Path(tmp)) if only != "runner" else Path(tmp)
         figures: dict[str, float] = {}
-
-        # 1. fraud worker replicas
-        txs = simulated_transactions(N_RECORDS)
-        one, two = [], []
-        for _ in range(ROUNDS):  # interleaved, best of each: the machine is shared and noisy
-            one.append(fraud_rate(settings, url, 1, txs, log_dir, model_dir))
-            two.append(fraud_rate(settings, url, 2, txs, log_dir, model_dir))
-            print(f"fraud worker records/s: 1 replica {one[-1]:.0f}, 2 replicas {two[-1]:.0f}", flush=True)
-        figures.update({"fraud_records": len(txs), "fraud_1_replica_records_per_s": round(max(one), 1),
-                        "fraud_2_replicas_records_per_s": round(max(two), 1),
-                        "fraud_2_vs_1_replicas_ratio": round(max(two) / max(one), 3)})
-
-        # 2. the runner on PostgreSQL against a bare consumer
-        s = _isolated(settings, url, "runner")
-        fill_topic(s, TRANSACTIONS, txs)
-        bare, ours = [], []
-        for _ in range(ROUNDS):
-            bare.append(bare_consumer_rate(s, len(txs)))
-            store = Store.open(url, schema=f"{s.database_schema_prefix}runner{uuid.uuid4().hex[:6]}")
-            ours.append(runner_rate(s, len(txs), store))
-            store.close()
-        figures.update({"runner_records": len(txs), "bare_consumer_records_per_s": round(max(bare), 1),
-                        "runner_postgres_records_per_s": round(max(ours), 1),
-                        "runner_vs_bare_consumer_ratio_postgres": round(max(ours) / max(bare), 3)})
-
-        # 3. memory as customers grow
-        small, large = RSS_CUSTOMERS
-        for n in RSS_CUSTOMERS:
-            figures.update(rss_after_replay(settings, url, n, log_dir, model_dir))
-            print({k: v for k, v in figures.items() if k.endswith(f"_{n}")}, flush=True)
-        for service in SERVICES:
-            a, b = figures[f"{service}_rss_mb_{small}"], figures[f"{service}_rss_mb_{large}"]
-            slope_kb = (b - a) * 1024 / (large - small)
-            figures[f"{service}_rss_kb_per_customer"] = round(slope_kb, 2)
-            figures[f"{service}_rss_mb_{EXTRAPOLATE_TO}_extrapolated"] = round(
-                b + slope_kb * (EXTRAPOLATE_TO - large) / 1024, 1)
+        txs = simulated_transactions(N_RECORDS) if only != "memory" else []
+        if only in (None, "replicas"):
+            figures.update(_replicas(settings, url, txs, log_dir, model_dir))
+        if only in (None, "runner"):
+            figures.update(_runner(settings, url, txs))
+        if only in (None, "memory"):
+            figures.update(_memory(settings, url, log_dir, model_dir))
         return figures
+
+
+def _replicas(settings: Settings, url: str, txs: list[events_pb2.Transaction], log_dir: Path, model_dir: Path
+              ) -> dict[str, float]:
+    """1. fraud worker replicas"""
+    figures: dict[str, float] = {}
+    one, two = [], []
+    for _ in range(ROUNDS):  # interleaved, best of each: the machine is shared and noisy
+        one.append(fraud_rate(settings, url, 1, txs, log_dir, model_dir))
+        two.append(fraud_rate(settings, url, 2, txs, log_dir, model_dir))
+        print(f"fraud worker records/s: 1 replica {one[-1]:.0f}, 2 replicas {two[-1]:.0f}", flush=True)
+    figures.update({"fraud_records": len(txs), "fraud_1_replica_records_per_s": round(max(one), 1),
+                    "fraud_2_replicas_records_per_s": round(max(two), 1),
+                    "fraud_2_vs_1_replicas_ratio": round(max(two) / max(one), 3)})
+    return figures
+
+
+def _runner(settings: Settings, url: str, txs: list[events_pb2.Transaction]) -> dict[str, float]:
+    """2. the runner on PostgreSQL against a bare consumer"""
+    figures: dict[str, float] = {}
+    s = _isolated(settings, url, "runner")
+    fill_topic(s, TRANSACTIONS, txs)
+    bare, ours = [], []
+    for _ in range(ROUNDS):
+        bare.append(bare_consumer_rate(s, len(txs)))
+        store = Store.open(url, schema=f"{s.database_schema_prefix}runner{uuid.uuid4().hex[:6]}")
+        ours.append(runner_rate(s, len(txs), store))
+        store.close()
+    figures.update({"runner_records": len(txs), "bare_consumer_records_per_s": round(max(bare), 1),
+                    "runner_postgres_records_per_s": round(max(ours), 1),
+                    "runner_vs_bare_consumer_ratio_postgres": round(max(ours) / max(bare), 3)})
+    return figures
+
+
+def _memory(settings: Settings, url: str, log_dir: Path, model_dir: Path) -> dict[str, float]:
+    """3. memory as customers grow"""
+    figures: dict[str, float] = {}
+    small, large = RSS_CUSTOMERS
+    for n in RSS_CUSTOMERS:
+        figures.update(rss_after_replay(settings, url, n, log_dir, model_dir))
+        print({k: v for k, v in figures.items() if k.endswith(f"_{n}")}, flush=True)
+    for service in SERVICES:
+        a, b = figures[f"{service}_rss_mb_{small}"], figures[f"{service}_rss_mb_{large}"]
+        slope_kb = (b - a) * 1024 / (large - small)
+        figures[f"{service}_rss_kb_per_customer"] = round(slope_kb, 2)
+        figures[f"{service}_rss_mb_{EXTRAPOLATE_TO}_extrapolated"] = round(
+            b + slope_kb * (EXTRAPOLATE_TO - large) / 1024, 1)
+    return figures

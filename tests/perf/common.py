@@ -25,7 +25,7 @@ from services.platform.settings import Settings
 def bench_settings(base: Settings, data_dir: Path) -> Iterator[Settings]:
     """Settings with fresh topics and groups; starts the embedded broker for the run if none is running."""
     broker = EmbeddedKafka(base)
-    started = base.embedded_kafka and broker.running_pid() is None
+    started = base.embedded_kafka and broker.pid() is None
     if base.embedded_kafka:
         broker.start()
     run = uuid.uuid4().hex[:8]

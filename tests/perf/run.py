@@ -1,7 +1,9 @@
-"""`proactive-care bench NAME|all [--out FILE]`: run benchmarks, print figures, last stdout line JSON."""
+"""`proactive-care bench NAME|all [--out FILE] [--only PART]`: run benchmarks, print figures, last stdout line
+JSON. `--only` runs one part of a benchmark that has parts (`scale`: replicas, runner, memory)."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 from pathlib import Path
@@ -13,7 +15,7 @@ BENCHMARKS = {"runner": "tests.perf.bench_runner", "fraud": "tests.perf.bench_fr
               "notify": "tests.perf.bench_notify", "scale": "tests.perf.bench_scale"}
 
 
-def run_benchmarks(settings: Settings, name: str, out: str | None) -> int:
+def run_benchmarks(settings: Settings, name: str, out: str | None, only: str | None = None) -> int:
     names = list(BENCHMARKS) if name == "all" else [name]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
@@ -24,7 +26,7 @@ def run_benchmarks(settings: Settings, name: str, out: str | None) -> int:
         for n in names:
             module = importlib.import_module(BENCHMARKS[n])
             print(f"== bench {n}", flush=True)
-            results[n] = module.run(settings)
+            results[n] = module.run(settings, only=only) if only else module.run(settings)
             print(json.dumps(results[n]), flush=True)
             progress.update()
     figures = results[names[0]] if len(names) == 1 else {k: v for r in results.values() for k, v in r.items()}
@@ -35,6 +37,9 @@ def run_benchmarks(settings: Settings, name: str, out: str | None) -> int:
 
 
 if __name__ == "__main__":  # `proactive-care bench` runs this as a process: the product never imports tests
-    import sys
-
-    sys.exit(run_benchmarks(Settings.from_env(), sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None))
+    parser = argparse.ArgumentParser(prog="tests.perf.run")
+    parser.add_argument("name")
+    parser.add_argument("--out")
+    parser.add_argument("--only")
+    args = parser.parse_args()
+    raise SystemExit(run_benchmarks(Settings.from_env(), args.name, args.out, args.only))

@@ -254,8 +254,10 @@ def test_the_same_transaction_counts_once_even_after_a_restart() -> None:
     for i in range(3):
         e.process(tx(str(i), T0 + i * 3600, 10.0))
     auth = tx("pay", T0 + 4 * 3600, 30.0)
-    first = e.process(auth)
-    np.testing.assert_array_equal(e.process(auth), first)  # a retried authorization: the same, nothing added
+    first = e.process(auth, join=False)  # scored at authorization (gRPC): the state is left as it was
+    np.testing.assert_array_equal(e.process(auth, join=False), first)  # a retried authorization: the same
+    np.testing.assert_array_equal(e.process(auth), first)  # the stream: the authorization's features, joins once
+    np.testing.assert_array_equal(e.process(auth), first)  # seen again: nothing added
     restarted = FeatureEngine()  # no memory of recent features: only the persisted states
     for kind, key, state in e.drain_dirty():
         restarted.load_entry(kind, key, state)

@@ -82,6 +82,23 @@ def test_a_read_sees_only_committed_writes(store: Store) -> None:
         assert tx.scalar("SELECT COUNT(*) FROM things") == 1
 
 
+def test_a_list_parameter_expands_in_one_cached_statement_whatever_its_length(store: Store) -> None:
+    """`IN :ids` with `lists=("ids",)`: any number of values, one statement (SQL built per length would keep a
+    compiled statement per length in the process's caches, hundreds of KB each at 500 values)."""
+    from services.platform.storage import _text
+
+    now = datetime.now(UTC)
+    with store.transaction() as tx:
+        tx.execute("INSERT INTO things(id, at) VALUES (:id, :at)", [{"id": f"t{i}", "at": now} for i in range(60)])
+    made = _text.cache_info().misses
+    sql = "SELECT id FROM things WHERE id IN :ids ORDER BY id"
+    with store.read() as tx:
+        for n in (1, 7, 60):
+            wanted = [f"t{i}" for i in range(n)] + ["absent"]
+            assert [r[0] for r in tx.all(sql, {"ids": wanted}, lists=("ids",))] == sorted(wanted[:-1])
+    assert _text.cache_info().misses <= made + 1  # one statement made at most (none if another test made it)
+
+
 def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.execute("INSERT INTO things(id, at) VALUES ('x', :at)", {"at": datetime.now(UTC)})

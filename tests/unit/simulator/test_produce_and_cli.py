@@ -172,6 +172,54 @@ def test_a_broker_away_for_a_while_gets_the_records_re_sent_in_order_on_a_new_pr
     assert len(clock.slept) == 3  # one backoff before each new producer
 
 
+class Unanswered:
+    """A future whose producer was closed before the broker answered: kafka-python never resolves it."""
+
+    def add_callback(self, callback) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def add_errback(self, callback) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+class Acked(FakeFuture):
+    def add_callback(self, callback) -> None:  # type: ignore[no-untyped-def]
+        callback(None)
+
+
+@dataclass
+class BrokerKilled(FakeProducer):
+    """The first producer's sends are never answered and its flush times out (the broker was killed); the next one
+    delivers."""
+
+    made: int = 0
+
+    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> FakeFuture:
+        if self.made == 0:
+            return Unanswered()  # type: ignore[return-value]
+        super().send(topic, value, key)
+        return Acked()
+
+    def flush(self, timeout: float | None = None) -> None:
+        if self.made == 0:
+            raise TimeoutError("Timeout waiting for future")
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+    def renew(self) -> BrokerKilled:
+        self.made += 1
+        return self
+
+
+def test_records_a_dropped_producer_never_answered_for_are_re_sent_not_lost() -> None:
+    producer, clock = BrokerKilled(), FakeClock()
+    messages = [("tx", "k", events_pb2.Transaction(id=str(i))) for i in range(6)]
+    [result] = send_all(producer, messages, clock=clock, sleep=clock.sleep, renew=producer.renew)
+    assert (result.records, result.failed) == (6, 0)
+    assert [events_pb2.Transaction.FromString(v).id for _t, _k, v in producer.sent] == [str(i) for i in range(6)]
+
+
 def test_what_cannot_be_delivered_is_counted_not_raised() -> None:
     producer, clock = BrokerAway(away_for=10**9), FakeClock()
     messages = [("tx", "k", events_pb2.Transaction(id=str(i))) for i in range(3)]
