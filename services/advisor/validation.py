@@ -42,20 +42,21 @@ def validate_task(task: events_pb2.AdvisorTask, field: str = "task") -> None:
 
 def lease_seconds(request: advisor_pb2.ClaimNextRequest, policy: QueuePolicy) -> int:
     validate_queue_name(request.queue)
-    if request.lease_seconds == 0:
-        return policy.default_lease_seconds
-    require(0 < request.lease_seconds <= policy.max_lease_seconds, "lease_seconds",
-            f"must be between 1 and {policy.max_lease_seconds} (0 = default {policy.default_lease_seconds})")
-    return request.lease_seconds
+    return _lease(request.lease_seconds, policy)
 
 
 def renewed_lease_seconds(request: advisor_pb2.RenewLeaseRequest, policy: QueuePolicy) -> int:
     validate_task_id(request.task_id)
-    if request.lease_seconds == 0:
+    return _lease(request.lease_seconds, policy)
+
+
+def _lease(requested: int, policy: QueuePolicy) -> int:
+    """The lease a claim or a renewal asks for (0 = the policy's default), within the policy's bound."""
+    if requested == 0:
         return policy.default_lease_seconds
-    require(0 < request.lease_seconds <= policy.max_lease_seconds, "lease_seconds",
+    require(0 < requested <= policy.max_lease_seconds, "lease_seconds",
             f"must be between 1 and {policy.max_lease_seconds} (0 = default {policy.default_lease_seconds})")
-    return request.lease_seconds
+    return requested
 
 
 def validate_complete(request: advisor_pb2.CompleteRequest, policy: QueuePolicy) -> None:

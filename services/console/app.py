@@ -298,8 +298,7 @@ class Console:
                     pending.cancel()
                 call.cancel()
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return event_stream(events())
 
     async def take_next(self, request: Request, user: User) -> Response:
         queue = request.path_params["queue"]
@@ -412,8 +411,7 @@ class Console:
                     pending.cancel()
                 call.cancel()
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return event_stream(events())
 
     async def resolve_alert(self, request: Request, user: User) -> Response:
         form = await request.form()
@@ -529,3 +527,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
         raise security.StartupRefused(f"refusing to serve the console on {host} without TLS; set TLS_CERT_FILE "
                                       "and TLS_KEY_FILE (or listen on 127.0.0.1 behind the auth proxy)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True, **tls)
+
+
+def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
+    """Server-sent events, not cached nor buffered by a proxy on the way."""
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
