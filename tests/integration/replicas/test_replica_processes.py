@@ -191,8 +191,11 @@ def test_replicas_survive_kill_9_and_restarts_with_every_effect_once(
             if p.name in survivors:
                 assert p.pid == survivors[p.name], p.name
             assert wait_for(p.serving, timeout=60), (p.name, p.log_tail())
-        paused = [p.name for p in fraud[1:] if p.metric(TRANSIENT) > 0]
-        assert paused, "no fraud worker saw the database go away"
+        if not broker_restart:
+            # with the stream flowing, the outage reached the workers' batches (they paused and retried); with the
+            # broker down at the same time they may have had no batch in flight while the database was away
+            paused = [p.name for p in fraud[1:] if p.metric(TRANSIENT) > 0]
+            assert paused, "no fraud worker saw the database go away"
         fraud_store.close()
         notify_store.close()
     finally:
