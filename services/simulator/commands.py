@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from services.simulator import catalog, handbook, handbook_csv, truth
@@ -35,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="card payments on the stream carry no coordinates")
     p.add_argument("--csv", metavar="FILE", help="write the Handbook-format CSV of the card transactions")
     p.add_argument("--truth", metavar="FILE", help="write the ground truth as JSON lines")
+    p.add_argument("--export-history", metavar="FILE", type=Path,
+                   help="write the bank in the backtest's input format (JSON lines: profiles, transactions, fraud "
+                        "labels) for `proactive-care backtest --transactions FILE`")
     p.add_argument("--produce", action="store_true", help="produce profiles and transactions to Kafka")
     pace = p.add_mutually_exclusive_group()
     pace.add_argument("--rate", type=float, help="transactions per second (default: as fast as possible)")
@@ -97,6 +101,14 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         out["truth"] = {"path": args.truth, "records": truth.write_truth(args.truth, data, bank)}
         timings["truth_s"] = round(time.perf_counter() - t0, 3)
+    if args.export_history:
+        if bank is None:
+            raise SystemExit("--export-history needs the bank layer (drop --handbook-only)")
+        from services.simulator.history_export import export_history
+
+        t0 = time.perf_counter()
+        out["history"] = export_history(bank, args.export_history)
+        timings["history_s"] = round(time.perf_counter() - t0, 3)
     if args.produce and bank is not None:
         from services.platform.kafka_io import ensure_topics
         from services.platform.settings import Settings

@@ -88,3 +88,46 @@ def test_a_hand_made_history_gives_the_report_its_truth_implies(tmp_path: Path, 
     notes = report["notifications"]
     assert notes["by_kind"]["CARE_OFFER"] == 1 and notes["by_kind"]["FRAUD_ALERT"] == 2
     assert sum(notes["routing"].values()) == notes["total"]
+
+
+def test_the_backtest_of_a_simulated_bank_agrees_with_the_evaluations_that_know_its_truth(
+        tmp_path: Path, fraud_model_dir: Path, capsys) -> None:
+    """`simulate --export-history` then `backtest`: the same overdraft episodes as the simulator's truth, the same
+    shortfall figures as `advice evaluate` on the same bank (the same handler, the same order); missed mortgage
+    payments a subset of the truth's, the difference only at the ends of the history, where no payment window
+    can be judged (PAID_WINDOW_DAYS)."""
+    from services.advice.offline.evaluation import EvaluationConfig
+    from services.advice.offline.evaluation import run as advice_evaluate
+    from services.backtest.truth import PAID_WINDOW_DAYS
+    from services.simulator import truth as simulator_truth
+    from services.simulator.bank import build_bank
+    from services.simulator.bank_config import BankConfig
+    from services.simulator.handbook import HandbookConfig
+    from services.simulator.history_export import export_history
+
+    config = EvaluationConfig(seed=11, customers=60, days=90)   # a seed and size tuned on by no one
+    bank = build_bank(HandbookConfig(n_customers=config.customers, n_terminals=max(1000, 2 * config.customers),
+                                     n_days=config.days, seed=config.seed), BankConfig.for_market(config.market))
+    history = tmp_path / "history.jsonl"
+    export_history(bank, history)
+    assert cli.main(["backtest", "--transactions", str(history), "--out", str(tmp_path / "report"),
+                     "--model-dir", str(fraud_model_dir)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["input"]["bad_rows"] == 0 and report["services_not_run"] == {}
+
+    records = list(simulator_truth.bank_records(bank))
+    episodes = [r for r in records if r["type"] == "overdraft_episode"]
+    assert report["shortfall"]["n_overdraft_episodes"] == len(episodes) > 0
+    evaluated = advice_evaluate(config, tmp_path)
+    for key in ("overdraft_recall_24h", "shortfall_precision", "n_shortfall_nudges"):
+        assert report["shortfall"][key] == evaluated[key], key
+
+    missed = {(r["customer_id"], r["due_date"]) for r in records if r["type"] == "missed_payment"}
+    first_day = bank.handbook.config.start_date
+    last_day = date.fromordinal(first_day.toordinal() + config.days - 1)
+    judged = {(c, d) for c, d in missed
+              if (date.fromisoformat(d) - first_day).days > PAID_WINDOW_DAYS
+              and (last_day - date.fromisoformat(d)).days > PAID_WINDOW_DAYS}
+    assert len(judged) <= report["care"]["missed_payments"] <= len(missed)
+    labels = [r for r in simulator_truth.handbook_records(bank.handbook) if r["type"] == "fraud"]
+    assert report["fraud"]["frauds"] == len(labels) and report["input"]["fraud_labels"] == len(labels)
