@@ -4,7 +4,8 @@ history. A figure the data cannot support is `"not measured"` with the reason, n
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.advice.offline.evaluation import score as score_shortfalls
@@ -23,14 +24,25 @@ def not_measured(why: str) -> dict[str, str]:
     return {"not_measured": why}
 
 
+@dataclass
+class Series:
+    """What the plots need beyond the figures (not written to report.json)."""
+
+    lead_hours: list[float] = field(default_factory=list)
+    per_customer_per_week: list[float] = field(default_factory=list)
+    weekly: dict[str, dict[str, int]] = field(default_factory=dict)   # ISO week start -> kind -> notifications
+
+
 def build(history: History, transactions: list[events_pb2.Transaction], truth: Truth, replayed: Replayed,
-          ) -> dict[str, Any]:
+          series: Series | None = None) -> dict[str, Any]:
+    series = series if series is not None else Series()
+    _fill(series, transactions, replayed)
     return {
         "input": {"transactions": len(history.transactions), "profiles": len(history.profiles),
                   "fraud_labels": len(history.fraud_labels), "bad_rows": len(history.bad_rows),
                   "bad_rows_by_reason": dict(Counter(f"{b.field}: {b.reason}" for b in history.bad_rows)),
                   "customers": len({t.customer_id for t in transactions}), "weeks": _weeks(transactions)},
-        "shortfall": _shortfall(truth, replayed),
+        "shortfall": _shortfall(truth, replayed, series),
         "care": _care(truth, replayed),
         "fraud": _fraud(transactions, truth, replayed),
         "notifications": _notifications(transactions, replayed),
@@ -45,13 +57,13 @@ def _weeks(transactions: list[events_pb2.Transaction]) -> float:
     return round(max(seconds / (7 * 86_400), 1 / 7), 2)
 
 
-def _shortfall(truth: Truth, replayed: Replayed) -> dict[str, Any]:
+def _shortfall(truth: Truth, replayed: Replayed, series: Series) -> dict[str, Any]:
     if not truth.overdraft_measured:
         return not_measured("no transaction carries balance_after: overdrafts cannot be seen")
     with replayed.stores["advice"].read() as tx:
         nudges = [(n.customer_id, n.created_at.ToDatetime(tzinfo=UTC))
                   for n in AdviceRepository(tx).find_nudges((SHORTFALL,))]
-    return score_shortfalls(nudges, truth.overdraft_episodes)
+    return score_shortfalls(nudges, truth.overdraft_episodes, leads_out=series.lead_hours)
 
 
 def _care(truth: Truth, replayed: Replayed) -> dict[str, Any]:
@@ -122,6 +134,17 @@ def _notifications(transactions: list[events_pb2.Transaction], replayed: Replaye
         "first": _iso(min((n.created_at.seconds for n in replayed.notifications), default=None)),
         "last": _iso(max((n.created_at.seconds for n in replayed.notifications), default=None)),
     }
+
+
+def _fill(series: Series, transactions: list[events_pb2.Transaction], replayed: Replayed) -> None:
+    weeks = _weeks(transactions) or 1.0
+    per_customer = Counter(n.customer_id for n in replayed.notifications)
+    series.per_customer_per_week = [per_customer.get(c, 0) / weeks for c in {t.customer_id for t in transactions}]
+    for n in replayed.notifications:
+        day = datetime.fromtimestamp(n.created_at.seconds, UTC).date()
+        week = (day - timedelta(days=day.weekday())).isoformat()
+        kind = enums.short_name(events_pb2.NotificationKind, n.kind)
+        series.weekly.setdefault(week, Counter())[kind] += 1
 
 
 def _iso(seconds: int | None) -> str | None:

@@ -65,8 +65,9 @@ def _instant(iso: str) -> datetime:
 
 
 def score(nudges: list[tuple[str, datetime]], episodes: list[tuple[str, datetime]],
-          warmup_end: datetime | None = None) -> dict[str, float | int]:
-    """Pure scoring of (customer, sent-at) shortfall nudges against (customer, start) overdraft episodes."""
+          warmup_end: datetime | None = None, leads_out: list[float] | None = None) -> dict[str, float | int]:
+    """Pure scoring of (customer, sent-at) shortfall nudges against (customer, start) overdraft episodes
+    (`leads_out`, when given, receives each recalled episode's lead in hours)."""
     by_customer: dict[str, list[datetime]] = {}
     for customer, at in nudges:
         by_customer.setdefault(customer, []).append(at)
@@ -96,6 +97,8 @@ def score(nudges: list[tuple[str, datetime]], episodes: list[tuple[str, datetime
         times = starts.get(customer, [])
         j = bisect.bisect_right(times, at)
         followed += j < len(times) and times[j] <= at + HORIZON
+    if leads_out is not None:
+        leads_out.extend(leads)
     return {
         "overdraft_recall_24h": round(recalled / len(episodes), 4) if episodes else 0.0,
         "shortfall_precision": round(followed / len(nudges), 4) if nudges else 0.0,

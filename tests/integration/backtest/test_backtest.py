@@ -88,6 +88,10 @@ def test_a_hand_made_history_gives_the_report_its_truth_implies(tmp_path: Path, 
     notes = report["notifications"]
     assert notes["by_kind"]["CARE_OFFER"] == 1 and notes["by_kind"]["FRAUD_ALERT"] == 2
     assert sum(notes["routing"].values()) == notes["total"]
+    assert notes["last"] < "2025-07-01"  # every notification dated in the history's time, fraud alerts included
+    page = (out / "report.html").read_text()
+    assert page.count("<img") >= 2 and "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page  # one file, no external assets
 
 
 def test_the_backtest_of_a_simulated_bank_agrees_with_the_evaluations_that_know_its_truth(
