@@ -20,6 +20,8 @@ HEADLINE = (
     ("fraud", "alerts_per_1000_genuine_card_payments", "fraud alerts per 1,000 genuine card payments"),
     ("fraud", "cards_alerted_by_2nd_fraud", "compromised cards alerted by their 2nd fraud"),
     ("fraud", "fraud_recall", "fraudulent payments alerted"),
+    ("fraud", "average_precision", "fraud model: average precision"),
+    ("fraud", "auc", "fraud model: AUC"),
     ("notifications", "per_customer_per_week", "notifications per customer per week"),
     ("notifications", "held_quiet_hours_share", "notifications held by quiet hours"),
     ("notifications", "dropped_by_caps_share", "notifications dropped by caps"),
@@ -71,6 +73,12 @@ def _plots(series: Series) -> list[tuple[str, str]]:
         ax.hist(series.lead_hours, bins=24, range=(24, 168), color="#2b6cb0")
         ax.set(xlabel="hours from the warning to the overdraft", ylabel="overdrafts")
         out.append(("Shortfall warnings: lead time", _png(fig, plt)))
+    recall, precision = series.precision_recall
+    if recall:
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.plot(recall, precision, color="#c53030")
+        ax.set(xlabel="recall (fraudulent payments found)", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+        out.append(("Fraud: precision and recall over every threshold", _png(fig, plt)))
     if series.per_customer_per_week:
         fig, ax = plt.subplots(figsize=(5, 3))
         ax.hist(series.per_customer_per_week, bins=20, color="#2f855a")

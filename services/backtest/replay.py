@@ -35,6 +35,7 @@ class Replayed:
     notifications: list[events_pb2.Notification] = field(default_factory=list)
     advisor_tasks: list[events_pb2.AdvisorTask] = field(default_factory=list)
     routed: dict[str, str] = field(default_factory=dict)      # notification id -> routing outcome
+    fraud_scores: dict[str, float] = field(default_factory=dict)  # card payment id -> the model's score
     not_run: dict[str, str] = field(default_factory=dict)     # service -> why it did not run
 
     def close(self) -> None:
@@ -55,6 +56,9 @@ def replay(transactions: list[events_pb2.Transaction], profiles: list[events_pb2
         if parts.handler is None:
             result.not_run[service.name] = next((r for check in parts.checks if (r := check())), "no handler")
             continue
+        if hasattr(parts.handler, "observe"):  # fraud: every scored payment's score, for AUC/AP
+            parts.handler.observe = lambda records, decisions: result.fraud_scores.update(  # type: ignore[attr-defined]
+                (r.value.id, d.score) for r, d in zip(records, decisions, strict=True))
         if hasattr(parts.handler, "clock"):  # e.g. fraud dates its alerts by its clock: the history's, here
             parts.handler.clock = lambda: history_now[0]  # type: ignore[attr-defined]
         handlers[service.name] = _runner(parts, store, result)
@@ -89,6 +93,9 @@ def _runner(parts: Parts, store: Store, result: Replayed) -> Callable[[list[Reco
     def handle(records: list[Record]) -> None:
         with store.transaction() as tx:
             outputs = handler.handle(records, tx)
+        committed = getattr(handler, "committed", None)
+        if committed is not None:  # as the runner does once the batch's transaction committed
+            committed(records)
         for produced in outputs.values():
             for out in produced:
                 if out.topic.endswith(topics.NOTIFICATIONS):

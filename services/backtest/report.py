@@ -31,6 +31,7 @@ class Series:
     lead_hours: list[float] = field(default_factory=list)
     per_customer_per_week: list[float] = field(default_factory=list)
     weekly: dict[str, dict[str, int]] = field(default_factory=dict)   # ISO week start -> kind -> notifications
+    precision_recall: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))  # recall, precision
 
 
 def build(history: History, transactions: list[events_pb2.Transaction], truth: Truth, replayed: Replayed,
@@ -44,7 +45,7 @@ def build(history: History, transactions: list[events_pb2.Transaction], truth: T
                   "customers": len({t.customer_id for t in transactions}), "weeks": _weeks(transactions)},
         "shortfall": _shortfall(truth, replayed, series),
         "care": _care(truth, replayed),
-        "fraud": _fraud(transactions, truth, replayed),
+        "fraud": _fraud(transactions, truth, replayed, series),
         "notifications": _notifications(transactions, replayed),
         "services_not_run": replayed.not_run,
     }
@@ -81,7 +82,8 @@ def _care(truth: Truth, replayed: Replayed) -> dict[str, Any]:
     return figures
 
 
-def _fraud(transactions: list[events_pb2.Transaction], truth: Truth, replayed: Replayed) -> dict[str, Any]:
+def _fraud(transactions: list[events_pb2.Transaction], truth: Truth, replayed: Replayed, series: Series,
+           ) -> dict[str, Any]:
     if "fraud" in replayed.not_run:
         return not_measured(f"the fraud service did not run: {replayed.not_run['fraud']}")
     with replayed.stores["fraud"].read() as tx:
@@ -113,9 +115,25 @@ def _fraud(transactions: list[events_pb2.Transaction], truth: Truth, replayed: R
         "fraud_recall": round(sum(t.id in alerted for t in frauds) / len(frauds), 4) if frauds else None,
         "alert_precision": round(sum(labels.get(i, False) for i in alerted) / len(alerted), 4) if alerted else None,
         "cards_alerted_by_2nd_fraud": round(by_2nd / len(compromised), 4) if compromised else None,
-        "ranking": not_measured("AUC/AP need every payment's score: `proactive-care fraud evaluate --csv`"),
     })
+    figures.update(_ranking(replayed.fraud_scores, labels, series))
     return figures
+
+
+def _ranking(scores: dict[str, float], labels: dict[str, bool], series: Series) -> dict[str, Any]:
+    """AUC and average precision of the model's scores over the scored card payments (an unlabelled payment is
+    genuine, as in the book's protocol)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+
+    ids = sorted(scores)
+    truth = [labels.get(i, False) for i in ids]
+    if not ids or all(truth) or not any(truth):
+        return {"ranking": not_measured("the scored card payments hold only one class")}
+    values = [scores[i] for i in ids]
+    precision, recall, _ = precision_recall_curve(truth, values)
+    series.precision_recall = (list(map(float, recall)), list(map(float, precision)))
+    return {"scored_card_payments": len(ids), "auc": round(float(roc_auc_score(truth, values)), 4),
+            "average_precision": round(float(average_precision_score(truth, values)), 4)}
 
 
 def _notifications(transactions: list[events_pb2.Transaction], replayed: Replayed) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from services.fraud.alerts import AlertRecord, AlertStatus, resolve
+from services.fraud.decision import FraudDecision
 from services.fraud.messages import (
     is_card_debit,
     label_from_feedback,
@@ -57,6 +58,8 @@ class FraudHandler:
         self.clock = clock
         self.transactions_topic = settings.topic(TRANSACTIONS)
         self.notifications_topic = settings.topic(NOTIFICATIONS)
+        # sees every scored payment's decision (the backtest, which needs every score, not only the alerts)
+        self.observe: Callable[[Sequence[Record], Sequence[FraudDecision]], None] | None = None
 
     def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
         repo = FraudRepository(tx)
@@ -87,6 +90,8 @@ class FraudHandler:
         self.metrics.scoring_seconds.labels("stream").observe(time.perf_counter() - started)
         self.metrics.batch_size.labels("stream").observe(len(events))
         self.metrics.count_decisions("stream", decisions)
+        if self.observe is not None:
+            self.observe(records, decisions)
         now = self.clock()
         outputs: dict[str, list[Output]] = {}
         for record, event, decision in zip(records, events, decisions, strict=True):

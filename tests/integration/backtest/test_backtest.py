@@ -83,14 +83,14 @@ def test_a_hand_made_history_gives_the_report_its_truth_implies(tmp_path: Path, 
     assert (fraud["frauds"], fraud["compromised_cards"]) == (2, 1)
     assert fraud["fraud_recall"] == 1.0 and fraud["cards_alerted_by_2nd_fraud"] == 1.0
     assert fraud["alerts_per_1000_genuine_card_payments"] == 0.0
-    assert fraud["ranking"] == {"not_measured": "AUC/AP need every payment's score: "
-                                                "`proactive-care fraud evaluate --csv`"}
+    # every scored card payment's score, not only the alerts': the two frauds rank above the usual spending
+    assert fraud["scored_card_payments"] >= 22 and fraud["auc"] > 0.9 and fraud["average_precision"] > 0.5
     notes = report["notifications"]
     assert notes["by_kind"]["CARE_OFFER"] == 1 and notes["by_kind"]["FRAUD_ALERT"] == 2
     assert sum(notes["routing"].values()) == notes["total"]
     assert notes["last"] < "2025-07-01"  # every notification dated in the history's time, fraud alerts included
     page = (out / "report.html").read_text()
-    assert page.count("<img") >= 2 and "data:image/png;base64," in page
+    assert page.count("<img") >= 3 and "data:image/png;base64," in page and "precision and recall" in page
     assert "http://" not in page and "https://" not in page  # one file, no external assets
 
 
