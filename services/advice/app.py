@@ -4,12 +4,13 @@ from advisors' outcomes on advice's tasks (`advisor-outcomes`) as from a custome
 from __future__ import annotations
 
 from services.advice.metrics import AdviceMetrics
-from services.advice.outcomes import OutcomeHandler, outcome_source
+from services.advice.outcomes import OutcomeHandler
 from services.advice.policy import policy_book
 from services.advice.repository import MIGRATIONS
 from services.advice.service import AdviceServicer
 from services.advice.worker import AdviceHandler, sources
 from services.gen.proactivecare.v1 import advice_pb2_grpc
+from services.platform import streams
 from services.platform.app import Api, Context, Parts, Service
 from services.platform.auth import READERS, Role
 from services.platform.handlers import WithTopic
@@ -28,7 +29,7 @@ def assemble(ctx: Context) -> Parts:
     handler = WithTopic(AdviceHandler(ctx.settings, policies, metrics), ctx.settings.topic(ADVISOR_OUTCOMES),
                         learner)
     return Parts(servicer=AdviceServicer(ctx.store, policies, metrics), handler=handler,
-                 sources=[*sources(ctx.settings), outcome_source(ctx.settings)])
+                 sources=[*sources(ctx.settings), streams.advisor_outcomes(ctx.settings)])
 
 
 SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.AdviceService",

@@ -11,19 +11,17 @@ a task of another service, or no such nudge: nothing is learnt. Effects dedupe o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.advice.policy import Policy
 from services.advice.ranking import Fatigue, record_response, reward_of
 from services.advice.repository import AdviceRepository
 from services.gen.proactivecare.v1 import advice_pb2, events_pb2
 from services.platform import enums
+from services.platform.clock import Clock, utc_now
 from services.platform.policy_book import PolicyBook
-from services.platform.runner import Output, Record, Source
-from services.platform.settings import Settings
+from services.platform.runner import Output, Record
 from services.platform.storage import Tx
-from services.platform.topics import ADVISOR_OUTCOMES
-from services.platform.validation import require
 
 # the advisor policy's outcomes -> the customer answer each stands for (absent: it teaches nothing)
 RESPONSES = {"OFFER_ACCEPTED": "ACTED", "CONTACTED": "HELPFUL", "OFFER_DECLINED": "NOT_HELPFUL",
@@ -51,22 +49,13 @@ def record_answer(repo: AdviceRepository, nudge: advice_pb2.Nudge, context: obje
     return first_answer
 
 
-def validate_outcome(event: events_pb2.AdvisorOutcome) -> None:
-    require(event.task_id != "", "task_id", "is required")
-    require(event.customer_id != "", "customer_id", "is required")
-    require(event.outcome != "", "outcome", "is required")
-
-
-def outcome_source(settings: Settings) -> Source:
-    return Source(settings.topic(ADVISOR_OUTCOMES), events_pb2.AdvisorOutcome.FromString, validate_outcome,
-                  event_id=lambda event, _record: f"outcome:{event.task_id}")
 
 
 class OutcomeHandler:
     """Learns from advisors' outcomes on advice's tasks (see the module's docstring)."""
 
     def __init__(self, policies: PolicyBook, on_learnt: Callable[[str, str], None] = lambda _type, _resp: None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = utc_now) -> None:
         self.policies = policies
         self.on_learnt = on_learnt
         self.clock = clock

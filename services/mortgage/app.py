@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.gen.proactivecare.v1 import mortgage_pb2_grpc
 from services.mortgage.metrics import MortgageMetrics
-from services.mortgage.outcomes import OptionOutcomeHandler, outcome_source
+from services.mortgage.outcomes import OptionOutcomeHandler
 from services.mortgage.repository import MIGRATIONS
 from services.mortgage.service import MortgageServicer
 from services.mortgage.worker import MortgageCareHandler, validate_profile
@@ -27,7 +27,7 @@ def assemble(ctx: Context) -> Parts:
                         OptionOutcomeHandler())
     return Parts(servicer=MortgageServicer(ctx.store, ctx.metrics), handler=handler, worker="care",
                  sources=[streams.customer_profiles(settings, validate_profile), streams.transactions(settings),
-                          outcome_source(settings)])
+                          streams.advisor_outcomes(settings)])
 
 
 SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.MortgageService",

@@ -12,11 +12,8 @@ from sqlalchemy import Boolean, Column, Index, MetaData, String, Table
 
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.kafka_io import Output
-from services.platform.runner import Record, Source
-from services.platform.settings import Settings
+from services.platform.runner import Record
 from services.platform.storage import Migration, Tx, create_tables
-from services.platform.topics import ADVISOR_OUTCOMES
-from services.platform.validation import require
 
 DECLINED_WINDOW_DAYS = 90  # not yet in the versioned policy (services/mortgage/policies): a known gap
 OUTCOMES = {"OFFER_ACCEPTED": True, "OFFER_DECLINED": False}
@@ -40,14 +37,6 @@ def declined_since(tx: Tx, customer_id: str, since: date) -> set[str]:
     return {r.option_code for r in rows}
 
 
-def validate_outcome(event: events_pb2.AdvisorOutcome) -> None:
-    require(event.task_id != "", "task_id", "is required")
-    require(event.customer_id != "", "customer_id", "is required")
-
-
-def outcome_source(settings: Settings) -> Source:
-    return Source(settings.topic(ADVISOR_OUTCOMES), events_pb2.AdvisorOutcome.FromString, validate_outcome,
-                  event_id=lambda event, _record: f"outcome:{event.task_id}")
 
 
 class OptionOutcomeHandler:

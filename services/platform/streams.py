@@ -10,8 +10,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.runner import Source
 from services.platform.settings import Settings
-from services.platform.topics import CUSTOMERS, TRANSACTIONS
-from services.platform.validation import validate_customer_profile, validate_transaction
+from services.platform.topics import ADVISOR_OUTCOMES, CUSTOMERS, TRANSACTIONS
+from services.platform.validation import require, require_id, validate_customer_profile, validate_transaction
 
 
 def transactions(settings: Settings) -> Source:
@@ -25,6 +25,18 @@ def customer_profiles(settings: Settings,
     """The compacted `customers` topic; effects dedupe on the profile's content (`profile_event_id`)."""
     return Source(settings.topic(CUSTOMERS), events_pb2.CustomerProfile.FromString, validate,
                   event_id=profile_event_id)
+
+
+def advisor_outcomes(settings: Settings) -> Source:
+    """`advisor-outcomes` (what an advisor recorded on completing a task), validated; effects dedupe on the task."""
+    return Source(settings.topic(ADVISOR_OUTCOMES), events_pb2.AdvisorOutcome.FromString, validate_advisor_outcome,
+                  event_id=lambda event, _record: f"outcome:{event.task_id}")
+
+
+def validate_advisor_outcome(event: events_pb2.AdvisorOutcome) -> None:
+    require_id(event.task_id, "task_id")
+    require_id(event.customer_id, "customer_id")
+    require(event.outcome != "", "outcome", "is required", "missing_outcome")
 
 
 def profile_event_id(profile: events_pb2.CustomerProfile, record: ConsumerRecord) -> str:
