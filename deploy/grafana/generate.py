@@ -125,6 +125,11 @@ def overview() -> dict[str, Any]:
             panel("Notifications by outcome /s",
                   "sum by (outcome) (rate(proactivecare_notify_notifications_total[5m]))", unit="ops",
                   legend="{{outcome}}"),
+            # did the care work? of the warnings whose outcome became known, the share whose problem was avoided
+            panel("Did the care work? Avoided share (30 days)",
+                  'sum by (kind) (increase(proactivecare_care_followups_total{outcome="avoided"}[30d]))'
+                  ' / sum by (kind) (increase(proactivecare_care_followups_total{outcome=~"avoided|happened"}[30d]))',
+                  unit="percentunit", legend="{{kind}}"),
         ]),
     ])
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from services.platform import followups
 from services.platform.metrics import PREFIX
 
 
@@ -17,6 +18,7 @@ class AdviceMetrics:
     advisor_tasks: Counter
     responses: Counter
     evaluate_seconds: Histogram
+    followups: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> AdviceMetrics:
@@ -35,4 +37,5 @@ class AdviceMetrics:
                                        "Time to evaluate one transaction (state, rules, ranking)",
                                        buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
                                        registry=registry),
+            followups=followups.counter(registry),
         )

@@ -19,7 +19,7 @@ from services.advice.policy import RankingConfig
 from services.advice.ranking import Fatigue
 from services.advice.state import CustomerState
 from services.gen.proactivecare.v1 import advice_pb2
-from services.platform import enums
+from services.platform import enums, followups
 from services.platform.storage import Migration, Tx, create_tables, instant, to_json
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ Table("advice_bandit_arms", _METADATA,
 Table("advice_fatigue", _METADATA,
       Column("customer_id", String, nullable=False), Column("type", String, nullable=False),
       Column("state", Text, nullable=False), PrimaryKeyConstraint("customer_id", "type"))
-MIGRATIONS = [Migration("advice/0001_state_nudges_bandit_fatigue", create_tables(_METADATA))]
+MIGRATIONS = [Migration("advice/0001_state_nudges_bandit_fatigue", create_tables(_METADATA)),
+              followups.migration("advice")]  # did the care work? (services/platform/followups.py)
 
 
 class AdviceRepository:

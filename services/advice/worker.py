@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as day_time
 
 from services.advice.bandit import Context, LinUCB, balance_band
 from services.advice.engine import Evaluation, evaluate
@@ -31,15 +32,16 @@ from services.advice.policy import Policy
 from services.advice.ranking import Fatigue, rank, record_sent
 from services.advice.repository import AdviceRepository
 from services.advice.routing import route
+from services.advice.rules.shortfall import TYPE as SHORTFALL
 from services.advice.state import CustomerState
-from services.platform import streams
+from services.platform import followups, streams
 from services.platform.clock import utc_now
 from services.platform.kafka_io import Output
 from services.platform.policy_book import PolicyBook
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
 from services.platform.storage import Tx
-from services.platform.topics import ADVISOR_TASKS, CUSTOMERS, NOTIFICATIONS
+from services.platform.topics import ADVISOR_TASKS, CARE_FOLLOWUPS, CUSTOMERS, NOTIFICATIONS
 
 
 def sources(settings: Settings) -> list[Source]:
@@ -66,9 +68,12 @@ class AdviceHandler:
         self.customers_topic = settings.topic(CUSTOMERS)
         self.notifications_topic = settings.topic(NOTIFICATIONS)
         self.tasks_topic = settings.topic(ADVISOR_TASKS)
+        self.followups_topic = settings.topic(CARE_FOLLOWUPS)
 
     def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
         repo = AdviceRepository(tx)
+        watch = followups.FollowUps(tx, "advice", self.followups_topic, self.metrics.followups)
+        watch.load(record.value.customer_id for record in records)
         states: dict[str, CustomerState] = {}
         bandits: dict[str, LinUCB] = {}
         outputs: dict[str, list[Output]] = {}
@@ -83,7 +88,7 @@ class AdviceHandler:
                 facts = tx_facts(record.value, record.timestamp_ms)
                 ready = state.hold(facts, self.policies.at(facts.timestamp))
             for facts in ready:
-                produced = self._transaction(repo, state, facts, bandits)
+                produced = self._transaction(repo, state, facts, bandits, watch)
                 if produced:
                     outputs.setdefault(record.event_id, []).extend(produced)
                 last_seen[customer_id] = facts.timestamp
@@ -92,16 +97,18 @@ class AdviceHandler:
         return outputs
 
     def _transaction(self, repo: AdviceRepository, state: CustomerState, facts: TxFacts,
-                     bandits: dict[str, LinUCB]) -> list[Output]:
+                     bandits: dict[str, LinUCB], watch: followups.FollowUps) -> list[Output]:
         """Fold one transaction and, past the warm-up, decide: the nudges and advisor tasks it produces."""
         started = time.perf_counter()
         policy = self.policies.at(facts.timestamp)
         bandit = bandits.get(policy.version) or bandits.setdefault(policy.version, repo.load_bandit(policy.ranking))
+        before = state.balance_minor
         if not judging(state, facts, policy):
             state.observe(facts, policy)       # fold, don't judge (see `judging`)
-            return []
+            return follow_up(watch, state, facts, before)
         evaluation = evaluate(state, facts, policy)
-        produced = self._nudges(repo, state, evaluation, policy, bandit, facts.produced_at_ms)
+        produced = follow_up(watch, state, facts, before)
+        produced += self._nudges(repo, state, evaluation, policy, bandit, facts.produced_at_ms, watch)
         for draft in route(state, evaluation, policy):
             self.metrics.advisor_tasks.labels(draft.kind).inc()
             produced.append(Output(self.tasks_topic, state.customer_id, to_advisor_task(draft).SerializeToString()))
@@ -109,7 +116,7 @@ class AdviceHandler:
         return produced
 
     def _nudges(self, repo: AdviceRepository, state: CustomerState, evaluation: Evaluation, policy: Policy,
-                bandit: LinUCB, produced_at_ms: int) -> list[Output]:
+                bandit: LinUCB, produced_at_ms: int, watch: followups.FollowUps) -> list[Output]:
         for candidate, why in evaluation.held_back:
             self.metrics.held.labels(candidate.type, why.split(":")[0]).inc()
         if not evaluation.candidates:
@@ -137,5 +144,35 @@ class AdviceHandler:
             priority = policy.rule(candidate.type).notification_priority
             notification = to_notification(nudge, priority, produced_at_ms)
             outputs.append(Output(self.notifications_topic, customer_id, notification.SerializeToString()))
+            if candidate.type == SHORTFALL:
+                watch.open(shortfall_follow_up(nid, customer_id, now, candidate.data))
         return outputs
+
+
+def shortfall_follow_up(nudge_id: str, customer_id: str, now: datetime,
+                        data: Mapping[str, str]) -> followups.FollowUp:
+    """A shortfall warning is watched until the payday it was about (or the day after the overdraft it foresaw,
+    when that comes after payday: a customer warned while overdrawn of going below zero again after pay)."""
+    payday = datetime.fromisoformat(data["payday"]).date()
+    after_negative = datetime.fromisoformat(data["negative_day"]).date() + timedelta(days=1)
+    until = datetime.combine(max(payday, after_negative), day_time(0), tzinfo=UTC)
+    return followups.FollowUp(nudge_id, customer_id, followups.SHORTFALL_WARNING, now, max(until, now))
+
+
+def follow_up(watch: followups.FollowUps, state: CustomerState, facts: TxFacts,
+              before: int | None) -> list[Output]:
+    """Close the customer's shortfall warnings this transaction settles: it took the balance from zero or above
+    to below zero inside the window (the overdraft happened), or it comes after the window (avoided)."""
+    produced = []
+    crossed = before is not None and before >= 0 and state.balance_minor is not None and state.balance_minor < 0
+    for watched in watch.of(state.customer_id):
+        if facts.timestamp > watched.watch_until:
+            closed = watch.close(watched, followups.AVOIDED, watched.watch_until)
+        elif crossed and facts.timestamp >= watched.opened_at:
+            closed = watch.close(watched, followups.HAPPENED, facts.timestamp)
+        else:
+            continue
+        if closed is not None:
+            produced.append(closed)
+    return produced
 

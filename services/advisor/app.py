@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from services.advisor.care_effect import MIGRATIONS as EFFECT_MIGRATIONS
+from services.advisor.care_effect import FollowUpHandler, followup_source
 from services.advisor.context import ContextGatherer
 from services.advisor.metrics import AdvisorMetrics
 from services.advisor.outcomes import OutcomePublisher
@@ -18,13 +20,15 @@ from services.gen.proactivecare.v1 import advisor_pb2_grpc
 from services.platform.app import Api, Context, Parts, Service
 from services.platform.auth import STAFF_ROLES
 from services.platform.clock import utc_now
+from services.platform.handlers import WithTopic
 from services.platform.kafka_io import make_producer
 from services.platform.storage import Store
+from services.platform.topics import CARE_FOLLOWUPS
 
 log = logging.getLogger(__name__)
 NAME = "advisor"
 ACCESS = {method: STAFF_ROLES for method in ("ClaimNext", "Complete", "Snooze", "Release", "ListQueue", "WatchQueue",
-                                             "GetTaskContext", "RenewLease")}
+                                             "GetTaskContext", "RenewLease", "GetCareEffect")}
 
 
 def sweep_once(store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = utc_now) -> None:
@@ -58,10 +62,12 @@ def assemble(ctx: Context) -> Parts:
     settings = ctx.settings
     outcomes = OutcomePublisher(settings, lambda: make_producer(settings))
     servicer = AdvisorQueueServicer(store, metrics, context=ContextGatherer(settings), outcomes=outcomes)
-    return Parts(servicer=servicer, handler=AdvisorTaskHandler(metrics), sources=[task_source(settings)],
+    # what became of the warnings the other services gave (care_effect.py): the console's "did the care work?"
+    handler = WithTopic(AdvisorTaskHandler(metrics), settings.topic(CARE_FOLLOWUPS), FollowUpHandler())
+    return Parts(servicer=servicer, handler=handler, sources=[task_source(settings), followup_source(settings)],
                  background=[sla_sweeper], on_stop=[outcomes.close])
 
 
-SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.AdvisorQueueService",
+SERVICE = Service(NAME, [*MIGRATIONS, *EFFECT_MIGRATIONS], Api("proactivecare.v1.AdvisorQueueService",
                                         advisor_pb2_grpc.add_AdvisorQueueServiceServicer_to_server, ACCESS),
                   assemble, metrics=AdvisorMetrics.create)

@@ -10,9 +10,10 @@ from typing import TypeVar
 
 import grpc
 
-from services.advisor.context import ContextGatherer
+from services.advisor.care_effect import CareEffects, care_effect, window_days
+from services.advisor.context import RECENT, ContextGatherer
 from services.advisor.metrics import AdvisorMetrics
-from services.advisor.outcomes import OutcomePublisher
+from services.advisor.outcomes import OutcomePublisher, outcome_event
 from services.advisor.policy import QueuePolicy, policy_at
 from services.advisor.repository import TaskRepository, TaskRow
 from services.advisor.validation import (
@@ -147,8 +148,20 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
         await self._member_of_tasks_queue(request.task_id)
         task = to_proto(await self._read(lambda repo: repo.get(request.task_id)))
         if self.context is None:
-            return advisor_pb2.GetTaskContextResponse(task=task, unavailable=["customer history: not configured"])
-        return await self.context.gather(task, _bearer(context))
+            response = advisor_pb2.GetTaskContextResponse(task=task, unavailable=["customer history: not configured"])
+        else:
+            response = await self.context.gather(task, _bearer(context))
+        customer = task.task.customer_id
+        earlier = await self._read(lambda repo: repo.completed_for(customer, RECENT))
+        response.earlier_outcomes.extend(outcome_event(row, advisor, at) for row, advisor, at in earlier)
+        response.follow_ups.extend(await self.store.reading(lambda tx: CareEffects(tx).of_customer(customer, RECENT)))
+        return response
+
+    async def GetCareEffect(self, request: advisor_pb2.GetCareEffectRequest, context: grpc.aio.ServicerContext,
+                            ) -> advisor_pb2.GetCareEffectResponse:
+        days = window_days(request)
+        now = self.clock()
+        return await self.store.reading(lambda tx: care_effect(tx, days, now))
 
     async def RenewLease(self, request: advisor_pb2.RenewLeaseRequest, context: grpc.aio.ServicerContext,
                          ) -> advisor_pb2.RenewLeaseResponse:

@@ -59,6 +59,16 @@ _STATE_NAMES = {advisor_pb2.TASK_STATE_QUEUED: "queued", advisor_pb2.TASK_STATE_
 _KIND_NAMES = {events_pb2.NOTIFICATION_KIND_FRAUD_ALERT: "Fraud alert", events_pb2.NOTIFICATION_KIND_SECURITY:
                "Security", events_pb2.NOTIFICATION_KIND_NUDGE: "Advice", events_pb2.NOTIFICATION_KIND_CARE_OFFER:
                "Care offer"}
+# what became of a warning, in an advisor's words (kind, outcome)
+_FOLLOW_UP_WORDS = {
+    ("shortfall_warning", events_pb2.FOLLOW_UP_OUTCOME_AVOIDED): "Shortfall warning: the overdraft was avoided",
+    ("shortfall_warning", events_pb2.FOLLOW_UP_OUTCOME_HAPPENED): "Shortfall warning: went overdrawn anyway",
+    ("care_offer", events_pb2.FOLLOW_UP_OUTCOME_AVOIDED): "Care offer: the mortgage payment was made",
+    ("care_offer", events_pb2.FOLLOW_UP_OUTCOME_HAPPENED): "Care offer: the mortgage payment was missed",
+    ("fraud_alert", events_pb2.FOLLOW_UP_OUTCOME_AVOIDED): "Fraud alert: no further fraud on the card",
+    ("fraud_alert", events_pb2.FOLLOW_UP_OUTCOME_HAPPENED): "Fraud alert: further fraud on the card",
+    ("fraud_alert", events_pb2.FOLLOW_UP_OUTCOME_NOT_APPLICABLE): "Fraud alert: the customer confirmed the payment",
+}
 OPTIONAL_KINDS = (events_pb2.NOTIFICATION_KIND_NUDGE, events_pb2.NOTIFICATION_KIND_CARE_OFFER)
 _HTTP = {grpc.StatusCode.PERMISSION_DENIED: 403, grpc.StatusCode.NOT_FOUND: 404,
          grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.FAILED_PRECONDITION: 409,
@@ -149,7 +159,8 @@ class Console:
         self.backend = Backend(settings, targets)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(money=money, iso=iso, countdown=countdown, state_names=_STATE_NAMES,
-                                          kind_names=_KIND_NAMES, development=settings.development)
+                                          kind_names=_KIND_NAMES, follow_up_words=_FOLLOW_UP_WORDS,
+                                          development=settings.development)
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -247,7 +258,15 @@ class Console:
             tasks = await self._queue_tasks(user, queue)
             queues.append({"name": queue, "tasks": tasks, "summary": queue_summary(tasks, now)})
         return self.render(request, "advisor.html", user=user, queues=queues, now=now,
-                           notice=request.query_params.get("notice", ""))
+                           notice=request.query_params.get("notice", ""), effect=await self._care_effect(user))
+
+    async def _care_effect(self, user: User) -> advisor_pb2.GetCareEffectResponse | None:
+        """Did the care work? The last 30 days' figures; None (the page says so) when they cannot be read."""
+        try:
+            return await self.backend.advisor().GetCareEffect(advisor_pb2.GetCareEffectRequest(),
+                                                              **self.backend.as_user(user.token))
+        except grpc.aio.AioRpcError:
+            return None
 
     def _queue_fragment(self, queue: str, tasks: list[advisor_pb2.QueuedTask]) -> str:
         now = utc_now()

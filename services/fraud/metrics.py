@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.fraud.verdict import Verdict
+from services.platform import followups
 from services.platform.metrics import PREFIX
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class FraudMetrics:
     scoring_seconds: Histogram
     batch_size: Histogram
     model: Gauge
+    followups: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> FraudMetrics:
@@ -47,6 +49,7 @@ class FraudMetrics:
                                  buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048), registry=registry),
             model=Gauge(f"{PREFIX}_fraud_model_info", "The model in service (1); serving = compiled or scikit-learn",
                         ("version", "algorithm", "serving"), registry=registry),
+            followups=followups.counter(registry),
         )
         for path in ("stream", "rpc"):
             for v in Verdict:

@@ -23,6 +23,7 @@ from sqlalchemy import Column, Float, Index, Integer, MetaData, PrimaryKeyConstr
 from sqlalchemy.engine import Row
 
 from services.fraud.alerts import AlertRecord, AlertStatus
+from services.platform import followups
 from services.platform.storage import Migration, Tx, as_utc, create_tables, instant
 
 _METADATA = MetaData()
@@ -72,7 +73,8 @@ def _versioned_customer_state(tx: Tx) -> None:
 
 
 MIGRATIONS = [Migration("fraud/0001_alerts_cards_features", create_tables(_METADATA)),
-              Migration("fraud/0002_versioned_customer_state", _versioned_customer_state)]
+              Migration("fraud/0002_versioned_customer_state", _versioned_customer_state),
+              followups.migration("fraud")]  # did the care work? (services/platform/followups.py)
 _CHUNK = 500
 
 _COLUMNS = ("id", "customer_id", "transaction_id", "card_token", "terminal_id", "merchant_id", "merchant_name",

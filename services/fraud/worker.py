@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, timedelta
 
 from services.fraud.alerts import AlertRecord, AlertStatus, resolve
 from services.fraud.decision import FraudDecision
@@ -25,15 +26,16 @@ from services.fraud.metrics import FraudMetrics
 from services.fraud.repository import FraudRepository
 from services.fraud.scoring import FraudScorer
 from services.gen.proactivecare.v1 import events_pb2
-from services.platform import streams
+from services.platform import followups, streams
 from services.platform.clock import Clock, utc_now
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
 from services.platform.storage import Tx
-from services.platform.topics import FRAUD_FEEDBACK, NOTIFICATIONS, TRANSACTIONS
+from services.platform.topics import CARE_FOLLOWUPS, FRAUD_FEEDBACK, NOTIFICATIONS, TRANSACTIONS
 
 log = logging.getLogger(__name__)
+FOLLOW_UP_WINDOW = timedelta(days=30)  # an alert's card is watched this long for further fraud
 
 
 def sources(settings: Settings) -> list[Source]:
@@ -58,23 +60,33 @@ class FraudHandler:
         self.clock = clock
         self.transactions_topic = settings.topic(TRANSACTIONS)
         self.notifications_topic = settings.topic(NOTIFICATIONS)
+        self.followups_topic = settings.topic(CARE_FOLLOWUPS)
         # sees every scored payment's decision (the backtest, which needs every score, not only the alerts)
         self.observe: Callable[[Sequence[Record], Sequence[FraudDecision]], None] | None = None
 
     def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
         repo = FraudRepository(tx)
+        watch = followups.FollowUps(tx, "fraud", self.followups_topic, self.metrics.followups)
+        watch.load(record.value.customer_id for record in records)
         self.scorer.begin_batch()
         card_records = []
         feedback = []
+        outputs: dict[str, list[Output]] = {}
         for record in records:
             if record.topic == self.transactions_topic:
+                expired = watch.expire(record.value.customer_id, record.value.timestamp.ToDatetime(UTC),
+                                       followups.AVOIDED)  # no further fraud on the card inside the window
+                if expired:
+                    outputs[record.event_id] = expired
                 if is_card_debit(record.value, self.scorer.policy.scored_channels):
                     card_records.append(record)
             else:
-                feedback.append(record.value)
+                feedback.append(record)
         if feedback:
-            self._learn(feedback, repo)
-        outputs = self._score(card_records, repo) if card_records else {}
+            self._learn(feedback, repo, watch, outputs)
+        if card_records:
+            for event_id, produced in self._score(card_records, repo, watch).items():
+                outputs.setdefault(event_id, []).extend(produced)
         self.scorer.persist(repo)
         return outputs
 
@@ -82,7 +94,8 @@ class FraudHandler:
         """The batch's transaction committed (the runner calls this): its feature state is the stored one."""
         self.scorer.batch_committed()
 
-    def _score(self, records: list[Record], repo: FraudRepository) -> dict[str, list[Output]]:
+    def _score(self, records: list[Record], repo: FraudRepository,
+               watch: followups.FollowUps) -> dict[str, list[Output]]:
         events = [to_event(r.value) for r in records]
         frozen = repo.frozen_among(e.card_token for e in events)
         started = time.perf_counter()
@@ -103,9 +116,13 @@ class FraudHandler:
                 note = notification(alert, decision, record.timestamp_ms)
                 outputs[record.event_id] = [Output(self.notifications_topic, alert.customer_id,
                                                    note.SerializeToString())]
+                watch.open(followups.FollowUp(alert.id, alert.customer_id, followups.FRAUD_ALERT,
+                                              alert.transaction_time, alert.transaction_time + FOLLOW_UP_WINDOW,
+                                              subject=alert.card_token))
         return outputs
 
-    def _learn(self, answers: list[events_pb2.FraudFeedback], repo: FraudRepository) -> None:
+    def _learn(self, records: list[Record], repo: FraudRepository, watch: followups.FollowUps,
+               outputs: dict[str, list[Output]]) -> None:
         """Answers to alerts (from this or another replica) or chargebacks (no alert id): learn the labels.
         The card is frozen when the customer answered "No, freeze my card"; a chargeback comes days later and
         the card's reissue is the issuer's business, so it only teaches.
@@ -113,7 +130,8 @@ class FraudHandler:
         An answer naming an alert must match a stored alert of that card and customer: anything else (a forged or
         corrupt record) neither freezes a card nor teaches, and is counted as `unmatched`."""
         matched: list[tuple[events_pb2.FraudFeedback, AlertRecord | None]] = []
-        for fb in answers:
+        for record in records:
+            fb = record.value
             alert = repo.get_alert(fb.alert_id) if fb.alert_id else None
             if fb.alert_id and (alert is None or alert.customer_id != fb.customer_id
                                 or alert.card_token != fb.card_token):
@@ -122,6 +140,9 @@ class FraudHandler:
                             "ignored", fb.alert_id)
                 continue
             matched.append((fb, alert))
+            settled = follow_up(watch, fb)
+            if settled:
+                outputs[record.event_id] = settled
         self.scorer.learn([label_from_feedback(fb, alert.mcc if alert else "") for fb, alert in matched], repo)
         for fb, alert in matched:
             self.metrics.feedback.labels("fraud" if fb.confirmed_fraud else "genuine").inc()
@@ -131,3 +152,21 @@ class FraudHandler:
                 repo.update_alert(updated)
             if fb.confirmed_fraud and fb.alert_id:
                 repo.freeze_card(fb.card_token, fb.customer_id, fb.alert_id, self.clock())
+
+
+def follow_up(watch: followups.FollowUps, fb: events_pb2.FraudFeedback) -> list[Output]:
+    """Close the alerts a label settles: "it was me" on the alerted payment (no fraud to stop: not applicable), or
+    fraud confirmed on a later payment of the alerted card inside the window (further fraud happened)."""
+    produced = []
+    when = fb.transaction_time.ToDatetime(UTC)
+    for watched in watch.of(fb.customer_id):
+        if fb.alert_id == watched.id and not fb.confirmed_fraud:
+            closed = watch.close(watched, followups.NOT_APPLICABLE, fb.answered_at.ToDatetime(UTC))
+        elif (fb.confirmed_fraud and fb.card_token == watched.subject and fb.alert_id != watched.id
+              and watched.opened_at < when <= watched.watch_until):
+            closed = watch.close(watched, followups.HAPPENED, when)
+        else:
+            continue
+        if closed is not None:
+            produced.append(closed)
+    return produced

@@ -23,7 +23,8 @@ def assemble(ctx: Context) -> Parts:
     settings = ctx.settings
     # advisors' outcomes: a declined option is not offered again inside its window (outcomes.py)
     handler = WithTopic(MortgageCareHandler(settings.topic(topics.NOTIFICATIONS), settings.topic(topics.ADVISOR_TASKS),
-                                            ctx.metrics), settings.topic(topics.ADVISOR_OUTCOMES),
+                                            ctx.metrics, settings.topic(topics.CARE_FOLLOWUPS)),
+                        settings.topic(topics.ADVISOR_OUTCOMES),
                         OptionOutcomeHandler())
     return Parts(servicer=MortgageServicer(ctx.store, ctx.metrics), handler=handler, worker="care",
                  sources=[streams.customer_profiles(settings, validate_profile), streams.transactions(settings),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter
 
 from services.mortgage import signals as sig
+from services.platform import followups
 
 PREFIX = "proactivecare_mortgage"
 OUTCOMES = ("ELIGIBLE", "REFER", "DECLINE")
@@ -21,6 +22,7 @@ class MortgageMetrics:
     advisor_tasks: Counter
     signals: Counter
     evaluations: Counter
+    followups: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> MortgageMetrics:
@@ -36,6 +38,7 @@ class MortgageMetrics:
             evaluations=Counter(f"{PREFIX}_care_evaluations_total",
                                 "Daily care evaluations of a mortgage holder, by result", ("result",),
                                 registry=registry),
+            followups=followups.counter(registry),
         )
         for j in ("US", "UK"):
             for o in OUTCOMES:

@@ -1,21 +1,21 @@
 """Advisors' outcomes on care offers (`advisor-outcomes`, services/advisor/outcomes.py): which option a customer
-accepted or declined. A declined option is not offered to that customer again for `DECLINED_WINDOW_DAYS` (neither
-in a care offer's notification nor in GetCareOptions); an accepted one is kept on record. Effects dedupe on the
-task id (the table's key and the runner's event id)."""
+accepted or declined. A declined option is not offered to that customer again for the policy's
+`care.declined_option_window_days` (neither in a care offer's notification nor in GetCareOptions); an accepted one
+is kept on record. Effects dedupe on the task id (the table's key and the runner's event id)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import Boolean, Column, Index, MetaData, String, Table
 
 from services.gen.proactivecare.v1 import events_pb2
+from services.mortgage.policy import Policy
 from services.platform.kafka_io import Output
 from services.platform.runner import Record
 from services.platform.storage import Migration, Tx, create_tables
 
-DECLINED_WINDOW_DAYS = 90  # not yet in the versioned policy (services/mortgage/policies): a known gap
 OUTCOMES = {"OFFER_ACCEPTED": True, "OFFER_DECLINED": False}
 
 _METADATA = MetaData()
@@ -27,6 +27,11 @@ Table("mortgage_option_outcomes", _METADATA,
       Column("decided_on", String, nullable=False),  # ISO day, as the other mortgage tables keep days
       Index("mortgage_option_outcomes_customer", "customer_id", "decided_on"))
 MIGRATIONS = [Migration("mortgage/0002_option_outcomes", create_tables(_METADATA))]
+
+
+def declined_within(tx: Tx, customer_id: str, today: date, policy: Policy) -> set[str]:
+    """The option codes `customer_id` declined inside the policy's window up to `today`: not offered again."""
+    return declined_since(tx, customer_id, today - timedelta(days=policy.care.declined_option_window_days))
 
 
 def declined_since(tx: Tx, customer_id: str, since: date) -> set[str]:

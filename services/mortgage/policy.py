@@ -193,6 +193,8 @@ class AdvisorRouting(PolicySection):
 
 class CarePolicy(PolicySection):
     offer_window_days: int = Field(ge=0)
+    declined_option_window_days: int = Field(ge=0, description="an option the customer declined with an advisor "
+                                                               "is not offered again for this many days")
     charter_options_without_affordability_check: bool
     signals: SignalThresholds
     advisor: AdvisorRouting

@@ -17,6 +17,7 @@ from sqlalchemy import Boolean, Column, Index, LargeBinary, MetaData, String, Ta
 from services.gen.proactivecare.v1 import events_pb2
 from services.mortgage import activity as act
 from services.mortgage.outcomes import MIGRATIONS as OUTCOME_MIGRATIONS
+from services.platform import followups
 from services.platform.storage import Migration, Tx, create_tables
 
 _METADATA = MetaData()
@@ -36,7 +37,8 @@ Table("mortgage_offers", _METADATA,
       Column("signals", Text, nullable=False),
       Index("mortgage_offers_by_customer", "customer_id", "offered_on"))
 MIGRATIONS = [Migration("mortgage/0001_profiles_activity_offers", create_tables(_METADATA)),
-              *OUTCOME_MIGRATIONS]  # advisors' accepted / declined options (outcomes.py)
+              *OUTCOME_MIGRATIONS,                # advisors' accepted / declined options (outcomes.py)
+              followups.migration("mortgage")]   # did the care work? (services/platform/followups.py)
 
 
 class MortgageRepository:

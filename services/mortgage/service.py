@@ -8,7 +8,7 @@ ask only about itself (`auth.require_customer`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 import grpc
 
@@ -18,7 +18,8 @@ from services.mortgage.care import care_options
 from services.mortgage.eligibility import check_eligibility
 from services.mortgage.metrics import MortgageMetrics
 from services.mortgage.model import ExistingMortgage
-from services.mortgage.outcomes import DECLINED_WINDOW_DAYS, declined_since
+from services.mortgage.outcomes import declined_within
+from services.mortgage.policy import policy_in_force
 from services.mortgage.repository import MortgageRepository
 from services.platform import auth
 from services.platform.clock import utc_today
@@ -47,8 +48,8 @@ class MortgageServicer(mortgage_pb2_grpc.MortgageServiceServicer):
         mortgage = self._mortgage(profile, request.customer_id, request.mortgage_id)
         today = self.today()
         response = pm.care_response(care_options(request.customer_id, mortgage, today))
-        declined = await self.store.reading(lambda tx: declined_since(
-            tx, request.customer_id, today - timedelta(days=DECLINED_WINDOW_DAYS)))
+        policy = policy_in_force(mortgage.jurisdiction, today, field="mortgage.jurisdiction")
+        declined = await self.store.reading(lambda tx: declined_within(tx, request.customer_id, today, policy))
         if declined:  # declined with an advisor inside the window: not offered again (outcomes.py)
             kept = [o for o in response.options if o.code not in declined]
             del response.options[:]

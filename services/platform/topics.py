@@ -10,6 +10,7 @@ NOTIFICATIONS = "notifications"
 FRAUD_FEEDBACK = "fraud-feedback"
 ADVISOR_TASKS = "advisor-tasks"
 ADVISOR_OUTCOMES = "advisor-outcomes"  # what advisors did with their tasks (services/advisor/outcomes.py)
+CARE_FOLLOWUPS = "care-followups"  # did the care work? (services/platform/followups.py)
 AUDIT = "audit"  # staff access to customer data (services/platform/audit.py); the table is the record
 
 
@@ -32,6 +33,7 @@ SOURCE_TOPICS = (
     TopicSpec(FRAUD_FEEDBACK, 3),
     TopicSpec(ADVISOR_TASKS, 3),
     TopicSpec(ADVISOR_OUTCOMES, 3),
+    TopicSpec(CARE_FOLLOWUPS, 3),
 )
 AUDIT_TOPICS = (TopicSpec(AUDIT, 3),)
 

@@ -89,6 +89,7 @@ def test_an_advisor_works_a_task_and_a_customer_answers_an_alert_through_the_con
     advisor = login(url, "advisor", "ann")
     home = advisor.get("/advisor")
     assert home.status_code == 200 and "Take next" in home.text and f'id="queue-{QUEUE}"' in home.text
+    assert "Did the care work?" in home.text and "No outcome known in the last 30 days" in home.text
     queue_events: queue.Queue = queue.Queue()
     sse_events(advisor, f"/advisor/queues/{QUEUE}/events", queue_events, stop)
     next_event(queue_events, "queue", "No open task")  # the (empty) queue, as the stream opens
@@ -104,6 +105,7 @@ def test_an_advisor_works_a_task_and_a_customer_answers_an_alert_through_the_con
     assert "REPEATED_SHORTFALL" in case.text and "Balance went below zero twice in 90 days" in case.text
     assert "two shortfalls in 90 days" in case.text and "Complete task" in case.text
     assert "Not shown" not in case.text  # alerts, nudges and notifications were all read (with ann's token)
+    assert "Earlier outcomes with advisors" in case.text and "What became of the warnings" in case.text
     audited = rows(system["advisor"].app.store, "SELECT actor, action, customer_id FROM audit_log"
                                                 " WHERE action LIKE '%GetTaskContext'")
     assert [tuple(r) for r in audited] == [("ann", "proactivecare.v1.AdvisorQueueService/GetTaskContext", "c-1")]
