@@ -139,16 +139,19 @@ def test_grpc_web_unary_and_streaming(running, produce, token):
     grpc_web = headers(token("C1"), "application/grpc-web+proto")
     note = publish(produce, "C1", "over gRPC-Web")
 
-    asked = framed(notify_pb2.GetPreferencesRequest(customer_id="C1").SerializeToString())
-    answer = web.post("/proactivecare.v1.NotificationService/GetPreferences", headers=grpc_web, content=asked)
-    (flags, payload), (trailer_flags, trailers) = list(frames(answer))
-    assert flags == 0 and notify_pb2.GetPreferencesResponse.FromString(payload).preferences.customer_id == "C1"
-    assert trailer_flags == TRAILERS and b"grpc-status:0\r\n" in trailers
+    def listed() -> list[str]:  # a unary call: one data frame, then the trailers
+        asked = framed(notify_pb2.ListNotificationsRequest(customer_id="C1").SerializeToString())
+        answer = web.post("/proactivecare.v1.NotificationService/ListNotifications", headers=grpc_web, content=asked)
+        (flags, payload), (trailer_flags, trailers) = list(frames(answer))
+        assert flags == 0 and trailer_flags == TRAILERS and trailers.startswith(b"grpc-status:0\r\n")
+        return [d.notification.id for d in notify_pb2.ListNotificationsResponse.FromString(payload).notifications]
 
+    assert wait_for(lambda: listed() == [note.id], timeout=15)  # stored: the stream below has it at once
     request = framed(notify_pb2.SubscribeRequest(customer_id="C1").SerializeToString())
-    with web.stream("POST", SUBSCRIBE, headers=grpc_web, content=request) as stream:
-        flags, payload = next(frames(stream))
+    streamed = web.post(SUBSCRIBE, headers={**grpc_web, "grpc-timeout": "800m"}, content=request)
+    (flags, payload), (trailer_flags, trailers) = list(frames(streamed))
     assert flags == 0 and notify_pb2.SubscribeResponse.FromString(payload).delivered.notification.id == note.id
+    assert trailer_flags == TRAILERS and trailers.startswith(b"grpc-status:4\r\n")  # DEADLINE_EXCEEDED
     assert wait_for(lambda: open_streams(notify) == 0, timeout=10)
 
     theirs = web.post(SUBSCRIBE, headers=headers(token("C2"), "application/grpc-web+proto"), content=request)
