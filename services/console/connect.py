@@ -28,6 +28,7 @@ import re
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import quote
 
 import grpc
@@ -165,7 +166,8 @@ def _endpoint(backend: Backend, method: Method) -> Callable[[Request], Awaitable
 async def _connect_unary(backend: Backend, method: Method, request: Request, as_json: bool) -> Response:
     try:
         token, message = await _read_request(request, method, as_json=as_json, framed=False)
-        answer = await _unary(backend, method, message, _options(backend, token, _connect_timeout(request), False))
+        options = _options(backend, token, _connect_timeout(request), streaming=False)
+        answer = await _unary(backend, method, message, options)
     except Refused as refused:
         return connect_error(refused.code, refused.message)
     media_type = "application/json" if as_json else "application/proto"
@@ -176,41 +178,34 @@ async def _connect_stream(backend: Backend, method: Method, request: Request, as
     media_type = "application/connect+json" if as_json else "application/connect+proto"
     try:
         token, message = await _read_request(request, method, as_json=as_json, framed=True)
-        options = _options(backend, token, _connect_timeout(request), True)
+        options = _options(backend, token, _connect_timeout(request), streaming=True)
     except Refused as refused:
         return Response(_end_stream(refused), media_type=media_type)
-    return _streaming(_connect_frames(_stream(backend, method, message, options), as_json), media_type)
+    frames = _frames(_stream(backend, method, message, options), partial(_encode, as_json=as_json), _end_stream)
+    return _streaming(frames, media_type)
 
 
 async def _grpc_web(backend: Backend, method: Method, request: Request) -> Response:
     try:
         token, message = await _read_request(request, method, as_json=False, framed=True)
-        options = _options(backend, token, _grpc_timeout(request), method.streaming)
+        options = _options(backend, token, _grpc_timeout(request), streaming=method.streaming)
     except Refused as refused:
         return Response(_trailers(refused), media_type=GRPC_WEB)
     answers = _stream(backend, method, message, options) if method.streaming else \
         _unary_answers(backend, method, message, options)
-    return _streaming(_grpc_web_frames(answers), GRPC_WEB)
+    return _streaming(_frames(answers, partial(_encode, as_json=False), _trailers), GRPC_WEB)
 
 
-async def _connect_frames(answers: AsyncIterator[Message], as_json: bool) -> AsyncIterator[bytes]:
+async def _frames(answers: AsyncIterator[Message], encode: Callable[[Message], bytes],
+                  last: Callable[[Refused | None], bytes]) -> AsyncIterator[bytes]:
+    """Each answer enveloped, then the protocol's last frame with the call's outcome."""
     try:
         async for answer in answers:
-            yield envelope(0, _encode(answer, as_json))
+            yield envelope(0, encode(answer))
     except Refused as refused:
-        yield _end_stream(refused)
+        yield last(refused)
         return
-    yield _end_stream(None)
-
-
-async def _grpc_web_frames(answers: AsyncIterator[Message]) -> AsyncIterator[bytes]:
-    try:
-        async for answer in answers:
-            yield envelope(0, answer.SerializeToString())
-    except Refused as refused:
-        yield _trailers(refused)
-        return
-    yield _trailers(None)
+    yield last(None)
 
 
 def _end_stream(refused: Refused | None) -> bytes:
@@ -286,7 +281,7 @@ def _grpc_timeout(request: Request) -> float | None:
     return int(match[1]) * _GRPC_TIMEOUT_UNITS[match[2]]
 
 
-def _options(backend: Backend, token: str, deadline: float | None, streaming: bool) -> dict[str, object]:
+def _options(backend: Backend, token: str, deadline: float | None, *, streaming: bool) -> dict[str, object]:
     """The call's keyword arguments: the user's token, and the caller's deadline; a unary call has the console's
     own deadline too (the earlier wins), a stream lasts as long as the browser keeps it open."""
     options = backend.as_user(token)
