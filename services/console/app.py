@@ -521,7 +521,7 @@ def create_app(settings: Settings, targets: Callable[[str], str] = target_of) ->
         Route("/inbox/nudges/{nudge_id}/respond", page("customer", console.respond_nudge), methods=["POST"]),
         Route("/inbox/preferences", page("customer", console.preferences), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
-        *connect_routes(console.backend),  # the customer-facing RPCs for browsers (Connect protocol, unary)
+        *connect_routes(console.backend),  # the customer-facing RPCs for browsers (Connect, gRPC-Web)
     ]
 
     @contextlib.asynccontextmanager
