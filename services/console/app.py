@@ -534,17 +534,25 @@ def create_app(settings: Settings, targets: Callable[[str], str] = target_of) ->
     return app
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Run the console under uvicorn until SIGTERM/SIGINT: HTTPS with the service certificate when one is
-    configured (TLS_CERT_FILE / TLS_KEY_FILE), plain HTTP only on a loopback address (behind the auth proxy, or in
-    development mode, whose CA no browser trusts). Its own calls to the services are TLS either way."""
-    import uvicorn
-
-    tls = {"ssl_certfile": settings.tls_cert_file, "ssl_keyfile": settings.tls_key_file} \
-        if settings.tls_cert_file and not settings.development else {}
-    if not tls and not security.is_loopback(host):
+def listen_tls(settings: Settings, host: str) -> dict[str, str]:
+    """uvicorn's TLS settings for listening on `host`: HTTPS with the service certificate when one is configured,
+    plain HTTP only on a loopback address (behind the auth proxy, or in development mode, whose CA no browser
+    trusts: a development console on another address, e.g. in the compose stack, serves HTTPS with the development
+    certificate). Refuses (StartupRefused) plain HTTP on any other address."""
+    if settings.tls_cert_file and (not settings.development or not security.is_loopback(host)):
+        return {"ssl_certfile": settings.tls_cert_file, "ssl_keyfile": settings.tls_key_file}
+    if not security.is_loopback(host):
         raise security.StartupRefused(f"refusing to serve the console on {host} without TLS; set TLS_CERT_FILE "
                                       "and TLS_KEY_FILE (or listen on 127.0.0.1 behind the auth proxy)")
+    return {}
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Run the console under uvicorn until SIGTERM/SIGINT (`listen_tls` says how). Its own calls to the services
+    are TLS either way."""
+    import uvicorn
+
+    tls = listen_tls(settings, host)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True, **tls)
 
 

@@ -30,7 +30,7 @@ def _check(path: Path) -> subprocess.CompletedProcess[str]:
 def test_the_compose_file_is_valid():
     done = _check(COMPOSE)
     assert done.returncode == 0, done.stderr
-    assert "valid: 13 services" in done.stdout
+    assert "valid: 14 services" in done.stdout
 
 
 def test_the_check_refuses_a_file_off_the_specification(tmp_path):
@@ -72,6 +72,14 @@ def test_every_service_runs_with_tls_and_the_identity_provider_of_the_certs_volu
         assert env["HEALTH_PORT"] == "8086" and env["METRICS_HOST"] == "0.0.0.0", name
         check = " ".join(service["healthcheck"]["test"])
         assert "localhost:8086" in check and "insecure_channel" in check and "50051" not in check, name
+        assert env[f"{name.upper()}_TARGET"] == f"{name}:50051", name  # the case view's and the console's way in
+
+
+def test_the_console_serves_https_with_the_development_certificate():
+    console = _services()["console"]
+    assert console["command"] == ["console", "--host", "0.0.0.0", "--port", "8443"]
+    assert console["environment"]["PROACTIVE_CARE_DATA_DIR"] == "/certs" and console["ports"] == ["8443:8443"]
+    assert "https://localhost:8443/healthz" in " ".join(console["healthcheck"]["test"])
 
 
 def test_the_dev_certs_command_makes_what_the_stack_mounts(tmp_path, capsys, monkeypatch):

@@ -83,6 +83,8 @@ def test_every_service_has_a_budget_a_spread_a_service_and_a_monitor(manifests):
         assert pdbs[name]["spec"]["minAvailable"] < d["spec"]["replicas"], name  # a node can still drain
         keys = {c["topologyKey"] for c in d["spec"]["template"]["spec"]["topologySpreadConstraints"]}
         assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}, name
+        if name not in SERVICES:  # a web app (the console): no gRPC, no metrics of its own
+            continue
         assert {p["name"] for p in services[name]["spec"]["ports"]} == {"grpc", "metrics"}, name
         assert monitors[name]["spec"]["endpoints"][0]["port"] == "metrics", name
         assert d["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"] == "true", name
@@ -111,3 +113,23 @@ def test_the_release_jobs_create_replicated_topics_migrate_and_train(manifests):
     claim = {v["persistentVolumeClaim"]["claimName"] for v in fraud_volumes + train_volumes
              if "persistentVolumeClaim" in v}
     assert claim == {"fraud-models"} and "fraud-models" in _of(docs, "PersistentVolumeClaim")
+
+
+def test_the_console_is_reached_through_its_auth_proxy_and_reaches_every_service(manifests):
+    overlay, docs = manifests
+    console = _of(docs, "Deployment")["console"]["spec"]["template"]["spec"]
+    app, proxy = console["containers"]
+    assert app["args"] == ["console", "--host", "127.0.0.1", "--port", "8080"]  # loopback: only the proxy reaches it
+    assert {e["name"]: e["value"] for e in app["env"]} == {"TLS_CERT_FILE": "", "TLS_KEY_FILE": ""}
+    assert "DATABASE_URL" not in {e["name"] for e in app["env"]}  # stateless
+    assert "--upstream=http://127.0.0.1:8080/" in proxy["args"] and "--pass-access-token=true" in proxy["args"]
+    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in proxy["env"] if "secretKeyRef" in e["valueFrom"]} == {
+        "console-auth-proxy"}
+    assert [p["name"] for p in _of(docs, "Service")["console"]["spec"]["ports"]] == ["https"]
+    assert ("console-auth-proxy" in _of(docs, "Secret")) == (overlay == "dev")
+    # the case view and the console find each service at its Service's gRPC port
+    config = _of(docs, "ConfigMap")["proactive-care"]["data"]
+    for name in SERVICES:
+        port = next(p["port"] for p in _of(docs, "Service")[name]["spec"]["ports"] if p["name"] == "grpc")
+        assert config[f"{name.upper()}_TARGET"] == f"{name}:{port}", name
+    assert config["GRPC_TLS_CA_FILE"].startswith("/etc/proactive-care/tls/")

@@ -53,3 +53,26 @@ def test_every_web_app_has_its_command_and_a_port_of_its_own() -> None:
         args = build_parser().parse_args([app.name, "--port", "18080"])
         assert args.port == 18080 and callable(args.func)
     assert "console" not in registry.NAMES  # the gRPC services' list (serve, migrate, deploy checks) is unchanged
+
+
+@pytest.mark.parametrize(("environment", "cert", "host", "expected"), [
+    ("production", "/tls/tls.crt", "0.0.0.0", "https"),
+    ("production", "/tls/tls.crt", "127.0.0.1", "https"),
+    ("production", "", "127.0.0.1", "http"),          # behind the auth proxy in its pod (deploy/k8s/base/console.yaml)
+    ("production", "", "0.0.0.0", "refused"),
+    ("development", "/dev/server.pem", "127.0.0.1", "http"),   # make run: no browser trusts the development CA
+    ("development", "/dev/server.pem", "0.0.0.0", "https"),    # the compose stack's console
+    ("development", "", "0.0.0.0", "refused"),
+])
+def test_the_console_listens_with_tls_except_on_loopback(environment: str, cert: str, host: str,
+                                                         expected: str) -> None:
+    from services.console.app import listen_tls
+    from services.platform import security
+    from services.platform.settings import Settings
+
+    settings = Settings(environment=environment, tls_cert_file=cert, tls_key_file=cert.replace(".crt", ".key"))
+    if expected == "refused":
+        with pytest.raises(security.StartupRefused, match=f"on {host} without TLS"):
+            listen_tls(settings, host)
+    else:
+        assert bool(listen_tls(settings, host)) == (expected == "https")
