@@ -186,6 +186,7 @@ def per_service() -> dict[str, dict[str, Any]]:
                   legend="{{queue}} {{outcome}}"),
             panel("SLA breaches (1h)", "sum by (queue) (increase(proactivecare_advisor_sla_breaches_total[1h]))",
                   legend="{{queue}}"),
+            panel("Outcomes waiting in the outbox", "max(proactivecare_advisor_outcomes_pending)"),
             panel("Oldest open task age", "max by (queue) (proactivecare_advisor_oldest_open_task_age_seconds)",
                   unit="s", legend="{{queue}}"),
         ],

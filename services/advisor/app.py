@@ -11,7 +11,8 @@ from services.advisor.care_effect import MIGRATIONS as EFFECT_MIGRATIONS
 from services.advisor.care_effect import FollowUpHandler, followup_source
 from services.advisor.context import ContextGatherer
 from services.advisor.metrics import AdvisorMetrics
-from services.advisor.outcomes import OutcomePublisher
+from services.advisor.outcomes import MIGRATIONS as OUTBOX_MIGRATIONS
+from services.advisor.outcomes import OutcomeRelay
 from services.advisor.policy import policy_at
 from services.advisor.repository import MIGRATIONS, TaskRepository
 from services.advisor.service import AdvisorQueueServicer
@@ -60,14 +61,15 @@ def assemble(ctx: Context) -> Parts:
 
     # the case view reads the other services with the caller's token; completions go to `advisor-outcomes`
     settings = ctx.settings
-    outcomes = OutcomePublisher(settings, lambda: make_producer(settings))
+    outcomes = OutcomeRelay(store, settings, lambda: make_producer(settings), metrics)
     servicer = AdvisorQueueServicer(store, metrics, context=ContextGatherer(settings), outcomes=outcomes)
     # what became of the warnings the other services gave (care_effect.py): the console's "did the care work?"
     handler = WithTopic(AdvisorTaskHandler(metrics), settings.topic(CARE_FOLLOWUPS), FollowUpHandler())
     return Parts(servicer=servicer, handler=handler, sources=[task_source(settings), followup_source(settings)],
-                 background=[sla_sweeper], on_stop=[outcomes.close])
+                 background=[sla_sweeper, outcomes.run], on_stop=[outcomes.close])
 
 
-SERVICE = Service(NAME, [*MIGRATIONS, *EFFECT_MIGRATIONS], Api("proactivecare.v1.AdvisorQueueService",
-                                        advisor_pb2_grpc.add_AdvisorQueueServiceServicer_to_server, ACCESS),
+SERVICE = Service(NAME, [*MIGRATIONS, *EFFECT_MIGRATIONS, *OUTBOX_MIGRATIONS],
+                  Api("proactivecare.v1.AdvisorQueueService",
+                      advisor_pb2_grpc.add_AdvisorQueueServiceServicer_to_server, ACCESS),
                   assemble, metrics=AdvisorMetrics.create)

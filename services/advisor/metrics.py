@@ -17,6 +17,8 @@ class AdvisorMetrics:
     sla_breaches: Counter
     open_tasks: Gauge
     oldest_open_age: Gauge
+    outcomes_pending: Gauge
+    outcome_send_failures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> AdvisorMetrics:
@@ -34,4 +36,10 @@ class AdvisorMetrics:
                              ("queue", "state"), registry=registry),
             oldest_open_age=Gauge(f"{PREFIX}_advisor_oldest_open_task_age_seconds",
                                   "Age of the oldest task not done, by queue", ("queue",), registry=registry),
+            outcomes_pending=Gauge(f"{PREFIX}_advisor_outcomes_pending",
+                                   "Completed tasks' outcomes in the outbox, not yet on advisor-outcomes",
+                                   registry=registry),
+            outcome_send_failures=Counter(f"{PREFIX}_advisor_outcome_send_failures_total",
+                                          "Relay attempts that could not publish the pending outcomes (retried)",
+                                          registry=registry),
         )

@@ -53,9 +53,7 @@ Table("advisor_changes", _METADATA,
       instant("at"),
       Index("advisor_changes_queue", "queue", "seq"),
       sqlite_autoincrement=True)
-MIGRATIONS = [Migration("advisor/0001_tasks", create_tables(_METADATA)),
-              Migration("advisor/0003_tasks_by_customer", lambda tx: tx.execute(
-                  "CREATE INDEX IF NOT EXISTS advisor_tasks_customer ON advisor_tasks (customer_id, completed_at)"))]
+MIGRATIONS = [Migration("advisor/0001_tasks", create_tables(_METADATA))]
 
 QUEUED, CLAIMED, SNOOZED, DONE = "QUEUED", "CLAIMED", "SNOOZED", "DONE"
 
@@ -202,13 +200,6 @@ class TaskRepository:
         if row is None:
             raise NotFoundError(f"task {task_id} not found")
         return TaskRow.from_row(row, self.clock())
-
-    def completed_for(self, customer_id: str, limit: int) -> list[tuple[TaskRow, str, datetime]]:
-        """The customer's completed tasks, newest first: (task, the advisor who completed it, when)."""
-        rows = self.tx.all("SELECT * FROM advisor_tasks WHERE customer_id = :customer_id AND state = 'DONE'"
-                           " ORDER BY completed_at DESC, id LIMIT :limit", {"customer_id": customer_id, "limit": limit})
-        now = self.clock()
-        return [(TaskRow.from_row(r, now), r.claimed_by or "", as_utc(r.completed_at) or now) for r in rows]
 
     def queue_of(self, task_id: str) -> str:
         return self.get(task_id).task.queue

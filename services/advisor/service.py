@@ -13,7 +13,7 @@ import grpc
 from services.advisor.care_effect import CareEffects, care_effect, window_days
 from services.advisor.context import RECENT, ContextGatherer
 from services.advisor.metrics import AdvisorMetrics
-from services.advisor.outcomes import OutcomePublisher, outcome_event
+from services.advisor.outcomes import OutcomeOutbox, OutcomeRelay, outcome_event
 from services.advisor.policy import QueuePolicy, policy_at
 from services.advisor.repository import TaskRepository, TaskRow
 from services.advisor.validation import (
@@ -50,7 +50,7 @@ def to_proto(row: TaskRow) -> advisor_pb2.QueuedTask:
 class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
     def __init__(self, store: Store, metrics: AdvisorMetrics, clock: Callable[[], datetime] = utc_now,
                  watch_poll_seconds: float = 0.25, context: ContextGatherer | None = None,
-                 outcomes: OutcomePublisher | None = None) -> None:
+                 outcomes: OutcomeRelay | None = None) -> None:
         self.store = store
         self.context = context
         self.outcomes = outcomes
@@ -87,11 +87,17 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
                        ) -> advisor_pb2.CompleteResponse:
         validate_complete(request, self._policy())
         principal = await self._member_of_tasks_queue(request.task_id)
-        row = await self._write(lambda repo: repo.complete(request.task_id, principal.subject, request.outcome,
-                                                         request.note))
+
+        def complete(repo: TaskRepository) -> TaskRow:
+            """The completion and its outcome in one transaction (outcomes.py: the outbox)."""
+            row = repo.complete(request.task_id, principal.subject, request.outcome, request.note)
+            OutcomeOutbox(repo.tx).add(outcome_event(row, principal.subject, repo.clock(), request.option_code))
+            return row
+
+        row = await self._write(complete)
         self.metrics.completed.labels(row.task.queue, row.outcome).inc()
         if self.outcomes is not None:  # the services that raised the task learn from what the advisor did
-            await self.outcomes.publish(row, principal.subject, request.option_code)
+            self.outcomes.wake()
         return advisor_pb2.CompleteResponse(task=to_proto(row))
 
     async def Snooze(self, request: advisor_pb2.SnoozeRequest, context: grpc.aio.ServicerContext,
@@ -152,8 +158,8 @@ class AdvisorQueueServicer(advisor_pb2_grpc.AdvisorQueueServiceServicer):
         else:
             response = await self.context.gather(task, _bearer(context))
         customer = task.task.customer_id
-        earlier = await self._read(lambda repo: repo.completed_for(customer, RECENT))
-        response.earlier_outcomes.extend(outcome_event(row, advisor, at) for row, advisor, at in earlier)
+        response.earlier_outcomes.extend(await self.store.reading(
+            lambda tx: OutcomeOutbox(tx).of_customer(customer, RECENT)))
         response.follow_ups.extend(await self.store.reading(lambda tx: CareEffects(tx).of_customer(customer, RECENT)))
         return response
 
