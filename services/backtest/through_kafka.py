@@ -1,0 +1,110 @@
+"""`backtest --kafka`: the history through the real pipeline. The profiles (to `customers`), then the transactions
+in event-time order (to `transactions`), keyed by customer id as the stream expects, are produced to a broker (the
+one the settings name, or the embedded one started here when none answers); the fraud, advice and mortgage
+services, built by the kernel as in production, run their own stream runners, each service on its own temporary
+SQLite store, until each is done with every record produced to its topics. What they emitted is read back from
+`notifications` and `advisor-tasks` (once per id, as the gateway dedupes) and routed by the gateway's policy at
+each notification's own instant, as in-process: the notify service routes on arrival, by the wall clock, so a
+history replayed in seconds would meet its quiet hours and caps at today's time, not the history's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TypeVar
+
+from google.protobuf.message import Message
+
+from services.backtest.replay import SERVICES, Replayed, route_notifications, service_options, watch_fraud
+from services.devtools.kafka_launcher import ensure_topics
+from services.devtools.pipeline import broker, wait_done
+from services.fraud.worker import FraudHandler
+from services.gen.proactivecare.v1 import events_pb2
+from services.platform import topics
+from services.platform.app import ServiceApp
+from services.platform.kafka_io import read_to_end
+from services.platform.settings import Settings
+from services.platform.storage import Store
+from services.simulator.produce import make_kafka_producer, send_all
+
+M = TypeVar("M", events_pb2.Notification, events_pb2.AdvisorTask)
+
+
+def replay_through_kafka(transactions: list[events_pb2.Transaction], profiles: list[events_pb2.CustomerProfile],
+                         workdir: Path, model_dir: Path | None = None) -> Replayed:
+    """`transactions` in time order. Profiles first, each service done with them before the first transaction
+    (a bank's customers exist before their history)."""
+    result = Replayed(stores={}, path="kafka")
+    run = uuid.uuid4().hex[:8]
+    with broker(Settings.from_env(), workdir / "kafka") as base:
+        settings = base.with_overrides(topic_prefix=f"backtest{run}.", consumer_group_prefix=f"backtest{run}",
+                                       data_dir=workdir / "data", database_url="", grpc_port=0, metrics_port=0)
+        ensure_topics(settings)
+        apps: list[ServiceApp] = []
+        try:
+            for service in SERVICES:
+                apps.append(service.build(settings, **service_options(service, model_dir)))
+            running = [app for app in apps if _start(app, result)]
+            _produce(settings, topics.CUSTOMERS, profiles, running)
+            _produce(settings, topics.TRANSACTIONS, transactions, running)
+        finally:
+            _stop(apps)
+        result.notifications = _read(settings, topics.NOTIFICATIONS, events_pb2.Notification)
+        result.advisor_tasks = _read(settings, topics.ADVISOR_TASKS, events_pb2.AdvisorTask)
+    result.stores.update({app.name: Store.for_service(settings, app.name) for app in apps})
+    route_notifications(result, profiles, settings)
+    return result
+
+
+def _start(app: ServiceApp, result: Replayed) -> bool:
+    """Start the app's stream runners; False (and why, in `result.not_run`) when it has none, e.g. fraud
+    without a model."""
+    if not app.runners:
+        result.not_run[app.name] = app.unready_reason() or "no stream worker"
+        return False
+    for runner in app.runners:
+        if isinstance(runner.handler, FraudHandler):
+            watch_fraud(runner.handler, result)
+        runner.start()
+    return True
+
+
+def _produce(settings: Settings, topic: str, messages: list[events_pb2.Transaction] | list[
+        events_pb2.CustomerProfile], apps: list[ServiceApp]) -> None:
+    """Produce `messages` to `topic`, keyed by customer id, in their order; wait until every app reading the
+    topic is done with them."""
+    name = settings.topic(topic)
+    producer = make_kafka_producer(settings)
+    try:
+        triples: Iterable[tuple[str, str, Message]] = ((name, m.customer_id, m) for m in messages)
+        results = send_all(producer, triples, renew=lambda: make_kafka_producer(settings), total=len(messages))
+    finally:
+        producer.close()
+    undelivered = sum(r.failed for r in results)
+    if undelivered:
+        raise RuntimeError(f"{undelivered} records could not be delivered to {name}")
+    for app in apps:
+        if any(name in runner.sources for runner in app.runners):
+            wait_done(app, {name: len(messages)})
+
+
+def _read(settings: Settings, topic: str, kind: type[M]) -> list[M]:
+    """What the services produced to `topic`, once per id (a batch retried may produce it again)."""
+    seen: dict[str, M] = {}
+    for record in read_to_end(settings, topic):
+        message = kind.FromString(record.value)
+        seen.setdefault(message.id, message)
+    return list(seen.values())
+
+
+def _stop(apps: list[ServiceApp]) -> None:
+    """Stop every runner (each finishes its batch and commits), then the apps' stop hooks (stores closed)."""
+    for app in apps:
+        for runner in app.runners:
+            runner.stop()
+    for app in apps:
+        for runner in app.runners:
+            runner.join(30)
+        for hook in app.on_stop:
+            hook()
