@@ -5,10 +5,11 @@ policies as production; then every notification they produced through the notifi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
 
@@ -30,6 +31,7 @@ from services.platform.storage import Store
 
 BATCH = 500  # transactions a handler sees at once, like a poll batch
 SERVICES = (FRAUD, ADVICE, MORTGAGE)
+M = TypeVar("M", events_pb2.Notification, events_pb2.AdvisorTask)
 
 
 @dataclass
@@ -74,8 +76,19 @@ def replay(transactions: list[events_pb2.Transaction], profiles: list[events_pb2
             for handle in handlers.values():
                 handle(batch)
             progress.update(len(batch))
+    result.notifications = once_per_id(result.notifications)
+    result.advisor_tasks = once_per_id(result.advisor_tasks)
     route_notifications(result, profiles, settings)
     return result
+
+
+def once_per_id(messages: Iterable[M]) -> list[M]:
+    """Each notification or advisor task once, the first of its id: the gateway and the advisor service store
+    each id once (a task stays open while its reason lasts, and is emitted again meanwhile)."""
+    first: dict[str, M] = {}
+    for message in messages:
+        first.setdefault(message.id, message)
+    return list(first.values())
 
 
 def service_options(service: Service, model_dir: Path | None) -> dict[str, Path]:
