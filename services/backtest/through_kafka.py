@@ -3,32 +3,39 @@ in event-time order (to `transactions`), keyed by customer id as the stream expe
 one the settings name, or the embedded one started here when none answers); the fraud, advice and mortgage
 services, built by the kernel as in production, run their own stream runners, each service on its own temporary
 SQLite store, until each is done with every record produced to its topics. What they emitted is read back from
-`notifications` and `advisor-tasks` (once per id, as the gateway dedupes) and routed by the gateway's policy at
-each notification's own instant, as in-process: the notify service routes on arrival, by the wall clock, so a
-history replayed in seconds would meet its quiet hours and caps at today's time, not the history's."""
+`notifications` and `advisor-tasks` (each id once, as the gateway and the advisor service store them) and routed
+by the gateway's policy at each notification's own instant, as in-process: the notify service routes on arrival,
+by the wall clock, so a history replayed in seconds would meet its quiet hours and caps at today's time."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
 
 from google.protobuf.message import Message
 
-from services.backtest.replay import SERVICES, Replayed, route_notifications, service_options, watch_fraud
+from services.backtest.replay import (
+    BATCH,
+    SERVICES,
+    M,
+    Replayed,
+    once_per_id,
+    route_notifications,
+    service_options,
+    watch_fraud,
+)
 from services.devtools.kafka_launcher import ensure_topics
-from services.devtools.pipeline import broker, wait_done
+from services.devtools.pipeline import broker, records_done, wait_done
 from services.fraud.worker import FraudHandler
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform import topics
 from services.platform.app import ServiceApp
 from services.platform.kafka_io import read_to_end
+from services.platform.progress import Progress
 from services.platform.settings import Settings
 from services.platform.storage import Store
 from services.simulator.produce import make_kafka_producer, send_all
-
-M = TypeVar("M", events_pb2.Notification, events_pb2.AdvisorTask)
 
 
 def replay_through_kafka(transactions: list[events_pb2.Transaction], profiles: list[events_pb2.CustomerProfile],
@@ -38,8 +45,10 @@ def replay_through_kafka(transactions: list[events_pb2.Transaction], profiles: l
     result = Replayed(stores={}, path="kafka")
     run = uuid.uuid4().hex[:8]
     with broker(Settings.from_env(), workdir / "kafka") as base:
+        # the handlers see at most BATCH records at once, as in-process (fraud dates an alert by its batch)
         settings = base.with_overrides(topic_prefix=f"backtest{run}.", consumer_group_prefix=f"backtest{run}",
-                                       data_dir=workdir / "data", database_url="", grpc_port=0, metrics_port=0)
+                                       data_dir=workdir / "data", database_url="", grpc_port=0, metrics_port=0,
+                                       poll_max_records=BATCH)
         ensure_topics(settings)
         apps: list[ServiceApp] = []
         try:
@@ -85,17 +94,15 @@ def _produce(settings: Settings, topic: str, messages: list[events_pb2.Transacti
     if undelivered:
         raise RuntimeError(f"{undelivered} records could not be delivered to {name}")
     for app in apps:
-        if any(name in runner.sources for runner in app.runners):
-            wait_done(app, {name: len(messages)})
+        reads = any(name in runner.sources for runner in app.runners)
+        if reads and records_done(app, name) < len(messages):  # else done while they were produced
+            with Progress(f"{app.name} consumed {topic}", total=len(messages)) as progress:
+                wait_done(app, {name: len(messages)}, progress=progress)
 
 
 def _read(settings: Settings, topic: str, kind: type[M]) -> list[M]:
-    """What the services produced to `topic`, once per id (a batch retried may produce it again)."""
-    seen: dict[str, M] = {}
-    for record in read_to_end(settings, topic):
-        message = kind.FromString(record.value)
-        seen.setdefault(message.id, message)
-    return list(seen.values())
+    """What the services produced to `topic`, each id once."""
+    return once_per_id(kind.FromString(record.value) for record in read_to_end(settings, topic))
 
 
 def _stop(apps: list[ServiceApp]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from services.devtools.kafka_launcher import EmbeddedKafka, free_port, port_open
 from services.platform.app import ServiceApp
+from services.platform.progress import Progress
 from services.platform.settings import Settings
 
 # a record a worker is done with: handed to the handler, skipped as already applied, or dead-lettered
@@ -41,11 +42,17 @@ def records_done(app: ServiceApp, topic: str) -> int:
                    and sample.labels.get("topic") == topic))
 
 
-def wait_done(app: ServiceApp, expected: Mapping[str, int], timeout: float = 3_600, interval: float = 0.2) -> None:
-    """Until the app's workers are done with `expected[topic]` records of each topic (full names). Raises the
-    failure of a worker that stopped, or TimeoutError."""
+def wait_done(app: ServiceApp, expected: Mapping[str, int], timeout: float = 3_600, interval: float = 0.2,
+              progress: Progress | None = None) -> None:
+    """Until the app's workers are done with `expected[topic]` records of each topic (full names), counted in
+    `progress` when given. Raises the failure of a worker that stopped, or TimeoutError."""
     deadline = time.monotonic() + timeout
-    while any(records_done(app, topic) < n for topic, n in expected.items()):
+    while True:
+        done = sum(min(records_done(app, topic), n) for topic, n in expected.items())
+        if progress is not None:
+            progress.update(done - progress.done)
+        if done >= sum(expected.values()):
+            return
         stopped = next((r for r in app.runners if not r.is_alive()), None)
         if stopped is not None:
             raise RuntimeError(f"the {app.name} worker stopped: {stopped.failure!r}")
