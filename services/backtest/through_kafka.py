@@ -10,10 +10,8 @@ by the wall clock, so a history replayed in seconds would meet its quiet hours a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
-
-from google.protobuf.message import Message
 
 from services.backtest.replay import (
     BATCH,
@@ -31,11 +29,12 @@ from services.fraud.worker import FraudHandler
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform import topics
 from services.platform.app import ServiceApp
-from services.platform.kafka_io import read_to_end
+from services.platform.kafka_io import Output, make_producer, produce_all, read_to_end
 from services.platform.progress import Progress
 from services.platform.settings import Settings
 from services.platform.storage import Store
-from services.simulator.produce import make_kafka_producer, send_all
+
+CHUNK = 5_000  # records sent, then flushed, at a time
 
 
 def replay_through_kafka(transactions: list[events_pb2.Transaction], profiles: list[events_pb2.CustomerProfile],
@@ -79,20 +78,19 @@ def _start(app: ServiceApp, result: Replayed) -> bool:
     return True
 
 
-def _produce(settings: Settings, topic: str, messages: list[events_pb2.Transaction] | list[
-        events_pb2.CustomerProfile], apps: list[ServiceApp]) -> None:
-    """Produce `messages` to `topic`, keyed by customer id, in their order; wait until every app reading the
-    topic is done with them."""
+def _produce(settings: Settings, topic: str,
+             messages: Sequence[events_pb2.Transaction | events_pb2.CustomerProfile], apps: list[ServiceApp]) -> None:
+    """Produce `messages` to `topic`, keyed by customer id, in their order, with the kernel's producer (a failed
+    send raises: nothing is lost silently); wait until every app reading the topic is done with them."""
     name = settings.topic(topic)
-    producer = make_kafka_producer(settings)
+    producer = make_producer(settings)
     try:
-        triples: Iterable[tuple[str, str, Message]] = ((name, m.customer_id, m) for m in messages)
-        results = send_all(producer, triples, renew=lambda: make_kafka_producer(settings), total=len(messages))
+        with Progress(f"produced {topic}", total=len(messages)) as progress:
+            for start in range(0, len(messages), CHUNK):
+                outputs = (Output(name, m.customer_id, m.SerializeToString()) for m in messages[start:start + CHUNK])
+                progress.update(produce_all(producer, outputs, timeout=settings.produce_timeout_seconds))
     finally:
         producer.close()
-    undelivered = sum(r.failed for r in results)
-    if undelivered:
-        raise RuntimeError(f"{undelivered} records could not be delivered to {name}")
     for app in apps:
         reads = any(name in runner.sources for runner in app.runners)
         if reads and records_done(app, name) < len(messages):  # else done while they were produced
