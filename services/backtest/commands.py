@@ -1,7 +1,9 @@
 """`proactive-care backtest`: replay a bank's own history through the real fraud, advice and mortgage handlers
 and the notification gateway's routing, and report whom care would have reached, how early and how often wrongly.
 The report is written to `--out` (report.json, report.html with plots, bad_rows.txt); the last stdout line is the
-report's JSON. `--compare OTHER_DIR` puts another run's figures beside this one's (e.g. two policy versions)."""
+report's JSON. `--compare OTHER_DIR` puts another run's figures beside this one's (e.g. two policy versions).
+`--kafka` replays through the real pipeline instead: the history produced to a broker (the embedded one, started
+when none answers) and consumed by the services' own stream runners."""
 
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-dir", type=Path, help="the fraud model to use (default: FRAUD_MODEL_DIR)")
     p.add_argument("--compare", type=Path, metavar="OTHER_DIR",
                    help="another backtest's --out directory: its figures side by side in report.html")
+    p.add_argument("--kafka", action="store_true",
+                   help="through the real pipeline: produce the history to Kafka (the embedded broker unless "
+                        "KAFKA_BOOTSTRAP_SERVERS names one) and run the services' stream runners on it")
     p.set_defaults(func=_backtest)
 
 
@@ -51,7 +56,12 @@ def _backtest(args: argparse.Namespace) -> int:
     transactions = history.in_time_order()
     derived = truth.derive(transactions, history.profiles, history.fraud_labels)
     with tempfile.TemporaryDirectory() as tmp:
-        replayed = replay(transactions, history.profiles, Path(tmp), args.model_dir)
+        if args.kafka:
+            from services.backtest.through_kafka import replay_through_kafka
+
+            replayed = replay_through_kafka(transactions, history.profiles, Path(tmp), args.model_dir)
+        else:
+            replayed = replay(transactions, history.profiles, Path(tmp), args.model_dir)
         series = report.Series()
         try:
             figures = report.build(history, transactions, derived, replayed, series)

@@ -46,7 +46,8 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6re
 figure{{display:inline-block;margin:1rem}}img{{max-width:28rem}}</style></head>
 <body><h1>Backtest</h1>
 <p>{inputs['transactions']:,} transactions of {inputs['customers']:,} customers over {inputs['weeks']} weeks;
-{inputs['bad_rows']:,} bad rows skipped (bad_rows.txt). "not measured" means the history cannot show it.</p>
+{inputs['bad_rows']:,} bad rows skipped (bad_rows.txt); replayed {html.escape(report['replayed'])}.
+"not measured" means the history cannot show it.</p>
 <table><thead><tr><th>figure</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>
 {plots}
 </body></html>

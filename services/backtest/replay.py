@@ -5,15 +5,18 @@ policies as production; then every notification they produced through the notifi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
 
 from services.advice.app import SERVICE as ADVICE
 from services.fraud.app import SERVICE as FRAUD
+from services.fraud.decision import FraudDecision
+from services.fraud.worker import FraudHandler
 from services.gen.proactivecare.v1 import events_pb2
 from services.mortgage.app import SERVICE as MORTGAGE
 from services.notify.repository import MIGRATIONS as NOTIFY_MIGRATIONS
@@ -27,6 +30,8 @@ from services.platform.settings import Settings
 from services.platform.storage import Store
 
 BATCH = 500  # transactions a handler sees at once, like a poll batch
+SERVICES = (FRAUD, ADVICE, MORTGAGE)
+M = TypeVar("M", events_pb2.Notification, events_pb2.AdvisorTask)
 
 
 @dataclass
@@ -37,6 +42,7 @@ class Replayed:
     routed: dict[str, str] = field(default_factory=dict)      # notification id -> routing outcome
     fraud_scores: dict[str, float] = field(default_factory=dict)  # card payment id -> the model's score
     not_run: dict[str, str] = field(default_factory=dict)     # service -> why it did not run
+    path: str = "in-process"                                   # or "kafka": through the real pipeline
 
     def close(self) -> None:
         for store in self.stores.values():
@@ -48,19 +54,15 @@ def replay(transactions: list[events_pb2.Transaction], profiles: list[events_pb2
     """`transactions` in time order. Profiles first (a bank's customers exist before their history)."""
     settings = Settings().with_overrides(data_dir=workdir, environment="development")
     result = Replayed(stores={})
-    history_now = [datetime.fromtimestamp(0, UTC)]  # the history's time: a handler with a clock reads it
     handlers: dict[str, Callable[[list[Record]], None]] = {}
-    for service, options in ((FRAUD, {"model_dir": model_dir} if model_dir else {}), (ADVICE, {}), (MORTGAGE, {})):
-        store, parts = _assemble(service, settings, options)
+    for service in SERVICES:
+        store, parts = _assemble(service, settings, service_options(service, model_dir))
         result.stores[service.name] = store
         if parts.handler is None:
             result.not_run[service.name] = next((r for check in parts.checks if (r := check())), "no handler")
             continue
-        if hasattr(parts.handler, "observe"):  # fraud: every scored payment's score, for AUC/AP
-            parts.handler.observe = lambda records, decisions: result.fraud_scores.update(  # type: ignore[attr-defined]
-                (r.value.id, d.score) for r, d in zip(records, decisions, strict=True))
-        if hasattr(parts.handler, "clock"):  # e.g. fraud dates its alerts by its clock: the history's, here
-            parts.handler.clock = lambda: history_now[0]  # type: ignore[attr-defined]
+        if isinstance(parts.handler, FraudHandler):
+            watch_fraud(parts.handler, result)
         handlers[service.name] = _runner(parts, store, result)
     profile_records = [Record(settings.topic(topics.CUSTOMERS), 0, i, p.customer_id, f"customers/{i}", p, 0)
                        for i, p in enumerate(profiles)]
@@ -71,12 +73,42 @@ def replay(transactions: list[events_pb2.Transaction], profiles: list[events_pb2
         for start in range(0, len(transactions), BATCH):
             batch = [Record(settings.topic(topics.TRANSACTIONS), 0, start + i, t.customer_id, f"transactions/{t.id}",
                             t, t.timestamp.seconds * 1000) for i, t in enumerate(transactions[start:start + BATCH])]
-            history_now[0] = datetime.fromtimestamp(batch[-1].value.timestamp.seconds, UTC)
             for handle in handlers.values():
                 handle(batch)
             progress.update(len(batch))
-    _route(result, profiles, settings)
+    result.notifications = once_per_id(result.notifications)
+    result.advisor_tasks = once_per_id(result.advisor_tasks)
+    route_notifications(result, profiles, settings)
     return result
+
+
+def once_per_id(messages: Iterable[M]) -> list[M]:
+    """Each notification or advisor task once, the first of its id: the gateway and the advisor service store
+    each id once (a task stays open while its reason lasts, and is emitted again meanwhile)."""
+    first: dict[str, M] = {}
+    for message in messages:
+        first.setdefault(message.id, message)
+    return list(first.values())
+
+
+def service_options(service: Service, model_dir: Path | None) -> dict[str, Path]:
+    """What `assemble` is given besides the context: the fraud model to use, when named."""
+    return {"model_dir": model_dir} if service is FRAUD and model_dir is not None else {}
+
+
+def watch_fraud(handler: FraudHandler, result: Replayed) -> None:
+    """Every scored card payment's score into `result.fraud_scores` (for AUC/AP, not only the alerts'), and the
+    handler's clock on the history's time: the latest payment it has scored, so an alert is dated by the payments
+    of its batch, as production dates it on their arrival."""
+    latest = [datetime.fromtimestamp(0, UTC)]
+
+    def observe(records: Sequence[Record], decisions: Sequence[FraudDecision]) -> None:
+        result.fraud_scores.update((r.value.id, d.score) for r, d in zip(records, decisions, strict=True))
+        newest = max(r.value.timestamp.seconds for r in records)
+        latest[0] = max(latest[0], datetime.fromtimestamp(newest, UTC))
+
+    handler.observe = observe
+    handler.clock = lambda: latest[0]
 
 
 def _assemble(service: Service, settings: Settings, options: dict) -> tuple[Store, Parts]:
@@ -106,7 +138,7 @@ def _runner(parts: Parts, store: Store, result: Replayed) -> Callable[[list[Reco
     return handle
 
 
-def _route(result: Replayed, profiles: list[events_pb2.CustomerProfile], settings: Settings) -> None:
+def route_notifications(result: Replayed, profiles: list[events_pb2.CustomerProfile], settings: Settings) -> None:
     """The gateway's decision for each notification at the instant it was created (not the replay's clock)."""
     store = Store.for_service(settings, "notify")
     store.migrate(NOTIFY_MIGRATIONS)

@@ -48,6 +48,7 @@ def build(history: History, transactions: list[events_pb2.Transaction], truth: T
         "fraud": _fraud(transactions, truth, replayed, series),
         "notifications": _notifications(transactions, replayed),
         "services_not_run": replayed.not_run,
+        "replayed": replayed.path,
     }
 
 

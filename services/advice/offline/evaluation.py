@@ -228,47 +228,26 @@ def _through_kafka(bank: Bank, tmp: Path) -> tuple[Store, dict[str, object]]:
     """The real pipeline: produce the bank to Kafka (the embedded broker, started here when none answers),
     run the advice service (StreamRunner + gRPC) until it has handled every record, score from its store."""
     from services.advice.app import SERVICE
-    from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
+    from services.devtools.kafka_launcher import ensure_topics
+    from services.devtools.pipeline import broker, wait_done
     from services.platform.app import ServiceThread
     from services.simulator.produce import produce_bank
 
-    base = Settings.from_env()
-    broker = None
-    if base.embedded_kafka and not port_open(base.kafka_port):
-        base = base.with_overrides(kafka_port=free_port(), kafka_controller_port=free_port())
-        broker = EmbeddedKafka(base, data_dir=tmp / "kafka")
-        broker.start()
     run_id = uuid.uuid4().hex[:8]
-    settings = base.with_overrides(topic_prefix=f"adveval{run_id}.", consumer_group_prefix=f"adveval{run_id}",
-                                   data_dir=tmp / "data", grpc_port=0, metrics_port=0)
-    try:
+    with broker(Settings.from_env(), tmp / "kafka") as base:
+        settings = base.with_overrides(topic_prefix=f"adveval{run_id}.", consumer_group_prefix=f"adveval{run_id}",
+                                       data_dir=tmp / "data", grpc_port=0, metrics_port=0)
         ensure_topics(settings)
         app = SERVICE.build(settings)
         with ServiceThread(app, settings):
             began = time.perf_counter()
             consumed = (settings.topic(TRANSACTIONS), settings.topic(CUSTOMERS))  # not the fraud feedback
-            produced = sum(r.records for r in produce_bank(bank, settings) if r.topic in consumed)
+            results = [r for r in produce_bank(bank, settings) if r.topic in consumed]
+            produced = sum(r.records for r in results)
             produced_at = time.perf_counter()
-            _wait_handled(app, settings, produced)
+            wait_done(app, {r.topic: r.records for r in results})
             seconds = time.perf_counter() - began
-    finally:
-        if broker is not None:
-            broker.stop()
     store = Store.for_service(settings, "advice")
     return store, {"mode": f"kafka ({settings.bootstrap_servers}): simulator -> topics -> advice StreamRunner",
                    "records_produced": produced, "produce_seconds": round(produced_at - began, 1),
                    "transactions_per_second": round(produced / seconds, 1) if seconds else 0.0}
-
-
-def _wait_handled(app: object, settings: Settings, expected: int, timeout: float = 3_600) -> None:
-    registry = app.registry  # type: ignore[attr-defined]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        handled = sum(registry.get_sample_value(name, {"service": "advice", "topic": settings.topic(topic)}) or 0
-                      for topic in (TRANSACTIONS, CUSTOMERS)
-                      for name in ("proactivecare_stream_records_handled_total",
-                                   "proactivecare_stream_records_dead_lettered_total"))
-        if handled >= expected:
-            return
-        time.sleep(1.0)
-    raise TimeoutError(f"the advice worker handled fewer than {expected} records in {timeout} s")

@@ -101,7 +101,8 @@ def in_process(bank: Any, data_dir: Path | None = None) -> tuple[list[evaluation
 
 def through_kafka(bank: Any) -> tuple[list, dict[str, Any]]:
     """Produce the bank to a real broker, let the mortgage service consume it, read back what it emitted."""
-    from services.devtools.kafka_launcher import EmbeddedKafka, ensure_topics, free_port, port_open
+    from services.devtools.kafka_launcher import ensure_topics
+    from services.devtools.pipeline import broker, wait_done
     from services.gen.proactivecare.v1 import events_pb2
     from services.mortgage.app import SERVICE
     from services.platform import topics
@@ -111,33 +112,22 @@ def through_kafka(bank: Any) -> tuple[list, dict[str, Any]]:
     from services.simulator.produce import produce_bank
 
     started = time.monotonic()
-    base = Settings.from_env()
     run = uuid.uuid4().hex[:8]
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = None
-        if base.embedded_kafka and not port_open(base.kafka_port):
-            base = base.with_overrides(kafka_port=free_port(), kafka_controller_port=free_port())
-            broker = EmbeddedKafka(base, data_dir=Path(tmp) / "kafka")
-            broker.start()
+    with tempfile.TemporaryDirectory() as tmp, broker(Settings.from_env(), Path(tmp) / "kafka") as base:
         settings = base.with_overrides(topic_prefix=f"mtgeval{run}.", consumer_group_prefix=f"mtgeval{run}",
                                        data_dir=Path(tmp) / "data", grpc_port=0, metrics_port=0)
-        try:
-            ensure_topics(settings)
-            app = SERVICE.build(settings)
-            with ServiceThread(app, settings):
-                results = produce_bank(bank, settings)
-                consumed = (settings.topic(topics.TRANSACTIONS), settings.topic(topics.CUSTOMERS))
-                produced = sum(r.records for r in results if r.topic in consumed)  # not the fraud feedback
-                produced_at = time.monotonic()
-                _wait_consumed(app, produced)
-                consumed_at = time.monotonic()
-            offers = offers_of(app.store)
-            notes = [events_pb2.Notification.FromString(r.value)
-                     for r in read_to_end(settings, topics.NOTIFICATIONS)]
-            tasks = [events_pb2.AdvisorTask.FromString(r.value) for r in read_to_end(settings, topics.ADVISOR_TASKS)]
-        finally:
-            if broker is not None:
-                broker.stop()
+        ensure_topics(settings)
+        app = SERVICE.build(settings)
+        with ServiceThread(app, settings):
+            consumed = (settings.topic(topics.TRANSACTIONS), settings.topic(topics.CUSTOMERS))
+            results = [r for r in produce_bank(bank, settings) if r.topic in consumed]  # not the fraud feedback
+            produced = sum(r.records for r in results)
+            produced_at = time.monotonic()
+            wait_done(app, {r.topic: r.records for r in results})
+            consumed_at = time.monotonic()
+        offers = offers_of(app.store)
+        notes = [events_pb2.Notification.FromString(r.value) for r in read_to_end(settings, topics.NOTIFICATIONS)]
+        tasks = [events_pb2.AdvisorTask.FromString(r.value) for r in read_to_end(settings, topics.ADVISOR_TASKS)]
     care = [n for n in notes if n.kind == events_pb2.NOTIFICATION_KIND_CARE_OFFER]
     return offers, {
         "path": "kafka", "records_produced": produced,
@@ -146,21 +136,3 @@ def through_kafka(bank: Any) -> tuple[list, dict[str, Any]]:
         "notifications": len(care), "distinct_notification_ids": len({n.id for n in care}),
         "advisor_tasks": len(tasks),
     }
-
-
-def _wait_consumed(app: Any, produced: int, timeout: float = 3_600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        consumed = app.registry.get_sample_value("proactivecare_stream_records_handled_total",
-                                                 {"service": "mortgage", "topic": _topic(app, "transactions")}) or 0
-        consumed += app.registry.get_sample_value("proactivecare_stream_records_handled_total",
-                                                  {"service": "mortgage", "topic": _topic(app, "customers")}) or 0
-        if consumed >= produced:
-            return
-        time.sleep(1.0)
-    raise TimeoutError(f"the mortgage worker handled fewer than {produced} records in {timeout} s")
-
-
-def _topic(app: Any, name: str) -> str:
-    runner = app.runners[0]
-    return next(t for t in runner.sources if t.endswith(name))

@@ -8,10 +8,12 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from google.protobuf import json_format
 
 from services import cli
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
+from services.platform.settings import Settings
 from tests.unit.fraud.builders import card_payment, usual_history
 from tests.unit.mortgage.test_worker import profile, stopped_salary, tx
 
@@ -50,8 +52,9 @@ def _line(kind: str, message) -> str:
     return json.dumps({"type": kind, **json_format.MessageToDict(message)})
 
 
-def test_a_hand_made_history_gives_the_report_its_truth_implies(tmp_path: Path, fraud_model_dir: Path,
-                                                                  capsys) -> None:
+def _hand_made_history(directory: Path) -> tuple[Path, list[events_pb2.Transaction], int]:
+    """M1 misses June's mortgage payment, O1 goes overdrawn once, F1's card is used twice by a fraudster; one
+    line is broken. The file, its transactions and its number of lines."""
     card_txs, fraud_ids = _frauds("F1")
     after = [tx("M1", 400 + d, date(2025, 6, d), 10_00) for d in (5, 10, 15)]
     transactions = [*stopped_salary("M1"), *_mortgage_payments("M1"), *after, *_overdrawn("O1"), *card_txs]
@@ -60,8 +63,14 @@ def test_a_hand_made_history_gives_the_report_its_truth_implies(tmp_path: Path, 
     lines = [*(_line("transaction", t) for t in transactions), *(_line("profile", p) for p in profiles),
              *(json.dumps({"type": "fraud_label", "transaction_id": i, "fraud": True}) for i in fraud_ids),
              '{"type": "transaction", "id": "broken"}']
-    history = tmp_path / "history.jsonl"
+    history = directory / "history.jsonl"
     history.write_text("\n".join(lines) + "\n")
+    return history, transactions, len(lines)
+
+
+def test_a_hand_made_history_gives_the_report_its_truth_implies(tmp_path: Path, fraud_model_dir: Path,
+                                                                  capsys) -> None:
+    history, transactions, n_lines = _hand_made_history(tmp_path)
     out = tmp_path / "report"
 
     assert cli.main(["backtest", "--transactions", str(history), "--out", str(out),
@@ -72,7 +81,7 @@ def test_a_hand_made_history_gives_the_report_its_truth_implies(tmp_path: Path, 
     assert report["input"] == {"transactions": len(transactions), "profiles": 3, "fraud_labels": 2, "bad_rows": 1,
                                "bad_rows_by_reason": {"transaction.customer_id: is required": 1},
                                "customers": 3, "weeks": report["input"]["weeks"]}
-    assert (out / "bad_rows.txt").read_text().startswith(f"history.jsonl:{len(lines)}: transaction.customer_id")
+    assert (out / "bad_rows.txt").read_text().startswith(f"history.jsonl:{n_lines}: transaction.customer_id")
     # the history's truth: one overdraft episode (O1, 10 May), one missed mortgage payment (M1, 1 June)
     assert report["shortfall"]["n_overdraft_episodes"] == 1
     care = report["care"]
@@ -92,6 +101,32 @@ def test_a_hand_made_history_gives_the_report_its_truth_implies(tmp_path: Path, 
     page = (out / "report.html").read_text()
     assert page.count("<img") >= 3 and "data:image/png;base64," in page and "precision and recall" in page
     assert "http://" not in page and "https://" not in page  # one file, no external assets
+
+
+def test_through_kafka_the_hand_made_history_gives_the_in_process_report(
+        tmp_path: Path, fraud_model_dir: Path, kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys) -> None:
+    """`--kafka`: the same history produced to the session's broker and consumed by the fraud, advice and mortgage
+    services' own stream runners gives the in-process report, figure for figure.
+
+    The two paths may differ where arrival matters, and would not be wrong to (README, "Backtest on your own
+    history"): `transactions` is partitioned by customer and a poll batch comes partition by partition, so fraud's
+    terminal and merchant state, which customers share, sees different customers' payments in Kafka's order, not
+    the history's (advice and mortgage keep state per customer only); and fraud dates an alert by the latest
+    payment of its batch, a poll batch here. In this history no terminal is shared and the two frauds come a
+    minute apart at night, so neither moves a figure; the routing is the gateway's policy at each notification's
+    own instant on both paths."""
+    history, _, _ = _hand_made_history(tmp_path)
+    reports = {}
+    for path, flags in (("in-process", []), ("kafka", ["--kafka"])):
+        if flags:
+            monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_settings.bootstrap_servers)
+        assert cli.main(["backtest", "--transactions", str(history), "--out", str(tmp_path / path),
+                         "--model-dir", str(fraud_model_dir), *flags]) == 0
+        reports[path] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (reports["in-process"].pop("replayed"), reports["kafka"].pop("replayed")) == ("in-process", "kafka")
+    assert reports["kafka"]["services_not_run"] == {} and reports["kafka"]["notifications"]["total"] > 0
+    assert reports["kafka"] == reports["in-process"]
 
 
 def test_the_backtest_of_a_simulated_bank_agrees_with_the_evaluations_that_know_its_truth(
