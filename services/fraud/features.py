@@ -52,7 +52,7 @@ EXTRA_FEATURES: tuple[str, ...] = (
 )
 FEATURE_NAMES: tuple[str, ...] = HANDBOOK_FEATURES + EXTRA_FEATURES
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
-FEATURE_SET_VERSION = "fraud-features/3"
+FEATURE_SET_VERSION = "fraud-features/4"  # 4: merchant and category windows counted in whole hours
 
 
 @dataclass(frozen=True)
