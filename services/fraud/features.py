@@ -15,12 +15,12 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from services.fraud.events import Label, TxEvent
-from services.fraud.windows import CustomerHistory, EntityActivity
+from services.fraud.windows import CustomerHistory, EntityActivity, EntityVolume, entity_state
 
 DAY = 86400.0
 CUSTOMER_WINDOW_DAYS = (1, 7, 30)
@@ -52,7 +52,7 @@ EXTRA_FEATURES: tuple[str, ...] = (
 )
 FEATURE_NAMES: tuple[str, ...] = HANDBOOK_FEATURES + EXTRA_FEATURES
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
-FEATURE_SET_VERSION = "fraud-features/3"
+FEATURE_SET_VERSION = "fraud-features/4"  # 4: merchant and category windows counted in whole hours
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class FeatureEngine:
         # least recently used first: a bounded cache of them (state_cache.py) evicts from the front
         self.customers: OrderedDict[str, CustomerHistory] = OrderedDict()
         # kind ("terminal", "merchant", "mcc") -> id -> activity
-        self.entities: dict[str, OrderedDict[str, EntityActivity]] = {
+        self.entities: dict[str, OrderedDict[str, EntityActivity | EntityVolume]] = {
             "terminal": OrderedDict(), "merchant": OrderedDict(), "mcc": OrderedDict()}
         self.clock = -math.inf  # the latest transaction time seen
         self._pending: list[tuple[float, int, Label]] = []  # labels not yet known, by known_at
@@ -191,7 +191,7 @@ class FeatureEngine:
         amount = tx.amount
         cust = self._customer(tx.customer_id, join)
         cust.expire(t - CUSTOMER_HORIZON)
-        term = self._entity("terminal", tx.terminal_id, join)
+        term = self._terminal(tx.terminal_id, join)
 
         feats: list[float] = [amount]
         day_index = math.floor(t / DAY)
@@ -337,11 +337,14 @@ class FeatureEngine:
             self.dirty.add(("customer", key))
         return cust
 
-    def _entity(self, kind: str, key: str, track: bool = True) -> EntityActivity:
+    def _terminal(self, key: str, track: bool = True) -> EntityActivity:
+        return cast(EntityActivity, self._entity("terminal", key, track))
+
+    def _entity(self, kind: str, key: str, track: bool = True) -> EntityActivity | EntityVolume:
         table = self.entities[kind]
         ent = table.get(key)
         if ent is None:
-            ent = table[key] = EntityActivity()
+            ent = table[key] = entity_state(kind)()
         else:
             table.move_to_end(key)
         if track and self.track_dirty:
@@ -367,12 +370,12 @@ class FeatureEngine:
 
     def load_entry(self, kind: str, key: str, state: dict[str, Any]) -> None:
         """Restore one persisted state (see `drain_dirty`)."""
-        if kind == "customer":
-            self.customers[key] = CustomerHistory.from_dict(state)
-            times = self.customers[key].times
+        entry = (CustomerHistory if kind == "customer" else entity_state(kind)).from_dict(state)
+        if isinstance(entry, CustomerHistory):
+            self.customers[key] = entry
         else:
-            self.entities[kind][key] = EntityActivity.from_dict(state)
-            times = self.entities[kind][key].times
+            self.entities[kind][key] = entry
+        times = entry.times if isinstance(entry, CustomerHistory | EntityActivity) else ()
         if times:
             self.clock = max(self.clock, times[-1])
 
@@ -396,7 +399,7 @@ class FeatureEngine:
             engine.customers[key] = CustomerHistory.from_dict(state)
         for kind, table in snap["entities"].items():
             for key, state in table.items():
-                engine.entities[kind][key] = EntityActivity.from_dict(state)
+                engine.entities[kind][key] = entity_state(kind).from_dict(state)
         engine.clock = -math.inf if snap["clock"] is None else float(snap["clock"])
         engine._labelled = {k: float(v) for k, v in snap["labelled"].items()}
         for d in snap["pending"]:

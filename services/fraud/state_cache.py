@@ -28,7 +28,7 @@ from typing import Any
 from services.fraud.events import Label
 from services.fraud.features import FeatureEngine
 from services.fraud.repository import FraudRepository
-from services.fraud.windows import CustomerHistory, EntityActivity
+from services.fraud.windows import CustomerHistory, EntityActivity, EntityVolume, entity_state
 from services.platform.errors import ConcurrentUpdateError
 
 EntityKey = tuple[str, str]  # (kind, key): ("terminal", "T1"), ("merchant", "M1"), ("mcc", "5411")
@@ -114,7 +114,7 @@ class FeatureStateCache:
         for kind, keys in due.items():
             rows = repo.load_entities(kind, keys)
             for key in keys:
-                self._install(kind, key, EntityActivity.from_dict(rows.get(key) or {}), now, merge_pending=True)
+                self._install(kind, key, entity_state(kind).from_dict(rows.get(key) or {}), now, merge_pending=True)
 
     def preview(self, label: Label) -> None:
         """A fraud label answered over gRPC: in this process's state at once, and kept over re-reads until the
@@ -127,7 +127,8 @@ class FeatureStateCache:
             while len(self.previewed) > PREVIEWS:
                 self.previewed.popitem(last=False)
 
-    def _install(self, kind: str, key: str, entity: EntityActivity, now: float, merge_pending: bool) -> None:
+    def _install(self, kind: str, key: str, entity: EntityActivity | EntityVolume, now: float,
+                 merge_pending: bool) -> None:
         engine = self.engine
         previewed = self.previewed.get((kind, key))
         if previewed:
@@ -180,7 +181,7 @@ class FeatureStateCache:
             names = [key for k, key in keys if k == kind]
             rows = repo.load_entities(kind, names, lock=True)
             for key in names:
-                entity = EntityActivity.from_dict(rows.get(key) or {})
+                entity = entity_state(kind).from_dict(rows.get(key) or {})
                 entity.merge(engine.added_times.get((kind, key), []), engine.added_frauds.get((kind, key), []),
                              horizon_start)
                 merged.append((kind, key, entity.to_dict()))
