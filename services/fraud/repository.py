@@ -9,7 +9,11 @@
   row), so a replica holding a stale copy (its partition moved away and back) cannot overwrite a newer one;
 - a terminal's, merchant's or category's state is shared by every replica (their customers pay at the same
   shops): a replica adds its own transactions and labels to the stored row under a row lock (rows created first,
-  then locked in (kind, key) order, so two replicas never deadlock on them), never replaces it.
+  then locked in (kind, key) order, so two replicas never deadlock on them), never replaces it;
+- merchants' and categories' rows count per hour (fraud-features/4) and are stored under their own kinds
+  (`merchant.hourly`, `mcc.hourly`), apart from the earlier lists of times (`merchant`, `mcc`): during a rolling
+  upgrade the two versions of the service never write each other's rows, and an hourly row not written yet starts
+  from the earlier row's times (read, never written), so the features carry on across the upgrade.
 """
 
 from __future__ import annotations
@@ -193,26 +197,37 @@ class FraudRepository:
         return {r[0] for r in rows} - written
 
     def load_entities(self, kind: str, keys: Iterable[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
-        """The stored states of one kind's keys (`lock`: FOR UPDATE on PostgreSQL, in key order)."""
+        """The stored states of one kind's keys (`lock`: FOR UPDATE on PostgreSQL, in key order); an hourly row
+        not written yet is the earlier version's row of times, if there is one (module docstring)."""
+        keys = list(keys)
+        out = self._select(_stored(kind), keys, lock)
+        legacy = _LEGACY.get(_stored(kind))
+        if legacy is not None:
+            unwritten = [k for k in keys if not out.get(k)]
+            if unwritten:
+                out.update((k, state) for k, state in self._select(legacy, unwritten, False).items() if state)
+        return out
+
+    def _select(self, stored_kind: str, keys: Iterable[str], lock: bool) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         sql = "SELECT key, state FROM fraud_feature_state WHERE kind = :kind AND key IN :values"
         if lock and self.tx.postgresql:
             sql += " ORDER BY key FOR UPDATE"
         for chunk in _chunks(keys):
             out.update((r[0], json.loads(r[1]))
-                       for r in self.tx.all(sql, {"values": chunk, "kind": kind}, lists=("values",)))
+                       for r in self.tx.all(sql, {"values": chunk, "kind": stored_kind}, lists=("values",)))
         return out
 
     def create_entities(self, keys: Iterable[tuple[str, str]]) -> None:
         """Empty rows for entities not stored yet, in (kind, key) order: from here on each has a row to lock."""
-        params = [{"kind": kind, "key": key} for kind, key in sorted(set(keys))]
+        params = [{"kind": _stored(kind), "key": key} for kind, key in sorted(set(keys))]
         if params:
             self.tx.execute("INSERT INTO fraud_feature_state(kind, key, state) VALUES (:kind, :key, '{}')"
                             " ON CONFLICT DO NOTHING", params)
 
     def save_entities(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         """Write merged entity states (their rows locked by `load_entities(lock=True)` in this transaction)."""
-        params = [{"kind": kind, "key": key, "state": json.dumps(state, separators=(",", ":"))}
+        params = [{"kind": _stored(kind), "key": key, "state": json.dumps(state, separators=(",", ":"))}
                   for kind, key, state in sorted(entries, key=lambda e: (e[0], e[1]))]
         if params:
             self.tx.execute("UPDATE fraud_feature_state SET state = :state WHERE kind = :kind AND key = :key",
@@ -223,7 +238,18 @@ class FraudRepository:
         for row in self.tx.execute("SELECT 'customer', customer_id, state FROM fraud_customer_state"):
             yield row[0], row[1], json.loads(row[2])
         for row in self.tx.execute("SELECT kind, key, state FROM fraud_feature_state"):
-            yield row[0], row[1], json.loads(row[2])
+            if row[0] not in _LEGACY.values():  # the earlier version's rows: read only to seed hourly ones
+                yield _KINDS.get(row[0], row[0]), row[1], json.loads(row[2])
+
+
+# the kind a feature state is stored under, and the earlier row an hourly one starts from (module docstring)
+_STORED = {"merchant": "merchant.hourly", "mcc": "mcc.hourly"}
+_KINDS = {stored: kind for kind, stored in _STORED.items()}
+_LEGACY = {"merchant.hourly": "merchant", "mcc.hourly": "mcc"}
+
+
+def _stored(kind: str) -> str:
+    return _STORED.get(kind, kind)
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:

@@ -5,6 +5,7 @@ once its TTL passed; a batch that did not commit leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from services.fraud.features import FEATURE_INDEX
 from services.fraud.repository import MIGRATIONS, FraudRepository
 from services.fraud.state_cache import CacheLimits
+from services.fraud.windows import EntityVolume
 from services.fraud.worker import FraudHandler
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.errors import ConcurrentUpdateError, is_transient
@@ -170,3 +172,30 @@ def test_a_batch_whose_transaction_did_not_commit_leaves_nothing_behind(stores) 
     with store.read() as tx:
         ids = FraudRepository(tx).load_customers(["c1"])["c1"][1]["ids"]
     assert ids == [f"c1-{n}" for n in range(9)]  # each payment once
+
+
+def test_hourly_merchant_rows_live_apart_from_the_earlier_lists_of_times_and_start_from_them(stores) -> None:
+    """A rolling upgrade runs fraud-features/3 replicas (a merchant's row: a list of times) beside /4 ones (counts
+    per hour): neither writes the other's row, and an hourly row not written yet starts from the earlier times."""
+    store, _ = stores
+    earlier = {"times": [3600.0 * 10 + 5, 3600.0 * 10 + 50, 3600.0 * 12], "fraud_times": [3600.0 * 12],
+               "fraud_ids": ["tx-9"]}
+    with store.transaction() as tx:  # what a fraud-features/3 replica stored (and goes on storing)
+        tx.execute("INSERT INTO fraud_feature_state(kind, key, state) VALUES ('merchant', 'M1', :s)",
+                   {"s": json.dumps(earlier)})
+    with store.transaction() as tx:
+        repo = FraudRepository(tx)
+        repo.create_entities([("merchant", "M1"), ("terminal", "T1")])
+        seeded = repo.load_entities("merchant", ["M1"], lock=True)
+        assert seeded == {"M1": earlier}  # read from the earlier row: the counts carry on
+        volume = EntityVolume.from_dict(seeded["M1"])
+        assert volume.count(3600.0 * 9, 3600.0 * 12) == 3
+        repo.save_entities([("merchant", "M1", volume.to_dict())])
+    with store.read() as tx:
+        kinds = dict(((r.kind, r.key), json.loads(r.state)) for r in tx.all("SELECT kind, key, state FROM"
+                                                                            " fraud_feature_state"))
+        assert kinds[("merchant", "M1")] == earlier                       # the earlier row untouched
+        assert kinds[("merchant.hourly", "M1")]["counts"] == [2, 1]       # the hourly row apart
+        assert FraudRepository(tx).load_entities("merchant", ["M1"])["M1"]["hours"] == [10, 12]
+        states = {(kind, key) for kind, key, _ in FraudRepository(tx).load_feature_state()}
+        assert states == {("merchant", "M1"), ("terminal", "T1")}         # the earlier row is not a state now
