@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from services.advice.app import SERVICE
-from services.advice.offline.evaluation import _wait_handled
+from services.devtools.pipeline import wait_done
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.app import ServiceThread
 from services.platform.kafka_io import ensure_topics, make_producer
@@ -44,7 +44,8 @@ def _replay(kafka_settings: Settings, data_dir: Path, bank) -> list[tuple[str, s
             producer.send(settings.topic(CUSTOMERS), key=p.customer_id.encode(), value=p.SerializeToString())
         producer.flush()
         producer.close()
-        _wait_handled(app, settings, len(profiles) + len(transactions), timeout=240)
+        wait_done(app, {settings.topic(TRANSACTIONS): len(transactions), settings.topic(CUSTOMERS): len(profiles)},
+                  timeout=240)
     notes = [events_pb2.Notification.FromString(r.value)
              for r in read_topic(settings, NOTIFICATIONS, expect=10**9, timeout=5)]
     return sorted((n.id, n.title, n.body) for n in notes)
