@@ -13,10 +13,9 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from kafka import KafkaProducer
-
 from services.advisor.repository import TaskRow
 from services.gen.proactivecare.v1 import events_pb2
+from services.platform.kafka_client import Producer
 from services.platform.settings import Settings
 from services.platform.topics import ADVISOR_OUTCOMES
 
@@ -35,19 +34,19 @@ def outcome_event(row: TaskRow, advisor: str, at: datetime | None = None,
 
 
 class OutcomePublisher:
-    def __init__(self, settings: Settings, producer_factory: Callable[[], KafkaProducer],
+    def __init__(self, settings: Settings, producer_factory: Callable[[], Producer],
                  on_failure: Callable[[], None] = lambda: None) -> None:
         """`on_failure` is called for each outcome that could not be sent (e.g. to count it)."""
         self.topic = settings.topic(ADVISOR_OUTCOMES)
         self._factory = producer_factory
-        self._producer: KafkaProducer | None = None
+        self._producer: Producer | None = None
         self._on_failure = on_failure
 
     def _send(self, event: events_pb2.AdvisorOutcome) -> None:
         if self._producer is None:
             self._producer = self._factory()
-        self._producer.send(self.topic, key=event.customer_id.encode(),
-                            value=event.SerializeToString()).get(timeout=SEND_TIMEOUT_SECONDS)
+        self._producer.send(self.topic, event.customer_id.encode(), event.SerializeToString())
+        self._producer.flush(SEND_TIMEOUT_SECONDS)  # raises if this (or a concurrent) send failed
 
     async def publish(self, row: TaskRow, advisor: str, option_code: str = "") -> None:
         event = outcome_event(row, advisor, option_code=option_code)

@@ -21,8 +21,12 @@ from services.simulator.bank import build_bank
 from services.simulator.handbook import HandbookConfig
 from tests import factories
 from tests.integration.conftest import read_topic, wait_for
+from tests.integration.platform import clients
 from tests.integration.platform.ledger import build_runner
 from tests.stores import rows
+
+_backend_and_client = clients._backend_and_client
+backend, kafka_client, settings = clients.FIXTURES  # each test on each Kafka client (clients.CASES)
 
 
 def _effect_counts(store) -> dict[str, int]:
@@ -174,6 +178,7 @@ def test_metrics_show_exact_counts_after_a_known_number_of_records(settings, pro
 
 def _worker_process(settings: Settings, delay: float) -> subprocess.Popen:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+           "KAFKA_CLIENT": settings.kafka_client,
            "TOPIC_PREFIX": settings.topic_prefix, "CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
            "PROACTIVE_CARE_DATA_DIR": str(settings.data_dir), "POLL_MAX_RECORDS": "50",
            "BATCH_DELAY": str(delay), "DATABASE_URL": settings.database_url,
