@@ -275,8 +275,16 @@ class KafkaPythonConsumer:
         return self.consumer.highwater(tp)
 
     def abort(self) -> None:
-        """Close from another thread: closing stops the client's IO loop, which fails a poll waiting on it."""
-        self.close(timeout_ms=2_000)
+        """Close from another thread: closing stops the client's IO loop, which fails a poll waiting on it. On a
+        thread of its own, so a close that hangs too (an IO loop that answers nothing) never holds the caller."""
+
+        def close() -> None:
+            try:
+                self.close(timeout_ms=2_000)
+            except Exception as exc:
+                log.info("closing a stalled consumer: %r", exc)
+
+        threading.Thread(target=close, name="kafka-consumer-abort", daemon=True).start()
 
     def close(self, timeout_ms: int = 5_000) -> None:
         if not self._closed:
