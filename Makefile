@@ -93,6 +93,7 @@ lint: setup $(BIN)/buf
 	else echo "buf breaking skipped: no previous commit to compare with"; fi
 
 bench: setup
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/proactive-care bench all --out bench-results.json
 
 kafka-start: setup

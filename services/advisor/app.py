@@ -22,7 +22,7 @@ from services.platform.app import Api, Context, Parts, Service
 from services.platform.auth import STAFF_ROLES
 from services.platform.clock import utc_now
 from services.platform.handlers import WithTopic
-from services.platform.kafka_io import make_producer
+from services.platform.kafka_client import open_producer
 from services.platform.storage import Store
 from services.platform.topics import CARE_FOLLOWUPS
 
@@ -61,7 +61,7 @@ def assemble(ctx: Context) -> Parts:
 
     # the case view reads the other services with the caller's token; completions go to `advisor-outcomes`
     settings = ctx.settings
-    outcomes = OutcomeRelay(store, settings, lambda: make_producer(settings), metrics)
+    outcomes = OutcomeRelay(store, settings, lambda: open_producer(settings), metrics)
     servicer = AdvisorQueueServicer(store, metrics, context=ContextGatherer(settings), outcomes=outcomes)
     # what became of the warnings the other services gave (care_effect.py): the console's "did the care work?"
     handler = WithTopic(AdvisorTaskHandler(metrics), settings.topic(CARE_FOLLOWUPS), FollowUpHandler())

@@ -22,13 +22,13 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from kafka import KafkaProducer
 from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table
 
 from services.advisor.metrics import AdvisorMetrics
 from services.advisor.repository import TaskRow
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.clock import utc_now
+from services.platform.kafka_client import Producer
 from services.platform.settings import Settings
 from services.platform.storage import Migration, Store, Tx, create_tables, instant
 from services.platform.topics import ADVISOR_OUTCOMES
@@ -103,12 +103,12 @@ class OutcomeOutbox:
 class OutcomeRelay:
     """Produces the outbox's pending outcomes to `advisor-outcomes`; `run` is the service's background task."""
 
-    def __init__(self, store: Store, settings: Settings, producer_factory: Callable[[], KafkaProducer],
+    def __init__(self, store: Store, settings: Settings, producer_factory: Callable[[], Producer],
                  metrics: AdvisorMetrics, clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
         self.topic = settings.topic(ADVISOR_OUTCOMES)
         self._factory = producer_factory
-        self._producer: KafkaProducer | None = None
+        self._producer: Producer | None = None
         self.metrics = metrics
         self.clock = clock
         self._wake = asyncio.Event()
@@ -126,11 +126,9 @@ class OutcomeRelay:
             if events:
                 if self._producer is None:
                     self._producer = self._factory()
-                futures = [self._producer.send(self.topic, key=e.customer_id.encode(), value=e.SerializeToString())
-                           for e in events]
-                self._producer.flush(timeout=SEND_TIMEOUT_SECONDS)
-                for future in futures:
-                    future.get(timeout=SEND_TIMEOUT_SECONDS)
+                for e in events:
+                    self._producer.send(self.topic, e.customer_id.encode(), e.SerializeToString())
+                self._producer.flush(SEND_TIMEOUT_SECONDS)  # raises if a send failed: nothing is marked
                 outbox.mark_sent([e.task_id for e in events], self.clock())
                 outbox.forget_sent_before(self.clock() - timedelta(days=SENT_KEPT_DAYS))
             self.metrics.outcomes_pending.set(outbox.pending_count())

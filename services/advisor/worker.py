@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from services.advisor.metrics import AdvisorMetrics
 from services.advisor.repository import TaskRepository
 from services.advisor.validation import validate_task
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform.clock import utc_now
+from services.platform.kafka_client import Message
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, Source
 from services.platform.settings import Settings
@@ -20,7 +19,7 @@ from services.platform.topics import ADVISOR_TASKS
 
 
 def task_source(settings: Settings) -> Source:
-    def event_id(task: events_pb2.AdvisorTask, _record: ConsumerRecord) -> str:
+    def event_id(task: events_pb2.AdvisorTask, _record: Message) -> str:
         return task.id
 
     return Source(topic=settings.topic(ADVISOR_TASKS), decode=events_pb2.AdvisorTask.FromString,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import grpc
-from kafka import KafkaProducer
 
 from services.fraud.alerts import AlertRecord, resolve
 from services.fraud.batching import MicroBatcher
@@ -27,6 +26,7 @@ from services.gen.proactivecare.v1 import fraud_pb2, fraud_pb2_grpc
 from services.platform import auth
 from services.platform.clock import Clock, utc_now
 from services.platform.errors import NotFoundError
+from services.platform.kafka_client import Producer
 from services.platform.paging import cut_page, read_page
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -53,7 +53,7 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
         self.clock = clock
         self.batcher: MicroBatcher[TxEvent, FraudDecision] = MicroBatcher(
             self._score_batch, max_queue=settings.micro_batch_queue_max)
-        self._producer: KafkaProducer | None = None
+        self._producer: Producer | None = None
 
     # ---- scoring ------------------------------------------------------------------------------------------
     async def ScoreTransaction(self, request: fraud_pb2.ScoreTransactionRequest,
@@ -142,10 +142,11 @@ class FraudServicer(fraud_pb2_grpc.FraudServiceServicer):
     def _publish(self, feedback: object) -> None:
         """A send that fails or times out (the broker away) fails the call as UNAVAILABLE and drops the producer,
         so the app's retry starts on a fresh one."""
-        from services.platform.kafka_io import Output, make_producer, produce_all
+        from services.platform.kafka_client import open_producer
+        from services.platform.kafka_io import Output, produce_all
 
         if self._producer is None:
-            self._producer = make_producer(self.settings)
+            self._producer = open_producer(self.settings)
         out = Output(self.settings.topic(FRAUD_FEEDBACK), feedback.customer_id,  # type: ignore[attr-defined]
                      feedback.SerializeToString())  # type: ignore[attr-defined]
         try:

@@ -25,7 +25,7 @@ from services.platform import security
 from services.platform.audit import AuditTrail
 from services.platform.auth import Role
 from services.platform.grpc_server import GrpcServer, GrpcService, start_grpc_server
-from services.platform.kafka_io import make_producer
+from services.platform.kafka_client import open_producer
 from services.platform.metrics import GrpcMetrics, serve_metrics
 from services.platform.runner import Handler, Source, StreamRunner
 from services.platform.settings import Settings
@@ -169,7 +169,7 @@ def _audit_trail(app: ServiceApp, settings: Settings) -> AuditTrail | None:
     """The service's audit trail in its own store, mirrored to the `audit` topic (none for an app without gRPC)."""
     if not app.grpc_services:
         return None
-    trail = AuditTrail(app.store, settings, app.name, producer_factory=lambda: make_producer(settings))
+    trail = AuditTrail(app.store, settings, app.name, producer_factory=lambda: open_producer(settings))
     app.on_stop.append(trail.close)
     return trail
 

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.message import Message
-from kafka import KafkaProducer
 from sqlalchemy import Column, Index, MetaData, String, Table
 
 from services.gen.proactivecare.v1 import audit_pb2, audit_pb2_grpc
 from services.platform import auth
 from services.platform.clock import utc_now
+from services.platform.kafka_client import Producer
 from services.platform.paging import cut_page, read_page
 from services.platform.pan import redact_text
 from services.platform.settings import Settings
@@ -128,12 +128,12 @@ class AuditTrail:
     """Writes the entries of one service (its store's table, the `audit` topic) and reads them back."""
 
     def __init__(self, store: Store, settings: Settings, service: str,
-                 producer_factory: Callable[[], KafkaProducer] | None = None) -> None:
+                 producer_factory: Callable[[], Producer] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.service = service
         self._producer_factory = producer_factory
-        self._producer: KafkaProducer | None = None
+        self._producer: Producer | None = None
         store.migrate(MIGRATIONS)  # under the store's migration lock: replicas starting together do not race
 
     def entry(self, principal: auth.Principal, action: str, request: Message | None, response: Message | None,
@@ -155,8 +155,8 @@ class AuditTrail:
         try:
             if self._producer is None:
                 self._producer = self._producer_factory()
-            self._producer.send(self.settings.topic(AUDIT), key=entry.customer_id.encode(),
-                                value=entry.to_pb().SerializeToString())
+            self._producer.send(self.settings.topic(AUDIT), entry.customer_id.encode(),
+                                entry.to_pb().SerializeToString())
         except Exception as exc:  # the table is the record; the topic a copy
             log.warning("audit entry %s not mirrored to the topic (%s)", entry.id, type(exc).__name__)
 

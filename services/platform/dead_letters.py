@@ -10,16 +10,13 @@ twice at most, which the workers' processed-event records make harmless for cont
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
 from dataclasses import asdict, dataclass
 
-from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
-
-from services.platform.kafka_io import Output, make_admin, make_producer, produce_all, read_to_end
+from services.platform.kafka_client import TopicSpec, open_admin, open_producer
+from services.platform.kafka_io import Output, produce_all, read_to_end
 from services.platform.settings import Settings
 from services.platform.topics import dlq
 
@@ -75,7 +72,7 @@ def replay(settings: Settings, topic: str, reason: str | None = None) -> ReplayR
             "source_partition": headers.get("dlq.source.partition"),
             "source_offset": headers.get("dlq.source.offset")}).encode()))
     if to_send:
-        producer = make_producer(settings)
+        producer = open_producer(settings)
         try:
             produce_all(producer, to_send, timeout=settings.produce_timeout_seconds)
             produce_all(producer, marks, timeout=settings.produce_timeout_seconds)  # only once they are written
@@ -88,11 +85,8 @@ def replay(settings: Settings, topic: str, reason: str | None = None) -> ReplayR
 
 def _ensure_ledger(settings: Settings, topic: str) -> None:
     name = settings.topic(ledger_topic(topic))
-    admin = make_admin(settings)
+    admin = open_admin(settings)
     try:
-        if name not in set(admin.list_topics()):
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(name, 1, 1, topic_configs={"cleanup.policy": "compact"})])
-            admin.wait_for_topics([name], timeout_ms=30_000)
+        admin.create_topics([TopicSpec(name, 1, 1, {"cleanup.policy": "compact"})])
     finally:
         admin.close()

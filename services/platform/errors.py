@@ -65,7 +65,8 @@ def is_transient(exc: BaseException) -> bool:
 
     Drivers are recognised by their exception attributes and class names, not imported: SQLAlchemy's
     `connection_invalidated` and `.orig`, psycopg's `sqlstate` (psycopg2's `pgcode`), sqlite3's
-    `sqlite_errorcode`, kafka-python's `retriable`. A wrapped cause (`raise ... from`) is judged too."""
+    `sqlite_errorcode`, kafka-python's (and the kernel's client seam's) `retriable`. A wrapped cause
+    (`raise ... from`) is judged too."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -97,6 +98,8 @@ def _judge(exc: BaseException) -> bool | None:
         return bool(names & _CONNECTION_LOSS)  # no SQLSTATE: the connection failed or was closed
     if module == "kafka":
         return bool(getattr(exc, "retriable", False)) or bool(names & _KAFKA_RECOVERABLE) or None
+    if "KafkaClientError" in names:  # the kernel's client seam (kafka_client.py) says whether it may pass
+        return bool(getattr(exc, "retriable", False))
     if isinstance(exc, (ConnectionError, TimeoutError, ConcurrentUpdateError)):
         return True
     return None

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import TopicAlreadyExistsError
 
+from services.platform.kafka_client import (
+    Producer,
+    TopicSpec,
+    kafka_python_consumer_config,
+    kafka_python_producer_config,
+    kafka_python_security,
+    open_admin,
+)
 from services.platform.settings import Settings
 from services.platform.topics import ALL_TOPICS
 
 Headers = tuple[tuple[str, bytes], ...]
-# A restarted broker is reconnected to within about this long (kafka-python backs off up to 30 s by default,
-# which kept workers idle for half a minute after the broker was back).
-RECONNECT_BACKOFF_MAX_MS = 2_000
 
 
 @dataclass(frozen=True)
@@ -33,57 +35,21 @@ class Output:
 
 
 def security_config(settings: Settings) -> dict[str, object]:
-    """The Kafka client's transport security: PLAINTEXT (the embedded development broker), SSL (TLS, with a
-    client certificate when configured) or SASL_SSL (SCRAM-SHA-256/512 over TLS). Every client gets the same."""
-    protocol = settings.kafka_security_protocol
-    if protocol not in ("PLAINTEXT", "SSL", "SASL_SSL"):
-        raise ValueError(f"KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL or SASL_SSL, not {protocol!r}")
-    config: dict[str, object] = {"security_protocol": protocol}
-    if protocol == "PLAINTEXT":
-        return config
-    config.update({"ssl_check_hostname": True, "ssl_cafile": settings.kafka_ssl_cafile or None,
-                   "ssl_certfile": settings.kafka_ssl_certfile or None,
-                   "ssl_keyfile": settings.kafka_ssl_keyfile or None})
-    if protocol == "SASL_SSL":
-        config.update({"sasl_mechanism": settings.kafka_sasl_mechanism or "SCRAM-SHA-512",
-                       "sasl_plain_username": settings.kafka_sasl_username,
-                       "sasl_plain_password": settings.kafka_sasl_password})
-    return config
+    """kafka-python's transport security: PLAINTEXT (the embedded development broker), SSL (TLS, with a client
+    certificate when configured) or SASL_SSL (SCRAM-SHA-256/512 over TLS). Every client gets the same."""
+    return kafka_python_security(settings)
 
 
 def make_producer(settings: Settings, **overrides: object) -> KafkaProducer:
-    """Idempotent producer, acks=all: a record is written once, in order, or the send fails."""
-    config: dict[str, object] = {
-        "bootstrap_servers": settings.bootstrap_servers,
-        "acks": "all",
-        "enable_idempotence": True,
-        "linger_ms": 5,
-        "client_id": "proactive-care",
-        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
-        **security_config(settings),
-    }
-    config.update(overrides)
-    return KafkaProducer(**config)
+    """A kafka-python producer (idempotent, acks=all), for callers tied to its types (futures per send, its
+    options); everything else produces through `kafka_client.open_producer`, whichever `KAFKA_CLIENT` is."""
+    return KafkaProducer(**{**kafka_python_producer_config(settings), **overrides})
 
 
 def make_consumer(settings: Settings, group_id: str | None, **overrides: object) -> KafkaConsumer:
-    """A classic-protocol group consumer with auto-commit off: offsets are committed by the runner."""
-    config: dict[str, object] = {
-        "bootstrap_servers": settings.bootstrap_servers,
-        "group_id": group_id,
-        "enable_auto_commit": False,
-        "auto_offset_reset": "earliest",
-        "max_poll_records": settings.poll_max_records,
-        "session_timeout_ms": 10_000,
-        "heartbeat_interval_ms": 1_000,
-        # new topics and partitions are noticed within 30 s (the client default is 5 minutes)
-        "metadata_max_age_ms": 30_000,
-        "client_id": group_id or "proactive-care-reader",
-        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
-        **security_config(settings),
-    }
-    config.update(overrides)
-    return KafkaConsumer(**config)
+    """A kafka-python consumer, auto-commit off (group-less reads of tools and tests; the runner consumes through
+    `kafka_client.open_consumer`)."""
+    return KafkaConsumer(**{**kafka_python_consumer_config(settings, group_id), **overrides})
 
 
 def make_admin(settings: Settings) -> KafkaAdminClient:
@@ -91,18 +57,16 @@ def make_admin(settings: Settings) -> KafkaAdminClient:
                             **security_config(settings))
 
 
-def produce_all(producer: KafkaProducer, outputs: Iterable[Output], timeout: float | None = None) -> int:
-    """Send every output, flush, and raise if any send failed or the flush took longer than `timeout` seconds
-    (`KafkaTimeoutError`). Returns how many were sent."""
-    futures = [
-        producer.send(o.topic, key=o.key.encode(), value=o.value, headers=list(o.headers)) for o in outputs
-    ]
-    if not futures:
-        return 0
-    producer.flush(timeout)
-    for f in futures:
-        f.get(timeout=0)  # re-raises a failed send: offsets must then not be committed
-    return len(futures)
+def produce_all(producer: Producer, outputs: Iterable[Output], timeout: float | None = None) -> int:
+    """Send every output through the seam's producer, flush, and raise if any send failed or the flush took
+    longer than `timeout` seconds. Returns how many were sent."""
+    n = 0
+    for o in outputs:
+        producer.send(o.topic, o.key.encode(), o.value, o.headers)
+        n += 1
+    if n:
+        producer.flush(timeout)  # re-raises a failed send: offsets must then not be committed
+    return n
 
 
 def encode_outputs(outputs: Sequence[Output]) -> bytes:
@@ -147,20 +111,12 @@ def ensure_topics(settings: Settings, replication_factor: int = 1, min_insync: i
 
     A production cluster gives replication factor 3 and `min.insync.replicas` 2, so the producers' `acks=all`
     survives one broker down; the embedded single broker takes 1 and 1."""
-    admin = make_admin(settings)
+    admin = open_admin(settings)
     try:
-        existing = set(admin.list_topics())
-        wanted = [
-            NewTopic(settings.topic(t.name), t.partitions, replication_factor,
-                     topic_configs={"min.insync.replicas": str(min_insync),
-                                    **({"cleanup.policy": "compact"} if t.compacted else {})})
-            for t in ALL_TOPICS
-            if settings.topic(t.name) not in existing
-        ]
-        if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won the race
-                admin.create_topics(wanted)
-            admin.wait_for_topics([t.name for t in wanted], timeout_ms=30_000)
-        return [t.name for t in wanted]
+        return admin.create_topics([
+            TopicSpec(settings.topic(t.name), t.partitions, replication_factor,
+                      {"min.insync.replicas": str(min_insync),
+                       **({"cleanup.policy": "compact"} if t.compacted else {})})
+            for t in ALL_TOPICS])
     finally:
         admin.close()

@@ -12,10 +12,12 @@ the batch's first offsets and the batch is tried again after a capped exponentia
 reports NOT_SERVING only once such failures have lasted `transient_unhealthy_seconds`. Partitions revoked in a
 rebalance get their processed offsets committed; partitions LOST (the group moved on without us, e.g. after a
 broker restart) get nothing committed, and the worker goes on with what the group assigns next.
-A consumer that stalls is made again in place, without a process restart: kafka-python 3.0.12 was seen after a
-broker restart with `poll()` blocked for good (its IO loop no longer answering the poll's wait), or polling on and
-fetching nothing while its partitions had records. A watchdog thread stops the stalled consumer's IO loop (the
-blocked poll then raises), and the worker closes it, forgets its partitions (nothing is committed for them: they
+The Kafka client is the kernel's seam (`kafka_client.py`: kafka-python or confluent-kafka, `KAFKA_CLIENT`); the
+runner uses only its interface. A consumer that stalls is made again in place, without a process restart:
+kafka-python 3.0.12 was seen after a broker restart with `poll()` blocked for good (its IO loop no longer answering
+the poll's wait), or polling on and fetching nothing while its partitions had records. A watchdog thread aborts the
+stalled consumer (`Consumer.abort()`: kafka-python's public close, which stops its IO loop, so the blocked poll
+raises), and the worker closes it, forgets its partitions (nothing is committed for them: they
 are taken as lost) and joins the group with a new consumer, which resumes from the committed offsets.
 SIGTERM (`stop()`) finishes the batch in hand, commits, and exits.
 """
@@ -33,23 +35,13 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from google.protobuf.message import DecodeError, Message
-from kafka import KafkaProducer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
-from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
-from kafka.structs import OffsetAndMetadata
 from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 
 from services.platform import tracing
 from services.platform.errors import ValidationError, is_transient
-from services.platform.kafka_io import (
-    Output,
-    decode_outputs,
-    encode_outputs,
-    make_consumer,
-    make_producer,
-    produce_all,
-)
+from services.platform.kafka_client import Consumer, Producer, TopicPartition, open_consumer, open_producer
+from services.platform.kafka_io import Output, decode_outputs, encode_outputs, produce_all
 from services.platform.metrics import StreamMetrics
 from services.platform.pan import may_hold_pan, redact_bytes, redact_message, redact_text
 from services.platform.settings import Settings
@@ -62,7 +54,6 @@ log = logging.getLogger(__name__)
 LAG_INTERVAL_SECONDS = 2.0
 PRUNE_INTERVAL_SECONDS = 600.0
 COMMIT_IN_FLIGHT_SECONDS = 10.0  # an async commit unanswered this long is taken as lost
-REVOKE_COMMIT_TIMEOUT_MS = 5_000  # a commit on revoke that takes longer is given up (redelivery is harmless)
 # A poll returns within its timeout (at most a second here) in kafka-python 3, a group join included: one still in
 # progress after this long is stuck. Polls that return nothing this long while the partitions have records to fetch
 # are stuck too.
@@ -92,7 +83,8 @@ class Source:
     decode: Callable[[bytes], Message]
     validate: Callable[[Any], None] = lambda _value: None
     # The event id effects dedupe on; by default the record's position, which is stable across redelivery.
-    event_id: Callable[[Any, ConsumerRecord], str] = field(
+    # `rec`: the consumed record (topic, partition, offset, key, value, timestamp, headers)
+    event_id: Callable[[Any, Any], str] = field(
         default=lambda _value, rec: f"{rec.partition}:{rec.offset}"
     )
 
@@ -105,49 +97,6 @@ class Handler(Protocol):
         (e.g. to wake up subscribers waiting for what the batch stored).
         """
         ...
-
-
-class _CommitOnRevoke(AsyncConsumerRebalanceListener):
-    """Commit what was processed before partitions move to another worker.
-
-    kafka-python 3 runs rebalance listeners on its IO thread, where a blocking `commit()` is refused; the
-    coordinator's awaitable synchronous commit is the documented way to do IO there."""
-
-    def __init__(self, runner: StreamRunner) -> None:
-        self.runner = runner
-        self.consumer: Any = None  # the consumer this listener belongs to
-
-    def _abandoned(self) -> bool:
-        """A stalled consumer that was replaced: its partitions were forgotten already, and the offsets the runner
-        holds now are its successor's."""
-        return self.consumer is not self.runner._consumer
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        if self._abandoned():
-            return
-        offsets = self.runner.offsets_of(revoked)
-        consumer = self.consumer
-        try:
-            if offsets and consumer is not None:
-                await consumer._coordinator._commit_offsets_sync_async(offsets, timeout_ms=REVOKE_COMMIT_TIMEOUT_MS)
-        except Exception as exc:  # never out of a listener: kafka-python would raise it from poll() and end the loop
-            log.warning("%s: commit on revoke failed (the next owner re-reads those records, harmlessly): %r",
-                        self.runner.service, exc)
-        finally:
-            self.runner.forget(revoked)
-
-    async def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
-        """The group moved on without this worker (session expired, broker restarted): another member may own
-        these partitions already, so nothing is committed for them (kafka-python's default would call
-        on_partitions_revoked, whose commit fails with CommitFailedError)."""
-        if self._abandoned():
-            return
-        log.warning("%s lost %s; nothing committed for them", self.runner.service,
-                    sorted((tp.topic, tp.partition) for tp in lost))
-        self.runner.forget(lost)
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info("%s assigned %s", self.runner.service, sorted((tp.topic, tp.partition) for tp in assigned))
 
 
 class StreamRunner:
@@ -173,7 +122,7 @@ class StreamRunner:
         self.group_id = group_id or settings.group_id(f"{service}.{name}")
         self.metrics = StreamMetrics.create(registry)
         self._stop = threading.Event()
-        self._processed: dict[TopicPartition, OffsetAndMetadata] = {}  # next offset to read, per partition
+        self._processed: dict[TopicPartition, int] = {}  # next offset to read, per partition
         self._thread: threading.Thread | None = None
         self.batch_started_at: float | None = None  # set while a batch is in hand (stuck detection)
         self.poll_started_at: float | None = None  # set while waiting in poll (stuck detection)
@@ -185,8 +134,8 @@ class StreamRunner:
         self._retrying_batch = False  # a batch was rewound after a transient failure and is not yet done
         self._last_lag = self._last_prune = 0.0
         self.ready = threading.Event()  # set once the group has assigned partitions
-        self._consumer = None
-        self._producer: KafkaProducer | None = None
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
         self._stalled = threading.Event()  # the consumer in hand is stuck: make a new one
         self._running = threading.Event()  # set while run() runs (its watchdog watches as long)
         self._last_fetch = time.monotonic()  # when a poll last returned records (or nothing was left to fetch)
@@ -247,7 +196,7 @@ class StreamRunner:
                     if self._stalled.is_set():
                         self._abandon(consumer)
                     else:
-                        consumer.close(autocommit=False)
+                        consumer.close()
                 consumer = self._rebuild() if self._stalled.is_set() and not self._stop.is_set() else None
         finally:
             self._running.clear()
@@ -258,7 +207,7 @@ class StreamRunner:
 
     def _watch(self) -> None:
         """While the worker runs: a poll in progress for POLL_STALL_SECONDS marks the consumer stalled and stops
-        its IO loop, which fails the poll's wait (kafka-python raises KafkaConnectionError in the worker)."""
+        its client (`Consumer.abort`: kafka-python's close stops its IO loop, which fails the poll's wait)."""
         while not self._stop.wait(1.0) and self._running.is_set():
             started, consumer = self.poll_started_at, self._consumer
             if started is None or consumer is None or self._stalled.is_set():
@@ -268,9 +217,9 @@ class StreamRunner:
                             time.monotonic() - started)
                 self._stalled.set()
                 try:
-                    consumer._net.stop(timeout_ms=2_000)  # kafka-python 3: the consumer's IO loop (NetworkSelector)
+                    consumer.abort()
                 except Exception as exc:
-                    log.info("%s: stopping the stalled consumer's IO loop: %r", self.service, exc)
+                    log.info("%s: stopping the stalled consumer: %r", self.service, exc)
 
     def _abandon(self, consumer: Any) -> None:
         """Drop a stalled consumer: its partitions are taken as lost (nothing committed for them); it is closed
@@ -281,7 +230,7 @@ class StreamRunner:
 
         def close() -> None:
             try:
-                consumer.close(autocommit=False, timeout_ms=5_000)
+                consumer.close()
             except Exception as exc:
                 log.info("%s: closing the stalled consumer: %r", self.service, exc)
 
@@ -303,21 +252,42 @@ class StreamRunner:
         while not self._stop.is_set():
             consumer = None
             try:
-                consumer = make_consumer(self.settings, self.group_id)
-                for topic in self.sources:  # know every topic's partitions before joining: an assignment made
-                    consumer.partitions_for_topic(topic)  # without them stays empty until the next metadata refresh
-                listener = _CommitOnRevoke(self)
-                listener.consumer = consumer
-                consumer.subscribe(list(self.sources), listener=listener)
+                consumer = open_consumer(self.settings, self.group_id)
+                self._subscribe(consumer)
                 self._consumer = consumer
                 return consumer
             except Exception as exc:
                 if consumer is not None:
-                    consumer.close(autocommit=False)
+                    consumer.close()
                 if not is_transient(exc):
                     raise
                 self._back_off(exc)
         return None
+
+    def _subscribe(self, consumer: Consumer) -> None:
+        """Subscribe with the rebalance callbacks: commit what was processed before partitions move to another
+        worker; commit nothing for partitions LOST (the group moved on without this worker: another member may own
+        them already). A consumer that was replaced after a stall is ignored: its partitions were forgotten
+        already, and the offsets the runner holds now are its successor's."""
+
+        def revoked(partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+            if consumer is not self._consumer:
+                return {}
+            offsets = self.offsets_of(partitions)
+            self.forget(partitions)
+            return offsets  # the client commits them before the partitions go (a failure only means redelivery)
+
+        def lost(partitions: set[TopicPartition]) -> None:
+            if consumer is not self._consumer:
+                return
+            log.warning("%s lost %s; nothing committed for them", self.service,
+                        sorted((tp.topic, tp.partition) for tp in partitions))
+            self.forget(partitions)
+
+        def assigned(partitions: set[TopicPartition]) -> None:
+            log.info("%s assigned %s", self.service, sorted((tp.topic, tp.partition) for tp in partitions))
+
+        consumer.subscribe(list(self.sources), on_assigned=assigned, on_revoked=revoked, on_lost=lost)
 
     def _consume(self, consumer: Any) -> None:
         """Steps until stopped (then commits) or until the consumer is found stalled (then commits nothing)."""
@@ -394,7 +364,7 @@ class StreamRunner:
                      time.monotonic() - self.failing_since)
         self.failing_since, self._attempt, self._retrying_batch = None, 0, False
 
-    def _rewind(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+    def _rewind(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
         """Seek back to the batch's first offsets so the next poll returns the same records again."""
         consumer = self._consumer
         if consumer is None:
@@ -408,10 +378,10 @@ class StreamRunner:
                     log.info("%s: could not rewind %s: %r", self.service, tp, exc)
         self._retrying_batch = True
 
-    def _producer_ready(self) -> KafkaProducer:
+    def _producer_ready(self) -> Producer:
         """The producer, made on first use (making one needs the broker: a transient failure while it is down)."""
         if self._producer is None:
-            self._producer = make_producer(self.settings,
+            self._producer = open_producer(self.settings,
                                            max_block_ms=int(self.settings.produce_timeout_seconds * 1000))
         return self._producer
 
@@ -427,7 +397,7 @@ class StreamRunner:
 
     # ---- one batch --------------------------------------------------------------------------------------
 
-    def process(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+    def process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
         """Handle one polled batch. On a transient failure the consumer is rewound to the batch's start, nothing
         is committed, and the failure is raised for the loop to back off."""
         self.batch_started_at = time.monotonic()
@@ -441,19 +411,19 @@ class StreamRunner:
             self.batch_started_at = None
         self._recovered()
 
-    def _process(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+    def _process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
         started = time.monotonic()
         producer = self._producer_ready()
         records: list[Record] = []
         dead: list[Output] = []
-        next_offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        next_offsets: dict[TopicPartition, int] = {}
         now = time.time()
         for tp, messages in polled.items():
             if not messages:
                 continue
             source = self.sources[tp.topic]
             self.metrics.consumed.labels(self.service, tp.topic).inc(len(messages))
-            next_offsets[tp] = OffsetAndMetadata(messages[-1].offset + 1, "", -1)
+            next_offsets[tp] = messages[-1].offset + 1
             decode, validate, event_id = source.decode, source.validate, source.event_id
             for msg in messages:
                 if msg.value is None:  # a tombstone: nothing to decode or handle
@@ -569,7 +539,7 @@ class StreamRunner:
         for topic, n in replayed.items():
             self.metrics.replayed.labels(self.service, topic).inc(n)
 
-    def _dead_letter(self, msg: ConsumerRecord | _RecordView, reason: str, error: str) -> Output:
+    def _dead_letter(self, msg: Any, reason: str, error: str) -> Output:
         """The dead letter of `msg` (counted once it is produced): a copy with every card number masked (same
         length, so it still decodes for a replay), without the value when it is larger than the cap (the source
         offset in the headers finds it), and no exception text beyond its type."""
@@ -593,7 +563,7 @@ class StreamRunner:
 
     # ---- offsets ----------------------------------------------------------------------------------------
 
-    def offsets_of(self, partitions: set[TopicPartition]) -> dict[TopicPartition, OffsetAndMetadata]:
+    def offsets_of(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
         return {tp: om for tp, om in self._processed.items() if tp in partitions}
 
     def commit_pending(self) -> None:
@@ -604,7 +574,7 @@ class StreamRunner:
             offsets = self.offsets_of(consumer.assignment())
             if offsets:
                 try:
-                    consumer.commit(offsets=offsets)
+                    consumer.commit(offsets)
                 except Exception as exc:
                     log.warning("%s: final commit failed (those records will be redelivered): %r",
                                 self.service, exc)
@@ -632,16 +602,16 @@ class StreamRunner:
             return
         self._commit_sent_at, self._commit_skipped = now, False
         try:
-            self._consumer.commit_async(offsets=offsets, callback=self._on_commit)
+            self._consumer.commit_async(offsets, self._on_commit)
         except Exception as exc:  # e.g. no coordinator during a broker restart: the next turn commits
             self._commit_sent_at, self._commit_skipped = None, True
             log.warning("%s: offset commit not sent: %r", self.service, exc)
 
-    def _on_commit(self, offsets: object, response: object) -> None:
+    def _on_commit(self, error: BaseException | None) -> None:
         self._commit_sent_at = None
-        if isinstance(response, Exception):
+        if error is not None:
             log.warning("%s: offset commit failed (the batch will be redelivered, harmlessly): %s",
-                        self.service, response)
+                        self.service, error)
 
     def _behind(self, consumer: Any) -> bool:
         """Whether an assigned partition has records beyond the position, by the broker's end offsets (not the
@@ -651,9 +621,12 @@ class StreamRunner:
         if not assigned:
             return False
         try:
-            ends = consumer.end_offsets(list(assigned), timeout_ms=5_000)
-            return any(end is not None and end > consumer.position(tp, timeout_ms=1_000)
-                       for tp, end in ends.items())
+            ends = consumer.end_offsets(list(assigned))
+            for tp, end in ends.items():
+                position = consumer.position(tp)
+                if end is not None and position is not None and end > position:
+                    return True
+            return False
         except Exception as exc:
             log.info("%s: end offsets not known (%r): the fetch stall check waits", self.service, exc)
             return False
@@ -666,7 +639,7 @@ class StreamRunner:
             end = consumer.highwater(tp)
             if end is None:
                 continue
-            position = consumer.position(tp, timeout_ms=1000)
+            position = consumer.position(tp)
             if position is not None:
                 self.metrics.lag.labels(self.service, tp.topic, str(tp.partition)).set(max(0, end - position))
 

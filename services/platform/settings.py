@@ -26,6 +26,9 @@ class Settings:
     # Kafka: empty bootstrap servers = the embedded broker started by the project
     kafka_bootstrap_servers: str = ""
     kafka_home: Path = Path.home() / ".cache" / "proactive-care" / f"kafka-{KAFKA_VERSION}"
+    # the Kafka client library (services/platform/kafka_client.py): kafka-python (pure Python, the default) or
+    # confluent (confluent-kafka over librdkafka)
+    kafka_client: str = "kafka-python"
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     data_dir: Path = Path("var")
@@ -119,6 +122,7 @@ class Settings:
         d = cls()
         return cls(
             kafka_bootstrap_servers=_env("KAFKA_BOOTSTRAP_SERVERS", ""),
+            kafka_client=_env("KAFKA_CLIENT", d.kafka_client).strip().lower(),
             kafka_home=Path(_env("KAFKA_HOME", str(d.kafka_home))),
             kafka_port=int(_env("KAFKA_PORT", str(d.kafka_port))),
             kafka_controller_port=int(_env("KAFKA_CONTROLLER_PORT", str(d.kafka_controller_port))),

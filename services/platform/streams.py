@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from kafka.consumer.fetcher import ConsumerRecord
-
 from services.gen.proactivecare.v1 import events_pb2
+from services.platform.kafka_client import Message
 from services.platform.runner import Source
 from services.platform.settings import Settings
 from services.platform.topics import ADVISOR_OUTCOMES, CUSTOMERS, TRANSACTIONS
@@ -39,7 +38,7 @@ def validate_advisor_outcome(event: events_pb2.AdvisorOutcome) -> None:
     require(event.outcome != "", "outcome", "is required", "missing_outcome")
 
 
-def profile_event_id(profile: events_pb2.CustomerProfile, record: ConsumerRecord) -> str:
+def profile_event_id(profile: events_pb2.CustomerProfile, record: Message) -> str:
     """Who, as of when, and a digest of the bytes: the same profile version redelivered (or re-read after a
     rebalance, from any partition or offset) is recognised; a topic recreated with new profiles is not
     mistaken for the old one, as a partition:offset id would be."""

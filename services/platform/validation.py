@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.protobuf.message import Message
@@ -112,15 +113,21 @@ EVENT_TIME_FIELDS = ("timestamp", "updated_at", "created_at", "answered_at", "tr
 def validate_event_time(event: Message, now: float, *, future_skew_seconds: float, floor: float) -> None:
     """An event dated beyond the allowed clock skew into the future, or before the floor, would move time-based
     state (windows, clocks, labels) to where no real event can follow: refuse it, naming the field."""
-    fields = event.DESCRIPTOR.fields_by_name
-    for name in EVENT_TIME_FIELDS:
-        if name not in fields or fields[name].message_type is None or not event.HasField(name):
+    for name in _event_time_fields(event.DESCRIPTOR):
+        if not event.HasField(name):
             continue
         seconds = getattr(event, name).seconds
         if seconds > now + future_skew_seconds:
             raise ValidationError(name, f"is more than {future_skew_seconds:g} s in the future", "future_event_time")
         if seconds < floor:
             raise ValidationError(name, "is before the earliest accepted event time", "event_time_before_floor")
+
+
+@functools.lru_cache(maxsize=256)
+def _event_time_fields(descriptor: Any) -> tuple[str, ...]:
+    """The message type's event-time fields (looked up once per type, not per record)."""
+    fields = descriptor.fields_by_name
+    return tuple(name for name in EVENT_TIME_FIELDS if name in fields and fields[name].message_type is not None)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -1,7 +1,10 @@
-"""The stream runner with a no-op handler against a bare kafka-python consumer of the same topic, same run.
+"""The stream runner with a no-op handler on each Kafka client of the kernel's seam, against the bare consumer of
+each client and a quix-streams no-op application, on the same topic in the same run.
 
-Both join a consumer group and read the same N simulator transactions from the beginning; the runner also
-decodes, validates, records processed event ids in the store (SQLite), produces nothing and commits per batch.
+Each joins a consumer group of its own and reads the same N simulator transactions from the beginning; the runner
+also decodes, validates, records processed event ids in the store (SQLite), produces nothing and commits per
+batch. `runner_vs_bare_consumer_ratio`: the kafka-python runner vs bare kafka-python (as before the seam);
+`runner_vs_quix_ratio`: the runner on its fastest client vs quix-streams (which runs on confluent-kafka).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from services.gen.proactivecare.v1 import events_pb2
+from services.platform.kafka_client import CLIENTS, CONFLUENT, KAFKA_PYTHON
 from services.platform.kafka_io import make_consumer
 from services.platform.runner import Record, Source, StreamRunner
 from services.platform.settings import Settings
@@ -54,6 +58,53 @@ def bare_consumer_rate(settings: Settings, n: int, decode: bool = False) -> floa
     return n / elapsed
 
 
+def confluent_consumer_rate(settings: Settings, n: int, decode: bool = False) -> float:
+    """A plain confluent-kafka (librdkafka) consume loop, batches of `poll_max_records`."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "auto.offset.reset": "earliest",
+                         "group.id": f"{settings.consumer_group_prefix}.bare-ck.{uuid.uuid4().hex[:6]}",
+                         "enable.auto.commit": False})
+    consumer.subscribe([settings.topic(TRANSACTIONS)])
+    from_bytes = events_pb2.Transaction.FromString
+    started, seen = time.perf_counter(), 0
+    while seen < n:
+        batch = consumer.consume(num_messages=settings.poll_max_records, timeout=0.2)
+        for m in batch:
+            if m.error() is None:
+                seen += 1
+                if decode:
+                    from_bytes(m.value())
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return n / elapsed
+
+
+def quix_rate(settings: Settings, n: int) -> float | None:
+    """A quix-streams application doing nothing with each record (its value left as bytes), or None where
+    quix-streams is not installed (it is a dev dependency only)."""
+    try:
+        from quixstreams import Application
+    except ImportError:
+        return None
+    app = Application(broker_address=settings.bootstrap_servers, auto_offset_reset="earliest",
+                      consumer_group=f"{settings.consumer_group_prefix}.quix.{uuid.uuid4().hex[:6]}",
+                      state_dir=str(settings.data_dir / f"quix-{uuid.uuid4().hex[:6]}"), auto_create_topics=False,
+                      use_changelog_topics=False)
+    seen = [0]
+
+    def count(_value: bytes) -> None:
+        seen[0] += 1
+        if seen[0] == n:
+            app.stop()
+
+    sdf = app.dataframe(app.topic(settings.topic(TRANSACTIONS), value_deserializer="bytes"))
+    sdf.update(count)
+    started = time.perf_counter()
+    app.run()
+    return n / (time.perf_counter() - started)
+
+
 def runner_rate(settings: Settings, n: int, store: Store | None = None) -> float:
     """The runner with a no-op handler through `n` records; its store: `store`, or a fresh SQLite file."""
     registry = CollectorRegistry()
@@ -73,20 +124,41 @@ def runner_rate(settings: Settings, n: int, store: Store | None = None) -> float
     return n / elapsed
 
 
-def run(base: Settings) -> dict[str, float]:
+def run(base: Settings) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp, bench_settings(base, Path(tmp)) as settings:
         transactions = simulated_transactions(N_RECORDS)
         fill_topic(settings, TRANSACTIONS, transactions)
         n = len(transactions)
-        bare, decoded, ours = [], [], []
+        rates: dict[str, list[float]] = {}
+        parts = {
+            "bare_kafka_python": lambda: bare_consumer_rate(settings, n),
+            "bare_kafka_python_with_decode": lambda: bare_consumer_rate(settings, n, decode=True),
+            "bare_confluent": lambda: confluent_consumer_rate(settings, n),
+            "bare_confluent_with_decode": lambda: confluent_consumer_rate(settings, n, decode=True),
+            **{f"runner_{c.replace('-', '_')}": (lambda c=c: runner_rate(settings.with_overrides(kafka_client=c), n))
+               for c in CLIENTS},
+            "quix": lambda: quix_rate(settings, n),
+        }
         for _ in range(ROUNDS):  # interleaved, best of each: the machine is shared and noisy
-            bare.append(bare_consumer_rate(settings, n))
-            decoded.append(bare_consumer_rate(settings, n, decode=True))
-            ours.append(runner_rate(settings, n))
+            for name, part in parts.items():
+                rate = part()
+                if rate is not None:
+                    rates.setdefault(name, []).append(rate)
+    best = {name: max(r) for name, r in rates.items()}
+    runner_kp, runner_ck = best["runner_kafka_python"], best["runner_confluent"]
+    fastest = KAFKA_PYTHON if runner_kp >= runner_ck else CONFLUENT
+    quix = best.get("quix")
     return {
         "records": n,
-        "bare_consumer_records_per_s": round(max(bare), 1),
-        "bare_consumer_with_decode_records_per_s": round(max(decoded), 1),
-        "runner_records_per_s": round(max(ours), 1),
-        "runner_vs_bare_consumer_ratio": round(max(ours) / max(bare), 3),
+        "bare_consumer_records_per_s": round(best["bare_kafka_python"], 1),
+        "bare_consumer_with_decode_records_per_s": round(best["bare_kafka_python_with_decode"], 1),
+        "runner_records_per_s": round(runner_kp, 1),
+        "confluent_bare_consumer_records_per_s": round(best["bare_confluent"], 1),
+        "confluent_bare_consumer_with_decode_records_per_s": round(best["bare_confluent_with_decode"], 1),
+        "confluent_runner_records_per_s": round(runner_ck, 1),
+        "quix_records_per_s": round(quix, 1) if quix is not None else "quix-streams not installed",
+        "runner_fastest_client": fastest,
+        "confluent_runner_vs_bare_confluent_ratio": round(runner_ck / best["bare_confluent"], 3),
+        "runner_vs_quix_ratio": round(max(runner_kp, runner_ck) / quix, 3) if quix else None,
+        "runner_vs_bare_consumer_ratio": round(runner_kp / best["bare_kafka_python"], 3),
     }

@@ -13,6 +13,7 @@ from kafka.errors import KafkaTimeoutError
 
 from services.devtools.kafka_launcher import SecureListeners
 from services.platform.dev_tls import ensure_dev_tls
+from services.platform.kafka_client import open_producer
 from services.platform.kafka_io import Output, make_producer, produce_all, read_to_end, security_config
 from services.platform.settings import Settings
 from services.platform.topics import NOTIFICATIONS, TRANSACTIONS
@@ -81,7 +82,7 @@ def test_records_are_produced_consumed_and_committed_over_the_secured_listener(s
                                                                              protocol):
     secured = SECURED[protocol](settings, kafka_secure_listeners)
     transactions = [factories.transaction(customer_id=f"C{i}") for i in range(3)]
-    producer = make_producer(secured)
+    producer = open_producer(secured)
     try:
         assert produce_all(producer, [Output(secured.topic(TRANSACTIONS), tx.customer_id, tx.SerializeToString())
                                       for tx in transactions], timeout=30) == 3

@@ -13,7 +13,7 @@ from services.advisor.app import SERVICE
 from services.advisor.metrics import AdvisorMetrics
 from services.advisor.outcomes import OutcomeOutbox, OutcomeRelay
 from services.gen.proactivecare.v1 import events_pb2
-from services.platform.kafka_io import make_producer
+from services.platform.kafka_client import open_producer
 from services.platform.storage import Store
 from services.platform.topics import ADVISOR_OUTCOMES
 from tests.integration.conftest import read_topic
@@ -39,7 +39,7 @@ def test_outcomes_wait_for_the_broker_and_are_published_once(settings, open_stor
     metrics = AdvisorMetrics.create(CollectorRegistry())
     unreachable = settings.with_overrides(kafka_bootstrap_servers="127.0.0.1:1")
 
-    away = OutcomeRelay(store, settings, lambda: make_producer(unreachable, api_version=(3, 0, 0), max_block_ms=500),
+    away = OutcomeRelay(store, settings, lambda: open_producer(unreachable, api_version=(3, 0, 0), max_block_ms=500),
                         metrics, clock=lambda: T0)
     with pytest.raises(KafkaError):
         away.relay_once()
@@ -48,7 +48,7 @@ def test_outcomes_wait_for_the_broker_and_are_published_once(settings, open_stor
     with store.read() as tx:
         assert OutcomeOutbox(tx).pending_count() == 3
 
-    relay = OutcomeRelay(store, settings, lambda: make_producer(settings), metrics, clock=lambda: T0)
+    relay = OutcomeRelay(store, settings, lambda: open_producer(settings), metrics, clock=lambda: T0)
     try:
         assert relay.relay_once() == 3
         assert relay.relay_once() == 0                           # sent rows are not sent again

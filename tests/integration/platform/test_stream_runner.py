@@ -21,8 +21,12 @@ from services.simulator.bank import build_bank
 from services.simulator.handbook import HandbookConfig
 from tests import factories
 from tests.integration.conftest import read_topic, wait_for
+from tests.integration.platform import clients
 from tests.integration.platform.ledger import build_runner
 from tests.stores import rows
+
+_backend_and_client = clients._backend_and_client
+backend, kafka_client, settings = clients.FIXTURES  # each test on each Kafka client (clients.CASES)
 
 
 def _effect_counts(store) -> dict[str, int]:
@@ -172,8 +176,45 @@ def test_metrics_show_exact_counts_after_a_known_number_of_records(settings, pro
     assert _metric(registry, "proactivecare_stream_last_processed_timestamp_seconds", service="ledger") > 0
 
 
+def test_a_rebalance_commits_the_revoked_partitions_so_their_next_owner_reads_on_from_there(settings, produce,
+                                                                                         monkeypatch):
+    """The first worker commits nothing after its batches (async commits off), so only the commit on revoke can
+    tell the second worker where to start: no record is read twice, every effect applied once."""
+    first_txs = [factories.transaction(customer_id=f"C{i}") for i in range(30)]
+    for tx in first_txs:
+        produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
+    first_registry, second_registry = CollectorRegistry(), CollectorRegistry()
+    first, store = build_runner(settings, first_registry)
+    monkeypatch.setattr(first, "_commit_async", lambda: None)
+    first.start()
+    second = None
+    try:
+        assert wait_for(lambda: len(_effect_counts(store)) == len(first_txs), timeout=60)  # a loaded machine
+        # (committed may be > 0 already: a rebalance of its own, e.g. on the new topic's metadata, revoked too)
+        second, _ = build_runner(settings, second_registry)
+        second.start()
+        assert wait_for(lambda: second.ready.is_set(), timeout=60)
+        later = [factories.transaction(customer_id=f"C{i}") for i in range(30)]
+        for tx in later:
+            produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
+        assert wait_for(lambda: len(_effect_counts(store)) == len(first_txs) + len(later), timeout=60)
+    finally:
+        for runner in (first, second):
+            if runner is not None:
+                runner.stop()
+                runner.join(30)
+    assert set(_effect_counts(store).values()) == {1}
+    labels = {"service": "ledger", "topic": settings.topic(TRANSACTIONS)}
+    consumed = sum(_metric(r, "proactivecare_stream_records_consumed_total", **labels)
+                   for r in (first_registry, second_registry))
+    assert consumed == len(first_txs) + len(later)  # nothing read twice: the revoke committed
+    assert _metric(second_registry, "proactivecare_stream_records_consumed_total", **labels) > 0
+    assert first.failure is None and second is not None and second.failure is None
+
+
 def _worker_process(settings: Settings, delay: float) -> subprocess.Popen:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+           "KAFKA_CLIENT": settings.kafka_client,
            "TOPIC_PREFIX": settings.topic_prefix, "CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
            "PROACTIVE_CARE_DATA_DIR": str(settings.data_dir), "POLL_MAX_RECORDS": "50",
            "BATCH_DELAY": str(delay), "DATABASE_URL": settings.database_url,

@@ -20,9 +20,13 @@ from services.platform.storage import Tx
 from services.platform.topics import TRANSACTIONS, dlq
 from tests import factories
 from tests.integration.conftest import read_topic, wait_for
+from tests.integration.platform import clients
 from tests.integration.platform.ledger import LedgerHandler, build_runner
 from tests.integration.platform.test_stream_runner import _committed as _committed_once
 from tests.integration.platform.test_stream_runner import _effect_counts, _metric
+
+_backend_and_client = clients._backend_and_client
+backend, kafka_client, settings = clients.FIXTURES  # each test on each Kafka client (clients.CASES)
 
 
 def _committed(settings, group: str, topic: str) -> int:  # type: ignore[no-untyped-def]
@@ -147,17 +151,19 @@ class SlowFirstBatch(LedgerHandler):
 
 def test_partitions_lost_with_the_group_membership_get_nothing_committed_and_the_worker_goes_on(
         settings, produce, monkeypatch, caplog):
-    """A batch longer than max.poll.interval.ms makes the client leave the group; at the next poll kafka-python
-    reports the partitions LOST (it used to call the commit-on-revoke listener, whose CommitFailedError killed
-    the worker thread)."""
-    real_make_consumer = runner_module.make_consumer
-    monkeypatch.setattr(runner_module, "make_consumer", lambda s, group: real_make_consumer(
-        s, group, max_poll_interval_ms=1_500))
+    """A batch longer than max.poll.interval.ms makes the client leave the group; at the next poll the client
+    reports the partitions LOST (kafka-python used to call the commit-on-revoke listener, whose
+    CommitFailedError killed the worker thread). librdkafka wants the interval no shorter than the session
+    timeout, which the broker keeps at 6 s or more."""
+    interval_ms = 6_000 if settings.kafka_client == "confluent" else 1_500
+    real_open_consumer = runner_module.open_consumer
+    monkeypatch.setattr(runner_module, "open_consumer", lambda s, group: real_open_consumer(
+        s, group, max_poll_interval_ms=interval_ms, session_timeout_ms=min(interval_ms, 10_000)))
     txs = [factories.transaction() for _ in range(5)]
     for tx in txs:
         produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
     runner, store = build_runner(settings, CollectorRegistry())
-    runner.handler = SlowFirstBatch(runner.handler, seconds=4.0)  # type: ignore[arg-type]
+    runner.handler = SlowFirstBatch(runner.handler, seconds=interval_ms / 1000 + 2.5)  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING, logger="services.platform.runner"):
         runner.start()
         try:

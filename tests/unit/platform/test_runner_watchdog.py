@@ -24,10 +24,7 @@ class HangingConsumer:
         self.release = threading.Event()
         self.polls = 0
 
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {0}
-
-    def subscribe(self, topics: list[str], listener: object = None) -> None:
+    def subscribe(self, topics: list[str], **callbacks: object) -> None:
         pass
 
     def poll(self, timeout_ms: int, max_records: int) -> dict:
@@ -41,7 +38,10 @@ class HangingConsumer:
     def assignment(self) -> set:
         return set()
 
-    def close(self, autocommit: bool = False) -> None:
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
@@ -62,8 +62,8 @@ def wait_until(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-unt
 def test_a_poll_that_does_not_return_makes_the_worker_unhealthy_until_it_does(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     consumer = HangingConsumer()
-    monkeypatch.setattr(runner_module, "make_consumer", lambda _settings, _group: consumer)
-    monkeypatch.setattr(runner_module, "make_producer", lambda _settings, **_kw: IdleProducer())
+    monkeypatch.setattr(runner_module, "open_consumer", lambda _settings, _group: consumer)
+    monkeypatch.setattr(runner_module, "open_producer", lambda _settings, **_kw: IdleProducer())
     settings = Settings(data_dir=tmp_path, stuck_batch_seconds=1.0, poll_timeout_ms=50)
     store = Store.open(tmp_path / "w.sqlite")
     worker = StreamRunner(settings, "probe", [Source("t", bytes, lambda _v: None)], handler=None,  # type: ignore[arg-type]
@@ -82,25 +82,15 @@ def test_a_poll_that_does_not_return_makes_the_worker_unhealthy_until_it_does(
     assert not worker.is_alive()
 
 
-class _StoppableLoop:
-    """The part of kafka-python 3's IO loop the watchdog uses: stopping it fails the poll's wait."""
-
-    def __init__(self, consumer: StuckConsumer) -> None:
-        self.consumer = consumer
-
-    def stop(self, timeout_ms: int | None = None) -> None:
-        self.consumer.loop_stopped.set()
-
-
 class StuckConsumer(HangingConsumer):
-    """The second poll never returns by itself, as seen after a broker restart, until its IO loop is stopped."""
+    """The second poll never returns by itself, as seen after a broker restart, until the consumer is aborted (the
+    seam's `abort`: kafka-python's close stops its IO loop, which fails the poll's wait)."""
 
     def __init__(self, stuck: bool) -> None:
         super().__init__()
         self.stuck = stuck
         self.loop_stopped = threading.Event()
         self.closed = threading.Event()
-        self._net = _StoppableLoop(self)
 
     def poll(self, timeout_ms: int, max_records: int) -> dict:
         self.polls += 1
@@ -109,7 +99,10 @@ class StuckConsumer(HangingConsumer):
         time.sleep(timeout_ms / 1000)
         return {}
 
-    def close(self, autocommit: bool = False, timeout_ms: int | None = None) -> None:
+    def abort(self) -> None:
+        self.loop_stopped.set()
+
+    def close(self) -> None:
         self.closed.set()
 
 
@@ -121,8 +114,8 @@ def test_a_poll_stuck_for_good_gets_the_consumer_made_again_without_a_restart(
         made.append(StuckConsumer(stuck=not made))
         return made[-1]
 
-    monkeypatch.setattr(runner_module, "make_consumer", make_consumer)
-    monkeypatch.setattr(runner_module, "make_producer", lambda _settings, **_kw: IdleProducer())
+    monkeypatch.setattr(runner_module, "open_consumer", make_consumer)
+    monkeypatch.setattr(runner_module, "open_producer", lambda _settings, **_kw: IdleProducer())
     monkeypatch.setattr(runner_module, "POLL_STALL_SECONDS", 1.0)
     settings = Settings(data_dir=tmp_path, stuck_batch_seconds=60.0, poll_timeout_ms=50)
     store = Store.open(tmp_path / "w.sqlite")
