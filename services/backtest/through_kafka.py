@@ -29,7 +29,8 @@ from services.fraud.worker import FraudHandler
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform import topics
 from services.platform.app import ServiceApp
-from services.platform.kafka_io import Output, make_producer, produce_all, read_to_end
+from services.platform.kafka_client import open_producer
+from services.platform.kafka_io import Output, produce_all, read_to_end
 from services.platform.progress import Progress
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -83,7 +84,7 @@ def _produce(settings: Settings, topic: str,
     """Produce `messages` to `topic`, keyed by customer id, in their order, with the kernel's producer (a failed
     send raises: nothing is lost silently); wait until every app reading the topic is done with them."""
     name = settings.topic(topic)
-    producer = make_producer(settings)
+    producer = open_producer(settings)
     try:
         with Progress(f"produced {topic}", total=len(messages)) as progress:
             for start in range(0, len(messages), CHUNK):
