@@ -33,3 +33,12 @@ def test_a_broker_of_another_checkout_is_refused_not_joined_nor_stopped(kafka_se
     assert other.answering_cluster_id() not in (None, other.cluster_id())
     assert other.stop() is False  # not ours: left alone
     assert port_open(kafka_settings.kafka_port) and other.pid() == pid
+
+
+def test_free_ports_are_never_handed_out_twice():
+    """A broker's port and its controller's, picked one after the other, must differ (the kernel may give the same
+    free port back at once; the broker then refuses two listeners on one port)."""
+    from services.devtools.kafka_launcher import free_port
+
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
