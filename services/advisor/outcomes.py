@@ -6,8 +6,8 @@ A transactional outbox: the outcome is written in the completion's own store tra
 so a completion and its outcome exist together or not at all; a relay (`OutcomeRelay`, a background task of the
 service, woken by each completion and every few seconds) produces what is pending and marks it sent. A broker that
 is away loses nothing: the rows wait, the relay retries with backoff, `proactivecare_advisor_outcomes_pending`
-says how many wait. Across replicas each relay takes its rows FOR UPDATE SKIP LOCKED (PostgreSQL); a row sent twice
-(a crash between the send and the mark) is harmless: consumers dedupe on the task id.
+says how many wait. No store transaction is held while sending, so replicas' relays may send the same pending row, as
+may a crash between the send and the mark: harmless, consumers dedupe on the task id.
 
 The event carries the task's id, kind, source, outcome, reason codes and the care option accepted or declined;
 never the advisor's free-text note (it may name the customer). The outbox is also the record of the customer's
@@ -75,10 +75,9 @@ class OutcomeOutbox:
                          "completed_at": event.completed_at.ToDatetime(tzinfo=UTC)})
 
     def take_pending(self, limit: int = RELAY_BATCH) -> list[events_pb2.AdvisorOutcome]:
-        """The oldest unsent outcomes, locked for this transaction (others' relays skip them on PostgreSQL)."""
-        lock = " FOR UPDATE SKIP LOCKED" if self.tx.postgresql else ""
+        """The oldest unsent outcomes."""
         rows = self.tx.all("SELECT event FROM advisor_outcome_outbox WHERE sent_at IS NULL"
-                           f" ORDER BY completed_at, task_id LIMIT :limit{lock}", {"limit": limit})
+                           " ORDER BY completed_at, task_id LIMIT :limit", {"limit": limit})
         return [events_pb2.AdvisorOutcome.FromString(bytes(r.event)) for r in rows]
 
     def mark_sent(self, task_ids: list[str], at: datetime) -> None:
@@ -118,17 +117,20 @@ class OutcomeRelay:
         self._wake.set()
 
     def relay_once(self) -> int:
-        """Send what is pending (in one store transaction holding the rows) and mark it sent; how many were sent.
-        A failed send raises, marking nothing: the rows are sent again on the next try."""
+        """Send what is pending and mark it sent; how many were sent. No store transaction is held while sending (a
+        broker that is away must not hold SQLite's write lock, nor PostgreSQL rows, for its time-outs). A failed
+        send raises, marking nothing: the rows are sent again on the next try."""
+        with self.store.read() as tx:
+            events = OutcomeOutbox(tx).take_pending()
+        if events:
+            if self._producer is None:
+                self._producer = self._factory()
+            for e in events:
+                self._producer.send(self.topic, e.customer_id.encode(), e.SerializeToString())
+            self._producer.flush(SEND_TIMEOUT_SECONDS)  # raises if a send failed: nothing is marked
         with self.store.transaction() as tx:
             outbox = OutcomeOutbox(tx)
-            events = outbox.take_pending()
             if events:
-                if self._producer is None:
-                    self._producer = self._factory()
-                for e in events:
-                    self._producer.send(self.topic, e.customer_id.encode(), e.SerializeToString())
-                self._producer.flush(SEND_TIMEOUT_SECONDS)  # raises if a send failed: nothing is marked
                 outbox.mark_sent([e.task_id for e in events], self.clock())
                 outbox.forget_sent_before(self.clock() - timedelta(days=SENT_KEPT_DAYS))
             self.metrics.outcomes_pending.set(outbox.pending_count())
