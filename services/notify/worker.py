@@ -22,8 +22,10 @@ from services.platform.validation import validate_notification
 
 def sources(settings: Settings) -> list[Source]:
     return [
+        # deduped by offset: a notification is stored once by its id (`NotifyRepository.insert`), and only a
+        # newly stored one is routed, so the same notification at another offset changes nothing
         Source(settings.topic(topics.NOTIFICATIONS), events_pb2.Notification.FromString, validate_notification,
-               event_id=lambda n, _rec: n.id),
+               event_id=lambda n, _rec: n.id, dedupe="offset"),
         streams.customer_profiles(settings),
     ]
 

@@ -16,8 +16,13 @@ from google.protobuf.message import Message
 _CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _CANDIDATE_BYTES = re.compile(rb"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 # may_hold_pan's first look: a digit and 12 more digits or separators. Every candidate above starts so (never a false
-# negative); 2.2 us on a 170-byte transaction instead of 5.5 (no look-arounds, one character class).
+# negative).
 _FIRST_LOOK_BYTES = re.compile(rb"[0-9][0-9 -]{12}")
+# ... found faster in two C passes: every digit, space and dash becomes b"1" and every other byte b"0", then a run of
+# 13 ones is looked for (0.3 us on a 170-byte transaction; the regex alone, 2-4 us, scans from every digit of its
+# ids). Only a record with such a run meets the regex.
+_DIGIT_OR_SEPARATOR = bytes(0x31 if chr(b) in "0123456789 -" else 0x30 for b in range(256))
+_RUN = b"1" * 13
 # string fields that are identifiers or codes, not free text (a PAN in card_token is refused by validation)
 _NOT_FREE_TEXT = frozenset({"id", "card_token", "currency", "time_zone", "page_token", "next_page_token"})
 
@@ -72,7 +77,8 @@ def redact_bytes(data: bytes) -> bytes:
 def may_hold_pan(data: bytes | None) -> bool:
     """Cheap first look at a serialized record: a digit and 12 more digits or separators in a row somewhere (a
     superset of what could be a card number; `redact_message` then decides on the decoded text)."""
-    return data is not None and len(data) >= 13 and _FIRST_LOOK_BYTES.search(data) is not None
+    return (data is not None and len(data) >= 13 and _RUN in data.translate(_DIGIT_OR_SEPARATOR)
+            and _FIRST_LOOK_BYTES.search(data) is not None)
 
 
 def _free_text(field: FieldDescriptor) -> bool:

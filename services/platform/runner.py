@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.trace import SpanKind
@@ -45,7 +45,15 @@ from services.platform.kafka_io import Output, decode_outputs, encode_outputs, p
 from services.platform.metrics import StreamMetrics
 from services.platform.pan import may_hold_pan, redact_bytes, redact_message, redact_text
 from services.platform.settings import Settings
-from services.platform.storage import Store, Tx, claim_events, prune_processed, save_outputs, stored_outputs
+from services.platform.storage import (
+    Store,
+    Tx,
+    claim_events,
+    claim_offsets,
+    prune_processed,
+    save_outputs,
+    stored_outputs,
+)
 from services.platform.topics import dlq
 from services.platform.validation import validate_event_time
 
@@ -87,6 +95,14 @@ class Source:
     event_id: Callable[[Any, Any], str] = field(
         default=lambda _value, rec: f"{rec.partition}:{rec.offset}"
     )
+    # How a redelivered record is recognised (both in the batch's store transaction):
+    # - EVENT: one processed-events row per record, claimed by its event id. The same event at another offset (a
+    #   producer's retry, outputs produced again upstream, a topic replayed) is recognised too.
+    # - OFFSET: each partition's next offset (one `stream_offsets` row per partition per batch, no per-record
+    #   write). A record below it is a redelivery (a restart, a rebalance, a batch retried); the same event at
+    #   another offset is handled again, so the handler's effects must be idempotent by the event's id (inserts
+    #   keyed by it, upserts). Outputs are still stored by event id, to produce again on redelivery.
+    dedupe: Literal["event", "offset"] = "event"
 
 
 class Handler(Protocol):
@@ -117,6 +133,7 @@ class StreamRunner:
         self.service = service
         self.name = name
         self.sources = {s.topic: s for s in sources}
+        self._by_offset = frozenset(s.topic for s in sources if s.dedupe == "offset")
         self.handler = handler
         self.store = store
         self.group_id = group_id or settings.group_id(f"{service}.{name}")
@@ -417,36 +434,38 @@ class StreamRunner:
         records: list[Record] = []
         dead: list[Output] = []
         next_offsets: dict[TopicPartition, int] = {}
-        now = time.time()
+        now, skew, floor = time.time(), self.settings.event_future_skew_seconds, self._event_time_floor
         for tp, messages in polled.items():
             if not messages:
                 continue
             source = self.sources[tp.topic]
             self.metrics.consumed.labels(self.service, tp.topic).inc(len(messages))
             next_offsets[tp] = messages[-1].offset + 1
-            decode, validate, event_id = source.decode, source.validate, source.event_id
+            # per record, only what each needs (this loop is the runner's cost): names bound once per partition
+            decode, validate, event_id, append = source.decode, source.validate, source.event_id, records.append
+            topic, partition, prefix = tp.topic, tp.partition, f"{tp.topic}/"
             for msg in messages:
-                if msg.value is None:  # a tombstone: nothing to decode or handle
+                raw = msg.value
+                if raw is None:  # a tombstone: nothing to decode or handle
                     dead.append(self._dead_letter(msg, "tombstone", "null value (tombstone)"))
                     continue
                 try:
-                    value = decode(msg.value)
-                    if may_hold_pan(msg.value) and isinstance(value, Message):
+                    value = decode(raw)
+                    if may_hold_pan(raw) and isinstance(value, Message):
                         redact_message(value)  # no card number in free text is ever handled, stored or sent
                     validate(value)
                     if isinstance(value, Message):
-                        validate_event_time(value, now, future_skew_seconds=self.settings.event_future_skew_seconds,
-                                            floor=self._event_time_floor)
-                    eid = f"{tp.topic}/{event_id(value, msg)}"
+                        validate_event_time(value, now, future_skew_seconds=skew, floor=floor)
+                    eid = prefix + event_id(value, msg)
                 except ValidationError as exc:
                     dead.append(self._dead_letter(msg, exc.reason, str(exc)))
                     continue
                 except (DecodeError, ValueError, TypeError) as exc:
                     dead.append(self._dead_letter(msg, "undecodable", type(exc).__name__))
                     continue
-                key = msg.key.decode(errors="replace") if msg.key else ""
-                records.append(Record(tp.topic, tp.partition, msg.offset, key, eid, value, msg.timestamp,
-                                      msg.headers))
+                key = msg.key
+                append(Record(topic, partition, msg.offset, key.decode(errors="replace") if key else "", eid, value,
+                              msg.timestamp, msg.headers))
 
         outputs = self._apply(records, dead)
         try:
@@ -483,19 +502,23 @@ class StreamRunner:
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                msg = _RecordView(record)
-                dead.append(self._dead_letter(msg, "handler_error", type(exc).__name__))
+                letter = self._dead_letter(_RecordView(record), "handler_error", type(exc).__name__)
+                dead.append(letter)
+                if record.topic in self._by_offset:
+                    self._settle_failed(record, letter)
         return outputs
 
     def _apply_in_one_transaction(self, records: list[Record]) -> list[Output]:
         consumer_name = self.group_id
         with self.store.transaction() as tx:
-            unique = list(dict.fromkeys(r.event_id for r in records))
-            new_ids = claim_events(tx, consumer_name, unique)
-            fresh: dict[str, Record] = {}
-            for r in records:
-                if r.event_id in new_ids and r.event_id not in fresh:
-                    fresh[r.event_id] = r
+            by_id = dict(zip([r.event_id for r in records], records, strict=True))  # in order of first sight
+            if len(by_id) != len(records):  # an id seen twice in the batch: its first record is the one handled
+                by_id = {}
+                for r in records:
+                    by_id.setdefault(r.event_id, r)
+            unique = list(by_id)
+            new_ids = self._claim(tx, by_id)
+            fresh = by_id if len(new_ids) == len(unique) else {e: r for e, r in by_id.items() if e in new_ids}
             handed = list(fresh.values())
             if tracing.enabled() and handed:
                 handed = [r._replace(span=self._span(r)) for r in handed]
@@ -521,6 +544,29 @@ class StreamRunner:
             outputs += result.get(eid, ())
         return outputs
 
+    def _claim(self, tx: Tx, by_id: dict[str, Record]) -> set[str]:
+        """The event ids of `by_id` not handled before: by event id, or by offset where the source says so."""
+        by_offset = self._by_offset
+        if not by_offset:
+            return claim_events(tx, self.group_id, list(by_id))
+        spans: dict[tuple[str, int], int] = {}
+        for r in by_id.values():
+            if r.topic in by_offset and r.offset >= spans.get((r.topic, r.partition), 0):
+                spans[(r.topic, r.partition)] = r.offset + 1
+        before = claim_offsets(tx, self.group_id, spans)
+        fresh = {e for e, r in by_id.items() if r.topic in by_offset and r.offset >= before[(r.topic, r.partition)]}
+        by_event = [e for e, r in by_id.items() if r.topic not in by_offset]
+        return fresh | claim_events(tx, self.group_id, by_event) if by_event else fresh
+
+    def _settle_failed(self, record: Record, letter: Output) -> None:
+        """A record dead-lettered by its handler, on a stream deduped by offset: the next records' offsets will
+        pass over it, so its offset is claimed now with the dead letter stored as its output, which a redelivery
+        of the batch then produces again (a stream deduped by event id handles it again instead)."""
+        with self.store.transaction() as tx:
+            before = claim_offsets(tx, self.group_id, {(record.topic, record.partition): record.offset + 1})
+            if record.offset >= before[(record.topic, record.partition)]:
+                save_outputs(tx, self.group_id, [(record.event_id, encode_outputs([letter]))])
+
     def _span(self, record: Record) -> Any:
         """The processing span of one record, a child of its producer's span when the record carries one."""
         return tracing.start(f"{record.topic} process", SpanKind.CONSUMER, tracing.context_from(record.headers),
@@ -530,14 +576,16 @@ class StreamRunner:
                                          "proactivecare.event_id": record.event_id})
 
     def _count(self, records: list[Record], fresh: dict[str, Record]) -> None:
-        handled: Counter[str] = Counter()
-        replayed: Counter[str] = Counter()
-        for r in records:
-            (handled if fresh.get(r.event_id) is r else replayed)[r.topic] += 1
+        """Handled (fresh) and replayed records per topic (a record whose id was seen earlier in the batch is a
+        replay too)."""
+        handled = Counter(r.topic for r in fresh.values())
+        replayed = Counter(r.topic for r in records)
+        replayed.subtract(handled)
         for topic, n in handled.items():
             self.metrics.handled.labels(self.service, topic).inc(n)
         for topic, n in replayed.items():
-            self.metrics.replayed.labels(self.service, topic).inc(n)
+            if n:
+                self.metrics.replayed.labels(self.service, topic).inc(n)
 
     def _dead_letter(self, msg: Any, reason: str, error: str) -> Output:
         """The dead letter of `msg` (counted once it is produced): a copy with every card number masked (same

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -44,15 +45,23 @@ def configure(engine: Engine) -> None:
 
 
 def claim(conn: Connection, consumer: str, event_ids: Sequence[str], now: datetime) -> set[str]:
+    """Straight on the driver's connection (inside the store's transaction, which it shares): SQLAlchemy's result
+    machinery cost a microsecond per claimed row."""
     fresh: set[str] = set()
     at = instant_text(now)
+    raw = conn.connection.driver_connection
     for start in range(0, len(event_ids), CLAIM_CHUNK):
         chunk = event_ids[start:start + CLAIM_CHUNK]
-        values = ",".join(f"(?1,?{i},?2)" for i in range(3, len(chunk) + 3))
-        sql = (f"INSERT INTO processed_events(consumer, event_id, processed_at) VALUES {values}"
-               " ON CONFLICT DO NOTHING RETURNING event_id")
-        fresh.update(row[0] for row in conn.exec_driver_sql(sql, (consumer, at, *chunk)))
+        sql = _claim_sql(len(chunk))
+        fresh.update(row[0] for row in raw.execute(sql, (consumer, at, *chunk)).fetchall())
     return fresh
+
+
+@functools.lru_cache(maxsize=CLAIM_CHUNK)
+def _claim_sql(n: int) -> str:
+    values = ",".join(f"(?1,?{i},?2)" for i in range(3, n + 3))
+    return (f"INSERT INTO processed_events(consumer, event_id, processed_at) VALUES {values}"
+            " ON CONFLICT DO NOTHING RETURNING event_id")
 
 
 def stored_outputs(conn: Connection, consumer: str, event_ids: Sequence[str]) -> list[bytes]:

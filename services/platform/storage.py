@@ -15,8 +15,9 @@ Invariants:
   `fn(tx)` on the store's thread pool: no database call ever runs on the event loop;
 - each service's schema is a versioned list of `Migration`s, applied once each, recorded in `schema_versions`
   (under an advisory lock on PostgreSQL, so replicas starting together apply each step once).
-Every effect of a stream event is written in the same transaction as the event's processed-events row, so a
-redelivered event changes nothing.
+Every effect of a stream event is written in the same transaction as the event's processed-events row (or, for a
+stream that dedupes by offset, its partition's next offset in `stream_offsets`), so a redelivered event changes
+nothing.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Engine,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -150,6 +153,11 @@ Table("processed_events", _PLATFORM,
       Column("consumer", String, nullable=False), Column("event_id", String, nullable=False),
       Column("outputs", LargeBinary), instant("processed_at"),
       PrimaryKeyConstraint("consumer", "event_id"), sqlite_with_rowid=False)
+# a stream read with offset dedupe (`runner.Source.dedupe`): the next offset to handle, per consumer and partition
+Table("stream_offsets", _PLATFORM,
+      Column("consumer", String, nullable=False), Column("topic", String, nullable=False),
+      Column("partition", Integer, nullable=False), Column("next_offset", BigInteger, nullable=False),
+      PrimaryKeyConstraint("consumer", "topic", "partition"), sqlite_with_rowid=False)
 
 
 class Store:
@@ -323,11 +331,41 @@ def stored_outputs(tx: Tx, consumer: str, event_ids: Iterable[str]) -> list[byte
     return sqlite_backend.stored_outputs(tx.conn, consumer, ids)
 
 
+def claim_offsets(tx: Tx, consumer: str, spans: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """Move each partition's next offset to `spans[(topic, partition)]` (the batch's last offset + 1; never
+    backwards) and return the next offsets stored before: a record below its partition's is a redelivery.
+
+    One row per partition, locked for the transaction (`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE`
+    already serialises writers), so two replicas that both hold a partition for a moment (one of them a zombie of
+    the last rebalance) cannot both handle a record: the second waits, then sees the first's offsets."""
+    if not spans:
+        return {}
+    rows = [{"consumer": consumer, "topic": topic, "partition": partition, "next_offset": end}
+            for (topic, partition), end in spans.items()]
+    tx.execute("INSERT INTO stream_offsets(consumer, topic, partition, next_offset)"
+               " VALUES (:consumer, :topic, :partition, 0) ON CONFLICT DO NOTHING", rows)
+    sql = ("SELECT partition, next_offset FROM stream_offsets WHERE consumer = :consumer AND topic = :topic"
+           " AND partition IN :partitions ORDER BY partition" + (" FOR UPDATE" if tx.postgresql else ""))
+    before: dict[tuple[str, int], int] = {}
+    for topic in sorted({t for t, _ in spans}):
+        partitions = sorted(p for t, p in spans if t == topic)
+        before.update(((topic, int(r[0])), int(r[1])) for r in tx.all(
+            sql, {"consumer": consumer, "topic": topic, "partitions": partitions}, lists=("partitions",)))
+    tx.execute("UPDATE stream_offsets SET next_offset = :next_offset WHERE consumer = :consumer AND topic = :topic"
+               " AND partition = :partition AND next_offset < :next_offset", rows)
+    return {key: before.get(key, 0) for key in spans}
+
+
 def save_outputs(tx: Tx, consumer: str, outputs: Iterable[tuple[str, bytes]]) -> None:
-    params = [{"outputs": blob, "consumer": consumer, "event_id": event_id} for event_id, blob in outputs]
+    """Store the outputs of handled events (beside their claim, or on a row of their own when the stream dedupes
+    by offset), to produce them again if the batch is redelivered."""
+    now = utc_now()
+    params = [{"outputs": blob, "consumer": consumer, "event_id": event_id, "now": now}
+              for event_id, blob in outputs]
     if params:
-        tx.execute("UPDATE processed_events SET outputs = :outputs WHERE consumer = :consumer"
-                   " AND event_id = :event_id", params)
+        tx.execute("INSERT INTO processed_events(consumer, event_id, processed_at, outputs)"
+                   " VALUES (:consumer, :event_id, :now, :outputs)"
+                   " ON CONFLICT (consumer, event_id) DO UPDATE SET outputs = excluded.outputs", params)
 
 
 def prune_processed(tx: Tx, consumer: str, older_than_hours: float, now: datetime | None = None) -> int:

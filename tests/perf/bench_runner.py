@@ -2,9 +2,10 @@
 each client and a quix-streams no-op application, on the same topic in the same run.
 
 Each joins a consumer group of its own and reads the same N simulator transactions from the beginning; the runner
-also decodes, validates, records processed event ids in the store (SQLite), produces nothing and commits per
-batch. `runner_vs_bare_consumer_ratio`: the kafka-python runner vs bare kafka-python (as before the seam);
-`runner_vs_quix_ratio`: the runner on its fastest client vs quix-streams (which runs on confluent-kafka).
+also decodes, validates, dedupes in the store (SQLite: a processed-event row per record, or each partition's next
+offset, `Source.dedupe`), produces nothing and commits per batch. `runner_vs_bare_consumer_ratio`: the
+kafka-python runner vs bare kafka-python (as before the seam); `runner_vs_quix_ratio`: the runner on its fastest
+client vs quix-streams (which runs on confluent-kafka); each at its faster dedupe.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Literal
 
 from prometheus_client import CollectorRegistry
 
@@ -105,12 +107,13 @@ def quix_rate(settings: Settings, n: int) -> float | None:
     return n / (time.perf_counter() - started)
 
 
-def runner_rate(settings: Settings, n: int, store: Store | None = None) -> float:
+def runner_rate(settings: Settings, n: int, store: Store | None = None,
+                dedupe: Literal["event", "offset"] = "event") -> float:
     """The runner with a no-op handler through `n` records; its store: `store`, or a fresh SQLite file."""
     registry = CollectorRegistry()
     store = store or Store.open(settings.data_dir / f"runner-{uuid.uuid4().hex[:6]}.sqlite")
     source = Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
-                    event_id=lambda tx, _rec: tx.id)
+                    event_id=lambda tx, _rec: tx.id, dedupe=dedupe)
     handler = _NoOp()
     runner = StreamRunner(settings, "bench", [source], handler, store, registry,
                           group_id=f"{settings.consumer_group_prefix}.runner.{uuid.uuid4().hex[:6]}")
@@ -135,8 +138,9 @@ def run(base: Settings) -> dict[str, object]:
             "bare_kafka_python_with_decode": lambda: bare_consumer_rate(settings, n, decode=True),
             "bare_confluent": lambda: confluent_consumer_rate(settings, n),
             "bare_confluent_with_decode": lambda: confluent_consumer_rate(settings, n, decode=True),
-            **{f"runner_{c.replace('-', '_')}": (lambda c=c: runner_rate(settings.with_overrides(kafka_client=c), n))
-               for c in CLIENTS},
+            **{f"runner_{c.replace('-', '_')}_{dedupe}": (
+                lambda c=c, dedupe=dedupe: runner_rate(settings.with_overrides(kafka_client=c), n, dedupe=dedupe))
+               for c in CLIENTS for dedupe in ("event", "offset")},
             "quix": lambda: quix_rate(settings, n),
         }
         for _ in range(ROUNDS):  # interleaved, best of each: the machine is shared and noisy
@@ -145,20 +149,26 @@ def run(base: Settings) -> dict[str, object]:
                 if rate is not None:
                     rates.setdefault(name, []).append(rate)
     best = {name: max(r) for name, r in rates.items()}
-    runner_kp, runner_ck = best["runner_kafka_python"], best["runner_confluent"]
+    # each client's runner at its faster dedupe (offset, where a service's effects are idempotent by id)
+    runner_kp = max(best["runner_kafka_python_event"], best["runner_kafka_python_offset"])
+    runner_ck = max(best["runner_confluent_event"], best["runner_confluent_offset"])
     fastest = KAFKA_PYTHON if runner_kp >= runner_ck else CONFLUENT
     quix = best.get("quix")
     return {
         "records": n,
         "bare_consumer_records_per_s": round(best["bare_kafka_python"], 1),
         "bare_consumer_with_decode_records_per_s": round(best["bare_kafka_python_with_decode"], 1),
-        "runner_records_per_s": round(runner_kp, 1),
+        "runner_records_per_s": round(best["runner_kafka_python_event"], 1),
+        "runner_offset_dedupe_records_per_s": round(best["runner_kafka_python_offset"], 1),
         "confluent_bare_consumer_records_per_s": round(best["bare_confluent"], 1),
         "confluent_bare_consumer_with_decode_records_per_s": round(best["bare_confluent_with_decode"], 1),
-        "confluent_runner_records_per_s": round(runner_ck, 1),
+        "confluent_runner_records_per_s": round(best["runner_confluent_event"], 1),
+        "confluent_runner_offset_dedupe_records_per_s": round(best["runner_confluent_offset"], 1),
         "quix_records_per_s": round(quix, 1) if quix is not None else "quix-streams not installed",
         "runner_fastest_client": fastest,
         "confluent_runner_vs_bare_confluent_ratio": round(runner_ck / best["bare_confluent"], 3),
         "runner_vs_quix_ratio": round(max(runner_kp, runner_ck) / quix, 3) if quix else None,
+        "runner_event_dedupe_vs_quix_ratio": round(max(best["runner_kafka_python_event"],
+                                                       best["runner_confluent_event"]) / quix, 3) if quix else None,
         "runner_vs_bare_consumer_ratio": round(runner_kp / best["bare_kafka_python"], 3),
     }

@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from prometheus_client import CollectorRegistry
 
@@ -42,17 +43,19 @@ class LedgerHandler:
 
 
 def build_runner(settings: Settings, registry: CollectorRegistry | None = None,
-                 delay_per_batch: float = 0.0) -> tuple[StreamRunner, Store]:
+                 delay_per_batch: float = 0.0, dedupe: Literal["event", "offset"] = "event"
+                 ) -> tuple[StreamRunner, Store]:
     store = Store.for_service(settings, "ledger")
     store.migrate(MIGRATIONS)
     source = Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
-                    event_id=lambda tx, _rec: tx.id)
+                    event_id=lambda tx, _rec: tx.id, dedupe=dedupe)
     runner = StreamRunner(settings, "ledger", [source], LedgerHandler(settings, delay_per_batch), store,
                           registry or CollectorRegistry())
     return runner, store
 
 
 if __name__ == "__main__":
-    runner, _store = build_runner(Settings.from_env(), delay_per_batch=float(os.environ.get("BATCH_DELAY", "0")))
+    runner, _store = build_runner(Settings.from_env(), delay_per_batch=float(os.environ.get("BATCH_DELAY", "0")),
+                                  dedupe="offset" if os.environ.get("LEDGER_DEDUPE") == "offset" else "event")
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())  # finish the batch, commit, exit
     runner.run()

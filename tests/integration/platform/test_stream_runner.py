@@ -212,8 +212,8 @@ def test_a_rebalance_commits_the_revoked_partitions_so_their_next_owner_reads_on
     assert first.failure is None and second is not None and second.failure is None
 
 
-def _worker_process(settings: Settings, delay: float) -> subprocess.Popen:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+def _worker_process(settings: Settings, delay: float, dedupe: str = "event") -> subprocess.Popen:
+    env = {**os.environ, "LEDGER_DEDUPE": dedupe, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
            "KAFKA_CLIENT": settings.kafka_client,
            "TOPIC_PREFIX": settings.topic_prefix, "CONSUMER_GROUP_PREFIX": settings.consumer_group_prefix,
            "PROACTIVE_CARE_DATA_DIR": str(settings.data_dir), "POLL_MAX_RECORDS": "50",
@@ -223,21 +223,25 @@ def _worker_process(settings: Settings, delay: float) -> subprocess.Popen:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("dedupe", ["event", "offset"])
 def test_kill_9_mid_batch_then_restart_handles_everything_at_least_once_and_every_effect_exactly_once(
-        settings, produce):
+        settings, produce, dedupe):
+    """By event id (a processed-events row per record) or by offset (each partition's next offset): either is
+    written in the batch's transaction, so a batch cut short by the kill leaves no effect and moves no offset.
+    (A committed batch redelivered: test_transient_failures' offset test.)"""
     txs = [factories.transaction(customer_id=f"C{i % 7}") for i in range(600)]
     for tx in txs:
         produce(TRANSACTIONS, tx.customer_id, tx.SerializeToString())
     _runner, store = build_runner(settings)  # the same database file the process uses
 
-    worker = _worker_process(settings, delay=0.05)
+    worker = _worker_process(settings, delay=0.05, dedupe=dedupe)
     assert wait_for(lambda: len(_effect_counts(store)) >= 150, timeout=60)
     worker.send_signal(signal.SIGKILL)  # no chance to commit anything
     worker.wait()
     handled_before_kill = len(_effect_counts(store))
     assert handled_before_kill < len(txs)
 
-    worker = _worker_process(settings, delay=0.0)
+    worker = _worker_process(settings, delay=0.0, dedupe=dedupe)
     try:
         assert wait_for(lambda: len(_effect_counts(store)) == len(txs), timeout=90)
         time.sleep(1.0)  # let any redelivered batch finish

@@ -14,10 +14,11 @@ from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from services.platform import runner as runner_module
+from services.platform.kafka_client import Message, TopicPartition
 from services.platform.kafka_io import Output
 from services.platform.runner import Record
 from services.platform.storage import Tx
-from services.platform.topics import TRANSACTIONS, dlq
+from services.platform.topics import NOTIFICATIONS, TRANSACTIONS, dlq
 from tests import factories
 from tests.integration.conftest import read_topic, wait_for
 from tests.integration.platform import clients
@@ -175,3 +176,37 @@ def test_partitions_lost_with_the_group_membership_get_nothing_committed_and_the
             runner.join(30)
     assert _effect_counts(store) == {tx.id: 1 for tx in txs}
     assert read_topic(settings, dlq(TRANSACTIONS), expect=0) == []
+
+
+def test_a_stream_deduped_by_offset_handles_a_redelivered_batch_once_and_produces_its_outputs_again(settings):
+    """The same polled batch processed twice (what Kafka does after a lost commit): the first time a poison record
+    is dead-lettered and the others handled; the second time nothing is handled again, and every output, the
+    dead letter included, is produced again (nothing a consumer downstream waits for is lost)."""
+    registry = CollectorRegistry()
+    runner, store = build_runner(settings, registry, dedupe="offset")
+    runner.handler = FlakyLedger(runner.handler, poison=frozenset({"T3"}))  # type: ignore[arg-type]
+    assert [s.dedupe for s in runner.sources.values()] == ["offset"]
+    topic = settings.topic(TRANSACTIONS)
+    txs = [factories.transaction(id=f"T{i}") for i in range(5)]
+    batch = {TopicPartition(topic, 0): [Message(topic, 0, 100 + i, b"C1", tx.SerializeToString(), 0, ())
+                                        for i, tx in enumerate(txs)]}
+    try:
+        runner.process(batch)
+        assert _effect_counts(store) == {tx.id: 1 for tx in txs if tx.id != "T3"}
+        runner.process(batch)
+        assert _effect_counts(store) == {tx.id: 1 for tx in txs if tx.id != "T3"}
+        later = {TopicPartition(topic, 0): [Message(topic, 0, 105, b"C1",
+                                                    factories.transaction(id="T5").SerializeToString(), 0, ())]}
+        runner.process(later)  # the partition goes on after the redelivered batch
+    finally:
+        runner._drop_producer()
+    assert _effect_counts(store) == {f"T{i}": 1 for i in (0, 1, 2, 4, 5)}
+    outputs = read_topic(settings, NOTIFICATIONS, expect=2 * 4 + 1)
+    assert sorted(r.value.decode() for r in outputs) == sorted(["T0", "T1", "T2", "T4"] * 2 + ["T5"])
+    dead = read_topic(settings, dlq(TRANSACTIONS), expect=2)
+    assert [r.value for r in dead] == [txs[3].SerializeToString()] * 2
+    labels = {"service": "ledger", "topic": topic}
+    assert _metric(registry, "proactivecare_stream_records_handled_total", **labels) == 5
+    assert _metric(registry, "proactivecare_stream_records_redelivered_total", **labels) == 5
+    assert _metric(registry, "proactivecare_stream_records_dead_lettered_total", reason="handler_error",
+                   **labels) == 1

@@ -38,6 +38,12 @@ GBP = "GBP"
     ({"balance_after": common_pb2.Money(amount_minor=-5, currency="EUR")}, "transaction.balance_after.currency",
      "currency_mismatch"),
     ({"card_token": "4111 1111 1111 1111"}, "transaction.card_token", "pan_detected"),
+    ({"id": "tx\n1"}, "transaction.id", "invalid_id"),
+    ({"customer_id": "c" * 129}, "transaction.customer_id", "invalid_customer_id"),
+    ({"balance_after": common_pb2.Money(amount_minor=-10**15, currency=GBP)}, "transaction.balance_after.amount_minor",
+     "amount_out_of_range"),
+    ({"balance_after": common_pb2.Money(amount_minor=5, currency="")}, "transaction.balance_after.currency",
+     "missing_currency"),
 ])
 def test_a_bad_transaction_names_its_field_and_reason(overrides, field, reason):
     with pytest.raises(ValidationError) as err:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Column, MetaData, String, Table
 
 from services.gen.proactivecare.v1 import events_pb2
-from services.platform.storage import Migration, Store, as_utc, create_tables, instant
+from services.platform.storage import Migration, Store, as_utc, claim_offsets, create_tables, instant
 from services.platform.streams import profile_event_id
 
 _META = MetaData()
@@ -151,3 +151,55 @@ def test_a_postgresql_store_opened_without_a_schema_works_in_the_default_one(pos
             assert tx.scalar("SELECT COUNT(*) FROM processed_events WHERE consumer = :c", {"c": "nobody"}) == 0
     finally:
         store.close()
+
+
+def test_offset_claims_move_each_partition_forward_only_and_return_where_it_stood(store: Store) -> None:
+    with store.transaction() as tx:
+        assert claim_offsets(tx, "g", {("t", 0): 10, ("t", 1): 3}) == {("t", 0): 0, ("t", 1): 0}
+    with store.transaction() as tx:
+        assert claim_offsets(tx, "g", {("t", 0): 7}) == {("t", 0): 10}  # a redelivery: never backwards
+        assert claim_offsets(tx, "g", {("t", 0): 12, ("u", 0): 1}) == {("t", 0): 10, ("u", 0): 0}
+        assert claim_offsets(tx, "other-group", {("t", 0): 1}) == {("t", 0): 0}
+    with store.transaction() as tx:
+        assert claim_offsets(tx, "g", {("t", 0): 12, ("t", 1): 3, ("u", 0): 1}) == {("t", 0): 12, ("t", 1): 3,
+                                                                                   ("u", 0): 1}
+    try:
+        with store.transaction() as tx:
+            claim_offsets(tx, "g", {("t", 1): 50})
+            raise RuntimeError("the batch failed")
+    except RuntimeError:
+        pass
+    with store.transaction() as tx:
+        assert claim_offsets(tx, "g", {("t", 1): 4}) == {("t", 1): 3}  # a rolled-back batch moved nothing
+
+
+def test_two_replicas_holding_one_partition_cannot_both_claim_a_record(store: Store) -> None:
+    """The second transaction waits for the first (a row lock on PostgreSQL, the write lock on SQLite), then sees
+    the offset the first committed: its copy of the batch is a redelivery."""
+    assert _claim_in_own_tx(store, {("t", 0): 5}) == {("t", 0): 0}  # the partition's row exists already
+    seen: list[dict] = []
+    holding, go_on = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with store.transaction() as tx:
+            seen.append(claim_offsets(tx, "g", {("t", 0): 20}))
+            holding.set()
+            go_on.wait(10)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert holding.wait(10)
+    second: list[dict] = []
+    waiter = threading.Thread(target=lambda: second.append(_claim_in_own_tx(store, {("t", 0): 20})))
+    waiter.start()
+    waiter.join(0.5)
+    assert second == []  # still waiting for the first
+    go_on.set()
+    thread.join(10)
+    waiter.join(10)
+    assert seen == [{("t", 0): 5}] and second == [{("t", 0): 20}]
+
+
+def _claim_in_own_tx(store: Store, spans: dict) -> dict:
+    with store.transaction() as tx:
+        return claim_offsets(tx, "g", spans)
