@@ -55,7 +55,7 @@ from services.platform.storage import (
     stored_outputs,
 )
 from services.platform.topics import dlq
-from services.platform.validation import validate_event_time
+from services.platform.validation import event_times_within, validate_event_time
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +434,7 @@ class StreamRunner:
         records: list[Record] = []
         dead: list[Output] = []
         next_offsets: dict[TopicPartition, int] = {}
-        now, skew, floor = time.time(), self.settings.event_future_skew_seconds, self._event_time_floor
+        now = time.time()
         for tp, messages in polled.items():
             if not messages:
                 continue
@@ -444,6 +444,7 @@ class StreamRunner:
             # per record, only what each needs (this loop is the runner's cost): names bound once per partition
             decode, validate, event_id, append = source.decode, source.validate, source.event_id, records.append
             topic, partition, prefix = tp.topic, tp.partition, f"{tp.topic}/"
+            first = len(records)
             for msg in messages:
                 raw = msg.value
                 if raw is None:  # a tombstone: nothing to decode or handle
@@ -454,8 +455,6 @@ class StreamRunner:
                     if may_hold_pan(raw) and isinstance(value, Message):
                         redact_message(value)  # no card number in free text is ever handled, stored or sent
                     validate(value)
-                    if isinstance(value, Message):
-                        validate_event_time(value, now, future_skew_seconds=skew, floor=floor)
                     eid = prefix + event_id(value, msg)
                 except ValidationError as exc:
                     dead.append(self._dead_letter(msg, exc.reason, str(exc)))
@@ -466,6 +465,7 @@ class StreamRunner:
                 key = msg.key
                 append(Record(topic, partition, msg.offset, key.decode(errors="replace") if key else "", eid, value,
                               msg.timestamp, msg.headers))
+            self._check_event_times(records, first, now, dead)
 
         outputs = self._apply(records, dead)
         try:
@@ -481,6 +481,25 @@ class StreamRunner:
         self._commit_async()
         self.metrics.batch_seconds.labels(self.service).observe(time.monotonic() - started)
         self.metrics.last_processed.labels(self.service).set(time.time())
+
+    def _check_event_times(self, records: list[Record], first: int, now: float, dead: list[Output]) -> None:
+        """Event times of one partition's records (`records[first:]`) checked as a batch; only a batch with an
+        event time out of bounds (or unset) is looked at record by record, and those out of bounds are
+        dead-lettered."""
+        skew, floor = self.settings.event_future_skew_seconds, self._event_time_floor
+        batch = records[first:]
+        values = [r.value for r in batch]
+        if not values or not isinstance(values[0], Message) or event_times_within(
+                values, now, future_skew_seconds=skew, floor=floor):
+            return
+        kept: list[Record] = []
+        for r in batch:
+            try:
+                validate_event_time(r.value, now, future_skew_seconds=skew, floor=floor)
+                kept.append(r)
+            except ValidationError as exc:
+                dead.append(self._dead_letter(_RecordView(r), exc.reason, str(exc)))
+        records[first:] = kept
 
     def _apply(self, records: list[Record], dead: list[Output]) -> list[Output]:
         """Run the handler on the records not yet processed; return every output to produce.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -138,6 +140,25 @@ def validate_event_time(event: Message, now: float, *, future_skew_seconds: floa
             raise ValidationError(name, f"is more than {future_skew_seconds:g} s in the future", "future_event_time")
         if seconds < floor:
             raise ValidationError(name, "is before the earliest accepted event time", "event_time_before_floor")
+
+
+def event_times_within(events: Sequence[Message], now: float, *, future_skew_seconds: float, floor: float) -> bool:
+    """Whether every event-time field of `events` (messages of one type, e.g. a partition's batch) lies within the
+    bounds `validate_event_time` sets: one C-level pass per field instead of a call per record. A field left
+    unset reads 0 and fails here: False sends the caller to `validate_event_time` record by record."""
+    if not events:
+        return True
+    horizon = now + future_skew_seconds
+    for name in _event_time_fields(events[0].DESCRIPTOR):
+        seconds = list(map(_seconds_of(name), events))
+        if min(seconds) < floor or max(seconds) > horizon:
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _seconds_of(name: str) -> Callable[[Message], int]:
+    return operator.attrgetter(f"{name}.seconds")
 
 
 @functools.lru_cache(maxsize=256)

@@ -19,7 +19,7 @@ from typing import Literal
 from prometheus_client import CollectorRegistry
 
 from services.gen.proactivecare.v1 import events_pb2
-from services.platform.kafka_client import CLIENTS, CONFLUENT, KAFKA_PYTHON
+from services.platform.kafka_client import CLIENTS, CONFLUENT, KAFKA_PYTHON, Message, TopicPartition
 from services.platform.kafka_io import make_consumer
 from services.platform.runner import Record, Source, StreamRunner
 from services.platform.settings import Settings
@@ -127,6 +127,36 @@ def runner_rate(settings: Settings, n: int, store: Store | None = None,
     return n / elapsed
 
 
+class _NoProducer:
+    """Takes what the runner produces (nothing, with the no-op handler) without a broker."""
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None, headers: object = ()) -> None: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+    def close(self, timeout: float | None = None) -> None: ...
+
+
+def runner_work_us(settings: Settings, transactions: list, dedupe: Literal["event", "offset"]) -> float:
+    """The runner's own work a record, without Kafka: the polled batches (500 records each, as the client hands
+    them) through `StreamRunner.process` (decode, PAN look, validation, dedupe and the store transaction)."""
+    topic = settings.topic(TRANSACTIONS)
+    batches = [{TopicPartition(topic, 0): [Message(topic, 0, i, t.customer_id.encode(), t.SerializeToString(), 0, ())
+                                           for i, t in enumerate(transactions[start:start + 500], start)]}
+               for start in range(0, len(transactions), 500)]
+    store = Store.open(settings.data_dir / f"work-{uuid.uuid4().hex[:6]}.sqlite")
+    source = Source(topic, events_pb2.Transaction.FromString, validate_transaction, event_id=lambda tx, _rec: tx.id,
+                    dedupe=dedupe)
+    runner = StreamRunner(settings, "bench", [source], _NoOp(), store, CollectorRegistry(), group_id="work")
+    runner._producer = _NoProducer()  # type: ignore[assignment]
+    started = time.perf_counter()
+    for batch in batches:
+        runner.process(batch)
+    elapsed = time.perf_counter() - started
+    store.close()
+    return elapsed / len(transactions) * 1e6
+
+
 def run(base: Settings) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp, bench_settings(base, Path(tmp)) as settings:
         transactions = simulated_transactions(N_RECORDS)
@@ -143,6 +173,10 @@ def run(base: Settings) -> dict[str, object]:
                for c in CLIENTS for dedupe in ("event", "offset")},
             "quix": lambda: quix_rate(settings, n),
         }
+        work: dict[str, list[float]] = {"event": [], "offset": []}
+        for _ in range(3):  # interleaved, best of each
+            for dedupe in work:
+                work[dedupe].append(runner_work_us(settings, transactions[:40_000], dedupe))  # type: ignore[arg-type]
         for _ in range(ROUNDS):  # interleaved, best of each: the machine is shared and noisy
             for name, part in parts.items():
                 rate = part()
@@ -171,4 +205,6 @@ def run(base: Settings) -> dict[str, object]:
         "runner_event_dedupe_vs_quix_ratio": round(max(best["runner_kafka_python_event"],
                                                        best["runner_confluent_event"]) / quix, 3) if quix else None,
         "runner_vs_bare_consumer_ratio": round(runner_kp / best["bare_kafka_python"], 3),
+        "runner_work_us_per_record_event_dedupe": round(min(work["event"]), 2),
+        "runner_work_us_per_record_offset_dedupe": round(min(work["offset"]), 2),
     }

@@ -16,7 +16,7 @@ from services.platform.errors import PermissionDeniedError, ValidationError
 from services.platform.kafka_io import Output, decode_outputs, encode_outputs
 from services.platform.money import format_money
 from services.platform.storage import claim_events, prune_processed, save_outputs, stored_outputs
-from services.platform.validation import validate_notification, validate_transaction
+from services.platform.validation import event_times_within, validate_notification, validate_transaction
 from tests import factories
 
 GBP = "GBP"
@@ -193,3 +193,22 @@ def test_keyset_pages_walk_a_list_newest_first_and_end_with_an_empty_token():
             break
         page = common_pb2.PageRequest(page_size=4, page_token=response.next_page_token)
     assert seen == keys
+
+
+@pytest.mark.parametrize(("seconds", "within"), [
+    ([1_800_000_000, 1_800_000_100], True),
+    ([1_800_000_000, 1_900_000_000], False),  # one beyond the allowed skew
+    ([1_800_000_000, 1_000], False),  # one before the floor
+    ([1_800_000_000, None], False),  # one unset: judged record by record, where an unset field is skipped
+    ([], True),
+])
+def test_a_batch_of_event_times_is_within_bounds_only_when_every_one_is(seconds, within):
+    events = []
+    for s in seconds:
+        tx = factories.transaction()
+        if s is None:
+            tx.ClearField("timestamp")
+        else:
+            tx.timestamp.seconds = s
+        events.append(tx)
+    assert event_times_within(events, 1_800_000_100, future_skew_seconds=300, floor=1_500_000_000) is within
