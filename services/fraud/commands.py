@@ -38,6 +38,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "selecting and training one on the data: the model trained elsewhere, at this bank")
     ev.set_defaults(func=_evaluate)
 
+    cal = cmds.add_parser("calibrate", help="calibrate a model's scores to a bank's fraud share, learnt from its "
+                                            "labelled history: a new version of the model (the same estimator)")
+    cal.add_argument("--history", type=Path, required=True,
+                     help="the bank's labelled history, in the backtest's format (JSON lines or CSV with labels)")
+    cal.add_argument("--model-dir", type=Path, default=None,
+                     help="the model to calibrate, and where the calibrated version is written (default: "
+                          "$FRAUD_MODEL_DIR or var/models/fraud)")
+    cal.add_argument("--out", type=Path, default=None, help="write the calibrated version here instead")
+    cal.set_defaults(func=_calibrate)
+
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", help="a CSV with the Handbook's columns (default: generate the book dataset)")
@@ -92,4 +102,24 @@ def _evaluate(args: argparse.Namespace) -> int:
         _log(f"error: {exc}")
         return 2
     print(json.dumps(metrics))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from services.backtest import history as bank_history
+    from services.fraud.model import calibrated, load_model, save_model
+
+    model_dir = args.model_dir or model_dir_from_env()
+    try:
+        history = bank_history.read(args.history)
+        cards = [t.id for t in history.transactions if t.card_token]
+        frauds = sum(history.fraud_labels.get(i, False) for i in cards)
+        if not cards:
+            raise ValidationError("history", "holds no card payments")
+        model = calibrated(load_model(model_dir), frauds / len(cards), frauds, len(cards), args.history.name)
+        path = save_model(model, args.out or model_dir)
+    except (ValidationError, ModelArtifactError, ValueError) as exc:
+        _log(f"error: {exc}")
+        return 2
+    print(json.dumps({"model": str(path), "version": model.version, **model.card.calibration}))
     return 0

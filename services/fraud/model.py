@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import skops.io as sio
 
+from services.fraud.calibration import check_share, prior_shift, trained_share
 from services.fraud.features import FEATURE_INDEX, FEATURE_NAMES
 from services.fraud.trees import compiled_or_none
 
@@ -46,6 +47,9 @@ class ModelCard:
     created_at: str
     sha256: str = ""
     library_versions: dict[str, str] = field(default_factory=dict)
+    # set by `fraud calibrate`: {"bank_fraud_share", "trained_fraud_share", "labelled_frauds", "card_payments",
+    # "calibrated_from"}: scores are then the bank's probabilities (calibration.py)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
 
 class FraudModel:
@@ -60,6 +64,9 @@ class FraudModel:
         self.card = card
         self._columns = np.array([FEATURE_INDEX[f] for f in card.features], dtype=np.intp)
         self.compiled = compiled_or_none(estimator, len(card.features))
+        shares = card.calibration
+        self._shift = ((float(shares["trained_fraud_share"]), float(shares["bank_fraud_share"]))
+                       if shares else None)
 
     @property
     def version(self) -> str:
@@ -72,8 +79,10 @@ class FraudModel:
         if len(features) == 0:
             return np.empty(0)
         if self.compiled is not None:
-            return self.compiled.predict(features[:, self._columns])
-        return self.estimator.predict_proba(features[:, self._columns])[:, 1]
+            scores = self.compiled.predict(features[:, self._columns])
+        else:
+            scores = self.estimator.predict_proba(features[:, self._columns])[:, 1]
+        return scores if self._shift is None else prior_shift(scores, *self._shift)
 
 
 class _NoScore:
@@ -95,6 +104,20 @@ def rules_only_model() -> FraudModel:
 
 def model_dir_from_env() -> Path:
     return Path(os.environ.get(MODEL_DIR_ENV, DEFAULT_MODEL_DIR))
+
+
+def calibrated(model: FraudModel, bank_share: float, frauds: int, card_payments: int, source: str) -> FraudModel:
+    """`model` with its scores calibrated to a bank whose labelled history (`source`) holds `frauds` frauds in
+    `card_payments` card payments: a new version, the same estimator."""
+    trained = trained_share(model.card.metrics)
+    if trained is None:
+        raise ModelArtifactError(f"{model.version}'s card does not say its training fraud share: train it again")
+    check_share(bank_share, frauds)
+    calibration = {"bank_fraud_share": round(bank_share, 6), "trained_fraud_share": round(trained, 6),
+                   "labelled_frauds": frauds, "card_payments": card_payments, "calibrated_from": source}
+    base = model.version.split("-bank", 1)[0]
+    card = replace(model.card, version=f"{base}-bank{round(bank_share * 1e4)}bp", sha256="", calibration=calibration)
+    return FraudModel(model.estimator, card)
 
 
 def save_model(model: FraudModel, directory: str | Path) -> Path:
