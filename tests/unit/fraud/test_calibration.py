@@ -1,6 +1,7 @@
 """Calibrating a model's scores to a bank's fraud share: the prior shift, its guards, and the calibrated version."""
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,36 @@ def test_a_model_whose_card_does_not_say_its_training_share_cannot_be_calibrated
                         (dt.date(2018, 7, 25), dt.date(2018, 8, 1)), {})
     with pytest.raises(ModelArtifactError, match="training fraud share"):
         calibrated(model, 0.05, 500, 10_000, "history.jsonl")
+
+
+def _history(path: Path, frauds: int, genuine: int) -> Path:
+    """A bank's labelled history in the backtest's JSON-lines format: card payments, the first `frauds` labelled."""
+
+    from google.protobuf.json_format import MessageToDict
+
+    from tests import factories
+
+    lines = []
+    for i in range(frauds + genuine):
+        tx = factories.transaction(id=f"tx{i}", card_token=f"card{i % 7}")
+        lines.append(json.dumps({"type": "transaction", **MessageToDict(tx)}))
+        if i < frauds:
+            lines.append(json.dumps({"type": "fraud_label", "transaction_id": f"tx{i}", "fraud": True}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_calibrate_command_learns_the_share_from_the_history_and_writes_the_new_version(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from services.cli import main
+
+    _x, model = _model()
+    save_model(model, tmp_path / "model")
+    history = _history(tmp_path / "bank.jsonl", frauds=40, genuine=760)
+    assert main(["fraud", "calibrate", "--history", str(history), "--model-dir", str(tmp_path / "model")]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["bank_fraud_share"] == 0.05 and out["labelled_frauds"] == 40 and out["card_payments"] == 800
+    assert load_model(tmp_path / "model").version == f"{model.version}-bank500bp"  # LATEST moved to it
+    too_few = _history(tmp_path / "small.jsonl", frauds=5, genuine=95)
+    assert main(["fraud", "calibrate", "--history", str(too_few), "--model-dir", str(tmp_path / "model")]) == 2
+    assert "labelled frauds" in capsys.readouterr().err
