@@ -61,14 +61,14 @@ def install_challenger(directory: Path, version: str, report: str = "") -> None:
 
 
 def promote(directory: Path, version: str, report: str = "") -> str | None:
-    """`version` becomes the champion; the champion it replaces becomes the previous one (returned)."""
+    """`version` becomes the champion; the champion it replaces becomes the previous one (returned); an older
+    challenger in shadow is dropped (the promoted one supersedes it)."""
     with _locked(directory):
         previous = version_of(directory, CHAMPION)
         if previous is not None and previous != version:
             _set(directory, PREVIOUS, previous)
         _set(directory, CHAMPION, version)
-        if version_of(directory, CHALLENGER) == version:
-            _set(directory, CHALLENGER, None)
+        _set(directory, CHALLENGER, None)
         _log(directory, PROMOTED, champion=version, previous=previous, report=report)
         return previous
 
