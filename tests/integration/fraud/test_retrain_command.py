@@ -1,9 +1,11 @@
 """`proactive-care fraud retrain` on a real store (SQLite, as the CLI opens it from the environment): the labelled
 history a worker recorded becomes a challenger, compared with the champion on the held-out days, with a report;
-without enough labels no challenger is made and the champion stays."""
+without enough labels no challenger is made and the champion stays; the scheduled job does the same inside the
+service."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Iterator
@@ -11,12 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
 from services import cli
-from services.fraud.app import SERVICE
+from services.fraud.app import SERVICE, retrain_on_schedule
 from services.fraud.features import FEATURE_NAMES
 from services.fraud.history import CHARGEBACK, HistoryRepository, LabelRow, ScoredRow
-from services.fraud.model_slots import CHALLENGER, CHAMPION, version_of
+from services.fraud.lifecycle_settings import LifecycleSettings
+from services.fraud.metrics import FraudMetrics
+from services.fraud.model_slots import CHALLENGER, CHAMPION, PREVIOUS, version_of
+from services.fraud.policy import load_policy
 from services.platform.settings import Settings
 from services.platform.storage import Store
 from tests.unit.fraud.builders import T0
@@ -77,3 +83,27 @@ def test_without_enough_labels_no_challenger_is_made(cli_env, capsys) -> None:
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["challenger"] is None and out["decision"]["reason"] == "too_few_labels"
     assert version_of(models, CHALLENGER) is None
+
+
+def test_the_scheduled_job_retrains_in_the_service_and_counts_its_runs(cli_env) -> None:
+    store, models = cli_env
+    champion = version_of(models, CHAMPION)
+    _record(store, days=35, frauds_a_day=2)
+    registry = CollectorRegistry()
+    job = retrain_on_schedule(store, models, load_policy(), LifecycleSettings(
+        retrain_every_seconds=0.01, retrain_algorithm="logistic_regression"), FraudMetrics.create(registry))
+
+    def runs(outcome: str) -> float:
+        return registry.get_sample_value("proactivecare_fraud_retrain_runs_total", {"outcome": outcome}) or 0.0
+
+    async def until_promoted() -> None:
+        task = asyncio.create_task(job())
+        try:
+            while runs("promoted") < 1 and not task.done():
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+
+    asyncio.run(asyncio.wait_for(until_promoted(), timeout=120))
+    assert runs("promoted") == 1 and runs("failed") == 0
+    assert version_of(models, CHAMPION) != champion and version_of(models, PREVIOUS) == champion
