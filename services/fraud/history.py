@@ -84,16 +84,27 @@ class HistoryRepository:
         self.tx = tx
 
     def record(self, rows: Sequence[ScoredRow]) -> None:
-        """One INSERT for the batch; a payment already recorded keeps its first row."""
-        if rows:
-            self.tx.execute(
+        """One statement for the batch, through the driver (a batch's rows cost a few microseconds each); a payment
+        already recorded keeps its first row."""
+        if not rows:
+            return
+        columns = ([r.tx_id for r in rows], [r.ts for r in rows],
+                   [np.asarray(r.features, dtype=np.float64).tobytes() for r in rows],
+                   [r.champion_version for r in rows], [r.champion_score for r in rows],
+                   [r.challenger_version for r in rows], [r.challenger_score for r in rows])
+        if self.tx.postgresql:
+            self.tx.conn.exec_driver_sql(
                 "INSERT INTO fraud_scored_history(tx_id, ts, features, champion_version, champion_score,"
-                " challenger_version, challenger_score) VALUES (:tx_id, :ts, :features, :champion_version,"
-                " :champion_score, :challenger_version, :challenger_score) ON CONFLICT DO NOTHING",
-                [{"tx_id": r.tx_id, "ts": r.ts, "features": np.asarray(r.features, dtype=np.float64).tobytes(),
-                  "champion_version": r.champion_version, "champion_score": r.champion_score,
-                  "challenger_version": r.challenger_version, "challenger_score": r.challenger_score}
-                 for r in rows])
+                " challenger_version, challenger_score) SELECT unnest(%(ids)s::text[]), unnest(%(ts)s::float8[]),"
+                " unnest(%(features)s::bytea[]), unnest(%(champion)s::text[]), unnest(%(champion_score)s::float8[]),"
+                " unnest(%(challenger)s::text[]), unnest(%(challenger_score)s::float8[]) ON CONFLICT DO NOTHING",
+                dict(zip(("ids", "ts", "features", "champion", "champion_score", "challenger", "challenger_score"),
+                         columns, strict=True)))
+        else:
+            self.tx.conn.exec_driver_sql(
+                "INSERT INTO fraud_scored_history(tx_id, ts, features, champion_version, champion_score,"
+                " challenger_version, challenger_score) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                list(zip(*columns, strict=True)))
 
     def add_labels(self, labels: Iterable[LabelRow]) -> None:
         """The latest word on a payment wins (an answer "it was me", then a chargeback: fraud from then on)."""
