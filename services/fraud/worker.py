@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, timedelta
+from typing import TYPE_CHECKING
 
 from services.fraud.alerts import AlertRecord, AlertStatus, resolve
 from services.fraud.decision import FraudDecision
@@ -34,6 +35,9 @@ from services.platform.runner import Record, Source
 from services.platform.settings import Settings
 from services.platform.storage import Tx
 from services.platform.topics import CARE_FOLLOWUPS, FRAUD_FEEDBACK, NOTIFICATIONS, TRANSACTIONS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_WINDOW = timedelta(days=30)  # an alert's card is watched this long for further fraud
@@ -103,14 +107,14 @@ class FraudHandler:
         events = [to_event(r.value) for r in records]
         frozen = repo.frozen_among(e.card_token for e in events)
         started = time.perf_counter()
-        features: list = []
+        features: list[np.ndarray] = []
         decisions = self.scorer.score(events, frozen, repo, features_out=features)
-        if self.models is not None:
-            self.models.observe(events, features[0], decisions)
-            self.models.write(repo.tx)
         self.metrics.scoring_seconds.labels("stream").observe(time.perf_counter() - started)
         self.metrics.batch_size.labels("stream").observe(len(events))
         self.metrics.count_decisions("stream", decisions)
+        if self.models is not None:  # the challenger in shadow, and the rows for retraining
+            self.models.observe(events, features[0], decisions)
+            self.models.write(repo.tx)
         if self.observe is not None:
             self.observe(records, decisions)
         now = self.clock()
