@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from services.fraud.features import FEATURE_NAMES, FeatureConfig
 from services.fraud.live_models import LiveModels
 from services.fraud.metrics import FraudMetrics
-from services.fraud.model import FraudModel, load_model, save_model
+from services.fraud.model import RULES_ONLY, FraudModel, load_model, rules_only_model, save_model
 from services.fraud.model_slots import install_challenger, promote, save_challenger
 from services.fraud.offline.training import fit, wrap
 from services.fraud.policy import load_policy
@@ -113,3 +113,14 @@ def test_the_challenger_scores_in_shadow_and_decides_nothing(live) -> None:
     assert {r.challenger_version for r in pending} == {challenger.version}
     assert all(r.challenger_score > r.champion_score for r in pending[:-1])
     assert pending[0].features.shape == (len(FEATURE_NAMES),)
+
+
+def test_while_the_rules_alone_score_the_first_trained_model_is_taken_up(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    scorer = FraudScorer(rules_only_model(), load_policy())
+    models = LiveModels(tmp_path, scorer, FraudMetrics.create(registry), reload_seconds=0.0)
+    models.refresh()
+    assert scorer.model.version == RULES_ONLY  # nothing trained yet
+    save_model(_model(1.0), tmp_path)  # `make run`'s first training writes LATEST
+    models.refresh()
+    assert scorer.model.version != RULES_ONLY and _roles(registry) == {"champion": scorer.model.version}
