@@ -140,6 +140,14 @@ class HistoryRepository:
             known_at=np.array([np.nan if r[5] is None else float(r[5]) for r in rows], dtype=np.float64),
             source=np.array([r[6] or "" for r in rows], dtype=object))
 
+    def shadow_agreement(self, challenger_version: str, threshold: float) -> dict[str, int]:
+        """How a challenger's shadow scores compared with the champion's on live payments: rows, and those where
+        both were on the same side of the alert threshold."""
+        row = self.tx.one(
+            "SELECT COUNT(*), SUM(CASE WHEN (champion_score >= :t) = (challenger_score >= :t) THEN 1 ELSE 0 END)"
+            " FROM fraud_scored_history WHERE challenger_version = :v", {"v": challenger_version, "t": threshold})
+        return {"payments": int(row[0]) if row else 0, "same_alert_decision": int(row[1] or 0) if row else 0}
+
     def prune(self, before: float) -> int:
         """Forget payments scored before `before` and their labels; returns the payments removed."""
         self.tx.execute("DELETE FROM fraud_history_labels WHERE known_at < :before OR tx_id IN"

@@ -29,11 +29,13 @@ from services.fraud.features import FeatureConfig
 from services.fraud.history import ANSWER, CHARGEBACK, History, HistoryRepository
 from services.fraud.model import FraudModel, ModelArtifactError
 from services.fraud.model_slots import (
+    CHALLENGER,
     CHAMPION,
     install_challenger,
     load_role,
     promote,
     save_challenger,
+    version_of,
     write_report,
 )
 from services.fraud.offline.training import fit, usable_features, wrap
@@ -78,12 +80,16 @@ def retrain(store: Store, directory: Path, policy: FraudPolicy, algorithm: str, 
         raise ModelArtifactError(f"no champion in {directory}: run `proactive-care fraud train` first")
     rule = policy.promotion
     delay = float(champion.card.feature_config.get("label_delay_days", FeatureConfig().label_delay_days))
+    in_shadow = version_of(directory, CHALLENGER)
     with store.read() as tx:
         latest = HistoryRepository(tx).latest_ts()
         if latest is None:
             return _no_challenger(champion, rule.model_dump(), None, {}, "no scored payments in the history yet")
         w = windows(latest, delay, rule.training_days, rule.evaluation_days)
         history = HistoryRepository(tx).between(w.train_start, w.end)
+        shadow = ({"version": in_shadow, **HistoryRepository(tx).shadow_agreement(in_shadow,
+                                                                                  policy.challenge_threshold)}
+                  if in_shadow else None)
     y = labels_as_of(history, w.as_of)
     train, held_out = history.ts < w.evaluation_start, history.ts >= w.evaluation_start
     volumes = _volumes(history, y, train, held_out)
@@ -116,6 +122,7 @@ def retrain(store: Store, directory: Path, policy: FraudPolicy, algorithm: str, 
         "windows": w.to_dict(),
         "data_volumes": volumes,
         "label_delays_days": _delays(history, y),
+        "previous_challenger_in_shadow": shadow,  # how the challenger it replaces agreed with the champion live
     }
     path = write_report(directory, challenger.version, report)
     if verdict.promote and promote_allowed:

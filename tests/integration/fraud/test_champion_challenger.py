@@ -196,6 +196,9 @@ def test_a_drifted_fraud_pattern_makes_the_challenger_win_and_take_over_without_
         promoted = retrain(svc.app.store, model_dir, policy, "logistic_regression")
         producer.join()
         assert promoted["decision"]["promoted"], promoted["decision"]
+        shadow = promoted["previous_challenger_in_shadow"]  # the live agreement of the one it replaces
+        assert shadow["version"] == in_shadow and shadow["payments"] >= len(shadow_frauds)
+        assert shadow["payments"] - shadow["same_alert_decision"] >= len(shadow_frauds)
         new_champion = promoted["challenger"]["version"]
         assert version_of(model_dir, CHAMPION) == new_champion and version_of(model_dir, PREVIOUS) == champion
         metrics = promoted["challenger"]["metrics"], promoted["champion"]["metrics"]
