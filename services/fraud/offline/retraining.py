@@ -94,6 +94,7 @@ def retrain(store: Store, directory: Path, policy: FraudPolicy, algorithm: str, 
     train, held_out = history.ts < w.evaluation_start, history.ts >= w.evaluation_start
     volumes = _volumes(history, y, train, held_out)
     log(f"history: {volumes}")
+    _forget(store, w.as_of, history_days, log)
     if volumes["training_frauds"] < rule.min_frauds or volumes["training_rows"] - volumes["training_frauds"] < 1:
         return _no_challenger(champion, rule.model_dump(), w, volumes,
                               f"{volumes['training_frauds']} known frauds in the training days; needs "
@@ -131,11 +132,15 @@ def retrain(store: Store, directory: Path, policy: FraudPolicy, algorithm: str, 
     else:
         install_challenger(directory, challenger.version, str(path))
         log(f"{challenger.version} stays in shadow: {verdict.detail}")
+    return {**report, "report": str(path)}
+
+
+def _forget(store: Store, as_of: float, history_days: float, log: Log) -> None:
+    """The history beyond `history_days` (event time) goes: nothing older is ever trained or evaluated on."""
     if history_days > 0:
         with store.transaction() as tx:
-            removed = HistoryRepository(tx).prune(w.as_of - history_days * DAY)
+            removed = HistoryRepository(tx).prune(as_of - history_days * DAY)
         log(f"history: {removed} payments older than {history_days:g} days forgotten")
-    return {**report, "report": str(path)}
 
 
 def _no_challenger(champion: FraudModel, rule: dict[str, Any], w: Windows | None, volumes: dict[str, int],

@@ -76,13 +76,18 @@ def test_retrain_makes_a_challenger_from_the_stored_history_and_reports(cli_env,
     assert set(report["challenger"]["metrics"]) == set(report["champion"]["metrics"]) >= {"average_precision"}
 
 
-def test_without_enough_labels_no_challenger_is_made(cli_env, capsys) -> None:
+def test_without_enough_labels_no_challenger_is_made_and_old_history_is_forgotten(cli_env, capsys,
+                                                                                     monkeypatch) -> None:
     store, models = cli_env
+    monkeypatch.setenv("FRAUD_HISTORY_DAYS", "20")
     _record(store, days=35, frauds_a_day=0)
     assert cli.main(["fraud", "retrain", "--model-dir", str(models)]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["challenger"] is None and out["decision"]["reason"] == "too_few_labels"
     assert version_of(models, CHALLENGER) is None
+    with store.read() as tx:
+        oldest, latest = tx.one("SELECT MIN(ts), MAX(ts) FROM fraud_scored_history")
+    assert latest - 20 * DAY <= oldest < latest - 19 * DAY  # the last 20 days kept, nothing before
 
 
 def test_the_scheduled_job_retrains_in_the_service_and_counts_its_runs(cli_env) -> None:
