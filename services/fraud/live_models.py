@@ -47,6 +47,7 @@ class LiveModels:
         self.challenger: FraudModel | None = None
         self._checked = -math.inf
         self._pending: list[ScoredRow] = []
+        self._refused: set[str] = set()
         self.refresh()
         metrics.show_models(scorer.model, self.challenger)
 
@@ -60,7 +61,7 @@ class LiveModels:
         champion, challenger = version_of(self.directory, CHAMPION), version_of(self.directory, CHALLENGER)
         changed = False
         if champion is not None and champion != self.scorer.model.version:
-            model = self._load(CHAMPION)
+            model = self._load(CHAMPION, champion)
             if model is not None and model.version == champion:
                 self.scorer.swap_model(model)
                 event = last_event(self.directory, champion) or PROMOTED
@@ -69,23 +70,29 @@ class LiveModels:
                 changed = True
         current = self.challenger.version if self.challenger is not None else None
         if challenger != current:
-            self.challenger = self._load(CHALLENGER) if challenger is not None else None
-            changed = True
-            if self.challenger is not None:
-                log.info("fraud: challenger %s scores in shadow", self.challenger.version)
+            loaded = self._load(CHALLENGER, challenger) if challenger is not None else None
+            changed = changed or loaded is not None or self.challenger is not None
+            self.challenger = loaded
+            if loaded is not None:
+                log.info("fraud: challenger %s scores in shadow", loaded.version)
         if changed:
             self.metrics.show_models(self.scorer.model, self.challenger)
 
-    def _load(self, role: str) -> FraudModel | None:
+    def _load(self, role: str, version: str) -> FraudModel | None:
+        """The model holding `role`, or None when it is refused (once: a refused version is not tried again)."""
+        if version in self._refused:
+            return None
         try:
             model = load_role(self.directory, role)
         except (ModelArtifactError, OSError, ValueError) as exc:
-            log.error("fraud: the %s in %s does not load, keeping what serves: %s", role, self.directory, exc)
+            log.error("fraud: the %s %s does not load, keeping what serves: %s", role, version, exc)
+            self._refused.add(version)
             return None
         served = self.scorer.model.card.feature_config.get("label_delay_days")
         if model is not None and served is not None and model.card.feature_config.get("label_delay_days") != served:
             log.error("fraud: the %s %s was trained with another label delay than the features served: refused",
                       role, model.version)
+            self._refused.add(version)
             return None
         return model
 

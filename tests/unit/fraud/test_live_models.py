@@ -86,6 +86,10 @@ def test_a_model_that_does_not_load_or_fit_the_features_is_refused(live, caplog)
     clock.now = 20.0
     models.refresh()
     assert scorer.model.version == first and "does not match the digest" in caplog.text
+    caplog.clear()
+    clock.now = 30.0
+    models.refresh()  # a refused version is not tried (nor logged) again
+    assert scorer.model.version == first and caplog.text == ""
     assert _roles(registry) == {"champion": first}
     assert registry.get_sample_value("proactivecare_fraud_model_events_total", {"event": "promoted"}) == 0
 
