@@ -74,10 +74,6 @@ class History:
     def __len__(self) -> int:
         return len(self.ts)
 
-    def select(self, mask: np.ndarray) -> History:
-        return History(self.tx_id[mask], self.ts[mask], self.features[mask], self.champion_score[mask],
-                       self.fraud[mask], self.known_at[mask], self.source[mask])
-
 
 class HistoryRepository:
     def __init__(self, tx: Tx) -> None:
