@@ -141,7 +141,11 @@ def per_service() -> dict[str, dict[str, Any]]:
                   kind="heatmap"),
             panel("Decisions /s", "sum by (decision, path) (rate(proactivecare_fraud_decisions_total[5m]))",
                   unit="ops", legend="{{path}} {{decision}}"),
-            panel("Model in service", "max by (version, algorithm, serving) (proactivecare_fraud_model_info)",
+            panel("Models (champion decides, challenger in shadow)",
+                  "max by (role, version, algorithm, serving) (proactivecare_fraud_model_info)", kind="table"),
+            panel("Shadow agreement", "sum(rate(proactivecare_fraud_shadow_decisions_total{agreement=\"agree\"}[1h]))"
+                  " / sum(rate(proactivecare_fraud_shadow_decisions_total[1h]))", unit="percentunit"),
+            panel("Model promotions and rollbacks", "max by (event) (proactivecare_fraud_model_events_total)",
                   kind="table"),
             panel("Customers' answers /s", "sum by (answer) (rate(proactivecare_fraud_feedback_total[5m]))",
                   unit="ops", legend="{{answer}}"),

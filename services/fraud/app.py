@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
+from services.fraud.history import MIGRATIONS as HISTORY_MIGRATIONS
+from services.fraud.lifecycle_settings import LifecycleSettings
+from services.fraud.live_models import LiveModels
 from services.fraud.metrics import FraudMetrics
 from services.fraud.model import ModelArtifactError, load_model, model_dir_from_env, rules_only_model
-from services.fraud.policy import load_policy
+from services.fraud.policy import FraudPolicy, load_policy
 from services.fraud.repository import MIGRATIONS
 from services.fraud.scoring import FraudScorer
 from services.fraud.service import FraudServicer
@@ -18,6 +24,7 @@ from services.fraud.worker import FraudHandler, sources
 from services.gen.proactivecare.v1 import fraud_pb2_grpc
 from services.platform.app import Api, Context, Parts, Service
 from services.platform.auth import READERS, Role
+from services.platform.storage import Store
 
 NAME = "fraud"
 POLICY_FILE_ENV = "FRAUD_POLICY_FILE"
@@ -31,6 +38,12 @@ ACCESS = {
     "UnfreezeCard": frozenset({Role.CUSTOMER, Role.OPERATOR}),
 }
 log = logging.getLogger(__name__)
+
+
+def policy_from_env() -> FraudPolicy:
+    """The policy version in force, from `FRAUD_POLICY_FILE` or the shipped file."""
+    policy_file = os.environ.get(POLICY_FILE_ENV)
+    return load_policy(path=Path(policy_file)) if policy_file else load_policy()
 
 
 def assemble(ctx: Context, model_dir: Path | None = None) -> Parts:
@@ -48,20 +61,45 @@ def assemble(ctx: Context, model_dir: Path | None = None) -> Parts:
             reason = f"fraud model not loaded: {exc} (on Kubernetes the fraud-train Job writes one)"
             log.error("fraud: NOT_SERVING: %s", reason)
             return Parts(checks=[lambda: reason])
-    policy_file = os.environ.get(POLICY_FILE_ENV)
-    policy = load_policy(path=Path(policy_file)) if policy_file else load_policy()
+    policy = policy_from_env()
     limits = CacheLimits(customers=settings.state_cache_customers, entities=settings.state_cache_entities,
                          ttl_seconds=settings.shared_state_ttl_seconds)
     scorer = FraudScorer(model, policy, limits=limits)  # feature state: read from the store as customers come
-    serving = "compiled" if model.compiled is not None else "scikit-learn"
-    metrics.model.labels(model.version, model.card.algorithm, serving).set(1)
-    log.info("fraud: model %s (%s), policy %s, feature state cache of %d customers", model.version, serving,
+    lifecycle = LifecycleSettings.from_env()
+    # champion swaps between batches, the challenger in shadow, the labelled history (live_models.py)
+    models = LiveModels(directory, scorer, metrics, lifecycle.reload_seconds, keep_history=lifecycle.history_days > 0)
+    serving = "compiled" if scorer.model.compiled is not None else "scikit-learn"
+    log.info("fraud: model %s (%s), policy %s, feature state cache of %d customers", scorer.model.version, serving,
              policy.version, limits.customers)
     servicer = FraudServicer(settings, scorer, ctx.store, metrics)
-    return Parts(servicer=servicer, handler=FraudHandler(settings, scorer, metrics), sources=sources(settings),
-                 on_stop=[servicer.close])
+    background = []
+    if lifecycle.retrain_every_seconds > 0 and lifecycle.history_days > 0:
+        background.append(retrain_on_schedule(ctx.store, directory, policy, lifecycle, metrics))
+    return Parts(servicer=servicer, handler=FraudHandler(settings, scorer, metrics, models=models),
+                 sources=sources(settings), background=background, on_stop=[servicer.close])
 
 
-SERVICE = Service(NAME, MIGRATIONS, Api("proactivecare.v1.FraudService",
+def retrain_on_schedule(store: Store, directory: Path, policy: FraudPolicy, lifecycle: LifecycleSettings,
+                        metrics: FraudMetrics) -> Callable[[], Coroutine[Any, Any, None]]:
+    """`fraud retrain` every `FRAUD_RETRAIN_EVERY_SECONDS` in a thread of its own (the worker goes on scoring);
+    the worker takes a promoted model up between two batches."""
+    from services.fraud.offline.retraining import retrain
+
+    async def job() -> None:
+        while True:
+            await asyncio.sleep(lifecycle.retrain_every_seconds)
+            try:
+                report = await asyncio.to_thread(retrain, store, directory, policy, lifecycle.retrain_algorithm,
+                                                 history_days=lifecycle.history_days, log=log.info)
+                decision = report["decision"]
+                metrics.retrains.labels("promoted" if decision["promoted"] else decision["reason"]).inc()
+            except Exception:  # a failed run must not stop the next one
+                metrics.retrains.labels("failed").inc()
+                log.exception("fraud: scheduled retraining failed")
+
+    return job
+
+
+SERVICE = Service(NAME, [*MIGRATIONS, *HISTORY_MIGRATIONS], Api("proactivecare.v1.FraudService",
                                         fraud_pb2_grpc.add_FraudServiceServicer_to_server, ACCESS),
                   assemble, metrics=FraudMetrics.create)

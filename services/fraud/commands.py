@@ -1,4 +1,4 @@
-"""`proactive-care fraud train | evaluate`."""
+"""`proactive-care fraud train | evaluate | retrain | rollback`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "$FRAUD_MODEL_DIR or var/models/fraud)")
     cal.add_argument("--out", type=Path, default=None, help="write the calibrated version here instead")
     cal.set_defaults(func=_calibrate)
+
+    re = cmds.add_parser("retrain", help="a challenger from the labelled history the stream brought (the fraud "
+                                         "store); promoted only if it beats the champion on the last labelled days "
+                                         "by the policy's margin, else left in shadow; writes a report")
+    re.add_argument("--model-dir", type=Path, default=None,
+                    help="model directory (default: $FRAUD_MODEL_DIR or var/models/fraud)")
+    re.add_argument("--algorithm", choices=sorted(CANDIDATES), default=None,
+                    help="the challenger's family (default: $FRAUD_RETRAIN_ALGORITHM or hist_gradient_boosting)")
+    re.add_argument("--shadow-only", action="store_true",
+                    help="never promote: the challenger scores in shadow whatever the comparison says")
+    re.set_defaults(func=_retrain)
+
+    rb = cmds.add_parser("rollback", help="the previous champion serves again (live workers take it up between "
+                                          "batches); the challenger in shadow is dropped")
+    rb.add_argument("--model-dir", type=Path, default=None,
+                    help="model directory (default: $FRAUD_MODEL_DIR or var/models/fraud)")
+    rb.set_defaults(func=_rollback)
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -108,6 +125,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from services.backtest import history as bank_history
     from services.fraud.model import calibrated, load_model, save_model
+    from services.fraud.model_slots import promote
 
     model_dir = args.model_dir or model_dir_from_env()
     try:
@@ -117,9 +135,49 @@ def _calibrate(args: argparse.Namespace) -> int:
         if not cards:
             raise ValidationError("history", "holds no card payments")
         model = calibrated(load_model(model_dir), frauds / len(cards), frauds, len(cards), args.history.name)
-        path = save_model(model, args.out or model_dir)
+        if args.out is not None:
+            path = save_model(model, args.out)
+        else:  # in place: it becomes the champion, and the model it replaces the one `fraud rollback` restores
+            path = save_model(model, model_dir, latest=False)
+            promote(model_dir, model.version, report=f"calibrated to {args.history.name}")
     except (ValidationError, ModelArtifactError, ValueError) as exc:
         _log(f"error: {exc}")
         return 2
     print(json.dumps({"model": str(path), "version": model.version, **model.card.calibration}))
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from services.fraud.app import NAME, SERVICE, policy_from_env
+    from services.fraud.lifecycle_settings import LifecycleSettings
+    from services.fraud.offline.retraining import retrain
+    from services.platform.settings import Settings
+    from services.platform.storage import Store
+
+    lifecycle = LifecycleSettings.from_env()
+    store = Store.for_service(Settings.from_env(), NAME)
+    try:
+        store.migrate(SERVICE.migrations)
+        report = retrain(store, args.model_dir or model_dir_from_env(), policy_from_env(),
+                         args.algorithm or lifecycle.retrain_algorithm, promote_allowed=not args.shadow_only,
+                         history_days=lifecycle.history_days, log=_log)
+    except (ValidationError, ModelArtifactError) as exc:
+        _log(f"error: {exc}")
+        return 2
+    finally:
+        store.close()
+    print(json.dumps({"decision": report["decision"], "champion": report["champion"],
+                      "challenger": report["challenger"], "report": report.get("report")}))
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from services.fraud.model_slots import rollback
+
+    try:
+        restored, replaced = rollback(args.model_dir or model_dir_from_env())
+    except ModelArtifactError as exc:
+        _log(f"error: {exc}")
+        return 2
+    print(json.dumps({"champion": restored, "previous": replaced}))
     return 0

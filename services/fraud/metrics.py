@@ -15,7 +15,9 @@ from services.platform.metrics import PREFIX
 
 if TYPE_CHECKING:
     from services.fraud.decision import FraudDecision
+    from services.fraud.model import FraudModel
 
+SHADOW_AGREEMENT = ("agree", "challenger_higher", "champion_higher")
 SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 0.95, 1.0)
 
 
@@ -29,6 +31,9 @@ class FraudMetrics:
     batch_size: Histogram
     model: Gauge
     followups: Counter
+    shadow: Counter
+    model_events: Counter
+    retrains: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> FraudMetrics:
@@ -47,16 +52,36 @@ class FraudMetrics:
                                       registry=registry),
             batch_size=Histogram(f"{PREFIX}_fraud_scoring_batch_size", "Transactions per model call", ("path",),
                                  buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048), registry=registry),
-            model=Gauge(f"{PREFIX}_fraud_model_info", "The model in service (1); serving = compiled or scikit-learn",
-                        ("version", "algorithm", "serving"), registry=registry),
+            model=Gauge(f"{PREFIX}_fraud_model_info", "The models loaded (1): role = champion (decides) or "
+                        "challenger (shadow); serving = compiled or scikit-learn",
+                        ("version", "algorithm", "serving", "role"), registry=registry),
             followups=followups.counter(registry),
+            shadow=Counter(f"{PREFIX}_fraud_shadow_decisions_total", "Stream payments the challenger scored in "
+                           "shadow: same score band as the champion (agree) or a higher one", ("agreement",),
+                           registry=registry),
+            model_events=Counter(f"{PREFIX}_fraud_model_events_total", "Champion changes this process took up "
+                                 "(promoted, rolled_back)", ("event",), registry=registry),
+            retrains=Counter(f"{PREFIX}_fraud_retrain_runs_total", "Scheduled retraining runs by outcome",
+                             ("outcome",), registry=registry),
         )
         for path in ("stream", "rpc"):
             for v in Verdict:
                 m.decisions.labels(path, v.name)
         for answer in ("genuine", "fraud", "unmatched"):
             m.feedback.labels(answer)
+        for agreement in SHADOW_AGREEMENT:
+            m.shadow.labels(agreement)
+        for event in ("promoted", "rolled_back"):
+            m.model_events.labels(event)
         return m
+
+    def show_models(self, champion: FraudModel, challenger: FraudModel | None = None) -> None:
+        """`proactivecare_fraud_model_info`: one series per loaded model, by role."""
+        self.model.clear()
+        for role, model in (("champion", champion), ("challenger", challenger)):
+            if model is not None:
+                serving = "compiled" if model.compiled is not None else "scikit-learn"
+                self.model.labels(model.version, model.card.algorithm, serving, role).set(1)
 
     def count_decisions(self, path: str, decisions: Sequence[FraudDecision]) -> None:
         """A batch's decisions: one counter increment per verdict, every score into the drift histogram."""

@@ -120,15 +120,17 @@ def calibrated(model: FraudModel, bank_share: float, frauds: int, card_payments:
     return FraudModel(model.estimator, card)
 
 
-def save_model(model: FraudModel, directory: str | Path) -> Path:
-    """Write `<version>.skops` and `<version>.json` and point LATEST at them; returns the .skops path."""
+def save_model(model: FraudModel, directory: str | Path, latest: bool = True) -> Path:
+    """Write `<version>.skops` and `<version>.json` and (`latest`) point LATEST at them; returns the .skops path.
+    A retrained challenger is saved without `latest`: it serves only once promoted (`model_slots.py`)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{model.version}.skops"
     sio.dump(model.estimator, path)
     card = ModelCard(**{**asdict(model.card), "sha256": _sha256(path)})
     (directory / f"{model.version}.json").write_text(json.dumps(asdict(card), indent=2, sort_keys=True) + "\n")
-    (directory / LATEST_FILE).write_text(model.version + "\n")
+    if latest:
+        (directory / LATEST_FILE).write_text(model.version + "\n")
     return path
 
 

@@ -70,6 +70,21 @@ class Thresholds(BaseModel):
         return self
 
 
+class Promotion(BaseModel):
+    """When a retrained challenger takes over from the champion (`offline/retraining.py`, `promotion.py`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    evaluation_days: int = Field(7, gt=0, description="the last N days with complete labels both models are "
+                                                      "compared on (held out of the challenger's training)")
+    training_days: int = Field(14, gt=0, description="labelled days before those the challenger is trained on")
+    metric: Literal["average_precision", "roc_auc"] = Field(
+        "average_precision", description="what the comparison measures on the evaluation days")
+    margin: float = Field(0.02, ge=0.0, description="the challenger must beat the champion by at least this")
+    min_labelled: int = Field(500, gt=0, description="scored payments needed in the evaluation days")
+    min_frauds: int = Field(10, gt=0, description="known frauds needed in the evaluation days, and in training")
+
+
 class FraudPolicy(PolicyVersion):
     description: str = ""
     thresholds: Thresholds
@@ -77,6 +92,7 @@ class FraudPolicy(PolicyVersion):
     max_reasons: int = Field(3, gt=0, description="reasons given with an alert")
     rules: tuple[Rule, ...] = ()
     explain: dict[str, float] = Field(default_factory=dict, description="when a feature is worth a reason")
+    promotion: Promotion = Field(default_factory=Promotion, description="champion and challenger: when to promote")
 
     @property
     def challenge_threshold(self) -> float:

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from services.fraud.decision import FraudDecision, decide_batch
 from services.fraud.events import Label, TxEvent
 from services.fraud.features import FeatureConfig, FeatureEngine
@@ -35,9 +37,11 @@ class FraudScorer:
         self._lock = threading.Lock()
 
     def score(self, events: Sequence[TxEvent], frozen_cards: Collection[str] = (),
-              repo: FraudRepository | None = None, join: bool = True) -> list[FraudDecision]:
+              repo: FraudRepository | None = None, join: bool = True,
+              features_out: list[np.ndarray] | None = None) -> list[FraudDecision]:
         """Decisions for transactions in time order: one model call for the scores. `join`: each transaction
-        joins the state (the stream); without, the state is left as it was (an authorization)."""
+        joins the state (the stream); without, the state is left as it was (an authorization). `features_out`
+        receives the feature matrix (the shadow challenger and the labelled history use the same rows)."""
         if not events:
             return []
         with self._lock:
@@ -45,6 +49,8 @@ class FraudScorer:
                 self.state.load(repo, (e.customer_id for e in events),
                                 [k for e in events for k in keys_of(e.terminal_id, e.merchant_id, e.mcc)])
             features = self.engine.process_batch(events, join)
+            if features_out is not None:
+                features_out.append(features)
             if repo is not None and not join:
                 self.state.trim()
             return decide_batch(self.model, self.policy, events, features, frozen_cards)
@@ -65,6 +71,12 @@ class FraudScorer:
         with self._lock:
             for label in labels:
                 self.state.preview(label)
+
+    def swap_model(self, model: FraudModel) -> None:
+        """Serve `model` from the next batch on (a promotion or a rollback, no restart): the lock is held for a
+        whole batch, so a batch is scored by one model."""
+        with self._lock:
+            self.model = model
 
     # ---- the worker's batch ---------------------------------------------------------------------------------
     def begin_batch(self) -> None:

@@ -11,9 +11,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, timedelta
+from typing import TYPE_CHECKING
 
 from services.fraud.alerts import AlertRecord, AlertStatus, resolve
 from services.fraud.decision import FraudDecision
+from services.fraud.live_models import LiveModels
 from services.fraud.messages import (
     is_card_debit,
     label_from_feedback,
@@ -33,6 +35,9 @@ from services.platform.runner import Record, Source
 from services.platform.settings import Settings
 from services.platform.storage import Tx
 from services.platform.topics import CARE_FOLLOWUPS, FRAUD_FEEDBACK, NOTIFICATIONS, TRANSACTIONS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_WINDOW = timedelta(days=30)  # an alert's card is watched this long for further fraud
@@ -54,8 +59,9 @@ def feedback_event_id(fb: events_pb2.FraudFeedback, _record: object) -> str:
 
 class FraudHandler:
     def __init__(self, settings: Settings, scorer: FraudScorer, metrics: FraudMetrics,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, models: LiveModels | None = None) -> None:
         self.scorer = scorer
+        self.models = models  # champion swaps between batches, the challenger in shadow, the labelled history
         self.metrics = metrics
         self.clock = clock
         self.transactions_topic = settings.topic(TRANSACTIONS)
@@ -69,6 +75,8 @@ class FraudHandler:
         watch = followups.FollowUps(tx, "fraud", self.followups_topic, self.metrics.followups)
         watch.load(record.value.customer_id for record in records)
         self.scorer.begin_batch()
+        if self.models is not None:
+            self.models.refresh()  # a promoted model takes over here, between batches
         card_records = []
         feedback = []
         outputs: dict[str, list[Output]] = {}
@@ -99,10 +107,14 @@ class FraudHandler:
         events = [to_event(r.value) for r in records]
         frozen = repo.frozen_among(e.card_token for e in events)
         started = time.perf_counter()
-        decisions = self.scorer.score(events, frozen, repo)
+        features: list[np.ndarray] = []
+        decisions = self.scorer.score(events, frozen, repo, features_out=features)
         self.metrics.scoring_seconds.labels("stream").observe(time.perf_counter() - started)
         self.metrics.batch_size.labels("stream").observe(len(events))
         self.metrics.count_decisions("stream", decisions)
+        if self.models is not None:  # the challenger in shadow, and the rows for retraining
+            self.models.observe(events, features[0], decisions)
+            self.models.write(repo.tx)
         if self.observe is not None:
             self.observe(records, decisions)
         now = self.clock()
@@ -144,6 +156,8 @@ class FraudHandler:
             if settled:
                 outputs[record.event_id] = settled
         self.scorer.learn([label_from_feedback(fb, alert.mcc if alert else "") for fb, alert in matched], repo)
+        if self.models is not None:
+            self.models.learn(repo.tx, [fb for fb, _ in matched], self.clock().timestamp())
         for fb, alert in matched:
             self.metrics.feedback.labels("fraud" if fb.confirmed_fraud else "genuine").inc()
             # the alert row first, then the card: the order ResolveAlert writes them in, so the two never deadlock

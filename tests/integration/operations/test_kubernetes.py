@@ -115,6 +115,20 @@ def test_the_release_jobs_create_replicated_topics_migrate_and_train(manifests):
     assert claim == {"fraud-models"} and "fraud-models" in _of(docs, "PersistentVolumeClaim")
 
 
+def test_the_fraud_model_is_retrained_daily_into_the_shared_volume_locked_down(manifests):
+    _, docs = manifests
+    cron = _of(docs, "CronJob")["fraud-retrain"]
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["fraud", "retrain"] and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "proactive-care-database", "key": "url"}
+    assert {v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"] if "persistentVolumeClaim" in v} == {
+        "fraud-models"}
+    assert pod["securityContext"]["runAsNonRoot"] is True and container["securityContext"]["readOnlyRootFilesystem"]
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+
+
 def test_the_console_is_reached_through_its_auth_proxy_and_reaches_every_service(manifests):
     overlay, docs = manifests
     console = _of(docs, "Deployment")["console"]["spec"]["template"]["spec"]
