@@ -35,12 +35,13 @@ from services.fraud.worker import FraudHandler, sources
 from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
 from services.platform import auth, security
 from services.platform.client import auth_metadata, connect_aio
+from services.platform.kafka_client import CONFLUENT
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store, Tx
 from services.platform.topics import TRANSACTIONS
-from tests.perf.bench_runner import bare_consumer_rate
+from tests.perf.bench_runner import bare_consumer_rate, confluent_consumer_rate
 from tests.perf.common import bench_settings, fill_topic, fraud_model_dir, serve_process, simulated_transactions
 
 N_RECORDS = 20_000
@@ -156,6 +157,9 @@ def run(base: Settings) -> dict[str, float]:
         fill_topic(settings, TRANSACTIONS, txs)
         bare = bare_consumer_rate(settings, len(txs))
         worker = worker_rate(settings, len(txs), model_dir)
+        # the same on confluent-kafka (KAFKA_CLIENT=confluent), against its own bare consumer
+        bare_ck = confluent_consumer_rate(settings, len(txs))
+        worker_ck = worker_rate(settings.with_overrides(kafka_client=CONFLUENT), len(txs), model_dir)
         payments = [tx for tx in txs
                     if tx.channel == events_pb2.CHANNEL_CARD_PRESENT and tx.direction == events_pb2.DIRECTION_DEBIT]
         figures: dict[str, float] = {
@@ -163,6 +167,10 @@ def run(base: Settings) -> dict[str, float]:
             "fraud_bare_consumer_records_per_s": round(bare, 1),
             "fraud_worker_records_per_s": round(worker, 1),
             "fraud_worker_vs_bare_ratio": round(worker / bare, 4),
+            "fraud_confluent_bare_consumer_records_per_s": round(bare_ck, 1),
+            "fraud_worker_confluent_records_per_s": round(worker_ck, 1),
+            "fraud_worker_confluent_vs_bare_confluent_ratio": round(worker_ck / bare_ck, 4),
+            "fraud_worker_confluent_vs_kafka_python": round(worker_ck / worker, 3),
         }
         figures.update(rpc_figures(settings, model_dir, payments))
         return figures
