@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -151,9 +151,8 @@ class FraudRepository:
     def frozen_among(self, card_tokens: Iterable[str]) -> set[str]:
         frozen: set[str] = set()
         for chunk in _chunks(t for t in card_tokens if t):
-            rows = self.tx.all("SELECT card_token FROM fraud_frozen_cards WHERE card_token IN :values",
-                               {"values": chunk}, lists=("values",))
-            frozen.update(r[0] for r in rows)
+            frozen.update(r[0] for r in self._where_in("SELECT card_token FROM fraud_frozen_cards"
+                                                       " WHERE card_token {in_}", (), chunk))
         return frozen
 
     # ---- feature state ------------------------------------------------------------------------------------
@@ -161,8 +160,8 @@ class FraudRepository:
         """The stored version of each customer's state (customers with none are absent)."""
         out: dict[str, int] = {}
         for chunk in _chunks(customer_ids):
-            rows = self.tx.all("SELECT customer_id, version FROM fraud_customer_state WHERE customer_id IN :values",
-                               {"values": chunk}, lists=("values",))
+            rows = self._where_in("SELECT customer_id, version FROM fraud_customer_state WHERE customer_id {in_}",
+                                  (), chunk)
             out.update((r[0], int(r[1])) for r in rows)
         return out
 
@@ -170,8 +169,8 @@ class FraudRepository:
         """(version, state) of each customer that has a stored state."""
         out: dict[str, tuple[int, CustomerHistory]] = {}
         for chunk in _chunks(customer_ids):
-            rows = self.tx.all("SELECT customer_id, version, packed, state FROM fraud_customer_state"
-                               " WHERE customer_id IN :values", {"values": chunk}, lists=("values",))
+            rows = self._where_in("SELECT customer_id, version, packed, state FROM fraud_customer_state"
+                                  " WHERE customer_id {in_}", (), chunk)
             for r in rows:
                 out[r[0]] = (int(r[1]), decode("customer", r[2], r[3]))  # type: ignore[assignment]
         return out
@@ -216,17 +215,15 @@ class FraudRepository:
         new = [r for r in rows if r[1] == 0 and r[0] not in stored]
         old = [r for r in rows if r[1] > 0 and stored.get(r[0]) == r[1]]
         inserted = updated = 0
-        if new:
-            inserted = self.tx.execute(
-                "INSERT INTO fraud_customer_state(customer_id, version, packed, state)"
-                " VALUES (:id, 1, :packed, :state) ON CONFLICT DO NOTHING",
-                [{"id": cid, "packed": packed, "state": state} for cid, _v, packed, state in new]).rowcount
+        if new:  # the DB-API's executemany: one statement, no per-row work in SQLAlchemy
+            inserted = self.tx.conn.exec_driver_sql(
+                "INSERT INTO fraud_customer_state(customer_id, version, packed, state) VALUES (?, 1, ?, ?)"
+                " ON CONFLICT DO NOTHING", [(cid, packed, state) for cid, _v, packed, state in new]).rowcount
         if old:
-            updated = self.tx.execute(
-                "UPDATE fraud_customer_state SET version = version + 1, packed = :packed, state = :state"
-                " WHERE customer_id = :id AND version = :version",
-                [{"id": cid, "version": v, "packed": packed, "state": state} for cid, v, packed, state in old]
-            ).rowcount
+            updated = self.tx.conn.exec_driver_sql(
+                "UPDATE fraud_customer_state SET version = version + 1, packed = ?, state = ?"
+                " WHERE customer_id = ? AND version = ?",
+                [(packed, state, cid, v) for cid, v, packed, state in old]).rowcount
         if inserted == len(new) and updated == len(old):
             return {r[0] for r in new} | {r[0] for r in old}
         raise ConcurrentUpdateError("fraud customer state changed inside the batch's own write transaction: "
@@ -250,13 +247,12 @@ class FraudRepository:
 
     def save_entity_states(self, entries: Iterable[tuple[str, str, EntityActivity | EntityVolume]]) -> None:
         """Write merged entity states (their rows locked by `load_entity_states(lock=True)` in this transaction)."""
-        params = []
-        for kind, key, state in sorted(entries, key=lambda e: (e[0], e[1])):
-            packed, text = encode(state)
-            params.append({"kind": _stored(kind), "key": key, "packed": packed, "state": text})
+        params = [(*encode(state), _stored(kind), key)
+                  for kind, key, state in sorted(entries, key=lambda e: (e[0], e[1]))]
         if params:
-            self.tx.execute("UPDATE fraud_feature_state SET packed = :packed, state = :state"
-                            " WHERE kind = :kind AND key = :key", params)
+            p = self._placeholder
+            self.tx.conn.exec_driver_sql(f"UPDATE fraud_feature_state SET packed = {p}, state = {p}"
+                                         f" WHERE kind = {p} AND key = {p}", params)
 
     def load_entities(self, kind: str, keys: Iterable[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
         """`load_entity_states` as dicts: a JSON row as stored, a packed one converted (tests and tools)."""
@@ -276,21 +272,37 @@ class FraudRepository:
     def _select(self, stored_kind: str, keys: Iterable[str], lock: bool) -> dict[str, tuple[bytes | None, str]]:
         """(packed, JSON) of each key's row that holds a state (an empty row, '{}', is left out)."""
         out: dict[str, tuple[bytes | None, str]] = {}
-        sql = "SELECT key, packed, state FROM fraud_feature_state WHERE kind = :kind AND key IN :values"
+        sql = "SELECT key, packed, state FROM fraud_feature_state WHERE kind = {p} AND key {in_}"
         if lock and self.tx.postgresql:
             sql += " ORDER BY key FOR UPDATE"
         for chunk in _chunks(keys):
-            for r in self.tx.all(sql, {"values": chunk, "kind": stored_kind}, lists=("values",)):
+            for r in self._where_in(sql, (stored_kind,), chunk):
                 if r[1] or (r[2] and r[2] != "{}"):
                     out[r[0]] = (r[1], r[2])
         return out
 
+    @property
+    def _placeholder(self) -> str:
+        """The DB-API's positional parameter (for `exec_driver_sql`, which skips SQLAlchemy's per-call work)."""
+        return "%s" if self.tx.postgresql else "?"
+
+    def _where_in(self, sql: str, params: tuple[Any, ...], values: list[str]) -> Sequence[Row[Any]]:
+        """Rows of `sql`, whose `{p}` are `params` and whose `{in_}` is "in `values`", through the DB-API at
+        once: the feature state is read for every batch and every authorization, where SQLAlchemy's compiling
+        of an expanding IN list costs more than the query."""
+        p = self._placeholder
+        if self.tx.postgresql:
+            return self.tx.conn.exec_driver_sql(sql.format(p=p, in_="= ANY(%s)"), (*params, values)).all()
+        return self.tx.conn.exec_driver_sql(sql.format(p=p, in_=f"IN ({','.join('?' * len(values))})"),
+                                            (*params, *values)).all()
+
     def create_entities(self, keys: Iterable[tuple[str, str]]) -> None:
         """Empty rows for entities not stored yet, in (kind, key) order: from here on each has a row to lock."""
-        params = [{"kind": _stored(kind), "key": key} for kind, key in sorted(set(keys))]
+        params = [(_stored(kind), key) for kind, key in sorted(set(keys))]
         if params:
-            self.tx.execute("INSERT INTO fraud_feature_state(kind, key, state) VALUES (:kind, :key, '{}')"
-                            " ON CONFLICT DO NOTHING", params)
+            p = self._placeholder
+            self.tx.conn.exec_driver_sql(f"INSERT INTO fraud_feature_state(kind, key, state) VALUES ({p}, {p}, '{{}}')"
+                                         " ON CONFLICT DO NOTHING", params)
 
     def save_entities(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         """Write merged entity states as JSON (tests and tools; the worker writes them packed)."""
