@@ -15,6 +15,7 @@ the stream through the store and the training replay agree exactly (tests/unit/f
 from __future__ import annotations
 
 import json
+import os
 import struct
 from array import array
 from itertools import accumulate
@@ -31,6 +32,11 @@ _CUSTOMER_HEAD = struct.Struct("<4s8Iq5d")
 _ENTITY_HEAD = struct.Struct("<4s4I")  # tag, entries, frauds, fraud ids bytes, pad
 _SEP = "\x00"
 State = CustomerHistory | EntityActivity | EntityVolume
+# A rolling upgrade from a version that stores JSON only: that version cannot read a packed row, so the new replicas
+# run with FRAUD_STATE_FORMAT=json (they read both, write JSON) until no replica of the old version is left, then
+# without it (packed, the default).
+STATE_FORMAT_ENV = "FRAUD_STATE_FORMAT"
+WRITE_PACKED = os.environ.get(STATE_FORMAT_ENV, "packed") != "json"
 
 
 def _joined(values: list[str]) -> bytes | None:
@@ -156,9 +162,11 @@ def decode(kind: str, packed: bytes | None, text: str | None) -> State:
     return entity_state(kind).from_dict(d)
 
 
-def encode(state: State) -> tuple[bytes | None, str]:
-    """(packed, JSON text) to store: the packed form and an empty text, or no packed form and the JSON."""
-    packed = encode_customer(state) if isinstance(state, CustomerHistory) else encode_entity(state)
-    if packed is not None:
-        return packed, ""
+def encode(state: State, packed_form: bool | None = None) -> tuple[bytes | None, str]:
+    """(packed, JSON text) to store: the packed form and an empty text, or no packed form and the JSON (when
+    `packed_form` is False, by default when FRAUD_STATE_FORMAT=json, or when the state cannot be packed)."""
+    if WRITE_PACKED if packed_form is None else packed_form:
+        packed = encode_customer(state) if isinstance(state, CustomerHistory) else encode_entity(state)
+        if packed is not None:
+            return packed, ""
     return None, json.dumps(state.to_dict(), separators=(",", ":"))

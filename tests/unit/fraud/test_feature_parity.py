@@ -128,3 +128,13 @@ def test_a_state_that_cannot_be_packed_is_stored_as_json() -> None:
     packed, text = encode(engine.customers["c1"])
     assert packed is None
     assert decode("customer", None, text).to_dict() == engine.customers["c1"].to_dict()
+
+
+def test_during_a_rolling_upgrade_states_can_be_written_as_json_the_previous_version_reads() -> None:
+    engine = FeatureEngine()
+    engine.process(TxEvent("tx-1", "c1", "T1", 1_000.0, 500, "EUR", 5.0, merchant_id="M1", mcc="5411"))
+    for kind, state in (("customer", engine.customers["c1"]), ("terminal", engine.entities["terminal"]["T1"]),
+                        ("merchant", engine.entities["merchant"]["M1"])):
+        packed, text = encode(state, packed_form=False)
+        assert packed is None and json.loads(text) == state.to_dict()  # what the JSON-only version reads
+        assert decode(kind, packed, text).to_dict() == state.to_dict()
