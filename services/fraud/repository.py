@@ -12,7 +12,8 @@
   then locked in (kind, key) order, so two replicas never deadlock on them), never replaces it;
 - a state is stored packed (`state_codec.py`, the `packed` column, `state` left empty) since
   fraud/0004_packed_feature_state; a row with no packed form is read from its JSON `state` (rows written before,
-  and states that cannot be packed), so a replica of this version carries on from what the previous one stored;
+  and states that cannot be packed), so a replica of this version carries on from what the previous one stored
+  (which cannot read a packed row: during such an upgrade the new replicas write JSON, FRAUD_STATE_FORMAT=json);
 - merchants' and categories' rows count per hour (fraud-features/4) and are stored under their own kinds
   (`merchant.hourly`, `mcc.hourly`), apart from the earlier lists of times (`merchant`, `mcc`): during a rolling
   upgrade the two versions of the service never write each other's rows, and an hourly row not written yet starts
