@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,13 @@ from typing import Any, cast
 import numpy as np
 
 from services.fraud.events import Label, TxEvent
-from services.fraud.windows import CustomerHistory, EntityActivity, EntityVolume, entity_state
+from services.fraud.windows import (
+    MODERATE_SURPRISE,
+    CustomerHistory,
+    EntityActivity,
+    EntityVolume,
+    entity_state,
+)
 
 DAY = 86400.0
 CUSTOMER_WINDOW_DAYS = (1, 7, 30)
@@ -193,30 +200,51 @@ class FeatureEngine:
         cust.expire(t - CUSTOMER_HORIZON)
         term = self._terminal(tx.terminal_id, join)
 
-        feats: list[float] = [amount]
+        # Each window is a pair of positions in a sorted history: the window's end (the transaction's time) is
+        # found once and each start once, where the window methods of windows.py would search both ends again
+        # for every feature. Same positions, same sums and differences: the very same values.
         day_index = math.floor(t / DAY)
-        feats.append(1.0 if (day_index + 3) % 7 >= 5 else 0.0)  # 1970-01-01 was a Thursday
-        feats.append(1.0 if (t - day_index * DAY) < 7 * 3600 else 0.0)  # hour <= 6
-
+        feats: list[float] = [amount,
+                              1.0 if (day_index + 3) % 7 >= 5 else 0.0,  # 1970-01-01 was a Thursday
+                              1.0 if (t - day_index * DAY) < 7 * 3600 else 0.0]  # hour <= 6
+        times, base = cust.times, cust.base
+        n = len(times) if not times or times[-1] <= t else bisect_right(times, t, base)
+        cum_amount = cust.cum_amount
+        i30 = n
         for w in CUSTOMER_WINDOW_DAYS:  # current transaction included, as in the Handbook
-            n, s, _ = cust.window(t - w * DAY, t)
-            feats.append(n + 1.0)
-            feats.append((s + amount) / (n + 1.0))
+            i = bisect_right(times, t - w * DAY, base)
+            if n <= i:
+                feats.append(1.0)
+                feats.append(amount / 1.0)
+            else:
+                feats.append(n - i + 1.0)
+                feats.append((cum_amount[n] - cum_amount[i] + amount) / (n - i + 1.0))
+            i30 = i  # the last window is 30 days, used again below
         hi = t - delay
+        term_times, term_base, term_frauds = term.times, term.base, term.fraud_times
+        j_hi = bisect_right(term_times, hi, term_base)
+        f_hi = bisect_right(term_frauds, hi)
         for w in TERMINAL_WINDOW_DAYS:
             lo = hi - w * DAY
-            nb = term.count(lo, hi)
+            nb = j_hi - bisect_right(term_times, lo, term_base)
             feats.append(float(nb))
-            feats.append(term.frauds(lo, hi) / nb if nb else 0.0)
+            feats.append((f_hi - bisect_right(term_frauds, lo)) / nb if nb else 0.0)
 
         # velocity
-        n10, _, _ = cust.window(t - VELOCITY_SECONDS[0], t)
-        n1h, s1h, _ = cust.window(t - VELOCITY_SECONDS[1], t)
+        i = bisect_right(times, t - VELOCITY_SECONDS[0], base)
+        n10 = n - i if n > i else 0
+        i = bisect_right(times, t - VELOCITY_SECONDS[1], base)
+        if n > i:
+            n1h, s1h = n - i, cum_amount[n] - cum_amount[i]
+        else:
+            n1h, s1h = 0, 0.0
         feats.extend((n10 + 1.0, n1h + 1.0, s1h + amount))
         # amount against the customer's own history (current transaction excluded)
-        n30, s30, q30 = cust.window(t - 30 * DAY, t)
         median = _NAN
-        if n30:
+        if n > i30:
+            n30 = n - i30
+            s30 = cum_amount[n] - cum_amount[i30]
+            q30 = cust.cum_sq[n] - cust.cum_sq[i30]
             mean = s30 / n30
             std = math.sqrt(max(q30 / n30 - mean * mean, 0.0))
             std = max(std, 0.1 * mean, 0.01)
@@ -246,18 +274,19 @@ class FeatureEngine:
             feats.extend((_NAN, _NAN))
 
         # risk learnt from labels as they arrive: shifted by the delay, and recent (feedback) labels
-        recent_frauds = term.frauds(t - delay, t)
-        recent_nb = term.count(t - delay, t)
+        recent_frauds = bisect_right(term_frauds, t) - f_hi  # (t - delay, t]: t - delay is `hi`
+        recent_nb = bisect_right(term_times, t, term_base) - j_hi
         feats.append(float(recent_frauds))
         feats.append(recent_frauds / recent_nb if recent_nb else 0.0)
-        known = term.fraud_times  # within the horizon, sorted; an episode's age tells whether it may be over
-        if known:
-            feats.extend(((t - known[0]) / DAY, (t - known[-1]) / DAY))
+        if term_frauds:  # within the horizon, sorted; an episode's age tells whether it may be over
+            feats.extend(((t - term_frauds[0]) / DAY, (t - term_frauds[-1]) / DAY))
+            # the share of fraud among the terminal's last 5 labelled transactions: steady when every card is
+            # hit (a compromised terminal), diluted when one compromised card happened to pay there
+            first = max(term_base, j_hi - LAST_N)
+            feats.append((f_hi - bisect_right(term_frauds, term_times[first] - 1e-6)) / (j_hi - first)
+                         if j_hi > first else 0.0)
         else:
-            feats.extend((_NAN, _NAN))
-        # the share of fraud among the terminal's last 5 labelled transactions: steady when every card is hit
-        # (a compromised terminal), diluted when one compromised card happened to pay there
-        feats.append(term.last_n_risk(hi, LAST_N) if known else 0.0)
+            feats.extend((_NAN, _NAN, 0.0))
         if tx.merchant_id:
             merch = self._entity("merchant", tx.merchant_id, join)
             nb = merch.count(hi - 30 * DAY, hi)
@@ -276,9 +305,13 @@ class FeatureEngine:
         feats.append(float(cust.known_frauds_since(t - delay)))
         # a compromised card: earlier payments far above the customer's usual amount in the last days, known
         # from the amounts alone (no label needed), so they count long before any fraud is reported
-        n_large, max_surprise = cust.large_payments(t - CARD_PATTERN_DAYS * DAY, t)
-        feats.append(float(n_large))
-        feats.append(max_surprise)
+        surprises = cust.surprises
+        i14 = bisect_right(times, t - CARD_PATTERN_DAYS * DAY, base)
+        if n > i14:
+            feats.append(float(cust.cum_high[n] - cust.cum_high[i14]))
+            feats.append(max(0.0, max(surprises[i14:n])))
+        else:
+            feats.extend((0.0, 0.0))
         # the amount judged against the customer's own spread: heavy-tailed spenders are normal; kept with the
         # payment (0: not enough history to tell)
         spread = cust.log_spread()
@@ -286,8 +319,11 @@ class FeatureEngine:
                     if amount > 0 and median > 0 and not math.isnan(spread) else _NAN)
         feats.append(surprise)
         feats.append(spread)
-        feats.append(cust.novel_share(t - 30 * DAY, t))
-        feats.extend(cust.surprise_sequence(t - CARD_PATTERN_DAYS * DAY, t, LAST_N))
+        feats.append((cust.cum_novel[n] - cust.cum_novel[i30]) / (n - i30) if n > i30 else _NAN)
+        # the run of the last payments' surprises (windows.CustomerHistory.surprise_sequence)
+        first = max(base, n - LAST_N)
+        feats.append(sum(surprises[first:n]) / (n - first) if n > first else _NAN)
+        feats.append(sum(1 for v in surprises[i14:n] if v >= MODERATE_SURPRISE) / (n - i14) if n > i14 else _NAN)
         if not join:
             return feats
 

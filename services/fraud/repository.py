@@ -10,6 +10,10 @@
 - a terminal's, merchant's or category's state is shared by every replica (their customers pay at the same
   shops): a replica adds its own transactions and labels to the stored row under a row lock (rows created first,
   then locked in (kind, key) order, so two replicas never deadlock on them), never replaces it;
+- a state is stored packed (`state_codec.py`, the `packed` column, `state` left empty) since
+  fraud/0004_packed_feature_state; a row with no packed form is read from its JSON `state` (rows written before,
+  and states that cannot be packed), so a replica of this version carries on from what the previous one stored
+  (which cannot read a packed row: during such an upgrade the new replicas write JSON, FRAUD_STATE_FORMAT=json);
 - merchants' and categories' rows count per hour (fraud-features/4) and are stored under their own kinds
   (`merchant.hourly`, `mcc.hourly`), apart from the earlier lists of times (`merchant`, `mcc`): during a rolling
   upgrade the two versions of the service never write each other's rows, and an hourly row not written yet starts
@@ -19,7 +23,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +31,10 @@ from sqlalchemy import Column, Float, Index, Integer, MetaData, PrimaryKeyConstr
 from sqlalchemy.engine import Row
 
 from services.fraud.alerts import AlertRecord, AlertStatus
+from services.fraud.state_codec import decode, encode
+from services.fraud.windows import CustomerHistory, EntityActivity, EntityVolume
 from services.platform import followups
+from services.platform.errors import ConcurrentUpdateError
 from services.platform.storage import Migration, Tx, as_utc, create_tables, instant
 
 _METADATA = MetaData()
@@ -76,9 +83,17 @@ def _versioned_customer_state(tx: Tx) -> None:
     tx.execute("DELETE FROM fraud_feature_state WHERE kind = 'customer'")
 
 
+def _packed_state(tx: Tx) -> None:
+    """A binary column beside each JSON state: states are written packed from here on (`state_codec.py`)."""
+    blob = "BYTEA" if tx.postgresql else "BLOB"
+    tx.execute(f"ALTER TABLE fraud_customer_state ADD COLUMN packed {blob}")
+    tx.execute(f"ALTER TABLE fraud_feature_state ADD COLUMN packed {blob}")
+
+
 MIGRATIONS = [Migration("fraud/0001_alerts_cards_features", create_tables(_METADATA)),
               Migration("fraud/0002_versioned_customer_state", _versioned_customer_state),
-              followups.migration("fraud")]  # did the care work? (services/platform/followups.py)
+              followups.migration("fraud"),  # did the care work? (services/platform/followups.py)
+              Migration("fraud/0004_packed_feature_state", _packed_state)]
 _CHUNK = 500
 
 _COLUMNS = ("id", "customer_id", "transaction_id", "card_token", "terminal_id", "merchant_id", "merchant_name",
@@ -137,9 +152,8 @@ class FraudRepository:
     def frozen_among(self, card_tokens: Iterable[str]) -> set[str]:
         frozen: set[str] = set()
         for chunk in _chunks(t for t in card_tokens if t):
-            rows = self.tx.all("SELECT card_token FROM fraud_frozen_cards WHERE card_token IN :values",
-                               {"values": chunk}, lists=("values",))
-            frozen.update(r[0] for r in rows)
+            frozen.update(r[0] for r in self._where_in("SELECT card_token FROM fraud_frozen_cards"
+                                                       " WHERE card_token {in_}", (), chunk))
         return frozen
 
     # ---- feature state ------------------------------------------------------------------------------------
@@ -147,99 +161,171 @@ class FraudRepository:
         """The stored version of each customer's state (customers with none are absent)."""
         out: dict[str, int] = {}
         for chunk in _chunks(customer_ids):
-            rows = self.tx.all("SELECT customer_id, version FROM fraud_customer_state WHERE customer_id IN :values",
-                               {"values": chunk}, lists=("values",))
+            rows = self._where_in("SELECT customer_id, version FROM fraud_customer_state WHERE customer_id {in_}",
+                                  (), chunk)
             out.update((r[0], int(r[1])) for r in rows)
         return out
 
-    def load_customers(self, customer_ids: Iterable[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+    def load_customer_states(self, customer_ids: Iterable[str]) -> dict[str, tuple[int, CustomerHistory]]:
         """(version, state) of each customer that has a stored state."""
-        out: dict[str, tuple[int, dict[str, Any]]] = {}
+        out: dict[str, tuple[int, CustomerHistory]] = {}
         for chunk in _chunks(customer_ids):
-            rows = self.tx.all("SELECT customer_id, version, state FROM fraud_customer_state"
-                               " WHERE customer_id IN :values", {"values": chunk}, lists=("values",))
-            out.update((r[0], (int(r[1]), json.loads(r[2]))) for r in rows)
+            rows = self._where_in("SELECT customer_id, version, packed, state FROM fraud_customer_state"
+                                  " WHERE customer_id {in_}", (), chunk)
+            for r in rows:
+                out[r[0]] = (int(r[1]), decode("customer", r[2], r[3]))  # type: ignore[assignment]
         return out
 
-    def save_customers(self, states: Iterable[tuple[str, int, dict[str, Any]]]) -> set[str]:
+    def save_customer_states(self, states: Iterable[tuple[str, int, CustomerHistory]]) -> set[str]:
         """Write each (customer, version read, state) as version read + 1, only where the stored version is still
         the one read (0: no row yet). Returns the customers NOT written: another replica wrote them since."""
-        rows = [(cid, version, json.dumps(state, separators=(",", ":")))
-                for cid, version, state in sorted(states, key=lambda s: s[0])]
+        rows = [(cid, version, *encode(state)) for cid, version, state in sorted(states, key=lambda s: s[0])]
+        if not rows:
+            return set()
+        save = self._save_customers_postgresql if self.tx.postgresql else self._save_customers_sqlite
+        written = save(rows)
+        return {r[0] for r in rows} - written
+
+    def _save_customers_postgresql(self, rows: list[tuple[str, int, bytes | None, str]]) -> set[str]:
+        """One statement each for the whole batch: the new rows, and the rows still at the version read."""
         new = [r for r in rows if r[1] == 0]
         old = [r for r in rows if r[1] > 0]
         written: set[str] = set()
-        if self.tx.postgresql:  # one statement each for the whole batch
-            if new:
-                written.update(r[0] for r in self.tx.conn.exec_driver_sql(
-                    "INSERT INTO fraud_customer_state(customer_id, version, state)"
-                    " SELECT unnest(%(ids)s::text[]), 1, unnest(%(states)s::text[])"
-                    " ON CONFLICT DO NOTHING RETURNING customer_id",
-                    {"ids": [r[0] for r in new], "states": [r[2] for r in new]}))
-            if old:
-                written.update(r[0] for r in self.tx.conn.exec_driver_sql(
-                    "UPDATE fraud_customer_state AS s SET version = s.version + 1, state = v.state"
-                    " FROM (SELECT unnest(%(ids)s::text[]) AS id, unnest(%(versions)s::int[]) AS version,"
-                    " unnest(%(states)s::text[]) AS state) AS v"
-                    " WHERE s.customer_id = v.id AND s.version = v.version RETURNING s.customer_id",
-                    {"ids": [r[0] for r in old], "versions": [r[1] for r in old], "states": [r[2] for r in old]}))
-        else:
-            for cid, _version, state in new:
-                if self.tx.execute("INSERT INTO fraud_customer_state(customer_id, version, state)"
-                                   " VALUES (:id, 1, :state) ON CONFLICT DO NOTHING",
-                                   {"id": cid, "state": state}).rowcount == 1:
-                    written.add(cid)
-            for cid, version, state in old:
-                if self.tx.one("UPDATE fraud_customer_state SET version = version + 1, state = :state"
-                               " WHERE customer_id = :id AND version = :version RETURNING customer_id",
-                               {"id": cid, "version": version, "state": state}) is not None:
-                    written.add(cid)
-        return {r[0] for r in rows} - written
+        if new:
+            written.update(r[0] for r in self.tx.conn.exec_driver_sql(
+                "INSERT INTO fraud_customer_state(customer_id, version, packed, state)"
+                " SELECT unnest(%(ids)s::text[]), 1, unnest(%(packed)s::bytea[]), unnest(%(states)s::text[])"
+                " ON CONFLICT DO NOTHING RETURNING customer_id",
+                {"ids": [r[0] for r in new], "packed": [r[2] for r in new], "states": [r[3] for r in new]}))
+        if old:
+            written.update(r[0] for r in self.tx.conn.exec_driver_sql(
+                "UPDATE fraud_customer_state AS s SET version = s.version + 1, packed = v.packed, state = v.state"
+                " FROM (SELECT unnest(%(ids)s::text[]) AS id, unnest(%(versions)s::int[]) AS version,"
+                " unnest(%(packed)s::bytea[]) AS packed, unnest(%(states)s::text[]) AS state) AS v"
+                " WHERE s.customer_id = v.id AND s.version = v.version RETURNING s.customer_id",
+                {"ids": [r[0] for r in old], "versions": [r[1] for r in old], "packed": [r[2] for r in old],
+                 "states": [r[3] for r in old]}))
+        return written
+
+    def _save_customers_sqlite(self, rows: list[tuple[str, int, bytes | None, str]]) -> set[str]:
+        """SQLite has one writer at a time: the versions read in this write transaction are the ones the writes
+        meet (a snapshot older than another replica's commit cannot write: the store reports it as locked, a
+        transient failure). So the rows at the version read are written in one executemany each, still on their
+        conditions; should a count disagree anyway, the batch is retried (ConcurrentUpdateError, transient)."""
+        stored = self.customer_versions(r[0] for r in rows)
+        new = [r for r in rows if r[1] == 0 and r[0] not in stored]
+        old = [r for r in rows if r[1] > 0 and stored.get(r[0]) == r[1]]
+        inserted = updated = 0
+        if new:  # the DB-API's executemany: one statement, no per-row work in SQLAlchemy
+            inserted = self.tx.conn.exec_driver_sql(
+                "INSERT INTO fraud_customer_state(customer_id, version, packed, state) VALUES (?, 1, ?, ?)"
+                " ON CONFLICT DO NOTHING", [(cid, packed, state) for cid, _v, packed, state in new]).rowcount
+        if old:
+            updated = self.tx.conn.exec_driver_sql(
+                "UPDATE fraud_customer_state SET version = version + 1, packed = ?, state = ?"
+                " WHERE customer_id = ? AND version = ?",
+                [(packed, state, cid, v) for cid, v, packed, state in old]).rowcount
+        if inserted == len(new) and updated == len(old):
+            return {r[0] for r in new} | {r[0] for r in old}
+        raise ConcurrentUpdateError("fraud customer state changed inside the batch's own write transaction: "
+                                    "the batch is retried on the stored state")
+
+    def load_customers(self, customer_ids: Iterable[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        """(version, state as a dict) of each customer that has a stored state (tests and tools)."""
+        return {cid: (v, state.to_dict()) for cid, (v, state) in self.load_customer_states(customer_ids).items()}
+
+    def save_customers(self, states: Iterable[tuple[str, int, dict[str, Any]]]) -> set[str]:
+        """`save_customer_states` from dicts (tests and tools)."""
+        return self.save_customer_states((cid, v, CustomerHistory.from_dict(d)) for cid, v, d in states)
+
+    def load_entity_states(self, kind: str, keys: Iterable[str], *, lock: bool = False
+                           ) -> dict[str, EntityActivity | EntityVolume]:
+        """The stored states of one kind's keys (`lock`: FOR UPDATE on PostgreSQL, in key order); an hourly row
+        not written yet is the earlier version's row of times, if there is one (module docstring). A key with
+        no row, or an empty one, is absent."""
+        return {key: decode(kind, packed, text)  # type: ignore[misc]
+                for key, (packed, text) in self._rows(kind, keys, lock).items()}
+
+    def save_entity_states(self, entries: Iterable[tuple[str, str, EntityActivity | EntityVolume]]) -> None:
+        """Write merged entity states (their rows locked by `load_entity_states(lock=True)` in this transaction)."""
+        params = [(*encode(state), _stored(kind), key)
+                  for kind, key, state in sorted(entries, key=lambda e: (e[0], e[1]))]
+        if params:
+            p = self._placeholder
+            self.tx.conn.exec_driver_sql(f"UPDATE fraud_feature_state SET packed = {p}, state = {p}"
+                                         f" WHERE kind = {p} AND key = {p}", params)
 
     def load_entities(self, kind: str, keys: Iterable[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
-        """The stored states of one kind's keys (`lock`: FOR UPDATE on PostgreSQL, in key order); an hourly row
-        not written yet is the earlier version's row of times, if there is one (module docstring)."""
+        """`load_entity_states` as dicts: a JSON row as stored, a packed one converted (tests and tools)."""
+        return {key: json.loads(text) if not packed else decode(kind, packed, None).to_dict()
+                for key, (packed, text) in self._rows(kind, keys, lock).items()}
+
+    def _rows(self, kind: str, keys: Iterable[str], lock: bool) -> dict[str, tuple[bytes | None, str]]:
         keys = list(keys)
         out = self._select(_stored(kind), keys, lock)
         legacy = _LEGACY.get(_stored(kind))
         if legacy is not None:
-            unwritten = [k for k in keys if not out.get(k)]
+            unwritten = [k for k in keys if k not in out]
             if unwritten:
-                out.update((k, state) for k, state in self._select(legacy, unwritten, False).items() if state)
+                out.update(self._select(legacy, unwritten, False))
         return out
 
-    def _select(self, stored_kind: str, keys: Iterable[str], lock: bool) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        sql = "SELECT key, state FROM fraud_feature_state WHERE kind = :kind AND key IN :values"
+    def _select(self, stored_kind: str, keys: Iterable[str], lock: bool) -> dict[str, tuple[bytes | None, str]]:
+        """(packed, JSON) of each key's row that holds a state (an empty row, '{}', is left out)."""
+        out: dict[str, tuple[bytes | None, str]] = {}
+        sql = "SELECT key, packed, state FROM fraud_feature_state WHERE kind = {p} AND key {in_}"
         if lock and self.tx.postgresql:
             sql += " ORDER BY key FOR UPDATE"
         for chunk in _chunks(keys):
-            out.update((r[0], json.loads(r[1]))
-                       for r in self.tx.all(sql, {"values": chunk, "kind": stored_kind}, lists=("values",)))
+            for r in self._where_in(sql, (stored_kind,), chunk):
+                if r[1] or (r[2] and r[2] != "{}"):
+                    out[r[0]] = (r[1], r[2])
         return out
+
+    @property
+    def _placeholder(self) -> str:
+        """The DB-API's positional parameter (for `exec_driver_sql`, which skips SQLAlchemy's per-call work)."""
+        return "%s" if self.tx.postgresql else "?"
+
+    def _where_in(self, sql: str, params: tuple[Any, ...], values: list[str]) -> Sequence[Row[Any]]:
+        """Rows of `sql`, whose `{p}` are `params` and whose `{in_}` is "in `values`", through the DB-API at
+        once: the feature state is read for every batch and every authorization, where SQLAlchemy's compiling
+        of an expanding IN list costs more than the query."""
+        p = self._placeholder
+        if self.tx.postgresql:
+            return self.tx.conn.exec_driver_sql(sql.format(p=p, in_="= ANY(%s)"), (*params, values)).all()
+        return self.tx.conn.exec_driver_sql(sql.format(p=p, in_=f"IN ({','.join('?' * len(values))})"),
+                                            (*params, *values)).all()
 
     def create_entities(self, keys: Iterable[tuple[str, str]]) -> None:
         """Empty rows for entities not stored yet, in (kind, key) order: from here on each has a row to lock."""
-        params = [{"kind": _stored(kind), "key": key} for kind, key in sorted(set(keys))]
+        params = [(_stored(kind), key) for kind, key in sorted(set(keys))]
         if params:
-            self.tx.execute("INSERT INTO fraud_feature_state(kind, key, state) VALUES (:kind, :key, '{}')"
-                            " ON CONFLICT DO NOTHING", params)
+            p = self._placeholder
+            self.tx.conn.exec_driver_sql(f"INSERT INTO fraud_feature_state(kind, key, state) VALUES ({p}, {p}, '{{}}')"
+                                         " ON CONFLICT DO NOTHING", params)
 
     def save_entities(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """Write merged entity states (their rows locked by `load_entities(lock=True)` in this transaction)."""
+        """Write merged entity states as JSON (tests and tools; the worker writes them packed)."""
         params = [{"kind": _stored(kind), "key": key, "state": json.dumps(state, separators=(",", ":"))}
                   for kind, key, state in sorted(entries, key=lambda e: (e[0], e[1]))]
         if params:
-            self.tx.execute("UPDATE fraud_feature_state SET state = :state WHERE kind = :kind AND key = :key",
-                            params)
+            self.tx.execute("UPDATE fraud_feature_state SET packed = NULL, state = :state"
+                            " WHERE kind = :kind AND key = :key", params)
 
     def load_feature_state(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Every stored state as (kind, key, state), customers included (tests and tools, not the hot path)."""
-        for row in self.tx.execute("SELECT 'customer', customer_id, state FROM fraud_customer_state"):
-            yield row[0], row[1], json.loads(row[2])
-        for row in self.tx.execute("SELECT kind, key, state FROM fraud_feature_state"):
+        for row in self.tx.execute("SELECT customer_id, packed, state FROM fraud_customer_state"):
+            yield "customer", row[0], _as_dict("customer", row[1], row[2])
+        for row in self.tx.execute("SELECT kind, key, packed, state FROM fraud_feature_state"):
             if row[0] not in _LEGACY.values():  # the earlier version's rows: read only to seed hourly ones
-                yield _KINDS.get(row[0], row[0]), row[1], json.loads(row[2])
+                kind = _KINDS.get(row[0], row[0])
+                yield kind, row[1], _as_dict(kind, row[2], row[3])
+
+
+def _as_dict(kind: str, packed: bytes | None, text: str) -> dict[str, Any]:
+    """A stored state as its dict: a JSON row as stored, a packed one converted."""
+    return decode(kind, packed, None).to_dict() if packed else json.loads(text)
 
 
 # the kind a feature state is stored under, and the earlier row an hourly one starts from (module docstring)

@@ -32,6 +32,7 @@ from services.fraud.windows import CustomerHistory, EntityActivity, EntityVolume
 from services.platform.errors import ConcurrentUpdateError
 
 EntityKey = tuple[str, str]  # (kind, key): ("terminal", "T1"), ("merchant", "M1"), ("mcc", "5411")
+FOREVER = -1e18  # a horizon start before any transaction (finite: states count in whole hours)
 PREVIEWS = 1_000  # entities with previewed labels kept at most (oldest forgotten first)
 
 
@@ -98,10 +99,10 @@ class FeatureStateCache:
         if ids:
             stored = repo.customer_versions(ids)
             stale = [c for c in ids if self.versions.get(c) != stored.get(c, 0) or c not in engine.customers]
-            loaded = repo.load_customers([c for c in stale if c in stored]) if stale else {}
+            loaded = repo.load_customer_states([c for c in stale if c in stored]) if stale else {}
             for cid in stale:
                 version, state = loaded.get(cid, (0, None))
-                engine.customers[cid] = CustomerHistory.from_dict(state) if state else CustomerHistory()
+                engine.customers[cid] = state if state is not None else CustomerHistory()
                 self.versions[cid] = version
         now = self.clock()
         due: dict[str, list[str]] = {}
@@ -112,9 +113,9 @@ class FeatureStateCache:
             if fetched is None or now - fetched > self.limits.ttl_seconds or key not in engine.entities[kind]:
                 due.setdefault(kind, []).append(key)
         for kind, keys in due.items():
-            rows = repo.load_entities(kind, keys)
+            rows = repo.load_entity_states(kind, keys)
             for key in keys:
-                self._install(kind, key, entity_state(kind).from_dict(rows.get(key) or {}), now, merge_pending=True)
+                self._install(kind, key, rows.get(key) or entity_state(kind)(), now, merge_pending=True)
 
     def preview(self, label: Label) -> None:
         """A fraud label answered over gRPC: in this process's state at once, and kept over re-reads until the
@@ -142,13 +143,16 @@ class FeatureStateCache:
             times = engine.added_times.get((kind, key), [])
             frauds += engine.added_frauds.get((kind, key), [])
         if times or frauds:
-            entity.merge(times, frauds, self._horizon_start())
+            entity.merge(times, frauds, self._horizon_start(times))
         engine.entities[kind][key] = entity
         engine.entities[kind].move_to_end(key)
         self.fetched[(kind, key)] = now
 
-    def _horizon_start(self) -> float:
-        return self.engine.clock - self.engine.config.horizon_seconds
+    def _horizon_start(self, times: list[float]) -> float:
+        """What a merge of these transaction times forgets: as the engine does in memory, what lies a horizon
+        before the latest of them (nothing when there are none: labels alone forget nothing), so a state that
+        went through the store gives the features it would have given in memory."""
+        return max(times) - self.engine.config.horizon_seconds if times else FOREVER
 
     # ---- writing --------------------------------------------------------------------------------------------
     def persist(self, repo: FraudRepository) -> None:
@@ -156,9 +160,9 @@ class FeatureStateCache:
         ConcurrentUpdateError (after evicting the batch's customers) when another replica wrote one first."""
         engine = self.engine
         customers = sorted(key for kind, key in engine.dirty if kind == "customer" and key in engine.customers)
-        states = [(cid, self.versions.get(cid, 0), engine.customers[cid].to_dict()) for cid in customers]
+        states = [(cid, self.versions.get(cid, 0), engine.customers[cid]) for cid in customers]
         self._written_customers.update(customers)
-        lost = repo.save_customers(states)
+        lost = repo.save_customer_states(states)
         if lost:
             self.discard()
             raise ConcurrentUpdateError(f"fraud feature state of {len(lost)} customer(s) changed by another "
@@ -175,18 +179,18 @@ class FeatureStateCache:
         engine = self.engine
         self._written_entities.update(keys)
         repo.create_entities(keys)
-        horizon_start, now = self._horizon_start(), self.clock()
-        merged: list[tuple[str, str, dict[str, object]]] = []
+        now = self.clock()
+        merged: list[tuple[str, str, EntityActivity | EntityVolume]] = []
         for kind in sorted({k for k, _ in keys}):
             names = [key for k, key in keys if k == kind]
-            rows = repo.load_entities(kind, names, lock=True)
+            rows = repo.load_entity_states(kind, names, lock=True)
             for key in names:
-                entity = entity_state(kind).from_dict(rows.get(key) or {})
-                entity.merge(engine.added_times.get((kind, key), []), engine.added_frauds.get((kind, key), []),
-                             horizon_start)
-                merged.append((kind, key, entity.to_dict()))
+                entity = rows.get(key) or entity_state(kind)()
+                times = engine.added_times.get((kind, key), [])
+                entity.merge(times, engine.added_frauds.get((kind, key), []), self._horizon_start(times))
+                merged.append((kind, key, entity))
                 self._install(kind, key, entity, now, merge_pending=False)
-        repo.save_entities(merged)
+        repo.save_entity_states(merged)
         engine.added_times.clear()
         engine.added_frauds.clear()
 

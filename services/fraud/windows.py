@@ -167,6 +167,10 @@ class CustomerHistory:
         self.cum_high.append(self.cum_high[-1] + (surprise >= HIGH_SURPRISE))
         self.cum_novel.append(self.cum_novel[-1] + novel)
 
+    def compact(self) -> None:
+        """Drop the expired entries now (before the state is stored)."""
+        self._compact()
+
     def _compact(self) -> None:
         b = self.base
         a0, s0 = self.cum_amount[b], self.cum_sq[b]
