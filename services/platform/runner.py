@@ -536,7 +536,7 @@ class StreamRunner:
                 for r in records:
                     by_id.setdefault(r.event_id, r)
             unique = list(by_id)
-            new_ids = self._claim(tx, by_id)
+            new_ids = self._claim(tx, by_id, records)
             fresh = by_id if len(new_ids) == len(unique) else {e: r for e, r in by_id.items() if e in new_ids}
             handed = list(fresh.values())
             if tracing.enabled() and handed:
@@ -563,13 +563,14 @@ class StreamRunner:
             outputs += result.get(eid, ())
         return outputs
 
-    def _claim(self, tx: Tx, by_id: dict[str, Record]) -> set[str]:
-        """The event ids of `by_id` not handled before: by event id, or by offset where the source says so."""
+    def _claim(self, tx: Tx, by_id: dict[str, Record], records: list[Record]) -> set[str]:
+        """The event ids of `by_id` (the first record of each id in `records`) not handled before: by event id, or
+        by offset where the source says so (each partition's offset moves past the last of `records`)."""
         by_offset = self._by_offset
         if not by_offset:
             return claim_events(tx, self.group_id, list(by_id))
         spans: dict[tuple[str, int], int] = {}
-        for r in by_id.values():
+        for r in records:
             if r.topic in by_offset and r.offset >= spans.get((r.topic, r.partition), 0):
                 spans[(r.topic, r.partition)] = r.offset + 1
         before = claim_offsets(tx, self.group_id, spans)
