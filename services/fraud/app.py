@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,6 @@ from services.fraud.worker import FraudHandler, sources
 from services.gen.proactivecare.v1 import fraud_pb2_grpc
 from services.platform.app import Api, Context, Parts, Service
 from services.platform.auth import READERS, Role
-from services.platform.storage import Store
 
 NAME = "fraud"
 POLICY_FILE_ENV = "FRAUD_POLICY_FILE"
@@ -74,25 +75,37 @@ def assemble(ctx: Context, model_dir: Path | None = None) -> Parts:
     servicer = FraudServicer(settings, scorer, ctx.store, metrics)
     background = []
     if lifecycle.retrain_every_seconds > 0 and lifecycle.history_days > 0:
-        background.append(retrain_on_schedule(ctx.store, directory, policy, lifecycle, metrics))
+        background.append(retrain_on_schedule(directory, lifecycle, metrics))
     return Parts(servicer=servicer, handler=FraudHandler(settings, scorer, metrics, models=models),
                  sources=sources(settings), background=background, on_stop=[servicer.close])
 
 
-def retrain_on_schedule(store: Store, directory: Path, policy: FraudPolicy, lifecycle: LifecycleSettings,
-                        metrics: FraudMetrics) -> Callable[[], Coroutine[Any, Any, None]]:
-    """`fraud retrain` every `FRAUD_RETRAIN_EVERY_SECONDS` in a thread of its own (the worker goes on scoring);
-    the worker takes a promoted model up between two batches."""
-    from services.fraud.offline.retraining import retrain
+def retrain_on_schedule(directory: Path, lifecycle: LifecycleSettings, metrics: FraudMetrics,
+                        ) -> Callable[[], Coroutine[Any, Any, None]]:
+    """`proactive-care fraud retrain` every `FRAUD_RETRAIN_EVERY_SECONDS`, as a child process with the service's
+    environment: the training's memory (the whole window in arrays) and CPU stay out of the serving process,
+    whose worker goes on scoring and takes a promoted model up between two batches."""
+    command = [sys.executable, "-m", "services.cli", "fraud", "retrain", "--model-dir", str(directory),
+               "--algorithm", lifecycle.retrain_algorithm]
+
+    async def run_once() -> str:
+        child = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
+                                                     stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await child.communicate()
+        except asyncio.CancelledError:  # the service stops: so does its retraining
+            child.kill()
+            raise
+        if child.returncode != 0:
+            raise RuntimeError(f"fraud retrain exited with {child.returncode}: {err.decode(errors='replace')[-500:]}")
+        decision = json.loads(out.decode().strip().splitlines()[-1])["decision"]
+        return "promoted" if decision["promoted"] else str(decision["reason"])
 
     async def job() -> None:
         while True:
             await asyncio.sleep(lifecycle.retrain_every_seconds)
             try:
-                report = await asyncio.to_thread(retrain, store, directory, policy, lifecycle.retrain_algorithm,
-                                                 history_days=lifecycle.history_days, log=log.info)
-                decision = report["decision"]
-                metrics.retrains.labels("promoted" if decision["promoted"] else decision["reason"]).inc()
+                metrics.retrains.labels(await run_once()).inc()
             except Exception:  # a failed run must not stop the next one
                 metrics.retrains.labels("failed").inc()
                 log.exception("fraud: scheduled retraining failed")

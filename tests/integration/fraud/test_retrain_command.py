@@ -22,7 +22,6 @@ from services.fraud.history import CHARGEBACK, HistoryRepository, LabelRow, Scor
 from services.fraud.lifecycle_settings import LifecycleSettings
 from services.fraud.metrics import FraudMetrics
 from services.fraud.model_slots import CHALLENGER, CHAMPION, PREVIOUS, version_of
-from services.fraud.policy import load_policy
 from services.platform.settings import Settings
 from services.platform.storage import Store
 from tests.unit.fraud.builders import T0
@@ -95,8 +94,9 @@ def test_the_scheduled_job_retrains_in_the_service_and_counts_its_runs(cli_env) 
     champion = version_of(models, CHAMPION)
     _record(store, days=35, frauds_a_day=2)
     registry = CollectorRegistry()
-    job = retrain_on_schedule(store, models, load_policy(), LifecycleSettings(
-        retrain_every_seconds=0.01, retrain_algorithm="logistic_regression"), FraudMetrics.create(registry))
+    job = retrain_on_schedule(models, LifecycleSettings(retrain_every_seconds=0.01,
+                                                        retrain_algorithm="logistic_regression"),
+                              FraudMetrics.create(registry))
 
     def runs(outcome: str) -> float:
         return registry.get_sample_value("proactivecare_fraud_retrain_runs_total", {"outcome": outcome}) or 0.0
