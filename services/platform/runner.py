@@ -1,8 +1,9 @@
 """The stream runner: the only consumer loop in the project.
 
 poll a batch -> decode -> validate -> skip already-processed events -> hand the batch to the service's handler
-(inside one store transaction that also records the processed event ids and their outputs) -> produce outputs
-and dead letters -> flush -> commit offsets (last + 1). A record that cannot be decoded, fails validation, or
+(inside one store transaction that also records what was processed - each event id, or each partition's next
+offset (`Source.dedupe`) - and the outputs) -> produce outputs and dead letters -> flush -> commit offsets
+(last + 1). A record that cannot be decoded, fails validation, or
 makes the handler fail again when handled on its own goes to `<topic>.dlq` with the reason in headers, and the
 loop goes on.
 
