@@ -124,15 +124,18 @@ def _load(target: str, pid: int, token: str, payments: list[events_pb2.Transacti
             f"{prefix}_server_cpu_us_per_call": round(cpu / len(ms) * 1e6, 1)}
 
 
-def _floor(token: str, payments: list[events_pb2.Transaction]) -> dict[str, float]:
-    """The same calls to a bare grpc.aio server (plaintext, no interceptors): what gRPC alone costs."""
-    plaintext = Settings(environment="production")
+def _floor(token: str, payments: list[events_pb2.Transaction], tls: Settings | None = None) -> dict[str, float]:
+    """The same calls to a bare grpc.aio server (no interceptors): what gRPC alone costs; plaintext, or with
+    `tls` the service's own certificate (the service is served over TLS: what TLS alone adds)."""
+    client = tls or Settings(environment="production")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.perf.grpc_floor", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    certificate = [tls.tls_cert_file, tls.tls_key_file] if tls is not None else []
+    proc = subprocess.Popen([sys.executable, "-m", "tests.perf.grpc_floor", str(port), *certificate],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        return _load(f"127.0.0.1:{port}", proc.pid, token, payments, "score_rpc_floor", plaintext)
+        return _load(f"127.0.0.1:{port}", proc.pid, token, payments,
+                     "score_rpc_tls_floor" if tls is not None else "score_rpc_floor", client)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -146,7 +149,10 @@ def rpc_figures(settings: Settings, model_dir: Path, payments: list[events_pb2.T
     with serve_process(quiet, "fraud", model_dir) as served:  # its own process, as deployed
         figures = _load(served.target, served.pid, token, payments, "score_rpc", settings)
     figures.update(_floor(token, payments))
+    figures.update(_floor(token, payments, tls=settings))
     figures["score_rpc_vs_floor_qps_ratio"] = round(figures["score_rpc_qps"] / figures["score_rpc_floor_qps"], 3)
+    figures["score_rpc_vs_tls_floor_qps_ratio"] = round(figures["score_rpc_qps"] / figures["score_rpc_tls_floor_qps"],
+                                                        3)
     return figures
 
 

@@ -1,5 +1,6 @@
 """The floor under `ScoreTransaction`: a bare `grpc.aio` server answering the same messages with a constant
-response (no auth, no features, no model), as its own process. `python -m tests.perf.grpc_floor PORT`.
+response (no auth, no features, no model), as its own process. `python -m tests.perf.grpc_floor PORT [CERT KEY]`:
+plaintext, or TLS with the given certificate and key (the service's transport, to tell TLS's cost from the rest).
 
 What Python gRPC alone costs on this machine, measured in the same run as the real service, so the service's
 latency can be read against it (the machine is shared: absolute figures move, the ratio less so)."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import grpc
 
@@ -22,14 +24,18 @@ class _Constant(fraud_pb2_grpc.FraudServiceServicer):
         return ANSWER
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, cert: str = "", key: str = "") -> None:
     server = grpc.aio.server()
     fraud_pb2_grpc.add_FraudServiceServicer_to_server(_Constant(), server)
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    if cert:
+        credentials = grpc.ssl_server_credentials([(Path(key).read_bytes(), Path(cert).read_bytes())])
+        server.add_secure_port(f"127.0.0.1:{port}", credentials)
+    else:
+        server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     print("ready", flush=True)
     await server.wait_for_termination()
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1])))
+    asyncio.run(serve(int(sys.argv[1]), *sys.argv[2:4]))
