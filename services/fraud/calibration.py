@@ -8,8 +8,8 @@ Decaestecker, "Adjusting the outputs of a classifier to new a priori probabiliti
 
 The ranking is unchanged (AUC and average precision too); what changes is what the policy's thresholds mean: 0.3
 is "three chances in ten at this bank", not at the bank the model was trained on. `b` comes from the bank's own
-labelled history (`proactive-care backtest` reports it as `labelled_fraud_share`; `proactive-care fraud
-calibrate` writes it into a new version of the model card), never from the data being judged.
+labelled history (`proactive-care fraud calibrate` counts its frauds among its card payments and writes the share
+into a new version of the model card), never from the data being judged.
 """
 
 from __future__ import annotations
