@@ -489,6 +489,7 @@ class ConfluentConsumer:
         batch: dict[TopicPartition, list[Message]] = {}
         current: list[Message] = []
         last_topic, last_partition = None, -1
+        new = tuple.__new__  # a Message without its Python-level __new__: the fields are all given
         for m in messages:  # per record: one tuple from the message's accessors (the seam's whole cost)
             err = m.error()
             if err is not None:
@@ -501,8 +502,8 @@ class ConfluentConsumer:
             if partition != last_partition or topic != last_topic:
                 last_topic, last_partition = topic, partition
                 current = batch.setdefault(TopicPartition(topic, partition), [])
-            current.append(Message(topic, partition, m.offset(), m.key(), m.value(), m.timestamp()[1],
-                                   m.headers() or ()))
+            current.append(new(Message, (topic, partition, m.offset(), m.key(), m.value(), m.timestamp()[1],
+                                         m.headers() or ())))
         return batch
 
     def assignment(self) -> set[TopicPartition]:

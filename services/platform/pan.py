@@ -9,6 +9,7 @@ protobuf record still parses (its string lengths are unchanged).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
@@ -79,6 +80,12 @@ def may_hold_pan(data: bytes | None) -> bool:
     superset of what could be a card number; `redact_message` then decides on the decoded text)."""
     return (data is not None and len(data) >= 13 and _RUN in data.translate(_DIGIT_OR_SEPARATOR)
             and _FIRST_LOOK_BYTES.search(data) is not None)
+
+
+def may_any_hold_pan(datas: Sequence[bytes]) -> bool:
+    """`may_hold_pan` over a batch of records at once (two C passes over their bytes joined by a byte that is
+    neither a digit nor a separator, so no run crosses two records): False clears every one of them."""
+    return _RUN in b"\0".join(datas).translate(_DIGIT_OR_SEPARATOR) and any(map(may_hold_pan, datas))
 
 
 def _free_text(field: FieldDescriptor) -> bool:

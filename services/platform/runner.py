@@ -30,9 +30,10 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Literal, NamedTuple, Protocol
 
 from google.protobuf.message import DecodeError, Message
@@ -44,7 +45,7 @@ from services.platform.errors import ValidationError, is_transient
 from services.platform.kafka_client import Consumer, Producer, TopicPartition, open_consumer, open_producer
 from services.platform.kafka_io import Output, decode_outputs, encode_outputs, produce_all
 from services.platform.metrics import StreamMetrics
-from services.platform.pan import may_hold_pan, redact_bytes, redact_message, redact_text
+from services.platform.pan import may_any_hold_pan, may_hold_pan, redact_bytes, redact_message, redact_text
 from services.platform.settings import Settings
 from services.platform.storage import (
     Store,
@@ -68,6 +69,10 @@ COMMIT_IN_FLIGHT_SECONDS = 10.0  # an async commit unanswered this long is taken
 # are stuck too.
 POLL_STALL_SECONDS = 30.0
 FETCH_STALL_SECONDS = 30.0
+
+
+_VALUE, _OFFSET, _TOPIC, _EVENT_ID = (attrgetter(f) for f in ("value", "offset", "topic", "event_id"))
+_TOPIC_PARTITION = attrgetter("topic", "partition")
 
 
 class Record(NamedTuple):
@@ -104,6 +109,9 @@ class Source:
     #   another offset is handled again, so the handler's effects must be idempotent by the event's id (inserts
     #   keyed by it, upserts). Outputs are still stored by event id, to produce again on redelivery.
     dedupe: Literal["event", "offset"] = "event"
+    # Whether every value of a partition's batch passes `validate` (C-level passes over the batch, e.g.
+    # `validation.transactions_valid`); False sends the batch to `validate` record by record, which names the field.
+    validate_batch: Callable[[Sequence[Any]], bool] | None = None
 
 
 class Handler(Protocol):
@@ -446,6 +454,9 @@ class StreamRunner:
             decode, validate, event_id, append = source.decode, source.validate, source.event_id, records.append
             topic, partition, prefix = tp.topic, tp.partition, f"{tp.topic}/"
             first = len(records)
+            if self._take_whole(source, tp, messages, records):
+                self._check_event_times(records, first, now, dead)
+                continue
             for msg in messages:
                 raw = msg.value
                 if raw is None:  # a tombstone: nothing to decode or handle
@@ -482,6 +493,28 @@ class StreamRunner:
         self._commit_async()
         self.metrics.batch_seconds.labels(self.service).observe(time.monotonic() - started)
         self.metrics.last_processed.labels(self.service).set(time.time())
+
+    @staticmethod
+    def _take_whole(source: Source, tp: TopicPartition, messages: Sequence[Any], records: list[Record]) -> bool:
+        """A partition's batch taken whole, in C-level passes over it, where every record decodes, none may hold a
+        card number and the source's batch check passes them all (the common case). Otherwise nothing is taken
+        and False sends the caller record by record (which dead-letters what fails, naming why)."""
+        if source.validate_batch is None:
+            return False
+        raws = list(map(_VALUE, messages))
+        try:
+            values = list(map(source.decode, raws))  # a tombstone (None) raises TypeError
+            if may_any_hold_pan(raws) or not source.validate_batch(values):
+                return False
+            prefix = f"{tp.topic}/"
+            event_ids = [prefix + eid for eid in map(source.event_id, values, messages)]
+        except (ValidationError, DecodeError, ValueError, TypeError):
+            return False
+        topic, partition, new = tp.topic, tp.partition, tuple.__new__
+        records += [new(Record, (topic, partition, m.offset, m.key.decode(errors="replace") if m.key else "", eid,
+                                 value, m.timestamp, m.headers, None))
+                    for m, value, eid in zip(messages, values, event_ids, strict=True)]
+        return True
 
     def _check_event_times(self, records: list[Record], first: int, now: float, dead: list[Output]) -> None:
         """Event times of one partition's records (`records[first:]`) checked as a batch; only a batch with an
@@ -531,14 +564,14 @@ class StreamRunner:
     def _apply_in_one_transaction(self, records: list[Record]) -> list[Output]:
         consumer_name = self.group_id
         with self.store.transaction() as tx:
-            by_id = dict(zip([r.event_id for r in records], records, strict=True))  # in order of first sight
+            by_id = dict(zip(map(_EVENT_ID, records), records, strict=True))  # in order of first sight
             if len(by_id) != len(records):  # an id seen twice in the batch: its first record is the one handled
                 by_id = {}
                 for r in records:
                     by_id.setdefault(r.event_id, r)
-            unique = list(by_id)
             new_ids = self._claim(tx, by_id, records)
-            fresh = by_id if len(new_ids) == len(unique) else {e: r for e, r in by_id.items() if e in new_ids}
+            all_new = len(new_ids) == len(by_id)
+            fresh = by_id if all_new else {e: r for e, r in by_id.items() if e in new_ids}
             handed = list(fresh.values())
             if tracing.enabled() and handed:
                 handed = [r._replace(span=self._span(r)) for r in handed]
@@ -552,7 +585,7 @@ class StreamRunner:
                         r.span.end()
             produced = [(eid, encode_outputs(outs)) for eid, outs in result.items() if outs and eid in fresh]
             save_outputs(tx, consumer_name, produced)
-            replayed = stored_outputs(tx, consumer_name, (e for e in unique if e not in new_ids))
+            replayed = [] if all_new else stored_outputs(tx, consumer_name, (e for e in by_id if e not in new_ids))
         committed = getattr(self.handler, "committed", None)
         if fresh and committed is not None:
             committed(handed)
@@ -560,16 +593,26 @@ class StreamRunner:
         outputs: list[Output] = []
         for blob in replayed:
             outputs += decode_outputs(blob)
-        for eid in fresh:
-            outputs += result.get(eid, ())
+        if result:
+            for eid in fresh:
+                outputs += result.get(eid, ())
         return outputs
 
-    def _claim(self, tx: Tx, by_id: dict[str, Record], records: list[Record]) -> set[str]:
+    def _claim(self, tx: Tx, by_id: dict[str, Record], records: list[Record]) -> Collection[str]:
         """The event ids of `by_id` (the first record of each id in `records`) not handled before: by event id, or
         by offset where the source says so (each partition's offset moves past the last of `records`)."""
         by_offset = self._by_offset
         if not by_offset:
             return claim_events(tx, self.group_id, list(by_id))
+        if by_offset.issuperset(map(_TOPIC, records)):  # one stream, or every stream deduped by offset
+            keys, offsets = list(map(_TOPIC_PARTITION, records)), list(map(_OFFSET, records))
+            # each partition's records come in offset order: its first and last by the last value a dict keeps
+            last = dict(zip(keys, offsets, strict=True))
+            before = claim_offsets(tx, self.group_id, {k: o + 1 for k, o in last.items()})
+            lowest = dict(zip(reversed(keys), reversed(offsets), strict=True))
+            if all(offset >= before[k] for k, offset in lowest.items()):
+                return by_id.keys()  # nothing redelivered: the common case
+            return {e for e, r in by_id.items() if r.offset >= before[(r.topic, r.partition)]}
         spans: dict[tuple[str, int], int] = {}
         for r in records:
             if r.topic in by_offset and r.offset >= spans.get((r.topic, r.partition), 0):
@@ -599,9 +642,11 @@ class StreamRunner:
     def _count(self, records: list[Record], fresh: dict[str, Record]) -> None:
         """Handled (fresh) and replayed records per topic (a record whose id was seen earlier in the batch is a
         replay too)."""
-        handled = Counter(r.topic for r in fresh.values())
-        replayed = Counter(r.topic for r in records)
-        replayed.subtract(handled)
+        handled = Counter(map(_TOPIC, records))
+        replayed = Counter()
+        if len(fresh) != len(records):
+            replayed, handled = handled, Counter(map(_TOPIC, fresh.values()))
+            replayed.subtract(handled)
         for topic, n in handled.items():
             self.metrics.handled.labels(self.service, topic).inc(n)
         for topic, n in replayed.items():

@@ -10,13 +10,23 @@ from services.platform.kafka_client import Message
 from services.platform.runner import Source
 from services.platform.settings import Settings
 from services.platform.topics import ADVISOR_OUTCOMES, CUSTOMERS, TRANSACTIONS
-from services.platform.validation import require, require_id, validate_customer_profile, validate_transaction
+from services.platform.validation import (
+    require,
+    require_id,
+    transactions_valid,
+    validate_customer_profile,
+    validate_transaction,
+)
 
 
 def transactions(settings: Settings) -> Source:
     """`transactions`, validated; effects dedupe on the transaction id."""
     return Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
-                  event_id=lambda tx, _record: tx.id)
+                  event_id=_transaction_id, validate_batch=transactions_valid)
+
+
+def _transaction_id(tx: events_pb2.Transaction, _record: Message) -> str:
+    return tx.id
 
 
 def customer_profiles(settings: Settings,

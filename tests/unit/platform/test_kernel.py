@@ -15,14 +15,20 @@ from services.platform.dev_identity import DEV_ISSUER, DevIdentity, ensure_dev_i
 from services.platform.errors import PermissionDeniedError, ValidationError
 from services.platform.kafka_io import Output, decode_outputs, encode_outputs
 from services.platform.money import format_money
+from services.platform.pan import may_any_hold_pan
 from services.platform.storage import claim_events, prune_processed, save_outputs, stored_outputs
-from services.platform.validation import event_times_within, validate_notification, validate_transaction
+from services.platform.validation import (
+    event_times_within,
+    transactions_valid,
+    validate_notification,
+    validate_transaction,
+)
 from tests import factories
 
 GBP = "GBP"
 
 
-@pytest.mark.parametrize(("overrides", "field", "reason"), [
+BAD_TRANSACTIONS = [
     ({"id": ""}, "transaction.id", "missing_id"),
     ({"id": "x" * 129}, "transaction.id", "invalid_id"),
     ({"customer_id": ""}, "transaction.customer_id", "missing_customer_id"),
@@ -44,11 +50,62 @@ GBP = "GBP"
      "amount_out_of_range"),
     ({"balance_after": common_pb2.Money(amount_minor=5, currency="")}, "transaction.balance_after.currency",
      "missing_currency"),
-])
+]
+
+
+@pytest.mark.parametrize(("overrides", "field", "reason"), BAD_TRANSACTIONS)
 def test_a_bad_transaction_names_its_field_and_reason(overrides, field, reason):
     with pytest.raises(ValidationError) as err:
         validate_transaction(factories.transaction(**overrides))
     assert (err.value.field, err.value.reason) == (field, reason)
+
+
+def _without(field: str) -> events_pb2.Transaction:
+    tx = factories.transaction()
+    tx.ClearField(field)
+    return tx
+
+
+def _default_balance() -> events_pb2.Transaction:
+    tx = _without("balance_after")
+    tx.balance_after.SetInParent()  # set, but with no currency: a mismatch, unlike an unset one
+    return tx
+
+
+@pytest.mark.parametrize("bad", [factories.transaction(**o) for o, _field, _reason in BAD_TRANSACTIONS]
+                         + [_without("amount"), _without("timestamp"), _default_balance()])
+def test_a_batch_with_one_bad_transaction_is_not_valid_as_a_whole(bad):
+    with pytest.raises(ValidationError):
+        validate_transaction(bad)
+    good = factories.transaction()
+    assert transactions_valid([good, good]) is True
+    assert transactions_valid([good, bad, good]) is False
+    assert transactions_valid([bad]) is False
+
+
+def test_a_batch_of_good_transactions_is_valid_with_or_without_balances_and_in_several_currencies():
+    batch = [factories.transaction(), _without("balance_after"),
+             factories.transaction(balance_after=common_pb2.Money(amount_minor=-5000, currency=GBP)),
+             factories.transaction(amount=common_pb2.Money(amount_minor=100, currency="EUR"),
+                                   balance_after=common_pb2.Money(amount_minor=100, currency="EUR"))]
+    for tx in batch:
+        validate_transaction(tx)
+    assert transactions_valid(batch) is True
+    assert transactions_valid([]) is True
+    # a card token as long as a card number is judged record by record (the Luhn check): valid, but not at once
+    long_token = factories.transaction(card_token="4111111111111112")
+    validate_transaction(long_token)
+    assert transactions_valid([*batch, long_token]) is False
+
+
+@pytest.mark.parametrize(("records", "may"), [
+    ([b"tx-1 paid", b"coffee 4111 1111 1111 1111"], True),
+    ([b"ref 123456", b"7890123 more"], False),  # two runs of digits never join across records
+    ([b"", b"short"], False),
+    ([], False),
+])
+def test_a_batch_first_look_for_card_numbers_is_a_superset_never_joining_records(records, may):
+    assert may_any_hold_pan(records) is may
 
 
 def test_a_good_transaction_passes_including_an_overdrawn_balance_and_a_non_luhn_token():
