@@ -10,17 +10,17 @@ import os
 import signal
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Literal
 
 from prometheus_client import CollectorRegistry
 
-from services.gen.proactivecare.v1 import events_pb2
+from services.platform import streams
 from services.platform.kafka_io import Output
-from services.platform.runner import Record, Source, StreamRunner
+from services.platform.runner import Record, StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Migration, Store, Tx
-from services.platform.topics import NOTIFICATIONS, TRANSACTIONS
-from services.platform.validation import validate_transaction
+from services.platform.topics import NOTIFICATIONS
 
 MIGRATIONS = [Migration("ledger/0001_effects", lambda tx: tx.execute(
     "CREATE TABLE effects (event_id TEXT NOT NULL, customer_id TEXT NOT NULL, amount_minor BIGINT NOT NULL)"))]
@@ -47,8 +47,7 @@ def build_runner(settings: Settings, registry: CollectorRegistry | None = None,
                  ) -> tuple[StreamRunner, Store]:
     store = Store.for_service(settings, "ledger")
     store.migrate(MIGRATIONS)
-    source = Source(settings.topic(TRANSACTIONS), events_pb2.Transaction.FromString, validate_transaction,
-                    event_id=lambda tx, _rec: tx.id, dedupe=dedupe)
+    source = replace(streams.transactions(settings), dedupe=dedupe)  # the services' own source of transactions
     runner = StreamRunner(settings, "ledger", [source], LedgerHandler(settings, delay_per_batch), store,
                           registry or CollectorRegistry())
     return runner, store
