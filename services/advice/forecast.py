@@ -35,6 +35,8 @@ class Forecast:
     upcoming: tuple[Upcoming, ...]
     balances: tuple[tuple[date, int], ...]  # projected end-of-day balance
     next_crossing_day: date | None = None  # the first day after today the path goes from >= 0 to below zero
+    # end-of-day balance with the scheduled payments only (no discretionary spending): the odds start from it
+    scheduled: tuple[tuple[date, int], ...] = ()
 
     @property
     def shortfall_minor(self) -> int:
@@ -113,6 +115,8 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
     previous = balance
     outgoings = 0
     balances: list[tuple[date, int]] = []
+    scheduled: list[tuple[date, int]] = []
+    planned = balance
     day = today
     while day < end:
         k = (day - today).days
@@ -122,8 +126,10 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
             outgoings += step
         for item in (u for u in upcoming if u.day == day):
             balance += item.amount_minor
+            planned += item.amount_minor
             outgoings += max(0, -item.amount_minor)
         balances.append((day, balance))
+        scheduled.append((day, planned))
         if balance < lowest:
             lowest, lowest_day = balance, day
         if balance < 0 and first_negative is None:
@@ -136,4 +142,5 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
         today=today, payday=payday, start_balance_minor=state.balance_minor, daily_spend_minor=daily,
         lowest_balance_minor=lowest, lowest_day=lowest_day, first_negative_day=first_negative,
         outgoings_minor=outgoings, upcoming=tuple(upcoming), balances=tuple(balances), next_crossing_day=crossing,
+        scheduled=tuple(scheduled),
     )

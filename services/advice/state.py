@@ -103,21 +103,29 @@ class CustomerState:
         days = min(window_days, self.history_days(today))
         if days <= 0:
             return 0
-        start = today - timedelta(days=days)
-        total = sum(v for k, v in self.daily_spend.items() if start <= date.fromisoformat(k) < today)
+        start, end = (today - timedelta(days=days)).isoformat(), today.isoformat()  # ISO days sort as dates
+        total = sum(v for k, v in self.daily_spend.items() if start <= k < end)
         return total // days
 
-    def daily_spend_sd_minor(self, today: date, window_days: int) -> float:
-        """The standard deviation of discretionary spending a day over the window (days without any count)."""
+    def daily_spend_history(self, today: date, window_days: int) -> list[int]:
+        """Discretionary spending of each day of the window before today, oldest first (0 on a day without)."""
         days = min(window_days, self.history_days(today))
-        if days < 2:
-            return 0.0
+        if days <= 0:
+            return []
         start = today - timedelta(days=days)
         values = [0] * days
         for k, v in self.daily_spend.items():
             day = date.fromisoformat(k)
             if start <= day < today:
                 values[(day - start).days] = v
+        return values
+
+    def daily_spend_sd_minor(self, today: date, window_days: int) -> float:
+        """The standard deviation of discretionary spending a day over the window (days without any count)."""
+        values = self.daily_spend_history(today, window_days)
+        days = len(values)
+        if days < 2:
+            return 0.0
         mean = sum(values) / days
         return (sum((v - mean) ** 2 for v in values) / (days - 1)) ** 0.5
 
