@@ -94,6 +94,11 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
             dates = [today, *dates]
         sign = 1 if series.is_credit else -1
         upcoming.extend(Upcoming(d, series.name, sign * series.typical_amount_minor) for d in dates)
+    if config.mandates_seen_once:  # a direct debit seen once: the same amount a month later
+        for name, paid in state.mandates_seen_once():
+            again = _month_later(paid.day)
+            if today <= again < end:
+                upcoming.append(Upcoming(again, name, -paid.amount_minor))
     if end > payday:  # the pay that comes inside the horizon
         if income is not None:
             # a payment expected earlier that has not arrived yet is expected on payday
@@ -144,3 +149,8 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
         outgoings_minor=outgoings, upcoming=tuple(upcoming), balances=tuple(balances), next_crossing_day=crossing,
         scheduled=tuple(scheduled),
     )
+
+
+def _month_later(day: date) -> date:
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

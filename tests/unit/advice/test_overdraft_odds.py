@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from services.advice.overdraft_odds import overdraft_odds, quantile, share_above, window_sums
+from tests.unit.advice.builders import Account, at, daily, policy
 
 TODAY = date(2026, 3, 2)
 
@@ -80,3 +81,43 @@ def test_overdrawn_with_no_pay_in_sight_is_not_a_new_overdraft() -> None:
 
 def test_no_history_no_odds() -> None:
     assert overdraft_odds(path(100), [], lead_days=4, min_chance=0.5, spend_quantile=0.9) is None
+
+
+# ---- what the odds read from the customer's state --------------------------------------------------------
+
+def test_the_outflow_history_nets_income_no_series_accounts_for() -> None:
+    account = Account(balance=10_000)
+    start = date(2026, 1, 1)
+    for day in daily(start, 20):
+        account.tx(at(day, 12), 2_000, payee="", name="Grocer")
+    # gig payouts from one platform every 2-3 days, never a regular series
+    for offset, amount in ((3, 15_000), (5, 9_000), (8, 21_000)):
+        account.tx(at(start + timedelta(days=offset), 18), amount, credit=True, channel="SALARY", payee="gigapp",
+                   name="GigApp")
+    today = start + timedelta(days=20)
+    outflow = account.state.daily_outflow_history(today, 56)
+    assert outflow[3] == 2_000 - 15_000 and outflow[5] == 2_000 - 9_000 and outflow[8] == 2_000 - 21_000
+    assert outflow[4] == 2_000
+    assert account.state.daily_spend_history(today, 56) == [2_000] * 20
+
+
+def test_a_salary_leaves_the_outflow_once_it_is_a_series() -> None:
+    account = Account(balance=10_000)
+    account.salary(date(2026, 1, 2))
+    assert account.state.daily_outflow_history(date(2026, 1, 20), 56)[0] == -250_000
+    account.salary(date(2026, 2, 2))   # a month later: a series, so the forecast credits it on its dates
+    assert min(account.state.daily_outflow_history(date(2026, 2, 10), 56)) == 0
+
+
+def test_a_direct_debit_seen_once_is_forecast_a_month_later() -> None:
+    base = policy()
+    account = Account(balance=300_000, policy=base.model_copy(
+        update={"forecast": base.forecast.model_copy(update={"mandates_seen_once": True})}))
+    account.profile(payday=28, monthly_income_minor=250_000)
+    account.tx(at(date(2026, 1, 5), 7), 120_000, channel="DIRECT_DEBIT", payee="landlord", name="Landlord")
+    for day in daily(date(2026, 1, 5), 30):
+        last = account.tx(at(day, 12), 1_000, payee="", name="Grocer")
+    forecast = last.forecast
+    assert forecast is not None and forecast.today == date(2026, 2, 3)
+    assert [(u.day, u.name, u.amount_minor) for u in forecast.upcoming if u.name == "Landlord"] == [
+        (date(2026, 2, 5), "Landlord", -120_000)]
