@@ -114,9 +114,12 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
     data: dict[str, str] = {}
     if odds is not None:
         percent = round(odds.chance * 100)
+        stretch = "1 day" if lead_days == 1 else f"{lead_days} days"
         reasons[0] = Reason(
             "CHANCE_BELOW_ZERO",
-            f"In about {percent}% of the stretches of {lead_days} days you spent over the last weeks, your "
+            f"The payments due today take your balance to {ctx.money(forecast.lowest_balance_minor)}."
+            if lead_days == 0 else
+            f"In about {percent}% of the stretches of {stretch} you spent over the last weeks, your "
             f"balance would go below zero by {day_text(negative_day)}; on a heavier one it would reach "
             f"{ctx.money(forecast.lowest_balance_minor)}.", 1.0)
         reasons[2] = Reason(
