@@ -1,5 +1,7 @@
 """Balance forecast up to the next payday: today's balance, minus the bills and subscriptions predicted by the
-recurring series, minus the customer's usual discretionary spending a day, plus other regular income.
+recurring series (and, with `mandates_seen_once`, a direct debit seen once, again a month later), minus the
+customer's usual discretionary spending a day, plus other regular income. `scheduled` is the same path without
+the discretionary spending: the odds of an overdraft (`overdraft_odds.py`) start from it.
 
 The salary is assumed to arrive on payday before that day's bills (the common bank ordering), so the
 forecast covers today up to the day before payday.
