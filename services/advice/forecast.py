@@ -13,6 +13,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from services.advice.income import on_day
 from services.advice.policy import Policy
 from services.advice.state import CustomerState
 
@@ -155,4 +156,4 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
 
 def _month_later(day: date) -> date:
     year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    return on_day(year, month, day.day)
