@@ -1,5 +1,7 @@
 """Balance forecast up to the next payday: today's balance, minus the bills and subscriptions predicted by the
-recurring series, minus the customer's usual discretionary spending a day, plus other regular income.
+recurring series (and, with `mandates_seen_once`, a direct debit seen once, again a month later), minus the
+customer's usual discretionary spending a day, plus other regular income. `scheduled` is the same path without
+the discretionary spending: the odds of an overdraft (`overdraft_odds.py`) start from it.
 
 The salary is assumed to arrive on payday before that day's bills (the common bank ordering), so the
 forecast covers today up to the day before payday.
@@ -11,6 +13,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from services.advice.income import on_day
 from services.advice.policy import Policy
 from services.advice.state import CustomerState
 
@@ -35,6 +38,8 @@ class Forecast:
     upcoming: tuple[Upcoming, ...]
     balances: tuple[tuple[date, int], ...]  # projected end-of-day balance
     next_crossing_day: date | None = None  # the first day after today the path goes from >= 0 to below zero
+    # end-of-day balance with the scheduled payments only (no discretionary spending): the odds start from it
+    scheduled: tuple[tuple[date, int], ...] = ()
 
     @property
     def shortfall_minor(self) -> int:
@@ -92,6 +97,11 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
             dates = [today, *dates]
         sign = 1 if series.is_credit else -1
         upcoming.extend(Upcoming(d, series.name, sign * series.typical_amount_minor) for d in dates)
+    if config.mandates_seen_once:  # a direct debit seen once: the same amount a month later
+        for name, paid in state.mandates_seen_once():
+            again = _month_later(paid.day)
+            if today <= again < end:
+                upcoming.append(Upcoming(again, name, -paid.amount_minor))
     if end > payday:  # the pay that comes inside the horizon
         if income is not None:
             # a payment expected earlier that has not arrived yet is expected on payday
@@ -113,6 +123,8 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
     previous = balance
     outgoings = 0
     balances: list[tuple[date, int]] = []
+    scheduled: list[tuple[date, int]] = []
+    planned = balance
     day = today
     while day < end:
         k = (day - today).days
@@ -122,8 +134,10 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
             outgoings += step
         for item in (u for u in upcoming if u.day == day):
             balance += item.amount_minor
+            planned += item.amount_minor
             outgoings += max(0, -item.amount_minor)
         balances.append((day, balance))
+        scheduled.append((day, planned))
         if balance < lowest:
             lowest, lowest_day = balance, day
         if balance < 0 and first_negative is None:
@@ -136,4 +150,10 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
         today=today, payday=payday, start_balance_minor=state.balance_minor, daily_spend_minor=daily,
         lowest_balance_minor=lowest, lowest_day=lowest_day, first_negative_day=first_negative,
         outgoings_minor=outgoings, upcoming=tuple(upcoming), balances=tuple(balances), next_crossing_day=crossing,
+        scheduled=tuple(scheduled),
     )
+
+
+def _month_later(day: date) -> date:
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return on_day(year, month, day.day)

@@ -18,6 +18,7 @@ import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from statistics import mean, median, stdev
 
@@ -115,9 +116,17 @@ def _paid_on(year: int, month: int, anchor: int) -> date:
 # ------------------------------------------------------------------------------------------------ learning
 
 def learn(payments: Sequence[tuple[date, int]]) -> SourceModel | None:
-    """The model of one source from its (day, amount) payments in time order; None with fewer than two."""
+    """The model of one source from its (day, amount) payments in time order; None with fewer than two.
+
+    Memoized on the payments (the model is a pure function of them, and frozen): a series is judged on every
+    transaction of its customer but its payments change only when it is paid."""
     if len(payments) < 2:
         return None
+    return _learn(tuple(payments))
+
+
+@lru_cache(maxsize=4096)
+def _learn(payments: tuple[tuple[date, int], ...]) -> SourceModel:
     days = [d for d, _ in payments]
     amounts = [a for _, a in payments]
     rhythm, anchors = classify(days)
@@ -206,6 +215,7 @@ def _monthly_anchor(days: Sequence[date]) -> int | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def _offset(day: date, anchor: int) -> int:
     """Days between a payment and the nearest date the anchor falls on (nominal or weekend-shifted), in its
     month or either neighbour (a month-end salary paid late lands in the next month)."""

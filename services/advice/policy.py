@@ -72,6 +72,7 @@ class ForecastConfig(PolicySection):
     profile_wait_max_transactions: int = Field(1000, ge=0)
     min_horizon_days: int = Field(0, ge=0, description="project at least this far, past a payday that close")
     spend_margin_sd: float = Field(0.0, ge=0.0, description="margin: SDs of the customer's own k-day spending")
+    mandates_seen_once: bool = Field(False, description="a direct debit seen once is expected a month later")
 
 
 class BudgetConfig(PolicySection):

@@ -61,7 +61,12 @@ class CustomerState:
     balance_minor: int | None = None
     series: dict[str, Series] = field(default_factory=dict)
     unmatched: dict[str, list[Occurrence]] = field(default_factory=dict)
+    # unmatched payees paid by direct debit or mortgage payment -> the payee's name
+    mandates: dict[str, str] = field(default_factory=dict)
     daily_spend: dict[str, int] = field(default_factory=dict)  # ISO day -> discretionary debits
+    # ISO day -> credits that are no regular series' (gig payouts, refunds; a payer's first payment until its
+    # second makes it a series)
+    daily_income: dict[str, int] = field(default_factory=dict)
     category_months: dict[str, dict[str, int]] = field(default_factory=dict)  # category -> "YYYY-MM" -> minor
     daily_low: dict[str, int] = field(default_factory=dict)  # ISO day -> lowest balance seen that day
     recent_charges: list[RecentCharge] = field(default_factory=list)
@@ -79,6 +84,12 @@ class CustomerState:
 
     def history_days(self, today: date) -> int:
         return 0 if self.first_seen is None else (today - self.first_seen.date()).days
+
+    def mandates_seen_once(self) -> list[tuple[str, Occurrence]]:
+        """The latest payment of each direct debit or mortgage payment not (yet) part of a series: a mandate
+        seen once is most likely paid again a month later."""
+        return [(name, self.unmatched[k][-1]) for k, name in self.mandates.items()
+                if self.unmatched.get(k) and k not in self.series]
 
     def active_series(self, *kinds: str) -> list[Series]:
         return [s for s in self.series.values() if s.active and (not kinds or s.kind in kinds)]
@@ -103,21 +114,39 @@ class CustomerState:
         days = min(window_days, self.history_days(today))
         if days <= 0:
             return 0
-        start = today - timedelta(days=days)
-        total = sum(v for k, v in self.daily_spend.items() if start <= date.fromisoformat(k) < today)
+        start, end = (today - timedelta(days=days)).isoformat(), today.isoformat()  # ISO days sort as dates
+        total = sum(v for k, v in self.daily_spend.items() if start <= k < end)
         return total // days
 
-    def daily_spend_sd_minor(self, today: date, window_days: int) -> float:
-        """The standard deviation of discretionary spending a day over the window (days without any count)."""
+    def daily_spend_history(self, today: date, window_days: int) -> list[int]:
+        """Discretionary spending of each day of the window before today, oldest first (0 on a day without)."""
+        return self._per_day(self.daily_spend, today, window_days)
+
+    def daily_outflow_history(self, today: date, window_days: int) -> list[int]:
+        """What left the account each day of the window apart from the scheduled payments: discretionary
+        spending less the credits no regular series accounts for (negative on a day a gig payout came in)."""
+        spend = self._per_day(self.daily_spend, today, window_days)
+        income = self._per_day(self.daily_income, today, window_days)
+        return [s - i for s, i in zip(spend, income, strict=True)]
+
+    def _per_day(self, amounts: dict[str, int], today: date, window_days: int) -> list[int]:
         days = min(window_days, self.history_days(today))
-        if days < 2:
-            return 0.0
+        if days <= 0:
+            return []
         start = today - timedelta(days=days)
         values = [0] * days
-        for k, v in self.daily_spend.items():
+        for k, v in amounts.items():
             day = date.fromisoformat(k)
             if start <= day < today:
                 values[(day - start).days] = v
+        return values
+
+    def daily_spend_sd_minor(self, today: date, window_days: int) -> float:
+        """The standard deviation of discretionary spending a day over the window (days without any count)."""
+        values = self.daily_spend_history(today, window_days)
+        days = len(values)
+        if days < 2:
+            return 0.0
         mean = sum(values) / days
         return (sum((v - mean) ** 2 for v in values) / (days - 1)) ** 0.5
 
@@ -209,6 +238,9 @@ class CustomerState:
         discretionary = (not tx.is_credit and event is None and tx.channel not in _NOT_SPENDING_CHANNELS)
         if discretionary:
             self._add_spend(today, category, tx.amount_minor)
+        elif tx.is_credit and event is None:
+            key = today.isoformat()
+            self.daily_income[key] = self.daily_income.get(key, 0) + tx.amount_minor
         self._prune(today, policy)
         return Observation(tx, today, event, ended, earlier, discretionary, category)
 
@@ -262,8 +294,12 @@ class CustomerState:
                 self.series[key] = series
                 if not tx.is_credit:
                     self._remove_spend(earlier.day, category_of(tx.mcc), earlier.amount_minor)
+                elif (key_day := earlier.day.isoformat()) in self.daily_income:
+                    self.daily_income[key_day] = max(0, self.daily_income[key_day] - earlier.amount_minor)
                 return SeriesEvent(series, "DETECTED", earlier.amount_minor, True)
         pending.append(Occurrence(day, tx.amount_minor, tx.id))
+        if tx.channel in ("DIRECT_DEBIT", "MORTGAGE_PAYMENT") and not tx.is_credit:
+            self.mandates[key] = tx.payee_name or tx.description or key
         del pending[: -config.max_unmatched_per_payee]
         return None
 
@@ -286,6 +322,7 @@ class CustomerState:
     def _prune(self, today: date, policy: Policy) -> None:
         spend_from = (today - timedelta(days=policy.spending.discretionary_window_days + 1)).isoformat()
         self.daily_spend = {k: v for k, v in self.daily_spend.items() if k >= spend_from}
+        self.daily_income = {k: v for k, v in self.daily_income.items() if k >= spend_from}
         low_from = (today - timedelta(days=policy.spending.daily_balance_window_days)).isoformat()
         self.daily_low = {k: v for k, v in self.daily_low.items() if k >= low_from}
         first_month = _months_back(today, policy.spending.category_history_months)
@@ -297,6 +334,7 @@ class CustomerState:
         self.unmatched = {
             k: kept for k, occ in self.unmatched.items() if (kept := [o for o in occ if o.day >= expiry])
         }
+        self.mandates = {k: v for k, v in self.mandates.items() if k in self.unmatched and k not in self.series}
         self.series = {
             k: s for k, s in self.series.items()
             if s.active or (today - s.next_due).days <= policy.recurring.unmatched_expiry_days
@@ -321,7 +359,9 @@ class CustomerState:
             "balance_minor": self.balance_minor,
             "series": [s.to_dict() for s in self.series.values()],
             "unmatched": {k: [o.to_list() for o in v] for k, v in self.unmatched.items()},
+            "mandates": self.mandates,
             "daily_spend": self.daily_spend,
+            "daily_income": self.daily_income,
             "category_months": self.category_months,
             "daily_low": self.daily_low,
             "recent_charges": [c.to_list() for c in self.recent_charges],
@@ -354,7 +394,9 @@ class CustomerState:
             series={s.key: s for s in series},
             unmatched={k: [Occurrence.from_list(o) for o in v]
                        for k, v in raw["unmatched"].items()},  # type: ignore[attr-defined]
+            mandates=dict(raw.get("mandates", {})),  # type: ignore[call-overload]
             daily_spend=dict(raw["daily_spend"]),  # type: ignore[call-overload]
+            daily_income=dict(raw.get("daily_income", {})),  # type: ignore[call-overload]
             category_months={k: dict(v) for k, v in raw["category_months"].items()},  # type: ignore[attr-defined]
             daily_low=dict(raw["daily_low"]),  # type: ignore[call-overload]
             recent_charges=[RecentCharge.from_list(c) for c in raw["recent_charges"]],  # type: ignore[attr-defined]

@@ -3,9 +3,11 @@ the cheapest concrete fix."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 from services.advice.forecast import Forecast
+from services.advice.overdraft_odds import Odds, overdraft_odds
 from services.advice.policy import RuleConfig
 from services.advice.rules.base import Candidate, Reason, RuleContext, day_text, meets, percent_of
 
@@ -52,8 +54,14 @@ def choose_fix(ctx: RuleContext, forecast: Forecast, params: dict[str, object]) 
 
 
 def projected_shortfall(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
+    """On the average day's spending (the forecast's path), or, when the policy sets `min_chance`, on the
+    chance of going below zero from the customer's own spending (`overdraft_odds`)."""
     forecast = ctx.forecast
-    if forecast is None or forecast.first_negative_day is None:
+    if forecast is None:
+        return []
+    if "min_chance" in rule.params:
+        return _on_the_odds(ctx, rule, forecast)
+    if forecast.first_negative_day is None:
         return []
     # Already overdrawn: LOW_BALANCE speaks to that; this rule is about what is coming, e.g. going below zero
     # again a few days after the pay that ends the current overdraft.
@@ -63,6 +71,30 @@ def projected_shortfall(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
     lead_days = (negative_day - ctx.today).days
     if lead_days > int(rule.params.get("max_lead_days", 7)) or (lead_days == 0 and forecast.start_balance_minor < 0):
         return []
+    return _warning(ctx, rule, forecast, negative_day, None)
+
+
+def _on_the_odds(ctx: RuleContext, rule: RuleConfig, forecast: Forecast) -> list[Candidate]:
+    """Warn when the chance of a new overdraft within `max_lead_days` reaches `min_chance`; the amount is the
+    shortfall if spending comes in at the `spend_quantile` of the customer's own k-day sums."""
+    min_chance = float(rule.params["min_chance"])
+    window = ctx.policy.spending.discretionary_window_days
+    history = (ctx.state.daily_outflow_history if rule.params.get("net_of_unscheduled_income")
+               else ctx.state.daily_spend_history)(ctx.today, window)
+    odds = overdraft_odds(forecast.scheduled, history,
+                          int(rule.params.get("max_lead_days", 7)), min_chance,
+                          float(rule.params.get("spend_quantile", 0.9)), forecast.start_balance_minor < 0)
+    if odds is None or odds.chance < min_chance or odds.balance_minor >= 0:
+        return []
+    # the path the customer is told about: the balance that day on a heavier run of spending
+    heavier = replace(forecast, lowest_balance_minor=odds.balance_minor, lowest_day=odds.day,
+                      first_negative_day=odds.day)
+    return _warning(ctx, rule, heavier, odds.day, odds)
+
+
+def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_day: date,
+             odds: Odds | None) -> list[Candidate]:
+    lead_days = (negative_day - ctx.today).days
     shortfall = forecast.shortfall_minor
     if not meets(rule, shortfall, percent_of(shortfall, forecast.outgoings_minor)):
         return []
@@ -79,13 +111,29 @@ def projected_shortfall(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
         Reason("USUAL_SPENDING",
                f"It assumes your usual spending of about {ctx.money(forecast.daily_spend_minor)} a day.", 0.3),
     ]
+    data: dict[str, str] = {}
+    if odds is not None:
+        percent = round(odds.chance * 100)
+        stretch = "1 day" if lead_days == 1 else f"{lead_days} days"
+        reasons[0] = Reason(
+            "CHANCE_BELOW_ZERO",
+            f"The payments due today take your balance to {ctx.money(forecast.lowest_balance_minor)}."
+            if lead_days == 0 else
+            f"In about {percent}% of the stretches of {stretch} you spent over the last weeks, your "
+            f"balance would go below zero by {day_text(negative_day)}; on a heavier one it would reach "
+            f"{ctx.money(forecast.lowest_balance_minor)}.", 1.0)
+        reasons[2] = Reason(
+            "USUAL_SPENDING",
+            f"Your own spending: about {ctx.money(forecast.daily_spend_minor)} on an average day.", 0.3)
+        data["chance_percent"] = str(percent)
     if bills:
         reasons.append(Reason("UPCOMING_PAYMENTS", f"Upcoming payments: {bills_text}.", 0.6))
     reasons.append(Reason(f"FIX_{fix.code}", fix.text, 0.0))
+    likely = f" (about a {data['chance_percent']}% chance on your own spending)" if odds is not None else ""
     return [Candidate(
         type=TYPE, subject="balance",
         title=f"You may be {ctx.money(shortfall)} short on {day_text(negative_day)}",
-        body=(f"Your balance is forecast to go below zero on {day_text(negative_day)} and reach "
+        body=(f"Your balance is forecast to go below zero on {day_text(negative_day)}{likely} and could reach "
               f"{ctx.money(forecast.lowest_balance_minor)}, {days_before_payday} days before payday. {fix.text}"),
         reasons=tuple(reasons),
         data={
@@ -93,7 +141,7 @@ def projected_shortfall(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
             "negative_day": negative_day.isoformat(), "lowest_day": forecast.lowest_day.isoformat(),
             "lowest_balance_minor": str(forecast.lowest_balance_minor), "payday": forecast.payday.isoformat(),
             "fix": fix.code, "fix_amount_minor": str(fix.amount_minor), "fix_cost_minor": str(fix.cost_minor),
-            "lead_days": str(lead_days),
+            "lead_days": str(lead_days), **data,
         },
         value_minor=shortfall,
     )]

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from services.advice.policy import policy_book
 from services.advice.rules.payments import PRICE_INCREASE
 from services.advice.rules.shortfall import TYPE as SHORTFALL
 from tests.unit.advice.builders import Account, at, daily, months
@@ -82,6 +83,21 @@ def test_a_forecast_shortfall_names_the_day_and_the_amount_before_it_happens() -
     assert negative_day.strftime("%-d %b") in first.title
     assert first.data["fix"] in {"MOVE_FROM_SAVINGS", "ARRANGED_OVERDRAFT", "SALARY_ADVANCE", "TALK_TO_US"}
     assert any(r.code == f"FIX_{first.data['fix']}" for r in first.reasons)
+    # decided on the odds from the customer's own spending, and said so in plain words
+    chance = next(r for r in first.reasons if r.code == "CHANCE_BELOW_ZERO")
+    assert f"about {first.data['chance_percent']}%" in chance.text
+    assert f"about a {first.data['chance_percent']}% chance" in first.body
+
+
+def test_a_policy_without_min_chance_decides_on_the_average_day() -> None:
+    earlier = policy_book().at(datetime(2018, 1, 15, tzinfo=UTC))
+    assert "min_chance" not in earlier.rule(SHORTFALL).params
+    account = Account(balance=60_000, policy=earlier)
+    live(account, date(2026, 1, 1), 120, salary=200_000, payday=25,
+         bills=[(1, 120_000, "landlord"), (18, 35_000, "energy")], spend=2_000)
+    first = account.nudges(SHORTFALL)[0]
+    assert "chance_percent" not in first.data
+    assert first.reasons[0].code == "FORECAST_BELOW_ZERO"
 
 
 def test_the_fix_is_moving_money_from_savings_when_savings_cover_it() -> None:

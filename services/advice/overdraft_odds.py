@@ -1,0 +1,82 @@
+"""The chance that the balance goes below zero in the next few days, from the customer's own spending.
+
+The forecast's scheduled path (today's balance, plus the income and minus the bills and subscriptions the
+series expect, day by day, with no discretionary spending) is taken down by what the customer may spend over
+the k days to each day. How much that is comes from the customer's own past days, not an average day: every
+window of k consecutive days in the recent history (e.g. 56 days give 53 windows of 4 days) is one way the
+next k days could go, so a customer who spends in lumps gets the lumps' odds, and the spread grows with the
+days ahead as the sums do. The chance for a day is the share of windows that would take the balance below
+zero on it; the warning's chance is the highest over the days of the lead window.
+
+Pure and deterministic: no sampling, so the same history always gives the same chance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Odds:
+    chance: float  # the highest chance of being below zero on one day of the window (0..1)
+    day: date  # the first day whose chance reaches `min_chance` (else the most likely day)
+    balance_minor: int  # the balance that day if spending comes in at the `quantile` of its k-day sums
+
+
+def window_sums(daily: Sequence[int], k: int) -> list[int]:
+    """Every sum of `k` consecutive days of `daily` (k = 0: one sum of nothing)."""
+    if k <= 0:
+        return [0]
+    if k > len(daily):
+        return []
+    total = sum(daily[:k])
+    sums = [total]
+    for i in range(k, len(daily)):
+        total += daily[i] - daily[i - k]
+        sums.append(total)
+    return sums
+
+
+def share_above(sums: Sequence[int], limit: int) -> float:
+    """The share of the sums greater than `limit` (spending more than the balance can take)."""
+    return sum(s > limit for s in sums) / len(sums) if sums else 0.0
+
+
+def quantile(sums: Sequence[int], q: float) -> int:
+    """The lower empirical q-quantile (no interpolation: an amount the customer really spent)."""
+    ordered = sorted(sums)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def overdraft_odds(scheduled: Sequence[tuple[date, int]], daily: Sequence[int], lead_days: int, min_chance: float,
+                   spend_quantile: float, overdrawn: bool = False) -> Odds | None:
+    """The chance of a new overdraft within `lead_days` of `scheduled[0]` (today).
+
+    `scheduled` is the end-of-day balance of each day from today with the scheduled payments only; `daily` is
+    the customer's discretionary spending of each past day (oldest first). A customer already below zero
+    (`overdrawn`) is judged from the day after the path is back at zero or above at the median spending (the
+    pay that ends this overdraft): only a new overdraft after that counts. None when nothing can be judged."""
+    if not scheduled or not daily:
+        return None
+    window = scheduled[: lead_days + 1]
+    judged_from = 0
+    if overdrawn:  # what comes after the pay that ends this overdraft
+        judged_from = next((k for k, (_, balance) in enumerate(window)
+                            if k > 0 and balance - quantile(window_sums(daily, k), 0.5) >= 0), len(window))
+        judged_from += 1
+    best: Odds | None = None
+    for k in range(judged_from, len(window)):
+        day, balance = window[k]
+        sums = window_sums(daily, k)
+        if not sums:
+            break
+        chance = share_above(sums, balance)
+        odds = Odds(chance, day, balance - quantile(sums, spend_quantile))
+        if chance >= min_chance:
+            return odds
+        if best is None or chance > best.chance:
+            best = odds
+    return best
