@@ -203,6 +203,12 @@ def kafka_python_producer_config(settings: Settings) -> dict[str, object]:
     }
 
 
+def _kafka_tp(tp: TopicPartition) -> Any:
+    from kafka import TopicPartition as KafkaTP
+
+    return KafkaTP(tp.topic, tp.partition)
+
+
 class KafkaPythonConsumer:
     """kafka-python 3's KafkaConsumer. Its rebalance listener runs on the client's IO thread, where a blocking
     commit is refused: the revoked partitions' offsets are committed with `commit_async`, whose future the async
@@ -243,10 +249,9 @@ class KafkaPythonConsumer:
 
     @staticmethod
     def _offsets(offsets: Offsets) -> dict:
-        from kafka import TopicPartition as KafkaTP
         from kafka.structs import OffsetAndMetadata
 
-        return {KafkaTP(tp.topic, tp.partition): OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+        return {_kafka_tp(tp): OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
 
     def poll(self, timeout_ms: int, max_records: int) -> Mapping[TopicPartition, Sequence[Any]]:
         return self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
@@ -261,18 +266,19 @@ class KafkaPythonConsumer:
         self.consumer.commit_async(offsets=self._offsets(offsets), callback=lambda _offsets, response: callback(
             response if isinstance(response, BaseException) else None))
 
+    # kafka-python checks for its own TopicPartition type (a tuple of the same fields is refused with a TypeError)
     def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.consumer.seek(tp, offset)
+        self.consumer.seek(_kafka_tp(tp), offset)
 
     def position(self, tp: TopicPartition) -> int | None:
-        return self.consumer.position(tp, timeout_ms=1_000)
+        return self.consumer.position(_kafka_tp(tp), timeout_ms=1_000)
 
     def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return {TopicPartition(*tp): end
-                for tp, end in self.consumer.end_offsets(list(partitions), timeout_ms=5_000).items()}
+                for tp, end in self.consumer.end_offsets(list(map(_kafka_tp, partitions)), timeout_ms=5_000).items()}
 
     def highwater(self, tp: TopicPartition) -> int | None:
-        return self.consumer.highwater(tp)
+        return self.consumer.highwater(_kafka_tp(tp))
 
     def abort(self) -> None:
         """Close from another thread: closing stops the client's IO loop, which fails a poll waiting on it. On a
@@ -349,7 +355,8 @@ class KafkaPythonAdmin:
     def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         if self._reader is None:
             self._reader = self._consumer_type(**kafka_python_consumer_config(self.settings, None))
-        return {TopicPartition(*tp): end for tp, end in self._reader.end_offsets(list(partitions)).items()}
+        ends = self._reader.end_offsets(list(map(_kafka_tp, partitions)))
+        return {TopicPartition(*tp): end for tp, end in ends.items()}
 
     def close(self) -> None:
         if self._reader is not None:

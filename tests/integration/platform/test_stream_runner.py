@@ -13,7 +13,7 @@ from kafka import KafkaAdminClient
 from prometheus_client import CollectorRegistry
 
 from services.gen.proactivecare.v1 import common_pb2, events_pb2
-from services.platform.kafka_client import CONFLUENT
+from services.platform.kafka_client import CONFLUENT, TopicPartition, open_consumer
 from services.platform.pan import redact_bytes
 from services.platform.settings import Settings
 from services.platform.topics import NOTIFICATIONS, TRANSACTIONS, dlq
@@ -255,3 +255,36 @@ def test_kill_9_mid_batch_then_restart_handles_everything_at_least_once_and_ever
     assert set(counts.values()) == {1}  # every effect exactly once
     outputs = read_topic(settings, NOTIFICATIONS, expect=len(txs), timeout=30)
     assert {r.value.decode() for r in outputs} == {tx.id for tx in txs}  # every output produced at least once
+
+
+def test_the_fetch_stall_check_sees_records_beyond_the_position_on_each_client(settings, produce):
+    """The watchdog's evidence of a stalled fetch (`StreamRunner._behind`) on a real consumer: the seam's own
+    partitions reach each client's position, seek and end offsets (kafka-python refuses any type but its own, which
+    once left this check failing, and a stalled fetch unseen, on kafka-python)."""
+    for _ in range(3):
+        produce(TRANSACTIONS, "C1", factories.transaction().SerializeToString())
+    runner, _store = build_runner(settings)
+    topic = settings.topic(TRANSACTIONS)
+    consumer = open_consumer(settings, f"{settings.consumer_group_prefix}.seam")
+    consumer.subscribe([topic], on_assigned=lambda _p: None, on_revoked=lambda _p: {}, on_lost=lambda _p: None)
+    try:
+        seen: list = []
+        deadline = time.monotonic() + 60
+        while len(seen) < 3 and time.monotonic() < deadline:
+            for messages in consumer.poll(500, 100).values():
+                seen += messages
+        assert len(seen) == 3
+        tp = TopicPartition(topic, seen[0].partition)
+        assert consumer.position(tp) == seen[-1].offset + 1
+        assert runner._behind(consumer) is False  # caught up
+        for _ in range(2):
+            produce(TRANSACTIONS, "C1", factories.transaction().SerializeToString())
+        assert wait_for(lambda: runner._behind(consumer), 30)  # records beyond the position, none fetched
+        consumer.seek(tp, seen[0].offset)  # the runner's rewind after a transient failure
+        again: list = []
+        while not again and time.monotonic() < deadline + 30:
+            for messages in consumer.poll(500, 100).values():
+                again += messages
+        assert again and again[0].offset == seen[0].offset
+    finally:
+        consumer.close()
