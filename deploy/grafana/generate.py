@@ -94,8 +94,9 @@ def overview() -> dict[str, Any]:
     jobs = "|".join(SERVICES)
     return dashboard("proactive-care-overview", "proactive-care: overview", [
         ("Streams", [
-            panel("Records handled /s", f'sum by (job) (rate(proactivecare_stream_records_handled_total{{job=~"{jobs}"}}'
-                  "[5m]))", unit="ops", legend="{{job}}"),
+            panel("Records handled /s",
+                  f'sum by (job) (rate(proactivecare_stream_records_handled_total{{job=~"{jobs}"}}[5m]))',
+                  unit="ops", legend="{{job}}"),
             panel("Consumer lag", f'sum by (job, topic) (proactivecare_stream_consumer_lag_records{{job=~"{jobs}"}})',
                   legend="{{job}} {{topic}}"),
             panel("Dead letters /s", f'sum by (job, reason) (rate(proactivecare_stream_records_dead_lettered_total'
@@ -196,10 +197,12 @@ def per_service() -> dict[str, dict[str, Any]]:
         ],
         "mortgage": [
             panel("Eligibility decisions /s",
-                  "sum by (jurisdiction, outcome) (rate(proactivecare_mortgage_eligibility_decisions_total[5m]))", unit="ops",
+                  "sum by (jurisdiction, outcome) (rate(proactivecare_mortgage_eligibility_decisions_total[5m]))",
+                  unit="ops",
                   legend="{{jurisdiction}} {{outcome}}"),
             panel("Care offers /s", "sum(rate(proactivecare_mortgage_care_offers_total[5m]))", unit="ops"),
-            panel("Difficulty signals /s", "sum by (signal) (rate(proactivecare_mortgage_signals_total[5m]))", unit="ops",
+            panel("Difficulty signals /s", "sum by (signal) (rate(proactivecare_mortgage_signals_total[5m]))",
+                  unit="ops",
                   legend="{{signal}}"),
             panel("Care evaluations by result /s",
                   "sum by (result) (rate(proactivecare_mortgage_care_evaluations_total[5m]))", unit="ops",

@@ -86,8 +86,14 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+# per pay rhythm in the last line
+SEGMENT_KEYS = ("care_recall_3d", "care_recall_3d_after_warmup", "false_offer_rate", "customers_with_missed_payment",
+                "mortgage_holders")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from services.mortgage.offline import evaluation, replay
+    from services.mortgage.policy import JURISDICTIONS, policy_in_force
 
     started = time.monotonic()
     bank = replay.build(args.customers, args.days, args.seed, args.start, args.market)
@@ -96,16 +102,18 @@ def _evaluate(args: argparse.Namespace) -> int:
         offers, info = replay.through_kafka(bank)
     else:
         offers, info = replay.in_process(bank)
-    figures = evaluation.score(offers, truth)
+    history_days = max(policy_in_force(j, args.start).care.signals.spending_min_history_days for j in JURISDICTIONS)
+    figures = evaluation.score(offers, truth, evaluation.warmup_end(args.start, history_days))
     detail = {"config": {"customers": args.customers, "days": args.days, "seed": args.seed,
                          "start": args.start.isoformat(), "market": args.market}, **info, **figures,
               "total_seconds": round(time.monotonic() - started, 1)}
     print(json.dumps(detail, indent=2), file=sys.stderr)
-    print(json.dumps({"care_recall_3d": figures["care_recall_3d"], "false_offer_rate": figures["false_offer_rate"],
+    print(json.dumps({"care_recall_3d": figures["care_recall_3d"],
+                      "care_recall_3d_after_warmup": figures["care_recall_3d_after_warmup"],
+                      "false_offer_rate": figures["false_offer_rate"],
                       "path": info["path"], "customers": args.customers, "seed": args.seed,
                       "offers": figures["offers"], "customers_with_missed_payment":
                           figures["customers_with_missed_payment"], "market": args.market,
-                      "by_pay_rhythm": {r: {k: f[k] for k in ("care_recall_3d", "false_offer_rate",
-                                                              "customers_with_missed_payment", "mortgage_holders")}
+                      "by_pay_rhythm": {r: {k: f[k] for k in SEGMENT_KEYS}
                                         for r, f in figures["by_pay_rhythm"].items()}}))
     return 0

@@ -177,7 +177,8 @@ class SignalThresholds(PolicySection):
     # other than the mortgage) over this many days; needs this much history first.
     spending_window_days: int = Field(28, gt=0)
     spending_min_history_days: int = Field(7, ge=0)
-    at_risk_margin_sd: float = Field(1.0, ge=0.0, description="SDs of the k-day spending the shortfall must exceed")
+    at_risk_min_chance: float = Field(0.5, gt=0.0, le=1.0, description="PAYMENT_AT_RISK: the share of the customer's "
+                                      "own k-day net outgoings that would leave the payment short")
 
     @field_validator("payday_loan_keywords")
     @classmethod

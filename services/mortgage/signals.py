@@ -8,12 +8,14 @@ direct debits, short-term (payday) loans, and a rising share of gambling spend (
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from itertools import pairwise
 
 from services.advice import income
+from services.advice.overdraft_odds import quantile, share_above, window_sums
 from services.mortgage import wording as w
 from services.mortgage.activity import Activity, DayStats, SalaryStream
 from services.mortgage.policy import SignalThresholds
@@ -203,15 +205,14 @@ def _replaced(activity: Activity, stopped: SalaryStream, usual: int, th: SignalT
 
 
 def _expected_income_before(activity: Activity, today: date, due: date, th: SignalThresholds, ctx: Context) -> int:
-    """Income still expected between now and the due date (a payment within its tolerance and grace counts)."""
+    """Pay still expected from the regular sources between now and the due date (a payment within its tolerance
+    and grace counts). Irregular income has no date: it is in the customer's own daily net flows instead."""
     total = 0
     models = _models(activity, th)
     for _, model in models:
         if model.regular:
             since = today - timedelta(days=model.tolerance_days + th.salary_grace_days)
             total += model.usual_minor * len(model.expected_between(since, due))
-        elif today <= model.last_paid + timedelta(days=IRREGULAR_SILENCE_DAYS):
-            total += model.monthly_minor * max((due - today).days, 0) // 30
     if not models and ctx.monthly_income_minor:
         # No source learned yet: when the pay comes is unknown (the profile's payday is only a hint, and wrong
         # for anyone not paid monthly), so the profile's monthly income counts pro rata: its expected value.
@@ -219,35 +220,34 @@ def _expected_income_before(activity: Activity, today: date, due: date, th: Sign
     return total
 
 
-def daily_outgoings(activity: Activity, today: date, th: SignalThresholds) -> int | None:
-    """The customer's usual day-to-day outgoings other than the mortgage and the direct debits (card spending,
-    cash, transfers), over the last `spending_window_days` complete days; None with less than
-    `spending_min_history_days` of history."""
+def daily_net_outgoings(activity: Activity, today: date, th: SignalThresholds,
+                        irregular: Sequence[SalaryStream] = ()) -> list[int] | None:
+    """Each of the last `spending_window_days` complete days' day-to-day outgoings other than the mortgage and the
+    direct debits (card spending, cash, transfers), less what the `irregular` income sources (gig payouts) paid in
+    that day; oldest first. None with less than `spending_min_history_days` of history."""
     if activity.first_seen is None:
         return None
     days = min(th.spending_window_days, (today - activity.first_seen).days)
-    if days < th.spending_min_history_days:
+    if days < max(th.spending_min_history_days, 1):
         return None
-    start = today - timedelta(days=days)
-    total = sum(s.spend_minor - s.mortgage_minor - s.scheduled_minor
-                for d, s in activity.days.items() if start <= d < today)
-    return total // days
-
-
-def daily_outgoings_sd(activity: Activity, today: date, th: SignalThresholds) -> float:
-    """The standard deviation of those day-to-day outgoings a day over the same window (0 without history)."""
-    if activity.first_seen is None:
-        return 0.0
-    days = min(th.spending_window_days, (today - activity.first_seen).days)
-    if days < max(th.spending_min_history_days, 2):
-        return 0.0
     start = today - timedelta(days=days)
     values = [0] * days
     for d, s in activity.days.items():
         if start <= d < today:
-            values[(d - start).days] = s.spend_minor - s.mortgage_minor - s.scheduled_minor
-    average = sum(values) / days
-    return float((sum((v - average) ** 2 for v in values) / (days - 1)) ** 0.5)
+            values[(d - start).days] += s.spend_minor - s.mortgage_minor - s.scheduled_minor
+    for stream in irregular:
+        for d, amount in zip(stream.dates, stream.amounts, strict=True):
+            if start <= d < today:
+                values[(d - start).days] -= amount
+    return values
+
+
+def k_day_sums(daily: Sequence[int], k: int) -> list[int]:
+    """How the next `k` days could go: every sum of `k` consecutive past days; with fewer past days than `k`,
+    their whole sum scaled to `k` days."""
+    if k <= len(daily):
+        return window_sums(daily, k)
+    return [sum(daily) * k // len(daily)]
 
 
 def scheduled_before(activity: Activity, today: date, due: date) -> int:
@@ -265,25 +265,27 @@ def scheduled_before(activity: Activity, today: date, due: date) -> int:
 
 
 def _payment_at_risk(activity: Activity, today: date, th: SignalThresholds, ctx: Context) -> Signal | None:
-    """The balance expected on the due date won't cover the mortgage payment: today's balance and the overdraft
-    left, plus the income each source is expected to pay before the date, minus the direct debits due before
-    it (a month ago on the same days) and the customer's usual day-to-day outgoings until then."""
+    """The balance on the due date may not cover the mortgage payment: today's balance and the overdraft left,
+    plus the pay each regular source is expected to make before the date, minus the direct debits due before it
+    (a month ago on the same days), fall short of the payment by the customer's day-to-day net outgoings until
+    then in at least `at_risk_min_chance` of the ways those days went in the recent past (every run of as many
+    consecutive days in the last `spending_window_days`, gig payouts netted off: `overdraft_odds`' reading of a
+    customer's own spending, so lumpy spending and lumpy income both count as they come)."""
     if ctx.next_due is None or not ctx.next_payment_minor or activity.balance_minor is None:
         return None
-    available = activity.balance_minor + ctx.overdraft_limit_minor
-    coming = _expected_income_before(activity, today, ctx.next_due, th, ctx)
-    daily = daily_outgoings(activity, today, th)
-    spending = margin = 0
-    if daily is not None:
-        days = max((ctx.next_due - today).days, 0)
-        spending = daily * days + scheduled_before(activity, today, ctx.next_due)
-        # only a shortfall beyond the uncertainty of the customer's own spending over those days counts
-        margin = int(th.at_risk_margin_sd * daily_outgoings_sd(activity, today, th) * days ** 0.5)
-    if available + coming - spending + margin >= ctx.next_payment_minor:
+    days = max((ctx.next_due - today).days, 0)
+    irregular = [stream for stream, model in _models(activity, th) if not model.regular]
+    daily = daily_net_outgoings(activity, today, th, irregular)
+    sums = k_day_sums(daily, days) if daily else [0]
+    scheduled = scheduled_before(activity, today, ctx.next_due) if daily else 0
+    headroom = (activity.balance_minor + ctx.overdraft_limit_minor
+                + _expected_income_before(activity, today, ctx.next_due, th, ctx) - scheduled - ctx.next_payment_minor)
+    if share_above(sums, headroom) < th.at_risk_min_chance:
         return None
     cur = activity.currency
     text = (f"Your balance of {w.money(activity.balance_minor, cur)} may not cover your mortgage payment of "
             f"{w.money(ctx.next_payment_minor, cur)} due on {ctx.next_due.strftime('%d %B')}")
+    spending = scheduled + max(quantile(sums, 0.5), 0)
     if spending:
         text += f" after your bills and usual spending until then (about {w.money(spending, cur)})"
     return Signal(PAYMENT_AT_RISK, text + ".", WEIGHTS[PAYMENT_AT_RISK], today)

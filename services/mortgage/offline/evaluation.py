@@ -6,6 +6,9 @@ Definitions (the same for both paths, in-process and over Kafka):
 - false_offer_rate (the issue's definition): the share of mortgage holders without difficulty (no hardship
   episode, no missed payment) who were ever offered care: how many customers we bothered for nothing.
 - false_offers_share_of_offers: the share of all offers that went to such a customer.
+- care_recall_3d_after_warmup: care_recall_3d over the first missed payments due after the warm-up (given
+  `warmup_end`): a payment due in the history's first days cannot be offered care 3 days ahead on less than the
+  policy's minimum history (with data starting on day 0, one due on days 0-2 cannot be offered it at all).
 Every figure is also given per pay rhythm (`by_pay_rhythm`, from the simulator's `pay_rhythm` truth), so an
 average never hides a segment.
 """
@@ -61,28 +64,43 @@ def _caught(offers_by_customer: dict[str, list[date]], customer: str, due: date)
     return any(earliest <= d <= latest for d in offers_by_customer.get(customer, ()))
 
 
-def score(offers: list[Offer], truth: Truth) -> dict[str, Any]:
-    """The figures over every mortgage holder, and the same per pay rhythm (`by_pay_rhythm`)."""
-    figures = _figures(offers, truth)
+def warmup_end(start: date, min_history_days: int) -> date:
+    """The first due date a care offer can reach in time: `min_history_days` of history, then `LEAD_DAYS`."""
+    return start + timedelta(days=min_history_days + LEAD_DAYS)
+
+
+def score(offers: list[Offer], truth: Truth, warmup_until: date | None = None) -> dict[str, Any]:
+    """The figures over every mortgage holder, and the same per pay rhythm (`by_pay_rhythm`); with
+    `warmup_until`, the recall of the first missed payments due on or after it too."""
+    figures = _figures(offers, truth, warmup_until)
     rhythms = sorted(set(truth.rhythm.values()))
     figures["by_pay_rhythm"] = {}
     for rhythm in rhythms:
         members = {c for c, r in truth.rhythm.items() if r == rhythm}
         part = Truth({c: d for c, d in truth.first_missed.items() if c in members},
                      [(c, d) for c, d in truth.all_missed if c in members], truth.hardship & members, members)
-        seg = _figures([o for o in offers if o.customer_id in members], part)
+        seg = _figures([o for o in offers if o.customer_id in members], part, warmup_until)
         figures["by_pay_rhythm"][rhythm] = {k: seg[k] for k in (
             "mortgage_holders", "customers_with_missed_payment", "care_recall_3d", "false_offer_rate",
-            "healthy_offered", "healthy", "offers", "false_offer_signals")}
+            "healthy_offered", "healthy", "offers", "false_offer_signals", *AFTER_WARMUP) if k in seg}
     return figures
 
 
-def _figures(offers: list[Offer], truth: Truth) -> dict[str, Any]:
+AFTER_WARMUP = ("care_recall_3d_after_warmup", "customers_with_missed_payment_after_warmup")
+
+
+def _figures(offers: list[Offer], truth: Truth, warmup_until: date | None = None) -> dict[str, Any]:
     by_customer: dict[str, list[date]] = {}
     for o in offers:
         by_customer.setdefault(o.customer_id, []).append(o.offered_on)
     firsts = truth.first_missed
     caught_first = sum(_caught(by_customer, c, due) for c, due in firsts.items())
+    after: dict[str, Any] = {}
+    if warmup_until is not None:
+        later = {c: due for c, due in firsts.items() if due >= warmup_until}
+        caught_later = sum(_caught(by_customer, c, due) for c, due in later.items())
+        after = dict(zip(AFTER_WARMUP, (round(caught_later / len(later), 4) if later else None, len(later)),
+                         strict=True))
     caught_all = sum(_caught(by_customer, c, due) for c, due in truth.all_missed)
     troubled = truth.hardship | set(firsts)
     false = [o for o in offers if o.customer_id not in troubled]
@@ -94,6 +112,7 @@ def _figures(offers: list[Offer], truth: Truth) -> dict[str, Any]:
             false_signals[code] = false_signals.get(code, 0) + 1
     return {
         "care_recall_3d": round(caught_first / len(firsts), 4) if firsts else None,
+        **after,
         "false_offer_rate": round(len(healthy_offered) / len(healthy), 4) if healthy else 0.0,
         "false_offers_share_of_offers": round(len(false) / len(offers), 4) if offers else 0.0,
         "recall_3d_all_missed_payments": round(caught_all / len(truth.all_missed), 4) if truth.all_missed else None,

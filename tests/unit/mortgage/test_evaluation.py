@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.mortgage.offline.evaluation import Offer, score, truth_from_records
+from services.mortgage.offline.evaluation import Offer, score, truth_from_records, warmup_end
 
 RECORDS = [
     {"type": "missed_payment", "customer_id": "A", "mortgage_id": "m", "due_date": "2025-03-01"},
@@ -37,3 +37,15 @@ def test_an_offer_to_a_customer_never_in_difficulty_is_false() -> None:
     assert figures["false_offer_rate"] == 0.5               # D of the healthy holders D and E
     assert figures["false_offers_share_of_offers"] == 0.5   # 2 of the 4 offers went to D
     assert figures["false_offer_customers"] == ["D"]
+
+
+def test_after_the_warm_up_only_payments_due_once_enough_history_was_seen_count() -> None:
+    truth = truth_from_records(RECORDS, HOLDERS)
+    offers = [Offer("B", date(2025, 3, 10), date(2025, 3, 6))]      # 4 days before B's payment: in time
+    warmup_until = warmup_end(date(2025, 2, 20), 7)                   # history from 20 Feb: dues from 2 March
+    assert warmup_until == date(2025, 3, 2)
+    figures = score(offers, truth, warmup_until)
+    assert figures["care_recall_3d"] == 0.5                          # A's payment of 1 March missed
+    assert figures["care_recall_3d_after_warmup"] == 1.0            # ...but it was due in the warm-up
+    assert figures["customers_with_missed_payment_after_warmup"] == 1
+    assert "care_recall_3d_after_warmup" not in score(offers, truth)

@@ -267,3 +267,32 @@ def test_income_expected_before_the_due_date_covers_the_spending() -> None:
     # 25 April: 300.00, 7 days of 50.00 before 2 May, and the last-working-day salary due on 30 April
     assert not _at_risk(with_pay, date(2025, 5, 2), 800_00, today=date(2025, 4, 25))
     assert _at_risk(without, date(2025, 5, 2), 800_00, today=date(2025, 4, 25))
+
+
+def _gig_payouts() -> list[act.Txn]:
+    """Platform payouts on irregular days of March (no weekly or monthly grid fits them), 150.00-260.00 each."""
+    days_and_amounts = [(1, 180_00), (3, 150_00), (4, 260_00), (8, 200_00), (9, 170_00), (13, 240_00),
+                        (16, 190_00), (17, 150_00), (20, 230_00), (24, 210_00), (26, 160_00), (27, 250_00)]
+    return [txn(date(2025, 3, d), amount, "SALARY", credit=True, merchant_name="RideCo",
+                counterparty_id="gig_rideco", balance_after_minor=300_00) for d, amount in days_and_amounts]
+
+
+def test_gig_payouts_count_against_the_spending_as_they_came() -> None:
+    spending = [txn(date(2025, 3, 1) + timedelta(days=i), 50_00, merchant_name="Shop", mcc="5411",
+                    balance_after_minor=300_00) for i in range(28)]
+    with_payouts, without = history(*spending, *_gig_payouts()), history(*spending)
+    assert [m.rhythm for _, m in sig._models(with_payouts, TH)] == ["IRREGULAR"]
+    with_payouts.balance_minor = without.balance_minor = 300_00
+    # 300.00 today and 10 days of 50.00 before a 200.00 payment: short, unless the payouts keep coming as they
+    # did (2,390.00 in 27 days against 1,350.00 spent: about 38.50 a day more in than out)
+    assert _at_risk(without, date(2025, 4, 8), 200_00)
+    assert not _at_risk(with_payouts, date(2025, 4, 8), 200_00)
+
+
+@pytest.mark.parametrize(("daily", "k", "sums"), [
+    ([10, 0, 30, 0], 2, [10, 30, 30]),      # every 2 consecutive days
+    ([10, 0, 30, 0], 0, [0]),               # nothing to go
+    ([10, 0, 30, 0], 8, [80]),              # more days to go than history: the whole history scaled
+])
+def test_how_the_days_to_the_payment_could_go(daily: list[int], k: int, sums: list[int]) -> None:
+    assert sig.k_day_sums(daily, k) == sums
