@@ -86,8 +86,9 @@ def income_model(stream: SalaryStream) -> income.SourceModel | None:
 def detect(activity: Activity, today: date, th: SignalThresholds, context: Context | None = None) -> list[Signal]:
     """Every signal true on `today` (the activity must include everything booked up to `today`)."""
     ctx = context or Context()
-    signals = _salary_signals(activity, today, th, ctx)
-    at_risk = _payment_at_risk(activity, today, th, ctx)
+    models = _models(activity, th)
+    signals = _salary_signals(activity, models, today, th, ctx)
+    at_risk = _payment_at_risk(activity, models, today, th, ctx)
     if at_risk is not None:
         signals.append(at_risk)
     for check in (_returned_debits, _payday_loans, _overdraft, _gambling):
@@ -97,7 +98,10 @@ def detect(activity: Activity, today: date, th: SignalThresholds, context: Conte
     return sorted(signals, key=lambda s: -s.weight)
 
 
-def _models(activity: Activity, th: SignalThresholds) -> list[tuple[SalaryStream, income.SourceModel]]:
+Models = list[tuple[SalaryStream, income.SourceModel]]   # the trusted income sources, with their streams
+
+
+def _models(activity: Activity, th: SignalThresholds) -> Models:
     found = []
     for stream in activity.salaries.values():
         model = income_model(stream) if len(stream.dates) >= th.salary_min_history else None
@@ -106,9 +110,9 @@ def _models(activity: Activity, th: SignalThresholds) -> list[tuple[SalaryStream
     return found
 
 
-def _salary_signals(activity: Activity, today: date, th: SignalThresholds, ctx: Context) -> list[Signal]:
+def _salary_signals(activity: Activity, models: Models, today: date, th: SignalThresholds,
+                    ctx: Context) -> list[Signal]:
     found: list[Signal] = []
-    models = _models(activity, th)
     for stream, model in models:
         missing = _missing(activity, stream, model, today, th)
         if missing is not None:
@@ -204,11 +208,10 @@ def _replaced(activity: Activity, stopped: SalaryStream, usual: int, th: SignalT
     return False
 
 
-def _expected_income_before(activity: Activity, today: date, due: date, th: SignalThresholds, ctx: Context) -> int:
+def _expected_income_before(models: Models, today: date, due: date, th: SignalThresholds, ctx: Context) -> int:
     """Pay still expected from the regular sources between now and the due date (a payment within its tolerance
     and grace counts). Irregular income has no date: it is in the customer's own daily net flows instead."""
     total = 0
-    models = _models(activity, th)
     for _, model in models:
         if model.regular:
             since = today - timedelta(days=model.tolerance_days + th.salary_grace_days)
@@ -264,7 +267,8 @@ def scheduled_before(activity: Activity, today: date, due: date) -> int:
     return total
 
 
-def _payment_at_risk(activity: Activity, today: date, th: SignalThresholds, ctx: Context) -> Signal | None:
+def _payment_at_risk(activity: Activity, models: Models, today: date, th: SignalThresholds,
+                     ctx: Context) -> Signal | None:
     """The balance on the due date may not cover the mortgage payment: today's balance and the overdraft left,
     plus the pay each regular source is expected to make before the date, minus the direct debits due before it
     (a month ago on the same days), fall short of the payment by the customer's day-to-day net outgoings until
@@ -274,12 +278,12 @@ def _payment_at_risk(activity: Activity, today: date, th: SignalThresholds, ctx:
     if ctx.next_due is None or not ctx.next_payment_minor or activity.balance_minor is None:
         return None
     days = max((ctx.next_due - today).days, 0)
-    irregular = [stream for stream, model in _models(activity, th) if not model.regular]
+    irregular = [stream for stream, model in models if not model.regular]
     daily = daily_net_outgoings(activity, today, th, irregular)
     sums = k_day_sums(daily, days) if daily else [0]
     scheduled = scheduled_before(activity, today, ctx.next_due) if daily else 0
     headroom = (activity.balance_minor + ctx.overdraft_limit_minor
-                + _expected_income_before(activity, today, ctx.next_due, th, ctx) - scheduled - ctx.next_payment_minor)
+                + _expected_income_before(models, today, ctx.next_due, th, ctx) - scheduled - ctx.next_payment_minor)
     if share_above(sums, headroom) < th.at_risk_min_chance:
         return None
     cur = activity.currency
