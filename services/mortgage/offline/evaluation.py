@@ -6,9 +6,9 @@ Definitions (the same for both paths, in-process and over Kafka):
 - false_offer_rate (the issue's definition): the share of mortgage holders without difficulty (no hardship
   episode, no missed payment) who were ever offered care: how many customers we bothered for nothing.
 - false_offers_share_of_offers: the share of all offers that went to such a customer.
-- care_recall_3d_after_warmup: care_recall_3d over the first missed payments due after the warm-up (given
-  `warmup_end`): a payment due in the history's first days cannot be offered care 3 days ahead on less than the
-  policy's minimum history (with data starting on day 0, one due on days 0-2 cannot be offered it at all).
+- care_recall_3d_after_warmup: care_recall_3d over the first missed payments due on or after `warmup_until`
+  (`warmup_end`: the policy's minimum history, then 3 days): a payment due in the history's first days cannot be
+  offered care 3 days ahead on less history (with data starting on day 0, one due on days 0-2 not at all).
 Every figure is also given per pay rhythm (`by_pay_rhythm`, from the simulator's `pay_rhythm` truth), so an
 average never hides a segment.
 """
