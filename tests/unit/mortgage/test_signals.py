@@ -284,7 +284,7 @@ def test_gig_payouts_count_against_the_spending_as_they_came() -> None:
     assert [m.rhythm for _, m in sig._models(with_payouts, TH)] == ["IRREGULAR"]
     with_payouts.balance_minor = without.balance_minor = 300_00
     # 300.00 today and 10 days of 50.00 before a 200.00 payment: short, unless the payouts keep coming as they
-    # did (2,390.00 in 27 days against 1,350.00 spent: about 38.50 a day more in than out)
+    # did (2,390.00 in the last 28 days against 1,400.00 spent: about 35.00 a day more in than out)
     assert _at_risk(without, date(2025, 4, 8), 200_00)
     assert not _at_risk(with_payouts, date(2025, 4, 8), 200_00)
 
