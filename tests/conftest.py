@@ -106,10 +106,11 @@ SCRAM_USER = "proactive-care-test"
 
 
 @pytest.fixture(scope="session")
-def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, SecureListeners | None]]:
+def embedded_broker(tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[tuple[Settings, SecureListeners | None, Path | None]]:
     base = Settings.from_env()
     if not base.embedded_kafka:  # KAFKA_BOOTSTRAP_SERVERS given: use that cluster
-        yield base, None
+        yield base, None, None
         return
     settings = base.with_overrides(kafka_port=free_port(), kafka_controller_port=free_port())
     secure = SecureListeners(ensure_dev_tls(Path(os.environ["PROACTIVE_CARE_TEST_KEYS"]) / "dev-tls"),
@@ -118,23 +119,32 @@ def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     broker = EmbeddedKafka(settings, data_dir=tmp_path_factory.mktemp("kafka"), secure=secure)
     broker.start()
     try:
-        yield settings, secure
+        yield settings, secure, broker.data_dir / "broker.log"
     finally:
         broker.stop()
 
 
 @pytest.fixture(scope="session")
-def kafka_settings(embedded_broker: tuple[Settings, SecureListeners | None]) -> Settings:
+def kafka_settings(embedded_broker: tuple[Settings, SecureListeners | None, Path | None]) -> Settings:
     return embedded_broker[0]
 
 
 @pytest.fixture(scope="session")
-def kafka_secure_listeners(embedded_broker: tuple[Settings, SecureListeners | None]) -> SecureListeners:
+def kafka_secure_listeners(embedded_broker: tuple[Settings, SecureListeners | None, Path | None]
+                           ) -> SecureListeners:
     """The session broker's SSL and SASL_SSL listeners (skips against a cluster named by KAFKA_BOOTSTRAP_SERVERS,
     whose listeners are its own)."""
     if embedded_broker[1] is None:
         pytest.skip("KAFKA_BOOTSTRAP_SERVERS names another cluster: the TLS listeners are the embedded broker's")
     return embedded_broker[1]
+
+
+@pytest.fixture(scope="session")
+def kafka_broker_log(embedded_broker: tuple[Settings, SecureListeners | None, Path | None]) -> Path:
+    """The embedded broker's own log (its refusals of clients: `deploy/kafka/log4j2.yaml`)."""
+    if embedded_broker[2] is None:
+        pytest.skip("KAFKA_BOOTSTRAP_SERVERS names another cluster: its log is not this session's")
+    return embedded_broker[2]
 
 
 @pytest.fixture(scope="session")
