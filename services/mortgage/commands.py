@@ -87,8 +87,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 # per pay rhythm in the last line
-SEGMENT_KEYS = ("care_recall_3d", "care_recall_3d_after_warmup", "false_offer_rate", "customers_with_missed_payment",
-                "mortgage_holders")
+SEGMENT_KEYS = ("care_recall_3d", "care_recall_3d_after_warmup", "care_recall_3d_after_warmup_interval",
+                "false_offer_rate", "false_offer_rate_interval", "customers_with_missed_payment",
+                "customers_with_missed_payment_after_warmup", "mortgage_holders")
 
 
 def _evaluate(args: argparse.Namespace) -> int:

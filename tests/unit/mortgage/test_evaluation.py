@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.mortgage.offline.evaluation import Offer, score, truth_from_records, warmup_end
+import pytest
+
+from services.mortgage.offline.evaluation import Offer, interval, score, truth_from_records, warmup_end
 
 RECORDS = [
     {"type": "missed_payment", "customer_id": "A", "mortgage_id": "m", "due_date": "2025-03-01"},
@@ -49,3 +51,28 @@ def test_after_the_warm_up_only_payments_due_once_enough_history_was_seen_count(
     assert figures["care_recall_3d_after_warmup"] == 1.0            # ...but it was due in the warm-up
     assert figures["customers_with_missed_payment_after_warmup"] == 1
     assert "care_recall_3d_after_warmup" not in score(offers, truth)
+
+
+@pytest.mark.parametrize(("successes", "trials", "expected"), [
+    (11, 15, [0.4805, 0.891]),     # a small segment at 0.733: below 0.85, but not shown to be
+    (733, 1000, [0.7047, 0.7595]),  # the same share of a large one is
+    (0, 18, [0.0, 0.1759]),
+    (18, 18, [0.8241, 1.0]),
+    (5, 98, [0.022, 0.1139]),       # 5 false offers among 98 healthy customers: 5.1%, not shown above 5%
+    (0, 0, None),
+])
+def test_a_share_comes_with_its_95_percent_wilson_interval(successes, trials, expected) -> None:
+    assert interval(successes, trials) == expected
+
+
+def test_every_segment_carries_the_intervals_of_its_recall_and_false_offers() -> None:
+    rhythms = [{"type": "pay_rhythm", "customer_id": c, "rhythm": r}
+               for c, r in (("A", "WEEKLY"), ("B", "WEEKLY"), ("C", "MONTHLY"), ("D", "MONTHLY"), ("E", "MONTHLY"))]
+    truth = truth_from_records(RECORDS + rhythms, HOLDERS)
+    offers = [Offer("B", date(2025, 3, 10), date(2025, 3, 6)), Offer("D", date(2025, 3, 10), date(2025, 3, 1))]
+    figures = score(offers, truth, warmup_end(date(2025, 2, 20), 7))
+    weekly, monthly = figures["by_pay_rhythm"]["WEEKLY"], figures["by_pay_rhythm"]["MONTHLY"]
+    assert weekly["care_recall_3d_after_warmup_interval"] == interval(1, 1)   # B in time; A due in the warm-up
+    assert monthly["false_offer_rate_interval"] == interval(1, 2)            # D of the healthy D and E
+    assert weekly["false_offer_rate_interval"] is None                       # no healthy weekly customer
+    assert figures["false_offer_rate_interval"] == interval(1, 2)
