@@ -194,6 +194,12 @@ def matches_series(series: Series, tx: TxFacts, config: RecurringConfig) -> bool
     day = tx.timestamp.date()
     tolerance = config.date_tolerance_days[series.period]
     earliest = series.next_due - timedelta(days=tolerance)
+    if series.is_credit and series.period == MONTHLY:
+        # income paid every four weeks lands 28 days on, days before a monthly series' day of the month, and two
+        # payments cannot tell the two rhythms apart: the shortest monthly interval is early enough (a payment
+        # missed here would leave a gap, and the income would read as irregular)
+        shortest = config.period_interval_days[MONTHLY][0]
+        earliest = min(earliest, series.occurrences[-1].day + timedelta(days=shortest))
     latest = series.next_due + timedelta(days=series.period_days() * config.misses_to_end)
     if not earliest <= day < latest:
         return False

@@ -119,3 +119,19 @@ def test_the_state_stays_bounded_over_a_long_history() -> None:
     size = len(json.dumps(account.state.to_dict()))
     assert size < 20_000, f"state grew to {size} bytes"
     assert len(account.state.daily_spend) <= account.policy.spending.discretionary_window_days + 2
+
+
+@pytest.mark.parametrize("first", [date(2018, 4, 27), date(2025, 4, 25), date(2026, 1, 16)],
+                         ids=["fits a monthly day (UK seed 0)", "fits a monthly day (2025)", "does not"])
+def test_a_four_weekly_salary_keeps_every_payment_and_its_rhythm(first: date) -> None:
+    # Two Fridays 28 days apart can both be "the 27th" (the 27th of May a Sunday, paid on the Friday before): the
+    # series predicts the 27th of June, but the third pay comes on the 22nd, five days before. It is the
+    # payroll's next payment: missing it would leave a gap that reads as irregular income, and the forecast
+    # would lose the customer's payday.
+    account = Account()
+    days = [first + timedelta(days=28 * i) for i in range(6)]
+    for day in days:
+        account.salary(day)
+    series = account.state.series["C:acme-payroll"]
+    assert [o.day for o in series.occurrences] == days
+    assert (series.rhythm, series.next_due) == ("FOUR_WEEKLY", days[-1] + timedelta(days=28))
