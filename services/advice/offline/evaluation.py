@@ -5,6 +5,8 @@ shortfall nudges against the simulator's ground truth (overdraft episodes).
   before the episode started.
 - `shortfall_precision`: share of sent shortfall nudges followed by an overdraft episode within 7 days (the
   simulated customers never act on a nudge, so this is "when the customer does nothing").
+- `overdraft_recall_24h_interval`, `shortfall_precision_interval`: their 95% Wilson intervals, so a figure is
+  read with its sample size (a bank of 200 customers has a few hundred episodes; a segment far fewer).
 - `median_lead_hours`: for the episodes recalled, hours from the latest qualifying nudge to the episode start.
 - `price_rise_detection`, `duplicate_detection`: recall / precision of the eligible price-increase and
   duplicate-charge nudges against the simulator's planted price rises and duplicate charges;
@@ -43,6 +45,7 @@ from services.platform.runner import Record
 from services.platform.settings import Settings
 from services.platform.storage import Store
 from services.platform.topics import CUSTOMERS, TRANSACTIONS
+from services.simulator.truth import interval
 
 if TYPE_CHECKING:
     from services.simulator.bank import Bank
@@ -65,7 +68,8 @@ def _instant(iso: str) -> datetime:
 
 
 def score(nudges: list[tuple[str, datetime]], episodes: list[tuple[str, datetime]],
-          warmup_end: datetime | None = None, leads_out: list[float] | None = None) -> dict[str, float | int]:
+          warmup_end: datetime | None = None,
+          leads_out: list[float] | None = None) -> dict[str, float | int | list[float] | None]:
     """Pure scoring of (customer, sent-at) shortfall nudges against (customer, start) overdraft episodes
     (`leads_out`, when given, receives each recalled episode's lead in hours)."""
     by_customer: dict[str, list[datetime]] = {}
@@ -104,6 +108,8 @@ def score(nudges: list[tuple[str, datetime]], episodes: list[tuple[str, datetime
         "shortfall_precision": round(followed / len(nudges), 4) if nudges else 0.0,
         "median_lead_hours": round(statistics.median(leads), 1) if leads else 0.0,
         "overdraft_recall_24h_after_warmup": round(recalled_after_warmup / after_warmup, 4) if after_warmup else 0.0,
+        "overdraft_recall_24h_interval": interval(recalled, len(episodes)),
+        "shortfall_precision_interval": interval(followed, len(nudges)),
         "n_overdraft_episodes": len(episodes),
         "n_shortfall_nudges": len(nudges),
     }

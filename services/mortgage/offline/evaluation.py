@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from scipy.stats import binomtest
+from services.simulator.truth import interval
 
 LEAD_DAYS = 3
 LOOKBACK_DAYS = 35
@@ -67,14 +67,6 @@ def truth_from_records(records: Iterable[dict[str, Any]], mortgage_holders: set[
 def _caught(offers_by_customer: dict[str, list[date]], customer: str, due: date) -> bool:
     earliest, latest = due - timedelta(days=LOOKBACK_DAYS), due - timedelta(days=LEAD_DAYS)
     return any(earliest <= d <= latest for d in offers_by_customer.get(customer, ()))
-
-
-def interval(successes: int, trials: int) -> list[float] | None:
-    """The 95% Wilson score interval of the share `successes / trials` (None without trials)."""
-    if trials == 0:
-        return None
-    ci = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
-    return [round(float(ci.low), 4), round(float(ci.high), 4)]
 
 
 def warmup_end(start: date, min_history_days: int) -> date:

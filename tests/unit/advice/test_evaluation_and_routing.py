@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from services.advice.offline.evaluation import match_share, score
 from services.advice.routing import IDLE_CASH, PAYMENT_DIFFICULTY
+from services.simulator.truth import interval
 from tests.unit.advice.builders import Account, at, daily, months
 
 T = datetime(2026, 5, 10, 12, tzinfo=UTC)
@@ -21,6 +22,10 @@ def test_score_counts_only_nudges_between_seven_days_and_a_day_ahead() -> None:
     assert result["overdraft_recall_24h"] == 0.25
     assert result["shortfall_precision"] == 0.5  # a's and b's nudges are followed by an overdraft
     assert result["median_lead_hours"] == 30.0
+    # each share with its 95% Wilson interval: 1 of the 4 episodes, 2 of the 4 nudges
+    assert result["overdraft_recall_24h_interval"] == interval(1, 4)
+    assert result["shortfall_precision_interval"] == interval(2, 4)
+    assert score([], [])["overdraft_recall_24h_interval"] is None
 
 
 def test_match_share() -> None:

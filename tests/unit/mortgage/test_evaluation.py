@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
-from services.mortgage.offline.evaluation import Offer, interval, score, truth_from_records, warmup_end
+from services.mortgage.offline.evaluation import Offer, score, truth_from_records, warmup_end
+from services.simulator.truth import interval
 
 RECORDS = [
     {"type": "missed_payment", "customer_id": "A", "mortgage_id": "m", "due_date": "2025-03-01"},
@@ -51,18 +50,6 @@ def test_after_the_warm_up_only_payments_due_once_enough_history_was_seen_count(
     assert figures["care_recall_3d_after_warmup"] == 1.0            # ...but it was due in the warm-up
     assert figures["customers_with_missed_payment_after_warmup"] == 1
     assert "care_recall_3d_after_warmup" not in score(offers, truth)
-
-
-@pytest.mark.parametrize(("successes", "trials", "expected"), [
-    (11, 15, [0.4805, 0.891]),     # a small segment at 0.733: below 0.85, but not shown to be
-    (733, 1000, [0.7047, 0.7595]),  # the same share of a large one is
-    (0, 18, [0.0, 0.1759]),
-    (18, 18, [0.8241, 1.0]),
-    (5, 98, [0.022, 0.1139]),       # 5 false offers among 98 healthy customers: 5.1%, not shown above 5%
-    (0, 0, None),
-])
-def test_a_share_comes_with_its_95_percent_wilson_interval(successes, trials, expected) -> None:
-    assert interval(successes, trials) == expected
 
 
 def test_every_segment_carries_the_intervals_of_its_recall_and_false_offers() -> None:
