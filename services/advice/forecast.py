@@ -13,7 +13,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from services.advice.income import on_day
+from services.advice.income import IRREGULAR, on_day
 from services.advice.policy import Policy
 from services.advice.state import CustomerState
 
@@ -28,7 +28,7 @@ class Upcoming:
 @dataclass(frozen=True)
 class Forecast:
     today: date
-    payday: date
+    payday: date | None  # None: the customer's income is irregular (gig payouts), there is no payday to run to
     start_balance_minor: int
     daily_spend_minor: int
     lowest_balance_minor: int
@@ -45,16 +45,24 @@ class Forecast:
     def shortfall_minor(self) -> int:
         return max(0, -self.lowest_balance_minor)
 
+    @property
+    def end(self) -> date:
+        """The day after the path: payday, or the end of the horizon when there is none."""
+        return self.today + timedelta(days=len(self.balances))
+
     def largest_bills_before(self, day: date, count: int = 2) -> list[Upcoming]:
         bills = [u for u in self.upcoming if u.amount_minor < 0 and u.day <= day]
         return sorted(bills, key=lambda u: u.amount_minor)[:count]
 
 
 def next_payday(state: CustomerState, today: date) -> date | None:
-    """The predicted date of the main income; the profile's payday when no salary series is known yet."""
+    """The predicted date of the main income; the profile's payday when no income is known yet; None when the
+    only income known is irregular (gig payouts: the profile's payday is not when they come)."""
     income = state.primary_income()
     if income is not None:
         return max(income.next_due, today + timedelta(days=1))
+    if state.income_is_irregular():
+        return None
     if state.profile is not None and 1 <= state.profile.payday <= 31:
         day = state.profile.payday
         year, month = today.year, today.month
@@ -67,7 +75,9 @@ def next_payday(state: CustomerState, today: date) -> date | None:
 
 
 def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> Forecast | None:
-    """None when the picture is too thin to forecast: no balance, too little history, or no payday.
+    """None when the picture is too thin to forecast: no balance, too little history, or no payday (unless the
+    income is irregular: then the path runs `min_horizon_days` ahead, with no pay credited, and the odds count
+    the payouts by their own history).
 
     The path runs to the day before payday, and at least `min_horizon_days` ahead: past a payday that close,
     the main income is credited on its expected dates (a customer overdrawn until payday may be back below zero
@@ -80,15 +90,15 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
     if state.balance_minor is None or state.history_days(today) < config.min_history_days:
         return None
     payday = next_payday(state, today)
-    if payday is None:
+    if payday is None and not state.income_is_irregular():
         return None
-    end = min(max(payday, today + timedelta(days=config.min_horizon_days)),
+    end = min(max(payday or today, today + timedelta(days=config.min_horizon_days)),
               today + timedelta(days=config.horizon_days_max))
     income = state.primary_income()
     upcoming: list[Upcoming] = []
     for series in state.active_series():
-        if income is not None and series.key == income.key:
-            continue
+        if (income is not None and series.key == income.key) or series.rhythm == IRREGULAR:
+            continue  # the main pay comes below; irregular income (gig payouts) has no dates: the odds count it
         # a payment predicted for an earlier day that has not arrived yet is expected today
         dates = series.due_dates(today, end)
         if series.next_due < today and series.days_overdue(today) <= policy.recurring.date_tolerance_days.get(
@@ -102,7 +112,7 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
             again = _month_later(paid.day)
             if today <= again < end:
                 upcoming.append(Upcoming(again, name, -paid.amount_minor))
-    if end > payday:  # the pay that comes inside the horizon
+    if payday is not None and end > payday:  # the pay that comes inside the horizon
         if income is not None:
             # a payment expected earlier that has not arrived yet is expected on payday
             upcoming.extend(Upcoming(max(d, payday), income.name, income.typical_amount_minor)

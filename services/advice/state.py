@@ -102,6 +102,11 @@ class CustomerState:
                 return max(candidates, key=lambda s: s.typical_amount_minor)
         return None
 
+    def income_is_irregular(self) -> bool:
+        """Income known, all of it irregular (gig or platform payouts): no payday to forecast to."""
+        return self.primary_income() is None and any(
+            s.is_credit and s.rhythm == income.IRREGULAR for s in self.active_series())
+
     def monthly_income_minor(self) -> int:
         """Usual net income a month: regular income series, else the profile's figure."""
         total = sum(_monthly(s) for s in self.active_series(recurring.SALARY, recurring.INCOME))
@@ -238,7 +243,8 @@ class CustomerState:
         discretionary = (not tx.is_credit and event is None and tx.channel not in _NOT_SPENDING_CHANNELS)
         if discretionary:
             self._add_spend(today, category, tx.amount_minor)
-        elif tx.is_credit and event is None:
+        elif tx.is_credit and (event is None or event.series.rhythm == income.IRREGULAR):
+            # income no regular series accounts for (a gig payout, a refund): counted by its own history
             key = today.isoformat()
             self.daily_income[key] = self.daily_income.get(key, 0) + tx.amount_minor
         self._prune(today, policy)

@@ -152,9 +152,10 @@ class AdviceHandler:
 def shortfall_follow_up(nudge_id: str, customer_id: str, now: datetime,
                         data: Mapping[str, str]) -> followups.FollowUp:
     """A shortfall warning is watched until the payday it was about (or the day after the overdraft it foresaw,
-    when that comes after payday: a customer warned while overdrawn of going below zero again after pay)."""
-    payday = datetime.fromisoformat(data["payday"]).date()
+    when that comes after payday: a customer warned while overdrawn of going below zero again after pay). With
+    irregular income there is no payday: until the day after the overdraft it foresaw."""
     after_negative = datetime.fromisoformat(data["negative_day"]).date() + timedelta(days=1)
+    payday = datetime.fromisoformat(data["payday"]).date() if data.get("payday") else after_negative
     until = datetime.combine(max(payday, after_negative), day_time(0), tzinfo=UTC)
     return followups.FollowUp(nudge_id, customer_id, followups.SHORTFALL_WARNING, now, max(until, now))
 

@@ -30,7 +30,7 @@ def low_balance(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
                               f"{ctx.money(income)}.", 0.3))
     savings = ctx.state.savings_minor()
     body = title + "."
-    if ctx.forecast is not None:
+    if ctx.forecast is not None and ctx.forecast.payday is not None:
         body += f" Your pay is due on {day_text(ctx.forecast.payday)}."
     if savings > 0:
         body += f" You have {ctx.money(savings)} in savings you could move across."

@@ -30,7 +30,7 @@ def choose_fix(ctx: RuleContext, forecast: Forecast, params: dict[str, object]) 
     by_day = day_text(forecast.first_negative_day or ctx.today)
     if savings >= needed:
         return Fix("MOVE_FROM_SAVINGS", needed, 0, f"Move {ctx.money(needed)} from your savings before {by_day}.")
-    days_short = max(1, (forecast.payday - (forecast.first_negative_day or ctx.today)).days)
+    days_short = max(1, ((forecast.payday or forecast.end) - (forecast.first_negative_day or ctx.today)).days)
     options: list[Fix] = []
     limit = ctx.state.profile.overdraft_limit_minor if ctx.state.profile else 0
     if limit >= forecast.shortfall_minor:
@@ -99,7 +99,6 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
     if not meets(rule, shortfall, percent_of(shortfall, forecast.outgoings_minor)):
         return []
     fix = choose_fix(ctx, forecast, rule.params)
-    days_before_payday = (forecast.payday - negative_day).days
     bills = forecast.largest_bills_before(forecast.lowest_day)
     bills_text = ", ".join(f"{b.name} {ctx.money(-b.amount_minor)} on {day_text(b.day)}" for b in bills)
     reasons = [
@@ -107,7 +106,10 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
                f"Your balance is forecast to drop to {ctx.money(forecast.lowest_balance_minor)} on "
                f"{day_text(forecast.lowest_day)}, going below zero on {day_text(negative_day)}.", 1.0),
         Reason("DAYS_BEFORE_PAYDAY",
-               f"That is {days_before_payday} days before your pay is due on {day_text(forecast.payday)}.", 0.5),
+               f"That is {(forecast.payday - negative_day).days} days before your pay is due on "
+               f"{day_text(forecast.payday)}.", 0.5) if forecast.payday is not None else
+        Reason("IRREGULAR_INCOME", "Your income comes in irregular payouts: this counts them as they came over "
+                                   "the last weeks, not on a payday.", 0.5),
         Reason("USUAL_SPENDING",
                f"It assumes your usual spending of about {ctx.money(forecast.daily_spend_minor)} a day.", 0.3),
     ]
@@ -129,17 +131,20 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
     if bills:
         reasons.append(Reason("UPCOMING_PAYMENTS", f"Upcoming payments: {bills_text}.", 0.6))
     reasons.append(Reason(f"FIX_{fix.code}", fix.text, 0.0))
+    before_payday = (f", {(forecast.payday - negative_day).days} days before payday"
+                     if forecast.payday is not None else "")
     likely = f" (about a {data['chance_percent']}% chance on your own spending)" if odds is not None else ""
     return [Candidate(
         type=TYPE, subject="balance",
         title=f"You may be {ctx.money(shortfall)} short on {day_text(negative_day)}",
         body=(f"Your balance is forecast to go below zero on {day_text(negative_day)}{likely} and could reach "
-              f"{ctx.money(forecast.lowest_balance_minor)}, {days_before_payday} days before payday. {fix.text}"),
+              f"{ctx.money(forecast.lowest_balance_minor)}{before_payday}. {fix.text}"),
         reasons=tuple(reasons),
         data={
             "shortfall_minor": str(shortfall), "currency": ctx.currency,
             "negative_day": negative_day.isoformat(), "lowest_day": forecast.lowest_day.isoformat(),
-            "lowest_balance_minor": str(forecast.lowest_balance_minor), "payday": forecast.payday.isoformat(),
+            "lowest_balance_minor": str(forecast.lowest_balance_minor),
+            "payday": forecast.payday.isoformat() if forecast.payday else "",  # "": irregular income, no payday
             "fix": fix.code, "fix_amount_minor": str(fix.amount_minor), "fix_cost_minor": str(fix.cost_minor),
             "lead_days": str(lead_days), **data,
         },

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 
 from services.advice.policy import policy_book
@@ -199,3 +200,31 @@ def test_an_overdrawn_customer_is_warned_of_going_below_zero_again_after_payday(
     negative_day = date.fromisoformat(warned[-1].data["negative_day"])
     assert negative_day.day == 27 and date.fromisoformat(warned[-1].data["payday"]) < negative_day
     assert balances[negative_day] < 0 <= balances[negative_day - timedelta(days=2)]   # it really does
+
+
+def test_a_customer_on_gig_income_is_forecast_without_a_payday() -> None:
+    """Payouts every one to four days, no salary: the profile's payday (the 25th) is not when money comes. The
+    forecast credits no pay and runs its minimum horizon; the payouts count by their own history (the odds), and
+    a warning says so instead of naming a payday."""
+    rng = random.Random(3)
+    account = Account(balance=40_000)
+    account.profile(payday=25, monthly_income_minor=200_000)
+    payout_day = date(2026, 1, 2)
+    for day in daily(date(2026, 1, 1), 120):
+        if day == payout_day:
+            account.tx(at(day, 6), rng.randint(8_000, 20_000), credit=True, channel="SALARY", payee="ridenow",
+                       name="RideNow")
+            payout_day += timedelta(days=rng.randint(1, 4))
+        if day.day == 27:
+            account.tx(at(day, 7), 80_000, channel="DIRECT_DEBIT", payee="landlord", name="Landlord", mcc="6513")
+        account.tx(at(day, 13), 3_000, mcc="5411", payee="", name="Grocer")
+    assert account.state.series["C:ridenow"].rhythm == "IRREGULAR"
+    forecasts = [e.forecast for e in account.evaluations[-60:] if e.forecast is not None]
+    assert forecasts and all(f.payday is None for f in forecasts)
+    assert all(u.name != "RideNow" and u.name != "Pay" for f in forecasts for u in f.upcoming)
+    assert {len(f.balances) for f in forecasts} == {account.policy.forecast.min_horizon_days}
+    warned = [c for e in account.evaluations for c in e.candidates if c.type == SHORTFALL
+              and e.forecast is not None and e.forecast.payday is None]
+    assert warned, "the rent still comes: warned on the odds"
+    assert all(c.data["payday"] == "" and "payday" not in c.body for c in warned)
+    assert all("IRREGULAR_INCOME" in {r.code for r in c.reasons} for c in warned)

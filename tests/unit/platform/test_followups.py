@@ -158,3 +158,18 @@ def test_fraud_alert(store: Store, case: str, feedback: events_pb2.FraudFeedback
         w = watch(tx)
         w.open(FollowUp("fa-t1", "cust-1", followups.FRAUD_ALERT, T0, T0 + fraud.FOLLOW_UP_WINDOW, subject="card-A"))
         assert closed(fraud.follow_up(w, feedback)) == expected, case
+
+
+def test_advice_a_warning_to_a_customer_on_irregular_income_is_watched_to_the_day_after_the_overdraft(
+        store: Store) -> None:
+    """Gig income has no payday (the warning's `payday` is empty): watched until the day after the foreseen one."""
+    data = {"payday": "", "negative_day": (T0 + timedelta(days=3)).date().isoformat()}
+    state = CustomerState(customer_id="cust-1", balance_minor=300)
+    with store.transaction() as tx:
+        w = watch(tx)
+        w.open(advice.shortfall_follow_up("n-1", "cust-1", T0, data))
+        outputs = []
+        for day, balance in [(2, 150), (5, 40)]:
+            previous, state.balance_minor = state.balance_minor, balance
+            outputs += advice.follow_up(w, state, _tx(day, balance), previous)
+        assert closed(outputs) == [("n-1", AVOIDED, T0.replace(hour=0) + timedelta(days=4))]
