@@ -99,6 +99,7 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
     if not meets(rule, shortfall, percent_of(shortfall, forecast.outgoings_minor)):
         return []
     fix = choose_fix(ctx, forecast, rule.params)
+    days_before_payday = (forecast.payday - negative_day).days if forecast.payday is not None else None
     bills = forecast.largest_bills_before(forecast.lowest_day)
     bills_text = ", ".join(f"{b.name} {ctx.money(-b.amount_minor)} on {day_text(b.day)}" for b in bills)
     reasons = [
@@ -106,8 +107,8 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
                f"Your balance is forecast to drop to {ctx.money(forecast.lowest_balance_minor)} on "
                f"{day_text(forecast.lowest_day)}, going below zero on {day_text(negative_day)}.", 1.0),
         Reason("DAYS_BEFORE_PAYDAY",
-               f"That is {(forecast.payday - negative_day).days} days before your pay is due on "
-               f"{day_text(forecast.payday)}.", 0.5) if forecast.payday is not None else
+               f"That is {days_before_payday} days before your pay is due on {day_text(forecast.payday)}.", 0.5)
+        if forecast.payday is not None else
         Reason("IRREGULAR_INCOME", "Your income comes in irregular payouts: this counts them as they came over "
                                    "the last weeks, not on a payday.", 0.5),
         Reason("USUAL_SPENDING",
@@ -131,8 +132,7 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
     if bills:
         reasons.append(Reason("UPCOMING_PAYMENTS", f"Upcoming payments: {bills_text}.", 0.6))
     reasons.append(Reason(f"FIX_{fix.code}", fix.text, 0.0))
-    before_payday = (f", {(forecast.payday - negative_day).days} days before payday"
-                     if forecast.payday is not None else "")
+    before_payday = f", {days_before_payday} days before payday" if days_before_payday is not None else ""
     likely = f" (about a {data['chance_percent']}% chance on your own spending)" if odds is not None else ""
     return [Candidate(
         type=TYPE, subject="balance",
