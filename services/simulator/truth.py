@@ -151,7 +151,7 @@ def read_truth(path: str | Path) -> list[Record]:
 
 def interval(successes: int, trials: int) -> list[float] | None:
     """The 95% Wilson score interval of a share measured against this truth, `successes / trials` (None without
-    trials), so a figure is read with its sample size: 15 customers at 0.733 is [0.48, 0.89], 1,000 would not be."""
+    trials), so a figure is read with its sample size: 0.733 of 15 customers is [0.48, 0.89], of 1,000 [0.70, 0.76]."""
     if trials == 0:
         return None
     ci = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
