@@ -41,12 +41,13 @@ def choose_fix(ctx: RuleContext, forecast: Forecast, params: dict[str, object]) 
                            f"over {days_short} days."))
     fee = int(params.get("salary_advance_fee_minor", 0))  # type: ignore[call-overload]
     cap_percent = float(params.get("salary_advance_max_percent_of_income", 0.0))  # type: ignore[arg-type]
-    if needed * 100 <= cap_percent * ctx.state.monthly_income_minor():
+    irregular = ctx.state.income_is_irregular()  # gig payouts: no salary to advance
+    if not irregular and needed * 100 <= cap_percent * ctx.state.monthly_income_minor():
         options.append(Fix("SALARY_ADVANCE", needed, fee,
                            f"A salary advance of {ctx.money(needed)} costs a flat {ctx.money(fee)}."))
     if not options:
-        return Fix("TALK_TO_US", needed, 0, "That is more than your pay or overdraft can cover: talk to us and "
-                                            "we'll help you plan the weeks ahead.")
+        return Fix("TALK_TO_US", needed, 0, f"That is more than {'your' if irregular else 'your pay or'} overdraft "
+                                            "can cover: talk to us and we'll help you plan the weeks ahead.")
     if savings > 0:
         options = [Fix(o.code, o.amount_minor, o.cost_minor,
                        f"Move your {ctx.money(savings)} of savings first; then: {o.text}") for o in options]

@@ -228,3 +228,6 @@ def test_a_customer_on_gig_income_is_forecast_without_a_payday() -> None:
     assert warned, "the rent still comes: warned on the odds"
     assert all(c.data["payday"] == "" and "payday" not in c.body for c in warned)
     assert all("IRREGULAR_INCOME" in {r.code for r in c.reasons} for c in warned)
+    # no salary to advance: without an overdraft to cover it, the fix is to talk to the bank
+    assert {c.data["fix"] for c in warned} == {"TALK_TO_US"}
+    assert all("more than your overdraft can cover" in c.body for c in warned)
