@@ -9,9 +9,9 @@ Definitions (the same for both paths, in-process and over Kafka):
 - care_recall_3d_after_warmup: care_recall_3d over the first missed payments due on or after `warmup_until`
   (`warmup_end`: the policy's minimum history, then 3 days): a payment due in the history's first days cannot be
   offered care 3 days ahead on less history (with data starting on day 0, one due on days 0-2 not at all).
-- *_interval: the 95% Wilson score interval of the recall after the warm-up and of the false-offer rate, so a
-  segment's figure is read with its sample size (15 customers at 0.733 is [0.48, 0.89]: below the 0.85 target,
-  but not shown to be; 1,000 at 0.733 would be).
+- *_interval: the 95% Wilson score interval (`services/simulator/truth.interval`) of the recall after the warm-up
+  and of the false-offer rate, so a segment's figure is read with its sample size (0.733 of 15 customers is [0.48,
+  0.89]: below the 0.85 target, but not shown to be; of 1,000, [0.70, 0.76], it would be).
 Every figure is also given per pay rhythm (`by_pay_rhythm`, from the simulator's `pay_rhythm` truth), so an
 average never hides a segment.
 """
