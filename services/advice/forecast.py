@@ -13,8 +13,9 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from services.advice.income import IRREGULAR, on_day
+from services.advice.income import IRREGULAR, days_to_next_pay, on_day
 from services.advice.policy import Policy
+from services.advice.recurring import Occurrence
 from services.advice.state import CustomerState
 
 
@@ -40,6 +41,8 @@ class Forecast:
     next_crossing_day: date | None = None  # the first day after today the path goes from >= 0 to below zero
     # end-of-day balance with the scheduled payments only (no discretionary spending): the odds start from it
     scheduled: tuple[tuple[date, int], ...] = ()
+    # a pay seen once that the path expects again (`pay_seen_once`): the odds leave it out of the past days
+    pay_seen_once: Occurrence | None = None
 
     @property
     def shortfall_minor(self) -> int:
@@ -74,6 +77,30 @@ def next_payday(state: CustomerState, today: date) -> date | None:
     return None
 
 
+def first_pay_again(state: CustomerState, today: date, policy: Policy) -> tuple[Occurrence, int] | None:
+    """With `forecast.pay_seen_once`: a new customer's first pay (a payroll seen once, no income series yet) and
+    how many days on it comes again, read from its share of the profile's monthly income (`days_to_next_pay`:
+    weekly or fortnightly; pay of a month's size keeps the profile's payday). Not once two of those gaps have
+    passed without it."""
+    if not policy.forecast.pay_seen_once or state.profile is None or state.primary_income() is not None \
+            or state.income_is_irregular():
+        return None
+    pay = state.pay_seen_once()
+    step = None if pay is None else days_to_next_pay(pay.amount_minor, state.profile.monthly_income_minor)
+    if pay is None or step is None or (today - pay.day).days > 2 * step:
+        return None
+    return pay, step
+
+
+def _again_from(pay: date, step: int, today: date) -> date:
+    """The first of `pay` + n x `step` days from tomorrow on (a pay due today that has not come is expected
+    tomorrow, as a series' is)."""
+    due = pay + timedelta(days=step)
+    while due < today:
+        due += timedelta(days=step)
+    return max(due, today + timedelta(days=1))
+
+
 def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> Forecast | None:
     """None when the picture is too thin to forecast: no balance, too little history, or no payday (unless the
     income is irregular: then the path runs `min_horizon_days` ahead, with no pay credited, and the odds count
@@ -89,7 +116,8 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
     config = policy.forecast
     if state.balance_minor is None or state.history_days(today) < config.min_history_days:
         return None
-    payday = next_payday(state, today)
+    first_pay = first_pay_again(state, today, policy)
+    payday = _again_from(first_pay[0].day, first_pay[1], today) if first_pay else next_payday(state, today)
     if payday is None and not state.income_is_irregular():
         return None
     end = min(max(payday or today, today + timedelta(days=config.min_horizon_days)),
@@ -117,6 +145,10 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
             # a payment expected earlier that has not arrived yet is expected on payday
             upcoming.extend(Upcoming(max(d, payday), income.name, income.typical_amount_minor)
                             for d in income.due_dates(min(income.next_due, payday), end))
+        elif first_pay is not None:
+            pay, step = first_pay
+            upcoming.extend(Upcoming(payday + timedelta(days=step * i), "Pay", pay.amount_minor)
+                            for i in range(((end - payday).days - 1) // step + 1))
         elif state.profile is not None and state.profile.monthly_income_minor > 0:
             upcoming.append(Upcoming(payday, "Pay", state.profile.monthly_income_minor))
         else:
@@ -160,7 +192,7 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
         today=today, payday=payday, start_balance_minor=state.balance_minor, daily_spend_minor=daily,
         lowest_balance_minor=lowest, lowest_day=lowest_day, first_negative_day=first_negative,
         outgoings_minor=outgoings, upcoming=tuple(upcoming), balances=tuple(balances), next_crossing_day=crossing,
-        scheduled=tuple(scheduled),
+        scheduled=tuple(scheduled), pay_seen_once=first_pay[0] if first_pay else None,
     )
 
 

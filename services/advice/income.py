@@ -81,6 +81,21 @@ class SourceModel:
         return found
 
 
+def days_to_next_pay(pay_minor: int, monthly_income_minor: int) -> int | None:
+    """How far apart pay of this size most likely comes, from one payment and the monthly income it is a part
+    of: a quarter of it weekly (12 / 52), about half every two weeks or twice a month (12 / 26, 1 / 2); more, once
+    a month or every four weeks (None: no rhythm to read). The cut-offs lie between the shares (geometric
+    means), so a monthly income off by a third still reads the right rhythm."""
+    if pay_minor <= 0 or monthly_income_minor <= 0:
+        return None
+    share = pay_minor / monthly_income_minor
+    if share < 0.33:
+        return 7
+    if share < 0.68:
+        return 14
+    return None
+
+
 # ------------------------------------------------------------------------------------------------ calendar
 
 def is_working_day(day: date) -> bool:

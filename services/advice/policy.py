@@ -73,6 +73,8 @@ class ForecastConfig(PolicySection):
     min_horizon_days: int = Field(0, ge=0, description="project at least this far, past a payday that close")
     spend_margin_sd: float = Field(0.0, ge=0.0, description="margin: SDs of the customer's own k-day spending")
     mandates_seen_once: bool = Field(False, description="a direct debit seen once is expected a month later")
+    pay_seen_once: bool = Field(False, description="a first pay seen once is expected again weekly or fortnightly "
+                                                   "when its size says so against the profile's monthly income")
 
 
 class BudgetConfig(PolicySection):

@@ -63,6 +63,8 @@ class CustomerState:
     unmatched: dict[str, list[Occurrence]] = field(default_factory=dict)
     # unmatched payees paid by direct debit or mortgage payment -> the payee's name
     mandates: dict[str, str] = field(default_factory=dict)
+    # unmatched payees that paid in by payroll (the SALARY channel) -> the payer's name
+    payrolls: dict[str, str] = field(default_factory=dict)
     daily_spend: dict[str, int] = field(default_factory=dict)  # ISO day -> discretionary debits
     # ISO day -> credits that are no regular series' (gig payouts, refunds; a payer's first payment until its
     # second makes it a series)
@@ -90,6 +92,12 @@ class CustomerState:
         seen once is most likely paid again a month later."""
         return [(name, self.unmatched[k][-1]) for k, name in self.mandates.items()
                 if self.unmatched.get(k) and k not in self.series]
+
+    def pay_seen_once(self) -> Occurrence | None:
+        """The largest payroll payment of a payer seen exactly once (not yet a series): a new customer's (or a new
+        job's) first pay, before a second one shows its rhythm."""
+        once = [occ[0] for k in self.payrolls if len(occ := self.unmatched.get(k, ())) == 1 and k not in self.series]
+        return max(once, key=lambda o: (o.amount_minor, o.day), default=None)
 
     def active_series(self, *kinds: str) -> list[Series]:
         return [s for s in self.series.values() if s.active and (not kinds or s.kind in kinds)]
@@ -127,11 +135,17 @@ class CustomerState:
         """Discretionary spending of each day of the window before today, oldest first (0 on a day without)."""
         return self._per_day(self.daily_spend, today, window_days)
 
-    def daily_outflow_history(self, today: date, window_days: int) -> list[int]:
+    def daily_outflow_history(self, today: date, window_days: int,
+                              scheduled: Occurrence | None = None) -> list[int]:
         """What left the account each day of the window apart from the scheduled payments: discretionary
-        spending less the credits no regular series accounts for (negative on a day a gig payout came in)."""
+        spending less the credits no regular series accounts for (negative on a day a gig payout came in).
+        `scheduled`: a credit the forecast already schedules again (a pay seen once), so it is not counted twice."""
         spend = self._per_day(self.daily_spend, today, window_days)
         income = self._per_day(self.daily_income, today, window_days)
+        if scheduled is not None and spend:
+            i = (scheduled.day - (today - timedelta(days=len(spend)))).days
+            if 0 <= i < len(income):
+                income[i] = max(0, income[i] - scheduled.amount_minor)
         return [s - i for s, i in zip(spend, income, strict=True)]
 
     def _per_day(self, amounts: dict[str, int], today: date, window_days: int) -> list[int]:
@@ -306,6 +320,8 @@ class CustomerState:
         pending.append(Occurrence(day, tx.amount_minor, tx.id))
         if tx.channel in ("DIRECT_DEBIT", "MORTGAGE_PAYMENT") and not tx.is_credit:
             self.mandates[key] = tx.payee_name or tx.description or key
+        elif tx.channel == "SALARY" and tx.is_credit:
+            self.payrolls[key] = tx.payee_name or tx.description or key
         del pending[: -config.max_unmatched_per_payee]
         return None
 
@@ -341,6 +357,7 @@ class CustomerState:
             k: kept for k, occ in self.unmatched.items() if (kept := [o for o in occ if o.day >= expiry])
         }
         self.mandates = {k: v for k, v in self.mandates.items() if k in self.unmatched and k not in self.series}
+        self.payrolls = {k: v for k, v in self.payrolls.items() if k in self.unmatched and k not in self.series}
         self.series = {
             k: s for k, s in self.series.items()
             if s.active or (today - s.next_due).days <= policy.recurring.unmatched_expiry_days
@@ -366,6 +383,7 @@ class CustomerState:
             "series": [s.to_dict() for s in self.series.values()],
             "unmatched": {k: [o.to_list() for o in v] for k, v in self.unmatched.items()},
             "mandates": self.mandates,
+            "payrolls": self.payrolls,
             "daily_spend": self.daily_spend,
             "daily_income": self.daily_income,
             "category_months": self.category_months,
@@ -401,6 +419,7 @@ class CustomerState:
             unmatched={k: [Occurrence.from_list(o) for o in v]
                        for k, v in raw["unmatched"].items()},  # type: ignore[attr-defined]
             mandates=dict(raw.get("mandates", {})),  # type: ignore[call-overload]
+            payrolls=dict(raw.get("payrolls", {})),  # type: ignore[call-overload]
             daily_spend=dict(raw["daily_spend"]),  # type: ignore[call-overload]
             daily_income=dict(raw.get("daily_income", {})),  # type: ignore[call-overload]
             category_months={k: dict(v) for k, v in raw["category_months"].items()},  # type: ignore[attr-defined]

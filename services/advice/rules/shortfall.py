@@ -80,8 +80,8 @@ def _on_the_odds(ctx: RuleContext, rule: RuleConfig, forecast: Forecast) -> list
     shortfall if spending comes in at the `spend_quantile` of the customer's own k-day sums."""
     min_chance = float(rule.params["min_chance"])
     window = ctx.policy.spending.discretionary_window_days
-    history = (ctx.state.daily_outflow_history if rule.params.get("net_of_unscheduled_income")
-               else ctx.state.daily_spend_history)(ctx.today, window)
+    history = (ctx.state.daily_outflow_history(ctx.today, window, forecast.pay_seen_once)
+               if rule.params.get("net_of_unscheduled_income") else ctx.state.daily_spend_history(ctx.today, window))
     odds = overdraft_odds(forecast.scheduled, history,
                           int(rule.params.get("max_lead_days", 7)), min_chance,
                           float(rule.params.get("spend_quantile", 0.9)), forecast.start_balance_minor < 0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 
+from services.advice.forecast import Forecast
 from services.advice.policy import policy_book
 from services.advice.rules.payments import PRICE_INCREASE
 from services.advice.rules.shortfall import TYPE as SHORTFALL
@@ -200,6 +201,41 @@ def test_an_overdrawn_customer_is_warned_of_going_below_zero_again_after_payday(
     negative_day = date.fromisoformat(warned[-1].data["negative_day"])
     assert negative_day.day == 27 and date.fromisoformat(warned[-1].data["payday"]) < negative_day
     assert balances[negative_day] < 0 <= balances[negative_day - timedelta(days=2)]   # it really does
+
+
+def _first_pay_forecast(pay: int, pay_seen_once: bool = True) -> tuple[Account, Forecast]:
+    """A new customer (monthly income 400,000 on the profile, payday the 28th) paid once, on Monday 5 January,
+    seen up to Sunday 11 January: the forecast of that evening."""
+    account = Account(balance=60_000)
+    if not pay_seen_once:
+        account.policy = account.policy.model_copy(update={"forecast": account.policy.forecast.model_copy(
+            update={"pay_seen_once": False})})
+    account.profile(payday=28, monthly_income_minor=400_000)
+    for day in daily(date(2026, 1, 1), 11):
+        if day == date(2026, 1, 5):
+            account.tx(at(day, 6), pay, credit=True, channel="SALARY", payee="acme-payroll", name="ACME Ltd")
+        account.tx(at(day, 13), 4_000, mcc="5411", payee="", name="Grocer")
+    forecast = account.evaluations[-1].forecast
+    assert forecast is not None
+    return account, forecast
+
+
+def test_a_new_customer_s_first_pay_is_expected_again_on_the_rhythm_its_size_tells() -> None:
+    """One pay seen and no series yet: a quarter of the profile's monthly income is weekly pay, about half is paid
+    every two weeks, so the forecast expects it again a week or two on, not on the profile's payday (the 28th),
+    and credits that pay (inside the path's 6-day minimum), not a month's income; the odds leave the pay out of
+    the past days the path counts it in. A pay of a month's size keeps the profile's payday, as does the policy
+    without `pay_seen_once`."""
+    for pay, payday, credited in ((92_000, date(2026, 1, 12), [(date(2026, 1, 12), 92_000)]),
+                                  (184_000, date(2026, 1, 19), []),   # the path runs to the day before payday
+                                  (400_000, date(2026, 1, 28), [])):
+        account, forecast = _first_pay_forecast(pay)
+        assert forecast.payday == payday, pay
+        assert [(u.day, u.amount_minor) for u in forecast.upcoming if u.amount_minor > 0] == credited
+        past = account.state.daily_outflow_history(forecast.today, 56, forecast.pay_seen_once)
+        assert (min(past) > 0) == (pay < 400_000), pay   # the scheduled pay is not netted off the past days
+    _, before = _first_pay_forecast(92_000, pay_seen_once=False)
+    assert before.payday == date(2026, 1, 28) and before.pay_seen_once is None
 
 
 def test_a_customer_on_gig_income_is_forecast_without_a_payday() -> None:
