@@ -110,7 +110,8 @@ def _sent(*days_ago: int) -> Fatigue:
 
 
 def test_the_weekly_budget_keeps_its_last_slot_for_a_high_priority_nudge() -> None:
-    p = policy()   # budget: 2 a week, 6 in 30 days, the last one kept for HIGH priority
+    p = policy()   # budget: 3 a week, 7 in 30 days, the last two kept for HIGH priority (a shortfall, late pay)
+    assert (p.ranking.budget.per_week, p.ranking.budget.high_priority_reserve) == (3, 2)
     bandit = LinUCB(p.ranking)
     fatigue = {"SPENDING_SPIKE": _sent(2)}
     [low] = rank([candidate("SPENDING_SPIKE")], YOUNG_LOW, bandit, fatigue, p, NOW)
@@ -118,6 +119,9 @@ def test_the_weekly_budget_keeps_its_last_slot_for_a_high_priority_nudge() -> No
     [high] = rank([candidate("PROJECTED_SHORTFALL")], YOUNG_LOW, bandit, fatigue, p, NOW)
     assert (high.sent, high.why) == (True, "SELECTED")
     fatigue["PROJECTED_SHORTFALL"] = _sent(1)
+    [second] = rank([candidate("PROJECTED_SHORTFALL")], YOUNG_LOW, bandit, fatigue, p, NOW)
+    assert second.sent   # a shortfall warning after another one this week still goes out
+    fatigue["PROJECTED_SHORTFALL"] = _sent(1, 3)
     [spent] = rank([candidate("PROJECTED_SHORTFALL")], YOUNG_LOW, bandit, fatigue, p, NOW)
     assert (spent.sent, spent.why) == (False, "BUDGET_WEEK")
 
@@ -126,7 +130,7 @@ def test_the_monthly_budget_counts_every_type_over_30_days() -> None:
     p = policy()
     fatigue = {"SPENDING_SPIKE": _sent(8, 12, 20), "LOW_BALANCE": _sent(22, 29), "IDLE_CASH": _sent(31, 40)}
     [r] = rank([candidate("FEE_CHARGED")], YOUNG_LOW, LinUCB(p.ranking), fatigue, p, NOW)
-    assert (r.sent, r.why) == (False, "BUDGET_MONTH")   # 5 in 30 days, the 6th kept for HIGH priority
+    assert (r.sent, r.why) == (False, "BUDGET_MONTH")   # 5 in 30 days, the 6th and 7th kept for HIGH priority
     [r] = rank([candidate("INCOME_LATE")], YOUNG_LOW, LinUCB(p.ranking), fatigue, p, NOW)
     assert r.sent
 
