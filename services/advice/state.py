@@ -63,8 +63,8 @@ class CustomerState:
     unmatched: dict[str, list[Occurrence]] = field(default_factory=dict)
     # unmatched payees paid by direct debit or mortgage payment -> the payee's name
     mandates: dict[str, str] = field(default_factory=dict)
-    # unmatched payees that paid in by payroll (the SALARY channel) -> the payer's name
-    payrolls: dict[str, str] = field(default_factory=dict)
+    # unmatched payees that paid in by payroll (the SALARY channel): a first pay
+    payrolls: set[str] = field(default_factory=set)
     daily_spend: dict[str, int] = field(default_factory=dict)  # ISO day -> discretionary debits
     # ISO day -> credits that are no regular series' (gig payouts, refunds; a payer's first payment until its
     # second makes it a series)
@@ -321,7 +321,7 @@ class CustomerState:
         if tx.channel in ("DIRECT_DEBIT", "MORTGAGE_PAYMENT") and not tx.is_credit:
             self.mandates[key] = tx.payee_name or tx.description or key
         elif tx.channel == "SALARY" and tx.is_credit:
-            self.payrolls[key] = tx.payee_name or tx.description or key
+            self.payrolls.add(key)
         del pending[: -config.max_unmatched_per_payee]
         return None
 
@@ -357,7 +357,7 @@ class CustomerState:
             k: kept for k, occ in self.unmatched.items() if (kept := [o for o in occ if o.day >= expiry])
         }
         self.mandates = {k: v for k, v in self.mandates.items() if k in self.unmatched and k not in self.series}
-        self.payrolls = {k: v for k, v in self.payrolls.items() if k in self.unmatched and k not in self.series}
+        self.payrolls = {k for k in self.payrolls if k in self.unmatched and k not in self.series}
         self.series = {
             k: s for k, s in self.series.items()
             if s.active or (today - s.next_due).days <= policy.recurring.unmatched_expiry_days
@@ -383,7 +383,7 @@ class CustomerState:
             "series": [s.to_dict() for s in self.series.values()],
             "unmatched": {k: [o.to_list() for o in v] for k, v in self.unmatched.items()},
             "mandates": self.mandates,
-            "payrolls": self.payrolls,
+            "payrolls": sorted(self.payrolls),
             "daily_spend": self.daily_spend,
             "daily_income": self.daily_income,
             "category_months": self.category_months,
@@ -419,7 +419,7 @@ class CustomerState:
             unmatched={k: [Occurrence.from_list(o) for o in v]
                        for k, v in raw["unmatched"].items()},  # type: ignore[attr-defined]
             mandates=dict(raw.get("mandates", {})),  # type: ignore[call-overload]
-            payrolls=dict(raw.get("payrolls", {})),  # type: ignore[call-overload]
+            payrolls=set(raw.get("payrolls", ())),  # type: ignore[call-overload]
             daily_spend=dict(raw["daily_spend"]),  # type: ignore[call-overload]
             daily_income=dict(raw.get("daily_income", {})),  # type: ignore[call-overload]
             category_months={k: dict(v) for k, v in raw["category_months"].items()},  # type: ignore[attr-defined]

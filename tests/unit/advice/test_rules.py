@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, date, datetime, timedelta
 
@@ -7,6 +8,7 @@ from services.advice.forecast import Forecast
 from services.advice.policy import policy_book
 from services.advice.rules.payments import PRICE_INCREASE
 from services.advice.rules.shortfall import TYPE as SHORTFALL
+from services.advice.state import CustomerState
 from tests.unit.advice.builders import Account, at, daily, months
 
 
@@ -234,6 +236,8 @@ def test_a_new_customer_s_first_pay_is_expected_again_on_the_rhythm_its_size_tel
         assert [(u.day, u.amount_minor) for u in forecast.upcoming if u.amount_minor > 0] == credited
         past = account.state.daily_outflow_history(forecast.today, 56, forecast.pay_seen_once)
         assert (min(past) > 0) == (pay < 400_000), pay   # the scheduled pay is not netted off the past days
+        stored = CustomerState.from_dict(json.loads(json.dumps(account.state.to_dict())))
+        assert stored.pay_seen_once() == account.state.pay_seen_once() is not None   # kept with the state
     _, before = _first_pay_forecast(92_000, pay_seen_once=False)
     assert before.payday == date(2026, 1, 28) and before.pay_seen_once is None
 
