@@ -9,7 +9,10 @@
   row), so a replica holding a stale copy (its partition moved away and back) cannot overwrite a newer one;
 - a terminal's, merchant's or category's state is shared by every replica (their customers pay at the same
   shops): a replica adds its own transactions and labels to the stored row under a row lock (rows created first,
-  then locked in (kind, key) order, so two replicas never deadlock on them), never replaces it;
+  then locked in (kind, key) order, so two replicas never deadlock on them), never replaces it. Each such row
+  carries a version that every write of its state raises (fraud/0005_entity_state_version: a trigger raises it for
+  a writer that does not, an earlier version of the service or a tool), so a replica whose copy is at the stored
+  version writes its copy without reading the row back, and reads back only the rows another writer changed;
 - a state is stored packed (`state_codec.py`, the `packed` column, `state` left empty) since
   fraud/0004_packed_feature_state; a row with no packed form is read from its JSON `state` (rows written before,
   and states that cannot be packed), so a replica of this version carries on from what the previous one stored
@@ -90,10 +93,37 @@ def _packed_state(tx: Tx) -> None:
     tx.execute(f"ALTER TABLE fraud_feature_state ADD COLUMN packed {blob}")
 
 
+# Every write of a shared entity's state raises its row's version: this service's writes raise it themselves; the
+# trigger raises it for a write that leaves it as it was (a replica of an earlier version during a rolling upgrade,
+# a tool), so such a write is never mistaken for no change.
+_VERSION_BUMP = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS fraud_feature_state_version AFTER UPDATE OF packed, state ON fraud_feature_state"
+        " FOR EACH ROW WHEN NEW.version = OLD.version BEGIN UPDATE fraud_feature_state SET version = OLD.version + 1"
+        " WHERE kind = OLD.kind AND key = OLD.key; END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION fraud_feature_state_version() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.version = OLD.version THEN NEW.version := OLD.version + 1; END IF; RETURN NEW; END $$",
+        "CREATE OR REPLACE TRIGGER fraud_feature_state_version BEFORE UPDATE ON fraud_feature_state"
+        " FOR EACH ROW EXECUTE FUNCTION fraud_feature_state_version()",
+    ],
+}
+
+
+def _entity_state_version(tx: Tx) -> None:
+    """A version on each shared entity's row (0: created, no state written yet), raised by every write of it."""
+    tx.execute("ALTER TABLE fraud_feature_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+    tx.execute("UPDATE fraud_feature_state SET version = 1 WHERE packed IS NOT NULL OR state NOT IN ('', '{}')")
+    for sql in _VERSION_BUMP["postgresql" if tx.postgresql else "sqlite"]:
+        tx.conn.exec_driver_sql(sql)
+
+
 MIGRATIONS = [Migration("fraud/0001_alerts_cards_features", create_tables(_METADATA)),
               Migration("fraud/0002_versioned_customer_state", _versioned_customer_state),
               followups.migration("fraud"),  # did the care work? (services/platform/followups.py)
-              Migration("fraud/0004_packed_feature_state", _packed_state)]
+              Migration("fraud/0004_packed_feature_state", _packed_state),
+              Migration("fraud/0005_entity_state_version", _entity_state_version)]
 _CHUNK = 500
 
 _COLUMNS = ("id", "customer_id", "transaction_id", "card_token", "terminal_id", "merchant_id", "merchant_name",
@@ -239,47 +269,61 @@ class FraudRepository:
         return self.save_customer_states((cid, v, CustomerHistory.from_dict(d)) for cid, v, d in states)
 
     def load_entity_states(self, kind: str, keys: Iterable[str], *, lock: bool = False
-                           ) -> dict[str, EntityActivity | EntityVolume]:
-        """The stored states of one kind's keys (`lock`: FOR UPDATE on PostgreSQL, in key order); an hourly row
-        not written yet is the earlier version's row of times, if there is one (module docstring). A key with
-        no row, or an empty one, is absent."""
-        return {key: decode(kind, packed, text)  # type: ignore[misc]
-                for key, (packed, text) in self._rows(kind, keys, lock).items()}
+                           ) -> dict[str, tuple[int | None, EntityActivity | EntityVolume]]:
+        """(version, state) of one kind's keys (`lock`: FOR UPDATE on PostgreSQL, in key order). An hourly row not
+        written yet is the earlier version's row of times, if there is one (module docstring), with no version: it
+        is never taken for current. A key with no row, or an empty one, is absent."""
+        return {key: (version, decode(kind, packed, text))  # type: ignore[misc]
+                for key, (version, packed, text) in self._rows(kind, keys, lock).items()}
+
+    def entity_versions(self, kind: str, keys: Iterable[str], *, lock: bool = False) -> dict[str, int]:
+        """The version of each key's row, states not read (`lock` as in `load_entity_states`); absent: no row."""
+        sql = "SELECT key, version FROM fraud_feature_state WHERE kind = {p} AND key {in_}"
+        if lock and self.tx.postgresql:
+            sql += " ORDER BY key FOR UPDATE"
+        out: dict[str, int] = {}
+        for chunk in _chunks(keys):
+            out.update((r[0], int(r[1])) for r in self._where_in(sql, (_stored(kind),), chunk))
+        return out
 
     def save_entity_states(self, entries: Iterable[tuple[str, str, EntityActivity | EntityVolume]]) -> None:
-        """Write merged entity states (their rows locked by `load_entity_states(lock=True)` in this transaction)."""
+        """Write entity states, each row's version raised by one (their rows locked by `entity_versions` or
+        `load_entity_states` with `lock` in this transaction)."""
         params = [(*encode(state), _stored(kind), key)
                   for kind, key, state in sorted(entries, key=lambda e: (e[0], e[1]))]
         if params:
             p = self._placeholder
-            self.tx.conn.exec_driver_sql(f"UPDATE fraud_feature_state SET packed = {p}, state = {p}"
-                                         f" WHERE kind = {p} AND key = {p}", params)
+            self.tx.conn.exec_driver_sql(f"UPDATE fraud_feature_state SET packed = {p}, state = {p},"
+                                         f" version = version + 1 WHERE kind = {p} AND key = {p}", params)
 
     def load_entities(self, kind: str, keys: Iterable[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
         """`load_entity_states` as dicts: a JSON row as stored, a packed one converted (tests and tools)."""
         return {key: json.loads(text) if not packed else decode(kind, packed, None).to_dict()
-                for key, (packed, text) in self._rows(kind, keys, lock).items()}
+                for key, (_version, packed, text) in self._rows(kind, keys, lock).items()}
 
-    def _rows(self, kind: str, keys: Iterable[str], lock: bool) -> dict[str, tuple[bytes | None, str]]:
+    def _rows(self, kind: str, keys: Iterable[str], lock: bool
+              ) -> dict[str, tuple[int | None, bytes | None, str]]:
         keys = list(keys)
         out = self._select(_stored(kind), keys, lock)
         legacy = _LEGACY.get(_stored(kind))
         if legacy is not None:
             unwritten = [k for k in keys if k not in out]
             if unwritten:
-                out.update(self._select(legacy, unwritten, False))
+                out.update((k, (None, packed, text))
+                           for k, (_v, packed, text) in self._select(legacy, unwritten, False).items())
         return out
 
-    def _select(self, stored_kind: str, keys: Iterable[str], lock: bool) -> dict[str, tuple[bytes | None, str]]:
-        """(packed, JSON) of each key's row that holds a state (an empty row, '{}', is left out)."""
-        out: dict[str, tuple[bytes | None, str]] = {}
-        sql = "SELECT key, packed, state FROM fraud_feature_state WHERE kind = {p} AND key {in_}"
+    def _select(self, stored_kind: str, keys: Iterable[str], lock: bool
+                ) -> dict[str, tuple[int | None, bytes | None, str]]:
+        """(version, packed, JSON) of each key's row that holds a state (an empty row, '{}', is left out)."""
+        out: dict[str, tuple[int | None, bytes | None, str]] = {}
+        sql = "SELECT key, version, packed, state FROM fraud_feature_state WHERE kind = {p} AND key {in_}"
         if lock and self.tx.postgresql:
             sql += " ORDER BY key FOR UPDATE"
         for chunk in _chunks(keys):
             for r in self._where_in(sql, (stored_kind,), chunk):
-                if r[1] or (r[2] and r[2] != "{}"):
-                    out[r[0]] = (r[1], r[2])
+                if r[2] or (r[3] and r[3] != "{}"):
+                    out[r[0]] = (int(r[1]), r[2], r[3])
         return out
 
     @property

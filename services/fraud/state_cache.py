@@ -10,6 +10,10 @@ Invariants:
   that lost that race raises `ConcurrentUpdateError` (transient: the runner retries the batch, which reloads);
 - an entity in memory is at most `ttl_seconds` older than the store, plus this process's own additions not yet
   written; a batch adds its transactions and labels to the locked stored row and keeps the merged result;
+- an entity's copy is known current when the stored row's version is the one it was read at or written as (every
+  write raises it: `FraudRepository`): a batch then writes its copy, which already holds the batch's additions,
+  without reading the row back, and a read due by the TTL reads versions alone, states only where they moved;
+  a copy holding previewed labels, or read from an earlier version's row, is always merged as above;
 - a batch whose store transaction did not commit leaves nothing behind: what it touched is evicted at the next
   `begin()` and loaded again;
 - memory is bounded: between batches at most `customers` customers and `entities` entities of each kind stay
@@ -54,6 +58,7 @@ class FeatureStateCache:
         self.clock = clock
         self.versions: dict[str, int] = {}  # stored version of each cached customer (0: none stored yet)
         self.fetched: dict[EntityKey, float] = {}  # when each cached entity was read from the store
+        self.entity_versions: dict[EntityKey, int] = {}  # the stored version each cached entity's copy is at
         # fraud labels shown over gRPC before the worker that consumes them wrote them: kept on top of what is read
         self.previewed: OrderedDict[EntityKey, list[tuple[float, str]]] = OrderedDict()  # (time, transaction id)
         self._written_customers: set[str] = set()  # written by the batch in hand, not known committed
@@ -84,7 +89,7 @@ class FeatureStateCache:
             self.versions.pop(cid, None)
         for kind, key in entities:
             engine.entities[kind].pop(key, None)
-            self.fetched.pop((kind, key), None)
+            self._forget((kind, key))
         engine.dirty.clear()
         engine.added_times.clear()
         engine.added_frauds.clear()
@@ -113,9 +118,16 @@ class FeatureStateCache:
             if fetched is None or now - fetched > self.limits.ttl_seconds or key not in engine.entities[kind]:
                 due.setdefault(kind, []).append(key)
         for kind, keys in due.items():
-            rows = repo.load_entity_states(kind, keys)
-            for key in keys:
-                self._install(kind, key, rows.get(key) or entity_state(kind)(), now, merge_pending=True)
+            known = [key for key in keys if (kind, key) in self.entity_versions and key in engine.entities[kind]]
+            stored = repo.entity_versions(kind, known) if known else {}
+            current = {key for key in known if stored.get(key) == self.entity_versions[(kind, key)]}
+            for key in current:
+                self.fetched[(kind, key)] = now
+            moved = [key for key in keys if key not in current]
+            rows = repo.load_entity_states(kind, moved) if moved else {}
+            for key in moved:
+                version, entity = rows.get(key) or (None, entity_state(kind)())
+                self._install(kind, key, entity, version, now, merge_pending=True)
 
     def preview(self, label: Label) -> None:
         """A fraud label answered over gRPC: in this process's state at once, and kept over re-reads until the
@@ -125,10 +137,11 @@ class FeatureStateCache:
             for key in keys_of(label.terminal_id, label.merchant_id, label.mcc):
                 self.previewed.setdefault(key, []).append((label.tx_ts, label.tx_id))
                 self.previewed.move_to_end(key)
+                self.entity_versions.pop(key, None)  # the copy holds more than the stored row now
             while len(self.previewed) > PREVIEWS:
                 self.previewed.popitem(last=False)
 
-    def _install(self, kind: str, key: str, entity: EntityActivity | EntityVolume, now: float,
+    def _install(self, kind: str, key: str, entity: EntityActivity | EntityVolume, version: int | None, now: float,
                  merge_pending: bool) -> None:
         engine = self.engine
         previewed = self.previewed.get((kind, key))
@@ -147,6 +160,10 @@ class FeatureStateCache:
         engine.entities[kind][key] = entity
         engine.entities[kind].move_to_end(key)
         self.fetched[(kind, key)] = now
+        if version is None or (kind, key) in self.previewed:
+            self.entity_versions.pop((kind, key), None)  # never taken for current: merged at the next write
+        else:
+            self.entity_versions[(kind, key)] = version
 
     def _horizon_start(self, times: list[float]) -> float:
         """What a merge of these transaction times forgets: as the engine does in memory, what lies a horizon
@@ -180,19 +197,36 @@ class FeatureStateCache:
         self._written_entities.update(keys)
         repo.create_entities(keys)
         now = self.clock()
-        merged: list[tuple[str, str, EntityActivity | EntityVolume]] = []
+        written: list[tuple[str, str, EntityActivity | EntityVolume]] = []
         for kind in sorted({k for k, _ in keys}):
             names = [key for k, key in keys if k == kind]
-            rows = repo.load_entity_states(kind, names, lock=True)
+            stored = repo.entity_versions(kind, names, lock=True)
+            moved = [key for key in names if not self._current(kind, key, stored.get(key))]
+            rows = repo.load_entity_states(kind, moved, lock=True) if moved else {}
             for key in names:
-                entity = rows.get(key) or entity_state(kind)()
-                times = engine.added_times.get((kind, key), [])
-                entity.merge(times, engine.added_frauds.get((kind, key), []), self._horizon_start(times))
-                merged.append((kind, key, entity))
-                self._install(kind, key, entity, now, merge_pending=False)
-        repo.save_entity_states(merged)
+                version = stored.get(key, 0)
+                if key in moved:  # another writer changed the row since this copy was read: add to what is stored
+                    entity = (rows.get(key) or (None, entity_state(kind)()))[1]
+                    times = engine.added_times.get((kind, key), [])
+                    entity.merge(times, engine.added_frauds.get((kind, key), []), self._horizon_start(times))
+                    self._install(kind, key, entity, version + 1, now, merge_pending=False)
+                else:  # the copy is the stored row plus this batch's additions
+                    entity = engine.entities[kind][key]
+                    self.fetched[(kind, key)] = now
+                    self.entity_versions[(kind, key)] = version + 1
+                written.append((kind, key, entity))
+        repo.save_entity_states(written)
         engine.added_times.clear()
         engine.added_frauds.clear()
+
+    def _current(self, kind: str, key: str, stored: int | None) -> bool:
+        """Whether the cached copy is the stored row (at `stored`, its version) plus this process's additions."""
+        return (stored is not None and self.entity_versions.get((kind, key)) == stored
+                and key in self.engine.entities[kind] and (kind, key) not in self.previewed)
+
+    def _forget(self, key: EntityKey) -> None:
+        self.fetched.pop(key, None)
+        self.entity_versions.pop(key, None)
 
     # ---- bounds ---------------------------------------------------------------------------------------------
     def trim(self) -> None:
@@ -203,7 +237,7 @@ class FeatureStateCache:
             self.versions.pop(cid, None)
         for kind, table in engine.entities.items():
             for key in _evict(table, self.limits.entities, {k for knd, k in pending if knd == kind}):
-                self.fetched.pop((kind, key), None)
+                self._forget((kind, key))
 
 
 def _evict(table: OrderedDict[str, Any], limit: int, keep: Collection[str]) -> list[str]:

@@ -1,7 +1,8 @@
 """Fraud's feature state across replicas, against a real store (both backends): two handlers on one store are two
 replicas of the worker. A partition moving between them gives the features one worker gives; a stale copy cannot
 overwrite a newer one; the cache stays within its limits; a shared terminal's risk reaches the other replica
-once its TTL passed; a batch that did not commit leaves nothing behind."""
+once its TTL passed; a batch that did not commit leaves nothing behind; a shared entity's copy at the stored
+version is written without reading the row back, and a row any other writer changed is read and added to."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from services.fraud.features import FEATURE_INDEX
 from services.fraud.repository import MIGRATIONS, FraudRepository
-from services.fraud.state_cache import CacheLimits
+from services.fraud.state_cache import FOREVER, CacheLimits
 from services.fraud.windows import EntityVolume
 from services.fraud.worker import FraudHandler
 from services.gen.proactivecare.v1 import events_pb2
@@ -199,3 +200,63 @@ def test_hourly_merchant_rows_live_apart_from_the_earlier_lists_of_times_and_sta
         assert FraudRepository(tx).load_entities("merchant", ["M1"])["M1"]["hours"] == [10, 12]
         states = {(kind, key) for kind, key, _ in FraudRepository(tx).load_feature_state()}
         assert states == {("merchant", "M1"), ("terminal", "T1")}         # the earlier row is not a state now
+
+
+@pytest.mark.parametrize("write", ["this version", "an earlier version or a tool"])
+def test_every_write_of_a_shared_entity_raises_its_version(stores, write: str) -> None:
+    """An earlier version of the service (a rolling upgrade) or a tool writes a row without touching its version:
+    the store raises it anyway, so no replica takes its copy for the stored row and overwrites that write."""
+    store, _ = stores
+    with store.transaction() as tx:
+        repo = FraudRepository(tx)
+        repo.create_entities([("terminal", "T1"), ("merchant", "M1")])
+        assert repo.entity_versions("terminal", ["T1", "T-none"]) == {"T1": 0}  # created, nothing written yet
+    for expected in (1, 2):
+        with store.transaction() as tx:
+            repo = FraudRepository(tx)
+            state = EntityVolume.from_dict({"hours": [10], "counts": [expected]})
+            if write == "this version":
+                repo.save_entity_states([("merchant", "M1", state)])
+            else:
+                repo.save_entities([("merchant", "M1", state.to_dict())])  # SET packed, state: version untouched
+        with store.read() as tx:
+            repo = FraudRepository(tx)
+            assert repo.entity_versions("merchant", ["M1"]) == {"M1": expected}
+            [(version, stored)] = repo.load_entity_states("merchant", ["M1"]).values()
+            assert version == expected and stored.count(0, 3600 * 11) == expected
+
+
+def test_a_copy_at_the_stored_version_is_written_without_reading_the_row_and_a_changed_row_is_added_to(
+        stores, monkeypatch) -> None:
+    store, _ = stores
+    handler = make_handler(store, NO_TTL)  # every batch checks the entities it touches against the store
+    read: list[tuple[str, str]] = []
+    load = FraudRepository.load_entity_states
+
+    def counting(self, kind, keys, *, lock=False):  # type: ignore[no-untyped-def]
+        keys = list(keys)
+        read.extend((kind, key) for key in keys)
+        return load(self, kind, keys, lock=lock)
+
+    monkeypatch.setattr(FraudRepository, "load_entity_states", counting)
+    start = float(int(NOW - 5 * DAY))  # whole seconds: the times come back exactly
+    pay = [card_payment(f"p{i}", "c1", 3000 + i, "T1", start + i * 3600) for i in range(4)]
+    run(handler, records(pay[:1]))
+    assert ("terminal", "T1") in read  # the first time: read (no copy yet)
+    read.clear()
+    run(handler, records(pay[1:2]))
+    assert read == []  # the copy is the stored row: neither the TTL's check nor the write read a state
+    with store.transaction() as tx:  # a writer that is not this replica adds a payment at T1
+        repo = FraudRepository(tx)
+        [(_version, terminal)] = repo.load_entity_states("terminal", ["T1"]).values()
+        terminal.merge([start + 1800], [], FOREVER)
+        repo.save_entities([("terminal", "T1", terminal.to_dict())])
+    read.clear()
+    run(handler, records(pay[2:3]))
+    assert ("terminal", "T1") in read  # its version moved: read again
+    read.clear()
+    run(handler, records(pay[3:]))
+    assert read == []
+    with store.read() as tx:
+        [stored] = FraudRepository(tx).load_entities("terminal", ["T1"]).values()
+    assert stored["times"] == sorted([start + 1800] + [start + i * 3600 for i in range(4)])
