@@ -26,13 +26,14 @@ BUCKET_SECONDS = 3600  # merchants and categories count their transactions per h
 class CustomerHistory:
     """A customer's recent transactions (time, amount), where they were, and what they used before."""
 
-    __slots__ = ("amounts", "base", "cum_amount", "cum_high", "cum_novel", "cum_sq", "fraud_times", "ids",
+    __slots__ = ("_id_set", "amounts", "base", "cum_amount", "cum_high", "cum_novel", "cum_sq", "fraud_times", "ids",
                  "last_ts", "last_x", "last_y", "loc_n", "loc_sx", "loc_sy", "merchants", "novel", "sorted_amounts",
                  "surprises", "terminals", "times")
 
     def __init__(self) -> None:
         self.times: list[float] = []
         self.ids: list[str] = []  # each payment's transaction id: the same payment seen again counts once
+        self._id_set: set[str] | None = None  # the same ids, for `has` (built when first asked, dropped by compaction)
         self.amounts: list[float] = []
         self.sorted_amounts: list[float] = []  # amounts inside the horizon, sorted (for the median)
         self.cum_amount: list[float] = [0.0]  # cum_amount[i] = sum of the first i amounts
@@ -136,10 +137,14 @@ class CustomerHistory:
 
     def has(self, tx_id: str) -> bool:
         """Whether the payment is already in the history (scored at authorization, then seen on the stream)."""
-        return tx_id in self.ids
+        if self._id_set is None:
+            self._id_set = set(self.ids)
+        return tx_id in self._id_set
 
     def append(self, ts: float, amount: float, surprise: float = 0.0, novel: int = 0, tx_id: str = "") -> None:
         insort(self.sorted_amounts, amount)
+        if self._id_set is not None:
+            self._id_set.add(tx_id)
         if self.times and ts < self.times[-1]:  # a late arrival: insert in place, rebuild the sums after it
             i = bisect_right(self.times, ts, self.base)
             self.times.insert(i, ts)
@@ -177,6 +182,8 @@ class CustomerHistory:
         h0, v0 = self.cum_high[b], self.cum_novel[b]
         del self.times[:b]
         del self.ids[:b]
+        if b:
+            self._id_set = None
         del self.amounts[:b]
         del self.surprises[:b]
         del self.novel[:b]

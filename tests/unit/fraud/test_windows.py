@@ -7,7 +7,8 @@ import random
 import pytest
 
 from services.fraud.features import FeatureConfig, FeatureEngine
-from services.fraud.windows import BUCKET_SECONDS, EntityActivity, EntityVolume, entity_state
+from services.fraud.state_codec import decode_customer, encode_customer
+from services.fraud.windows import BUCKET_SECONDS, CustomerHistory, EntityActivity, EntityVolume, entity_state
 from tests.unit.fraud.builders import DAY, T0, f, label, tx
 
 H = BUCKET_SECONDS
@@ -140,3 +141,17 @@ def test_merchant_and_category_risk_features_equal_the_exact_ones_on_hour_aligne
     # window (hi - 30 d, hi] with hi = now - 7 d: payments 0..199 (all inside), 20 of them fraud, 7 of them at m0
     assert f(row, "mcc_risk_30d_delayed") == pytest.approx(20 / 200)
     assert f(row, "merchant_risk_30d_delayed") == pytest.approx(7 / 67)
+
+
+def test_a_customer_history_knows_its_payments_through_late_arrivals_expiry_and_the_store() -> None:
+    h = CustomerHistory()
+    for i in range(100):
+        h.append(T0 + i * 3600.0, 10.0, tx_id=f"p{i}")
+    assert h.has("p0") and h.has("p99") and not h.has("p100")
+    h.append(T0 + 50.5 * 3600.0, 12.0, tx_id="late")  # arrives after later payments: inserted in place
+    h.append(T0 + 100 * 3600.0, 11.0, tx_id="p100")
+    assert h.has("late") and h.has("p100")
+    h.expire(T0 + 80 * 3600.0)  # 81 payments fall out of the horizon and are dropped
+    assert h.base == 0 and not h.has("p0") and not h.has("late") and h.has("p81") and h.has("p100")
+    back = decode_customer(encode_customer(h))  # type: ignore[arg-type]
+    assert back.has("p81") and not back.has("p80") and not back.has("p101")
