@@ -118,9 +118,9 @@ class FeatureStateCache:
             if fetched is None or now - fetched > self.limits.ttl_seconds or key not in engine.entities[kind]:
                 due.setdefault(kind, []).append(key)
         for kind, keys in due.items():
-            known = [key for key in keys if (kind, key) in self.entity_versions and key in engine.entities[kind]]
+            known = [key for key in keys if (kind, key) in self.entity_versions]
             stored = repo.entity_versions(kind, known) if known else {}
-            current = {key for key in known if stored.get(key) == self.entity_versions[(kind, key)]}
+            current = {key for key in known if self._current(kind, key, stored.get(key))}
             for key in current:
                 self.fetched[(kind, key)] = now
             moved = [key for key in keys if key not in current]
@@ -201,8 +201,8 @@ class FeatureStateCache:
         for kind in sorted({k for k, _ in keys}):
             names = [key for k, key in keys if k == kind]
             stored = repo.entity_versions(kind, names, lock=True)
-            moved = [key for key in names if not self._current(kind, key, stored.get(key))]
-            rows = repo.load_entity_states(kind, moved, lock=True) if moved else {}
+            moved = {key for key in names if not self._current(kind, key, stored.get(key))}
+            rows = repo.load_entity_states(kind, moved) if moved else {}  # locked by `entity_versions` above
             for key in names:
                 version = stored.get(key, 0)
                 if key in moved:  # another writer changed the row since this copy was read: add to what is stored
