@@ -11,7 +11,6 @@ workers finish their batch, commit and exit -> the gRPC server stops with a grac
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import threading
@@ -26,6 +25,7 @@ from services.platform import security
 from services.platform.audit import AuditTrail
 from services.platform.auth import Role
 from services.platform.grpc_server import GrpcServer, GrpcService, start_grpc_server
+from services.platform.heap import settle_heap
 from services.platform.kafka_client import open_producer
 from services.platform.metrics import GrpcMetrics, serve_metrics
 from services.platform.runner import Handler, Source, StreamRunner
@@ -201,10 +201,7 @@ def run_service(app: ServiceApp, settings: Settings, *, announce: Callable[[Runn
         log.info("%s: shutting down", app.name)
         await running.stop()
 
-    # What the process loaded to start (modules, protobuf descriptors, a model) lives as long as it does: frozen, the
-    # collector's full passes skip it, and a worker allocating per record pays only for what it allocates.
-    gc.collect()
-    gc.freeze()
+    settle_heap()  # what the process loaded to start is frozen: no collector pass walks it again (heap.py)
     asyncio.run(main())
 
 

@@ -35,6 +35,7 @@ from services.fraud.worker import FraudHandler, sources
 from services.gen.proactivecare.v1 import events_pb2, fraud_pb2, fraud_pb2_grpc
 from services.platform import auth, security
 from services.platform.client import auth_metadata, connect_aio
+from services.platform.heap import settled_heap
 from services.platform.kafka_client import CONFLUENT
 from services.platform.kafka_io import Output
 from services.platform.runner import Record, StreamRunner
@@ -161,11 +162,12 @@ def run(base: Settings) -> dict[str, float]:
         model_dir = fraud_model_dir(Path(tmp_dir))
         txs = simulated_transactions(N_RECORDS)
         fill_topic(settings, TRANSACTIONS, txs)
-        bare = bare_consumer_rate(settings, len(txs))
-        worker = worker_rate(settings, len(txs), model_dir)
-        # the same on confluent-kafka (KAFKA_CLIENT=confluent), against its own bare consumer
-        bare_ck = confluent_consumer_rate(settings, len(txs))
-        worker_ck = worker_rate(settings.with_overrides(kafka_client=CONFLUENT), len(txs), model_dir)
+        with settled_heap():  # the consumers and the worker with the heap a service process has (heap.py)
+            bare = bare_consumer_rate(settings, len(txs))
+            worker = worker_rate(settings, len(txs), model_dir)
+            # the same on confluent-kafka (KAFKA_CLIENT=confluent), against its own bare consumer
+            bare_ck = confluent_consumer_rate(settings, len(txs))
+            worker_ck = worker_rate(settings.with_overrides(kafka_client=CONFLUENT), len(txs), model_dir)
         payments = [tx for tx in txs
                     if tx.channel == events_pb2.CHANNEL_CARD_PRESENT and tx.direction == events_pb2.DIRECTION_DEBIT]
         figures: dict[str, float] = {

@@ -10,7 +10,6 @@ client vs quix-streams (which runs on confluent-kafka); each at its faster dedup
 
 from __future__ import annotations
 
-import gc
 import sys
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from services.gen.proactivecare.v1 import events_pb2
 from services.platform import streams
+from services.platform.heap import settled_heap
 from services.platform.kafka_client import CLIENTS, CONFLUENT, KAFKA_PYTHON, Message, TopicPartition
 from services.platform.kafka_io import make_consumer
 from services.platform.runner import Record, StreamRunner
@@ -187,10 +187,8 @@ def run(base: Settings) -> dict[str, object]:
         produced = [(t.customer_id.encode(), t.SerializeToString()) for t in transactions[:40_000]]
         # a service holds no list of 100,000 messages: left alive, it is what the garbage collector's passes would
         # walk (the runner, allocating more a record than a bare loop, would pay for it most); what is left is
-        # frozen, as a service process does once started (`run_service`)
+        # settled as a service process settles it once started (`run_service`)
         del transactions
-        gc.collect()
-        gc.freeze()
         rates: dict[str, list[float]] = {}
         parts = {
             "bare_kafka_python": lambda: bare_consumer_rate(settings, n),
@@ -203,18 +201,16 @@ def run(base: Settings) -> dict[str, object]:
             "quix": lambda: quix_rate(settings, n),
         }
         work: dict[str, list[float]] = {"event": [], "offset": []}
-        for _ in range(3):  # interleaved, best of each
-            for dedupe in work:
-                work[dedupe].append(runner_work_us(settings, produced, dedupe))  # type: ignore[arg-type]
-        try:
+        with settled_heap():
+            for _ in range(3):  # interleaved, best of each
+                for dedupe in work:
+                    work[dedupe].append(runner_work_us(settings, produced, dedupe))  # type: ignore[arg-type]
             for _ in range(ROUNDS):  # interleaved, best of each: the machine is shared and noisy
                 for name, part in parts.items():
                     # quix-streams sets signal handlers as it starts, which only the main thread may do
                     rate = part() if name == "quix" else _within(name, part)
                     if rate is not None:
                         rates.setdefault(name, []).append(rate)
-        finally:
-            gc.unfreeze()
     missing = [name for name in parts if name not in rates and name != "quix"]
     if missing:
         raise RuntimeError(f"bench runner: no figure in any round for {missing} (see the stalls above)")

@@ -23,6 +23,7 @@ from services.fraud.policy import load_policy
 from services.fraud.repository import MIGRATIONS
 from services.fraud.scoring import FraudScorer
 from services.fraud.worker import FraudHandler
+from services.platform.heap import settle_heap
 from services.platform.runner import Record
 from services.platform.settings import Settings
 from services.platform.storage import Store
@@ -43,6 +44,7 @@ def handler_cpu(n: int, profile: bool = False) -> dict[str, float]:
         store.migrate(MIGRATIONS)
         handler = FraudHandler(settings, FraudScorer(load_model(model_dir), load_policy()),
                                FraudMetrics.create(CollectorRegistry()))
+        settle_heap()  # as the service process does once started (services/platform/heap.py)
         profiler = cProfile.Profile() if profile else None
         wall, cpu = time.perf_counter(), time.process_time()
         if profiler is not None:
