@@ -1,7 +1,12 @@
 """Fraud benchmarks for `proactive-care bench fraud`.
 
 1. The fraud worker (stream runner + FraudHandler: features, one model call per poll batch, alerts, state
-   persistence) against a bare kafka-python consumer of the same topic: `fraud_worker_vs_bare_ratio`.
+   persistence) against a bare kafka-python consumer of the same topic: `fraud_worker_vs_bare_ratio`; and, in
+   the same run, the stream runner with a handler that does nothing (`fraud_runner_noop_vs_bare_ratio`: the
+   ceiling of any handler on this runner), which splits the worker's time a record into the runner's and the
+   handler's (`fraud_handler_us_per_record`) and gives what the 0.5 goal leaves the handler
+   (`fraud_handler_budget_us_at_half_bare`: 2 / bare - 1 / no-op runner; negative when even a handler that does
+   nothing cannot reach it).
 2. ScoreTransaction over real gRPC from 16 concurrent callers (micro-batched): `score_rpc_p99_ms`, `score_rpc_qps`,
    the server's CPU per call; and, in the same run, the same callers against a bare `grpc.aio` server answering a
    constant (`grpc_floor.py`): what Python gRPC alone costs here (`score_rpc_floor_*`).
@@ -42,7 +47,7 @@ from services.platform.runner import Record, StreamRunner
 from services.platform.settings import Settings
 from services.platform.storage import Store, Tx
 from services.platform.topics import TRANSACTIONS
-from tests.perf.bench_runner import bare_consumer_rate, confluent_consumer_rate
+from tests.perf.bench_runner import bare_consumer_rate, confluent_consumer_rate, runner_rate
 from tests.perf.common import bench_settings, fill_topic, fraud_model_dir, serve_process, simulated_transactions
 
 N_RECORDS = 20_000
@@ -165,6 +170,7 @@ def run(base: Settings) -> dict[str, float]:
         with settled_heap():  # the consumers and the worker with the heap a service process has (heap.py)
             bare = bare_consumer_rate(settings, len(txs))
             worker = worker_rate(settings, len(txs), model_dir)
+            noop = runner_rate(settings, len(txs))  # the same runner and store, a handler doing nothing
             # the same on confluent-kafka (KAFKA_CLIENT=confluent), against its own bare consumer
             bare_ck = confluent_consumer_rate(settings, len(txs))
             worker_ck = worker_rate(settings.with_overrides(kafka_client=CONFLUENT), len(txs), model_dir)
@@ -175,6 +181,10 @@ def run(base: Settings) -> dict[str, float]:
             "fraud_bare_consumer_records_per_s": round(bare, 1),
             "fraud_worker_records_per_s": round(worker, 1),
             "fraud_worker_vs_bare_ratio": round(worker / bare, 4),
+            "fraud_runner_noop_records_per_s": round(noop, 1),
+            "fraud_runner_noop_vs_bare_ratio": round(noop / bare, 4),
+            "fraud_handler_us_per_record": round((1 / worker - 1 / noop) * 1e6, 1),
+            "fraud_handler_budget_us_at_half_bare": round((2 / bare - 1 / noop) * 1e6, 1),
             "fraud_confluent_bare_consumer_records_per_s": round(bare_ck, 1),
             "fraud_worker_confluent_records_per_s": round(worker_ck, 1),
             "fraud_worker_confluent_vs_bare_confluent_ratio": round(worker_ck / bare_ck, 4),

@@ -43,7 +43,7 @@ from tests.processes import ServiceProcess
 
 N_TRANSACTIONS = 20_000
 CUSTOMERS = 400
-RATE = 300.0  # transactions/s: about 67 s of live stream, long enough for every failure to land mid-stream
+RATE = 500.0  # transactions/s: about 40 s of live stream, long enough for every failure to land mid-stream
 WATCHED_PER_PARTITION = 4
 TRANSIENT = "proactivecare_stream_transient_failures_total"
 BROKER_DOWN_SECONDS = 12.0  # the consumers' session timeout is 10 s
