@@ -43,6 +43,10 @@ class Forecast:
     scheduled: tuple[tuple[date, int], ...] = ()
     # a pay seen once that the path expects again (`pay_seen_once`): the odds leave it out of the past days
     pay_seen_once: Occurrence | None = None
+    # `scheduled` after each day's credits and before its debits (a pay is booked before the day's bills): a
+    # pay that lifts an overdrawn balance above zero for a moment, before a bill or the day's spending takes it
+    # below again, is a new overdraft that very day
+    peaks: tuple[tuple[date, int], ...] = ()
 
     @property
     def shortfall_minor(self) -> int:
@@ -166,6 +170,7 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
     outgoings = 0
     balances: list[tuple[date, int]] = []
     scheduled: list[tuple[date, int]] = []
+    peaks: list[tuple[date, int]] = []
     planned = balance
     day = today
     while day < end:
@@ -174,7 +179,9 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
             step = daily + int(spread * (k ** 0.5 - (k - 1) ** 0.5))
             balance -= step
             outgoings += step
-        for item in (u for u in upcoming if u.day == day):
+        todays = [u for u in upcoming if u.day == day]
+        peaks.append((day, planned + sum(u.amount_minor for u in todays if u.amount_minor > 0)))
+        for item in todays:
             balance += item.amount_minor
             planned += item.amount_minor
             outgoings += max(0, -item.amount_minor)
@@ -192,7 +199,7 @@ def forecast_to_payday(state: CustomerState, today: date, policy: Policy) -> For
         today=today, payday=payday, start_balance_minor=state.balance_minor, daily_spend_minor=daily,
         lowest_balance_minor=lowest, lowest_day=lowest_day, first_negative_day=first_negative,
         outgoings_minor=outgoings, upcoming=tuple(upcoming), balances=tuple(balances), next_crossing_day=crossing,
-        scheduled=tuple(scheduled), pay_seen_once=first_pay[0] if first_pay else None,
+        scheduled=tuple(scheduled), pay_seen_once=first_pay[0] if first_pay else None, peaks=tuple(peaks),
     )
 
 

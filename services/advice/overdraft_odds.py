@@ -52,28 +52,37 @@ def quantile(sums: Sequence[int], q: float) -> int:
 
 
 def overdraft_odds(scheduled: Sequence[tuple[date, int]], daily: Sequence[int], lead_days: int, min_chance: float,
-                   spend_quantile: float, overdrawn: bool = False) -> Odds | None:
+                   spend_quantile: float, overdrawn: bool = False,
+                   peaks: Sequence[tuple[date, int]] | None = None) -> Odds | None:
     """The chance of a new overdraft within `lead_days` of `scheduled[0]` (today).
 
     `scheduled` is the end-of-day balance of each day from today with the scheduled payments only; `daily` is
     the customer's discretionary spending of each past day (oldest first). A customer already below zero
-    (`overdrawn`) is judged from the day after the path is back at zero or above at the median spending (the
-    pay that ends this overdraft): only a new overdraft after that counts. None when nothing can be judged."""
+    (`overdrawn`) is judged from the pay that ends this overdraft: the first day whose credits, booked before
+    its debits (`peaks`: each day's balance after its credits; the end-of-day path when not given), take the
+    balance to zero or above at the median spending until then. Only a new overdraft counts: on that day, the
+    runs of spending that leave the pay above zero and the end of the day below it (a bill, or the day's
+    spending, after the pay); on the days after, the runs that take the balance below zero. None when nothing
+    can be judged."""
     if not scheduled or not daily:
         return None
     window = scheduled[: lead_days + 1]
-    judged_from = 0
-    if overdrawn:  # what comes after the pay that ends this overdraft
-        judged_from = next((k for k, (_, balance) in enumerate(window)
-                            if k > 0 and balance - quantile(window_sums(daily, k), 0.5) >= 0), len(window))
-        judged_from += 1
+    peaks = peaks or scheduled
+    ends = None  # the day the pay ends the current overdraft
+    if overdrawn:
+        ends = next((k for k in range(1, len(window))
+                     if peaks[k][1] - quantile(window_sums(daily, k - 1), 0.5) >= 0), len(window))
     best: Odds | None = None
-    for k in range(judged_from, len(window)):
+    for k in range(ends or 0, len(window)):
         day, balance = window[k]
         sums = window_sums(daily, k)
         if not sums:
             break
-        chance = share_above(sums, balance)
+        if k == ends and peaks[k][1] > window[k - 1][1]:  # above zero once the pay is in, below by the evening
+            before = window_sums(daily, k - 1) if k > 1 else [0] * len(sums)  # each run's days before this one
+            chance = sum(b <= peaks[k][1] and s > balance for b, s in zip(before, sums, strict=False)) / len(sums)
+        else:
+            chance = share_above(sums, balance)
         odds = Odds(chance, day, balance - quantile(sums, spend_quantile))
         if chance >= min_chance:
             return odds

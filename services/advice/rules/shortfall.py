@@ -84,7 +84,8 @@ def _on_the_odds(ctx: RuleContext, rule: RuleConfig, forecast: Forecast) -> list
                if rule.params.get("net_of_unscheduled_income") else ctx.state.daily_spend_history(ctx.today, window))
     odds = overdraft_odds(forecast.scheduled, history,
                           int(rule.params.get("max_lead_days", 7)), min_chance,
-                          float(rule.params.get("spend_quantile", 0.9)), forecast.start_balance_minor < 0)
+                          float(rule.params.get("spend_quantile", 0.9)), forecast.start_balance_minor < 0,
+                          forecast.peaks)
     if odds is None or odds.chance < min_chance or odds.balance_minor >= 0:
         return []
     # the path the customer is told about: the balance that day on a heavier run of spending

@@ -79,6 +79,33 @@ def test_overdrawn_with_no_pay_in_sight_is_not_a_new_overdraft() -> None:
                           spend_quantile=0.9, overdrawn=True) is None
 
 
+# overdrawn at 50.00, 75.00 after a bill tomorrow; the pay of 205.00 on day 2 is booked before that day's
+# bill: the balance is 130.00 for a moment, then the bill of `bill` takes it to 130.00 - bill by the evening
+@pytest.mark.parametrize(("case", "pay", "bill", "daily", "chance", "day", "balance"), [
+    ("the pay ends the overdraft, the day's bill starts a new one", 20_500, 13_500, STEADY, 1.0, 2, -5_500),
+    # 25.00 a day: 130.00 - 25.00 at the pay, 130.00 - 120.00 - 50.00 by the evening
+    ("the day's spending after the pay starts a new one", 20_500, 12_000, STEADY, 1.0, 2, -4_000),
+    # a pay of 125.00 leaves 50.00: a lump of 100.00 the day before keeps the balance below zero (no new
+    # overdraft), a lump on the day takes it below again: 14 of the 55 runs of 2 days
+    ("lumpy spending: the runs that leave the pay above zero, then go below", 12_500, 4_000, LUMPY, 14 / 55, 2,
+     -9_000),
+])
+def test_an_overdrawn_customer_can_go_below_zero_again_on_payday(
+        case: str, pay: int, bill: int, daily: list[int], chance: float, day: int, balance: int) -> None:
+    scheduled = path(-5_000, -7_500, -7_500 + pay - bill, -7_500 + pay - bill)
+    peaks = path(-5_000, -7_500, -7_500 + pay, -7_500 + pay - bill)
+    odds = overdraft_odds(scheduled, daily, lead_days=3, min_chance=0.2, spend_quantile=1.0, overdrawn=True,
+                          peaks=peaks)
+    assert odds is not None, case
+    assert (odds.chance, odds.day, odds.balance_minor) == (chance, TODAY + timedelta(days=day), balance), case
+
+
+def test_a_pay_that_leaves_the_balance_below_zero_does_not_end_the_overdraft() -> None:
+    scheduled = path(-5_000, -7_500, -3_000, -3_000)
+    assert overdraft_odds(scheduled, STEADY, lead_days=3, min_chance=0.1, spend_quantile=0.9, overdrawn=True,
+                          peaks=scheduled) is None
+
+
 def test_no_history_no_odds() -> None:
     assert overdraft_odds(path(100), [], lead_days=4, min_chance=0.5, spend_quantile=0.9) is None
 

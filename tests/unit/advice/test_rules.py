@@ -205,6 +205,26 @@ def test_an_overdrawn_customer_is_warned_of_going_below_zero_again_after_payday(
     assert balances[negative_day] < 0 <= balances[negative_day - timedelta(days=2)]   # it really does
 
 
+def test_an_overdrawn_customer_is_warned_that_the_rent_on_payday_takes_the_pay_straight_back_below_zero() -> None:
+    """Overdrawn until the pay at 06:00 on the 25th, which the rent at 07:00 the same day takes back below zero:
+    the pay ends one overdraft and the rent starts another that very day (the bank books the pay first), so the
+    warning comes while the customer is still overdrawn, days before, naming the payday itself (Wednesday 25
+    March: no weekend moves the pay)."""
+    account = Account(balance=-30_000)
+    balances = live(account, date(2026, 1, 1), 120, salary=200_000, payday=25,
+                    bills=[(25, 185_000, "landlord")], spend=500)
+    payday = date(2026, 3, 25)
+    warned = [e.forecast.today for e in account.evaluations for c in e.candidates if c.type == SHORTFALL
+              and e.forecast is not None and e.forecast.start_balance_minor < 0
+              and c.data["negative_day"] == c.data["payday"] == payday.isoformat()]
+    assert warned and min(warned) <= payday - timedelta(days=2), warned
+    assert balances[payday] < 0 and balances[payday - timedelta(days=1)] < 0   # overdrawn on both days
+    # the forecast that warned: above zero once the pay is in, below once the rent has gone, on the same day
+    forecast = next(e.forecast for e in account.evaluations if e.forecast is not None
+                    and e.forecast.today == min(warned))
+    assert dict(forecast.scheduled)[payday] < 0 < dict(forecast.peaks)[payday]
+
+
 def _first_pay_forecast(pay: int, pay_seen_once: bool = True) -> tuple[Account, Forecast]:
     """A new customer (monthly income 400,000 on the profile, payday the 28th) paid once, on Monday 5 January,
     seen up to Sunday 11 January: the forecast of that evening."""
