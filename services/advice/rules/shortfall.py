@@ -94,6 +94,21 @@ def _on_the_odds(ctx: RuleContext, rule: RuleConfig, forecast: Forecast) -> list
     return _warning(ctx, rule, heavier, odds.day, odds)
 
 
+def when_paid(days_before: int, payday: str = "") -> str:
+    """The day below zero told against the pay: before it, on it (the payments due that day take the pay straight
+    back), or after it (the pay that ended an overdraft, then a bill); `payday` names the day."""
+    on = f" on {payday}" if payday else ""
+    if days_before > 1:
+        return f"{days_before} days before your pay is due{on}"
+    if days_before == 1:
+        return f"the day before your pay is due{on}"
+    if days_before == 0:
+        named = f" ({payday})" if payday else ""
+        return f"the day your pay is due{named}, and what goes out that day takes it back below zero"
+    after = -days_before
+    return f"{after} day{'s' if after > 1 else ''} after your pay{on}"
+
+
 def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_day: date,
              odds: Odds | None) -> list[Candidate]:
     lead_days = (negative_day - ctx.today).days
@@ -108,9 +123,8 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
         Reason("FORECAST_BELOW_ZERO",
                f"Your balance is forecast to drop to {ctx.money(forecast.lowest_balance_minor)} on "
                f"{day_text(forecast.lowest_day)}, going below zero on {day_text(negative_day)}.", 1.0),
-        Reason("DAYS_BEFORE_PAYDAY",
-               f"That is {days_before_payday} days before your pay is due on {day_text(forecast.payday)}.", 0.5)
-        if forecast.payday is not None else
+        Reason("DAYS_BEFORE_PAYDAY", f"That is {when_paid(days_before_payday, day_text(forecast.payday))}.", 0.5)
+        if days_before_payday is not None and forecast.payday is not None else
         Reason("IRREGULAR_INCOME", "Your income comes in irregular payouts: this counts them as they came over "
                                    "the last weeks, not on a payday.", 0.5),
         Reason("USUAL_SPENDING",
@@ -134,7 +148,7 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
     if bills:
         reasons.append(Reason("UPCOMING_PAYMENTS", f"Upcoming payments: {bills_text}.", 0.6))
     reasons.append(Reason(f"FIX_{fix.code}", fix.text, 0.0))
-    before_payday = f", {days_before_payday} days before payday" if days_before_payday is not None else ""
+    before_payday = f", {when_paid(days_before_payday)}" if days_before_payday is not None else ""
     likely = f" (about a {data['chance_percent']}% chance on your own spending)" if odds is not None else ""
     return [Candidate(
         type=TYPE, subject="balance",

@@ -4,10 +4,13 @@ import json
 import random
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from services.advice.forecast import Forecast
 from services.advice.policy import policy_book
 from services.advice.rules.payments import PRICE_INCREASE
 from services.advice.rules.shortfall import TYPE as SHORTFALL
+from services.advice.rules.shortfall import when_paid
 from services.advice.state import CustomerState
 from tests.unit.advice.builders import Account, at, daily, months
 
@@ -223,6 +226,20 @@ def test_an_overdrawn_customer_is_warned_that_the_rent_on_payday_takes_the_pay_s
     forecast = next(e.forecast for e in account.evaluations if e.forecast is not None
                     and e.forecast.today == min(warned))
     assert dict(forecast.scheduled)[payday] < 0 < dict(forecast.peaks)[payday]
+    warning = next(c for e in account.evaluations if e.forecast is not None and e.forecast.today == min(warned)
+                   for c in e.candidates if c.type == SHORTFALL)
+    assert "the day your pay is due, and what goes out that day takes it back below zero" in warning.body
+
+
+@pytest.mark.parametrize(("days_before", "text"), [
+    (3, "3 days before your pay is due on Fri 27 Mar"),
+    (1, "the day before your pay is due on Fri 27 Mar"),
+    (0, "the day your pay is due (Fri 27 Mar), and what goes out that day takes it back below zero"),
+    (-1, "1 day after your pay on Fri 27 Mar"),
+    (-2, "2 days after your pay on Fri 27 Mar"),
+])
+def test_the_day_below_zero_is_told_against_the_pay_never_as_zero_or_minus_days(days_before: int, text: str) -> None:
+    assert when_paid(days_before, "Fri 27 Mar") == text
 
 
 def _first_pay_forecast(pay: int, pay_seen_once: bool = True) -> tuple[Account, Forecast]:
