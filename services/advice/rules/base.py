@@ -67,3 +67,8 @@ def percent_of(part: int, whole: int) -> float:
 def day_text(day: date) -> str:
     """`Thu 26 Nov`: how a customer reads a day."""
     return day.strftime("%a %-d %b")
+
+
+def days_text(count: int) -> str:
+    """`1 day`, `3 days`: how a customer reads a number of days."""
+    return f"{count} day" if count == 1 else f"{count} days"

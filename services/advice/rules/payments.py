@@ -7,7 +7,7 @@ from itertools import pairwise
 
 from services.advice import recurring
 from services.advice.policy import RuleConfig
-from services.advice.rules.base import Candidate, Reason, RuleContext, day_text, meets, percent_of
+from services.advice.rules.base import Candidate, Reason, RuleContext, day_text, days_text, meets, percent_of
 
 PRICE_INCREASE = "SUBSCRIPTION_PRICE_INCREASE"
 NEW_SUBSCRIPTION = "NEW_SUBSCRIPTION"
@@ -143,8 +143,8 @@ def income_late(ctx: RuleContext, rule: RuleConfig) -> list[Candidate]:
             type=INCOME_LATE, subject=f"{series.key}|{due.isoformat()}",
             title=f"Your {what} from {series.name} hasn't arrived",
             body=(f"We expected about {ctx.money(expected)} from {series.name} on {day_text(due)}, "
-                  f"{overdue} days ago. If something has changed, we can help you plan the weeks ahead."),
-            reasons=(Reason("INCOME_LATE", f"{overdue} days late; usually {ctx.money(expected)}.", 1.0),),
+                  f"{days_text(overdue)} ago. If something has changed, we can help you plan the weeks ahead."),
+            reasons=(Reason("INCOME_LATE", f"{days_text(overdue)} late; usually {ctx.money(expected)}.", 1.0),),
             data={"expected_minor": str(expected), "expected_day": due.isoformat(),
                   "days_late": str(overdue), "currency": ctx.currency, "payer": series.name},
             value_minor=expected,

@@ -9,7 +9,7 @@ from datetime import date
 from services.advice.forecast import Forecast
 from services.advice.overdraft_odds import Odds, overdraft_odds
 from services.advice.policy import RuleConfig
-from services.advice.rules.base import Candidate, Reason, RuleContext, day_text, meets, percent_of
+from services.advice.rules.base import Candidate, Reason, RuleContext, day_text, days_text, meets, percent_of
 
 TYPE = "PROJECTED_SHORTFALL"
 
@@ -38,7 +38,7 @@ def choose_fix(ctx: RuleContext, forecast: Forecast, params: dict[str, object]) 
         cost = -(-forecast.shortfall_minor * apr_bps * days_short // (10_000 * 365))
         options.append(Fix("ARRANGED_OVERDRAFT", forecast.shortfall_minor, cost,
                            f"Your arranged overdraft covers it for about {ctx.money(cost)} in interest "
-                           f"over {days_short} days."))
+                           f"over {days_text(days_short)}."))
     fee = int(params.get("salary_advance_fee_minor", 0))  # type: ignore[call-overload]
     cap_percent = float(params.get("salary_advance_max_percent_of_income", 0.0))  # type: ignore[arg-type]
     irregular = ctx.state.income_is_irregular()  # gig payouts: no salary to advance
@@ -99,14 +99,13 @@ def when_paid(days_before: int, payday: str = "") -> str:
     back), or after it (the pay that ended an overdraft, then a bill); `payday` names the day."""
     on = f" on {payday}" if payday else ""
     if days_before > 1:
-        return f"{days_before} days before your pay is due{on}"
+        return f"{days_text(days_before)} before your pay is due{on}"
     if days_before == 1:
         return f"the day before your pay is due{on}"
     if days_before == 0:
         named = f" ({payday})" if payday else ""
         return f"the day your pay is due{named}, and what goes out that day takes it back below zero"
-    after = -days_before
-    return f"{after} day{'s' if after > 1 else ''} after your pay{on}"
+    return f"{days_text(-days_before)} after your pay{on}"
 
 
 def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_day: date,
@@ -133,7 +132,7 @@ def _warning(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, negative_da
     data: dict[str, str] = {}
     if odds is not None:
         percent = round(odds.chance * 100)
-        stretch = "1 day" if lead_days == 1 else f"{lead_days} days"
+        stretch = days_text(lead_days)
         reasons[0] = Reason(
             "CHANCE_BELOW_ZERO",
             f"The payments due today take your balance to {ctx.money(forecast.lowest_balance_minor)}."
