@@ -60,27 +60,31 @@ def overdraft_odds(scheduled: Sequence[tuple[date, int]], daily: Sequence[int], 
     the customer's discretionary spending of each past day (oldest first). A customer already below zero
     (`overdrawn`) is judged from the pay that ends this overdraft: the first day whose credits, booked before
     its debits (`peaks`: each day's balance after its credits; the end-of-day path when not given), take the
-    balance to zero or above at the median spending until then. Only a new overdraft counts: on that day, the
-    runs of spending that leave the pay above zero and the end of the day below it (a bill, or the day's
-    spending, after the pay); on the days after, the runs that take the balance below zero. None when nothing
-    can be judged."""
+    balance to zero or above at the median spending until then. Only a new overdraft counts: from that day on,
+    the runs of spending that leave the pay above zero (the overdraft really ends) and take the balance below
+    zero again on the day judged (a bill, or the day's spending, right after the pay, or later). A day with no
+    credit (no pay known: gig income) ends the overdraft at the end of the day before. None when nothing can be
+    judged."""
     if not scheduled or not daily:
         return None
     window = scheduled[: lead_days + 1]
     peaks = peaks or scheduled
-    ends = None  # the day the pay ends the current overdraft
+    ends = 0  # the day the pay ends the current overdraft
+    cleared: list[int] | None = None  # each run's spending before that day, when its pay comes with a credit
     if overdrawn:
         ends = next((k for k in range(1, len(window))
                      if peaks[k][1] - quantile(window_sums(daily, k - 1), 0.5) >= 0), len(window))
+        if ends < len(window) and peaks[ends][1] > window[ends - 1][1]:
+            cleared = window_sums(daily, ends - 1) if ends > 1 else [0] * (len(daily) + 1 - ends)
     best: Odds | None = None
-    for k in range(ends or 0, len(window)):
+    for k in range(ends, len(window)):
         day, balance = window[k]
         sums = window_sums(daily, k)
         if not sums:
             break
-        if k == ends and peaks[k][1] > window[k - 1][1]:  # above zero once the pay is in, below by the evening
-            before = window_sums(daily, k - 1) if k > 1 else [0] * len(sums)  # each run's days before this one
-            chance = sum(b <= peaks[k][1] and s > balance for b, s in zip(before, sums, strict=False)) / len(sums)
+        if cleared is not None:  # the runs whose spending leaves the pay above zero, then go below it by day k
+            peak = peaks[ends][1]
+            chance = sum(b <= peak and s > balance for b, s in zip(cleared, sums, strict=False)) / len(sums)
         else:
             chance = share_above(sums, balance)
         odds = Odds(chance, day, balance - quantile(sums, spend_quantile))

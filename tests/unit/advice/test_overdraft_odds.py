@@ -100,6 +100,18 @@ def test_an_overdrawn_customer_can_go_below_zero_again_on_payday(
     assert (odds.chance, odds.day, odds.balance_minor) == (chance, TODAY + timedelta(days=day), balance), case
 
 
+def test_after_payday_only_the_runs_whose_pay_ended_the_overdraft_count() -> None:
+    """The pay of 125.00 on day 2 leaves 50.00; a bill of 80.00 on day 3 takes any balance below zero. A run with a
+    lump of 100.00 on day 1 kept the balance below zero through the pay: the same overdraft, not a new one."""
+    scheduled = path(-5_000, -7_500, 5_000, -3_000)
+    peaks = path(-5_000, -7_500, 5_000, 5_000)  # after each day's credits, before its debits
+    odds = overdraft_odds(scheduled, LUMPY, lead_days=3, min_chance=0.5, spend_quantile=1.0, overdrawn=True,
+                          peaks=peaks)
+    assert odds is not None
+    # day 2: 14 of 55 runs (a lump that day only); day 3: the 41 of 54 runs with no lump on day 1
+    assert (odds.chance, odds.day) == (41 / 54, TODAY + timedelta(days=3))
+
+
 def test_a_pay_that_leaves_the_balance_below_zero_does_not_end_the_overdraft() -> None:
     scheduled = path(-5_000, -7_500, -3_000, -3_000)
     assert overdraft_odds(scheduled, STEADY, lead_days=3, min_chance=0.1, spend_quantile=0.9, overdrawn=True,
