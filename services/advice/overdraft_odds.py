@@ -71,10 +71,12 @@ def overdraft_odds(scheduled: Sequence[tuple[date, int]], daily: Sequence[int], 
     peaks = peaks or scheduled
     ends = 0  # the day the pay ends the current overdraft
     cleared: list[int] | None = None  # each run's spending before that day, when its pay comes with a credit
+    peak = 0
     if overdrawn:
         ends = next((k for k in range(1, len(window))
                      if peaks[k][1] - quantile(window_sums(daily, k - 1), 0.5) >= 0), len(window))
         if ends < len(window) and peaks[ends][1] > window[ends - 1][1]:
+            peak = peaks[ends][1]
             cleared = window_sums(daily, ends - 1) if ends > 1 else [0] * (len(daily) + 1 - ends)
     best: Odds | None = None
     for k in range(ends, len(window)):
@@ -82,8 +84,7 @@ def overdraft_odds(scheduled: Sequence[tuple[date, int]], daily: Sequence[int], 
         sums = window_sums(daily, k)
         if not sums:
             break
-        if cleared is not None:  # the runs whose spending leaves the pay above zero, then go below it by day k
-            peak = peaks[ends][1]
+        if cleared is not None:  # the runs whose spending leaves the pay above zero, then below zero on day k
             chance = sum(b <= peak and s > balance for b, s in zip(cleared, sums, strict=False)) / len(sums)
         else:
             chance = share_above(sums, balance)
