@@ -72,9 +72,11 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
                 if batch:
                     for item in batch:
                         span = _delivery_span(item) if tracing.enabled() and item.trace_parent else None
-                        yield notify_pb2.SubscribeResponse(delivered=item.to_proto())
-                        if span is not None:
-                            span.end()
+                        try:
+                            yield notify_pb2.SubscribeResponse(delivered=item.to_proto())
+                        finally:  # the app may close the stream as soon as it has the message: the hop still ends
+                            if span is not None:
+                                span.end()
                         last = item.sequence
                     continue  # there may be more: read again before waiting
                 with contextlib.suppress(TimeoutError):

@@ -21,9 +21,11 @@ from services.platform.app import ServiceThread
 from services.platform.client import connect
 from services.platform.kafka_io import make_producer
 from services.platform.topics import TRANSACTIONS
+from tests.integration.conftest import wait_for
 from tests.unit.fraud.builders import card_payment, usual_history
 
 _EXPORTER = InMemorySpanExporter()
+DELIVERY = "proactivecare.v1.NotificationService deliver"
 
 
 @pytest.fixture
@@ -57,6 +59,8 @@ def test_one_trace_spans_the_producer_fraud_notify_and_the_apps_stream(settings,
                           headers=list(tracing.headers_for(root)))
         producer.flush()
         delivered = next(iter(stream)).delivered
+        # the server ends the delivery hop once gRPC has sent the message, which may come after the app has it
+        assert wait_for(lambda: any(s.name == DELIVERY for s in traced.get_finished_spans()), timeout=10)
         stream.cancel()
         app.close()
         producer.close()
@@ -65,7 +69,7 @@ def test_one_trace_spans_the_producer_fraud_notify_and_the_apps_stream(settings,
     spans = {s.name: s for s in traced.get_finished_spans() if s.context.trace_id == trace_id}
     fraud_hop = spans[f"{settings.topic(TRANSACTIONS)} process"]
     notify_hop = spans[f"{settings.topic('notifications')} process"]
-    delivery = spans["proactivecare.v1.NotificationService deliver"]
+    delivery = spans[DELIVERY]
     assert fraud_hop.parent.span_id == root.get_span_context().span_id
     assert notify_hop.parent.span_id == fraud_hop.context.span_id
     assert delivery.parent.span_id == notify_hop.context.span_id
