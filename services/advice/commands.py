@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--days", type=int, default=183, help="simulated days")
     evaluate.add_argument("--market", default="default", choices=["default", "UK", "US"],
                           help="the simulator's pay-rhythm mix (see `proactive-care simulate --help`)")
+    evaluate.add_argument("--payday-spending", type=float, default=0.0, metavar="SHARE",
+                          help="the simulator's spending that follows pay (see `proactive-care simulate --help`)")
     evaluate.add_argument("--kafka", action="store_true",
                           help="through the real pipeline: simulator -> Kafka -> the advice StreamRunner "
                                "(starts an embedded broker when none answers)")
@@ -42,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from services.advice.offline.evaluation import EvaluationConfig, run
 
-    result = run(EvaluationConfig(seed=args.seed, customers=args.customers, days=args.days, market=args.market),
+    result = run(EvaluationConfig(seed=args.seed, customers=args.customers, days=args.days, market=args.market,
+                                  payday_spending=args.payday_spending),
                  via_kafka=args.kafka)
     print(json.dumps(result, sort_keys=True))
     return 0

@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="through the real pipeline: embedded Kafka, the service's StreamRunner, topics")
     ev.add_argument("--market", default="default", choices=["default", "UK", "US"],
                     help="the simulator's pay-rhythm mix (see `proactive-care simulate --help`)")
+    ev.add_argument("--payday-spending", type=float, default=0.0, metavar="SHARE",
+                    help="the simulator's spending that follows pay (see `proactive-care simulate --help`)")
     ev.set_defaults(func=_evaluate)
 
 
@@ -97,7 +99,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from services.mortgage.policy import JURISDICTIONS, policy_in_force
 
     started = time.monotonic()
-    bank = replay.build(args.customers, args.days, args.seed, args.start, args.market)
+    bank = replay.build(args.customers, args.days, args.seed, args.start, args.market, args.payday_spending)
     truth = replay.truth_of(bank)
     if args.kafka:
         offers, info = replay.through_kafka(bank)
@@ -106,7 +108,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     history_days = max(policy_in_force(j, args.start).care.signals.spending_min_history_days for j in JURISDICTIONS)
     figures = evaluation.score(offers, truth, evaluation.warmup_end(args.start, history_days))
     detail = {"config": {"customers": args.customers, "days": args.days, "seed": args.seed,
-                         "start": args.start.isoformat(), "market": args.market}, **info, **figures,
+                         "start": args.start.isoformat(), "market": args.market,
+                         "payday_spending": args.payday_spending}, **info, **figures,
               "total_seconds": round(time.monotonic() - started, 1)}
     print(json.dumps(detail, indent=2), file=sys.stderr)
     print(json.dumps({"care_recall_3d": figures["care_recall_3d"],

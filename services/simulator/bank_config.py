@@ -23,6 +23,10 @@ class BankConfig:
     pay_mix: tuple[tuple[str, float], ...] = catalog.PAY_MIXES["default"]
     weekend_shift: bool = False  # a payday on a weekend is paid on the Friday before
     variable_bills: bool = False  # usage-priced bills vary every month around their level
+    # Spending that follows pay: the share of genuine card payments moved to the `payday_spending_days` days
+    # after the pay before them (0: the Handbook's spending, spread evenly over the days, as before)
+    payday_spending: float = 0.0
+    payday_spending_days: int = 3
 
     @classmethod
     def for_market(cls, market: str, **overrides: object) -> BankConfig:
@@ -44,6 +48,7 @@ class BankConfig:
             "late_salary_probability",
             "duplicate_probability",
             "baseline_gambler_share",
+            "payday_spending",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -51,5 +56,7 @@ class BankConfig:
         unknown = [r for r, _ in self.pay_mix if r not in catalog.PAY_RHYTHMS]
         if unknown or not self.pay_mix or any(w < 0 for _, w in self.pay_mix) or sum(w for _, w in self.pay_mix) <= 0:
             raise ValueError(f"pay_mix must weigh rhythms of {catalog.PAY_RHYTHMS}, got {self.pay_mix}")
+        if self.payday_spending_days < 1:
+            raise ValueError(f"payday_spending_days must be >= 1, got {self.payday_spending_days}")
         if self.overdraft_fee_minor < 0:
             raise ValueError("overdraft_fee_minor must be >= 0")

@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pay-rhythm mix: default = everyone paid monthly on their payday (the bank as before); "
                         "UK = mostly monthly with four-weekly, last-working-day, weekly and gig pay; US = mostly "
                         "weekly and bi-weekly; both with weekend shifts and usage-priced bills that vary")
+    p.add_argument("--payday-spending", type=float, default=0.0, metavar="SHARE",
+                   help="spending that follows pay: the share of genuine card payments moved to the 3 days after "
+                        "the pay before them; 0 = the Handbook's spending, as before")
     p.set_defaults(func=run)
 
 
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         from services.simulator.bank_config import BankConfig
 
         t0 = time.perf_counter()
-        bank = build_bank(data=data, config=BankConfig.for_market(args.market))
+        bank = build_bank(data=data, config=BankConfig.for_market(args.market, payday_spending=args.payday_spending))
         timings["bank_s"] = round(time.perf_counter() - t0, 3)
         if args.stats:
             out["bank"] = bank_stats(bank)

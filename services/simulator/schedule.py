@@ -16,7 +16,7 @@ import numpy as np
 from services.simulator import catalog, dates
 from services.simulator.bank_config import BankConfig
 from services.simulator.customers import ATM_AMOUNTS_MINOR, DAYS_PER_MONTH, BankCustomer
-from services.simulator.handbook import SECONDS_PER_DAY, HandbookDataset
+from services.simulator.handbook import SECONDS_PER_DAY, HandbookDataset, Transactions
 from services.simulator.merchants import MerchantDirectory
 
 
@@ -353,6 +353,34 @@ def _interest(rows: _Rows, c: BankCustomer, n_days: int, start: dt.date) -> None
         )
 
 
+def _spending_after_pay(tx: Transactions, rows: _Rows, config: BankConfig, rng: np.random.Generator) -> np.ndarray:
+    """The card payments' times, with spending that follows pay (`BankConfig.payday_spending`): each genuine
+    card payment, with that probability, moves to one of the `payday_spending_days` days after the customer's
+    last pay before it (same time of day; a payment already that close to its pay stays), so the days after pay
+    carry more of a pay cycle's spending and the days before the next pay less. Amounts, and what a customer
+    spends over a pay cycle, are unchanged; fraud rows stay where the Handbook put them. No random draws when
+    off: the same seed gives the same bank as before."""
+    time_s = tx.tx_time_seconds.copy()
+    kind = np.asarray(rows.cols["kind"], dtype=np.int64)
+    pay = (kind == int(Kind.SALARY)) & (np.asarray(rows.cols["account"], dtype=np.int64) == CURRENT)
+    if config.payday_spending <= 0 or not pay.any() or len(time_s) == 0:
+        return time_s
+    pay_customer = np.asarray(rows.cols["customer"], dtype=np.int64)[pay]
+    pay_day = np.asarray(rows.cols["time_s"], dtype=np.int64)[pay] // SECONDS_PER_DAY
+    order = np.lexsort((pay_day, pay_customer))
+    pay_customer, pay_day = pay_customer[order], pay_day[order]
+    stride = np.int64(1 << 32)
+    day = time_s // SECONDS_PER_DAY
+    last = np.maximum(np.searchsorted(pay_customer * stride + pay_day, tx.customer_id * stride + day,
+                                      side="right") - 1, 0)
+    paid_before = (pay_customer[last] == tx.customer_id) & (pay_day[last] <= day)
+    window = config.payday_spending_days
+    moves = (paid_before & (tx.tx_fraud == 0) & (day - pay_day[last] >= window)
+             & (rng.random(len(time_s)) < config.payday_spending))
+    new_day = pay_day[last] + rng.integers(0, window, len(time_s))
+    return np.where(moves, new_day * SECONDS_PER_DAY + time_s % SECONDS_PER_DAY, time_s)
+
+
 def build_plan(
     data: HandbookDataset,
     customers: list[BankCustomer],
@@ -375,12 +403,13 @@ def build_plan(
         _payday_loan(rows, c, n_days, rng)
         _interest(rows, c, n_days, start)
 
+    card_time_s = _spending_after_pay(tx, rows, config, rng)
     # Duplicate charges: a genuine card payment charged again 20 s to 10 min later.
     duplicates: list[Duplicate] = []
     genuine = np.flatnonzero((tx.tx_fraud == 0) & (rng.random(n_card) < config.duplicate_probability))
     for i in genuine.tolist():
         row = rows.add(
-            time_s=int(tx.tx_time_seconds[i]) + int(rng.integers(20, 601)),
+            time_s=int(card_time_s[i]) + int(rng.integers(20, 601)),
             customer=int(tx.customer_id[i]),
             kind=Kind.DUPLICATE,
             amount_minor=int(tx.amount_minor[i]),
@@ -391,7 +420,7 @@ def build_plan(
     sched = {k: np.asarray(v, dtype=np.int64) for k, v in rows.cols.items()}
     n_sched = len(sched["time_s"])
     return Plan(
-        time_s=np.concatenate((tx.tx_time_seconds, sched["time_s"])),
+        time_s=np.concatenate((card_time_s, sched["time_s"])),
         customer=np.concatenate((tx.customer_id, sched["customer"])),
         account=np.concatenate((np.full(n_card, CURRENT), sched["account"])).astype(np.int8),
         kind=np.concatenate((np.full(n_card, int(Kind.CARD)), sched["kind"])).astype(np.int8),

@@ -61,6 +61,7 @@ class EvaluationConfig:
     days: int = 183
     batch: int = 500
     market: str = "default"  # the simulator's pay-rhythm mix (services.simulator.catalog.PAY_MIXES)
+    payday_spending: float = 0.0  # the simulator's spending that follows pay (BankConfig.payday_spending)
 
 
 def _instant(iso: str) -> datetime:
@@ -130,7 +131,8 @@ def run(config: EvaluationConfig, workdir: Path | None = None, via_kafka: bool =
 
     started = time.perf_counter()
     bank = build_bank(HandbookConfig(n_customers=config.customers, n_terminals=max(1000, 2 * config.customers),
-                                     n_days=config.days, seed=config.seed), BankConfig.for_market(config.market))
+                                     n_days=config.days, seed=config.seed),
+                      BankConfig.for_market(config.market, payday_spending=config.payday_spending))
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         if via_kafka:
             store, info = _through_kafka(bank, Path(tmp))
@@ -174,6 +176,7 @@ def run(config: EvaluationConfig, workdir: Path | None = None, via_kafka: bool =
     result.update(info)
     result.update({
         "seed": config.seed, "customers": config.customers, "days": config.days, "market": config.market,
+        "payday_spending": config.payday_spending,
         "sent_nudges_by_type": counts, "seconds": round(time.perf_counter() - started, 1),
         "price_rise_detection": match_share(rises_found, rises_truth),
         "duplicate_detection": match_share(dups_found, dups_truth),

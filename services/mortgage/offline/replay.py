@@ -30,13 +30,15 @@ from services.platform.storage import Store
 BATCH = 20_000  # records per handler call: one state load and save per customer per batch
 
 
-def build(customers: int, days: int, seed: int, start: dt.date, market: str = "default") -> Any:
+def build(customers: int, days: int, seed: int, start: dt.date, market: str = "default",
+          payday_spending: float = 0.0) -> Any:
     from services.simulator.bank import build_bank
     from services.simulator.bank_config import BankConfig
     from services.simulator.handbook import HandbookConfig
 
     return build_bank(HandbookConfig(n_customers=customers, n_terminals=max(customers * 2, 1_000), n_days=days,
-                                     start_date=start, seed=seed), BankConfig.for_market(market))
+                                     start_date=start, seed=seed),
+                      BankConfig.for_market(market, payday_spending=payday_spending))
 
 
 def truth_of(bank: Any) -> evaluation.Truth:

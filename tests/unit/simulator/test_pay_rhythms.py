@@ -7,6 +7,7 @@ import datetime as dt
 from collections import defaultdict
 from itertools import pairwise
 
+import numpy as np
 import pytest
 
 from services.gen.proactivecare.v1 import events_pb2
@@ -14,6 +15,7 @@ from services.simulator import catalog, events, truth
 from services.simulator.bank import Bank, build_bank
 from services.simulator.bank_config import BankConfig
 from services.simulator.handbook import HandbookConfig
+from services.simulator.schedule import Kind
 
 CONFIG = HandbookConfig(n_customers=200, n_terminals=600, n_days=120, seed=5)
 
@@ -91,3 +93,46 @@ def test_the_opening_balance_carries_each_customer_to_their_own_first_pay(bank: 
         assert c.opening_balance_minor >= needed - 0.1 * c.salary_minor, (c.customer_id, c.pay_rhythm)
         checked += 1
     assert checked > 100
+
+
+def _card_spend_after_pay(bank: Bank, days: int) -> tuple[float, dict[int, int]]:
+    """The share of genuine card spending booked in the `days` days from each customer's last pay (pay day
+    included), and each customer's card spending in all."""
+    plan = bank.plan
+    pays: dict[int, list[int]] = defaultdict(list)
+    for t, c, k in zip(plan.time_s.tolist(), plan.customer.tolist(), plan.kind.tolist(), strict=True):
+        if k == Kind.SALARY:
+            pays[c].append(t // 86_400)
+    near = total = 0
+    spent: dict[int, int] = defaultdict(int)
+    fraud = bank.handbook.transactions.tx_fraud
+    for i in np.flatnonzero((plan.kind == Kind.CARD) & (plan.handbook_id >= 0)).tolist():
+        if fraud[plan.handbook_id[i]]:
+            continue
+        c, day, amount = int(plan.customer[i]), int(plan.time_s[i]) // 86_400, int(plan.amount_minor[i])
+        spent[c] += amount
+        before = [p for p in pays[c] if p <= day]
+        if before:
+            total += amount
+            near += amount if day - before[-1] < days else 0
+    return near / total, spent
+
+
+def test_spending_that_follows_pay_moves_card_payments_to_the_days_after_it_and_keeps_what_is_spent() -> None:
+    even = build_bank(CONFIG, BankConfig.for_market("US"))
+    after_pay = build_bank(CONFIG, BankConfig.for_market("US", payday_spending=0.4))
+    share_even, spent_even = _card_spend_after_pay(even, 3)
+    share_after, spent_after = _card_spend_after_pay(after_pay, 3)
+    assert share_after > share_even + 0.2            # the days after pay carry much more of the spending
+    assert spent_after == spent_even                 # the same payments, the same amounts: only their days move
+    fraud = even.handbook.transactions.tx_fraud == 1
+    card = np.flatnonzero(even.plan.handbook_id >= 0)
+    assert np.array_equal(even.plan.time_s[card][fraud], after_pay.plan.time_s[card][fraud])  # frauds stay put
+    assert np.array_equal(build_bank(CONFIG, BankConfig.for_market("US", payday_spending=0.0)).plan.time_s,
+                          even.plan.time_s)          # off: the same seed gives the same bank as before
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_spending_that_follows_pay_is_a_share(share: float) -> None:
+    with pytest.raises(ValueError, match="payday_spending"):
+        BankConfig.for_market("US", payday_spending=share)
