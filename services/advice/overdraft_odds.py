@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from services.advice.pay_cycle import CycleMeans
-
 
 @dataclass(frozen=True)
 class Odds:
@@ -55,7 +53,7 @@ def quantile(sums: Sequence[int], q: float) -> int:
 
 def overdraft_odds(scheduled: Sequence[tuple[date, int]], daily: Sequence[int], lead_days: int, min_chance: float,
                    spend_quantile: float, overdrawn: bool = False,
-                   peaks: Sequence[tuple[date, int]] | None = None, cycle: CycleMeans | None = None) -> Odds | None:
+                   peaks: Sequence[tuple[date, int]] | None = None) -> Odds | None:
     """The chance of a new overdraft within `lead_days` of `scheduled[0]` (today).
 
     `scheduled` is the end-of-day balance of each day from today with the scheduled payments only; `daily` is
@@ -66,16 +64,9 @@ def overdraft_odds(scheduled: Sequence[tuple[date, int]], daily: Sequence[int], 
     the runs of spending that leave the pay above zero (the overdraft really ends) and take the balance below
     zero again on the day judged (a bill, or the day's spending, right after the pay, or later). A day with no
     credit (no pay known: gig income) ends the overdraft at the end of the day before. None when nothing can be
-    judged. With `cycle` (spending that follows pay, `pay_cycle.py`), the runs are of what was spent beyond each
-    day's mean at its days since pay, plus the mean of the days ahead at theirs."""
+    judged."""
     if not scheduled or not daily:
         return None
-    residual = cycle.residuals(daily) if cycle is not None else daily
-
-    def spend(k: int) -> list[int]:  # the ways the next k days' spending could go
-        sums = window_sums(residual, k)
-        return sums if cycle is None or k <= 0 else [s + cycle.ahead_sum(k) for s in sums]
-
     window = scheduled[: lead_days + 1]
     peaks = peaks or scheduled
     ends = 0  # the day the pay ends the current overdraft
@@ -83,14 +74,14 @@ def overdraft_odds(scheduled: Sequence[tuple[date, int]], daily: Sequence[int], 
     peak = 0
     if overdrawn:
         ends = next((k for k in range(1, len(window))
-                     if peaks[k][1] - quantile(spend(k - 1), 0.5) >= 0), len(window))
+                     if peaks[k][1] - quantile(window_sums(daily, k - 1), 0.5) >= 0), len(window))
         if ends < len(window) and peaks[ends][1] > window[ends - 1][1]:
             peak = peaks[ends][1]
-            cleared = spend(ends - 1) if ends > 1 else [0] * (len(daily) + 1 - ends)
+            cleared = window_sums(daily, ends - 1) if ends > 1 else [0] * (len(daily) + 1 - ends)
     best: Odds | None = None
     for k in range(ends, len(window)):
         day, balance = window[k]
-        sums = spend(k)
+        sums = window_sums(daily, k)
         if not sums:
             break
         if cleared is not None:  # the runs whose spending leaves the pay above zero, then below zero on day k

@@ -4,11 +4,10 @@ the cheapest concrete fix."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 
 from services.advice.forecast import Forecast
 from services.advice.overdraft_odds import Odds, overdraft_odds
-from services.advice.pay_cycle import CycleMeans, cycle_means
 from services.advice.policy import RuleConfig
 from services.advice.rules.base import Candidate, Reason, RuleContext, day_text, days_text, meets, percent_of
 
@@ -83,35 +82,16 @@ def _on_the_odds(ctx: RuleContext, rule: RuleConfig, forecast: Forecast) -> list
     window = ctx.policy.spending.discretionary_window_days
     history = (ctx.state.daily_outflow_history(ctx.today, window, forecast.pay_seen_once)
                if rule.params.get("net_of_unscheduled_income") else ctx.state.daily_spend_history(ctx.today, window))
-    lead_days = int(rule.params.get("max_lead_days", 7))
-    odds = overdraft_odds(forecast.scheduled, history, lead_days, min_chance,
+    odds = overdraft_odds(forecast.scheduled, history,
+                          int(rule.params.get("max_lead_days", 7)), min_chance,
                           float(rule.params.get("spend_quantile", 0.9)), forecast.start_balance_minor < 0,
-                          forecast.peaks, _cycle(ctx, rule, forecast, history, lead_days))
+                          forecast.peaks)
     if odds is None or odds.chance < min_chance or odds.balance_minor >= 0:
         return []
     # the path the customer is told about: the balance that day on a heavier run of spending
     heavier = replace(forecast, lowest_balance_minor=odds.balance_minor, lowest_day=odds.day,
                       first_negative_day=odds.day)
     return _warning(ctx, rule, heavier, odds.day, odds)
-
-
-def _cycle(ctx: RuleContext, rule: RuleConfig, forecast: Forecast, history: list[int],
-           lead_days: int) -> CycleMeans | None:
-    """The customer's spending by days since pay (`pay_cycle.py`), when the policy sets `pay_cycle_prior_days`:
-    the main pay's past payments and the days the forecast expects it (a pay seen once counts as a pay)."""
-    prior = rule.params.get("pay_cycle_prior_days")
-    income = ctx.state.primary_income()
-    if prior is None or (income is None and forecast.pay_seen_once is None):
-        return None
-    end = ctx.today + timedelta(days=lead_days + 1)
-    pays = {o.day for o in income.occurrences} if income is not None else set()
-    if income is not None:
-        pays.update(income.due_dates(ctx.today, end))
-    if forecast.pay_seen_once is not None:
-        pays.add(forecast.pay_seen_once.day)
-    if forecast.payday is not None:
-        pays.add(forecast.payday)
-    return cycle_means(history, ctx.today, sorted(pays), lead_days + 1, float(prior))
 
 
 def when_paid(days_before: int, payday: str = "") -> str:
