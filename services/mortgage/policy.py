@@ -179,10 +179,6 @@ class SignalThresholds(PolicySection):
     spending_min_history_days: int = Field(7, ge=0)
     at_risk_min_chance: float = Field(0.5, gt=0.0, le=1.0, description="PAYMENT_AT_RISK: the share of the customer's "
                                       "own k-day net outgoings that would leave the payment short")
-    pay_cycle_prior_days: float | None = Field(None, ge=0.0, description="PAYMENT_AT_RISK: judge the days until the "
-                                               "due date by the customer's own spending at their days since pay "
-                                               "(services/advice/pay_cycle.py), each group drawn to the overall "
-                                               "mean by this many days; unset: every run of days alike")
 
     @field_validator("payday_loan_keywords")
     @classmethod

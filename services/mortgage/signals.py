@@ -16,7 +16,6 @@ from itertools import pairwise
 
 from services.advice import income
 from services.advice.overdraft_odds import quantile, share_above, window_sums
-from services.advice.pay_cycle import CycleMeans, cycle_means
 from services.mortgage import wording as w
 from services.mortgage.activity import Activity, DayStats, SalaryStream
 from services.mortgage.policy import SignalThresholds
@@ -281,11 +280,7 @@ def _payment_at_risk(activity: Activity, models: Models, today: date, th: Signal
     days = max((ctx.next_due - today).days, 0)
     irregular = [stream for stream, model in models if not model.regular]
     daily = daily_net_outgoings(activity, today, th, irregular)
-    cycle = _cycle(activity, models, today, ctx.next_due, daily, th) if daily else None
-    if cycle is not None and daily:
-        sums = [s + cycle.ahead_sum(days) for s in k_day_sums(cycle.residuals(daily), days)]
-    else:
-        sums = k_day_sums(daily, days) if daily else [0]
+    sums = k_day_sums(daily, days) if daily else [0]
     scheduled = scheduled_before(activity, today, ctx.next_due) if daily else 0
     headroom = (activity.balance_minor + ctx.overdraft_limit_minor
                 + _expected_income_before(models, today, ctx.next_due, th, ctx) - scheduled - ctx.next_payment_minor)
@@ -298,22 +293,6 @@ def _payment_at_risk(activity: Activity, models: Models, today: date, th: Signal
     if spending:
         text += f" after your bills and usual spending until then (about {w.money(spending, cur)})"
     return Signal(PAYMENT_AT_RISK, text + ".", WEIGHTS[PAYMENT_AT_RISK], today)
-
-
-def _cycle(activity: Activity, models: Models, today: date, due: date, daily: Sequence[int],
-           th: SignalThresholds) -> CycleMeans | None:
-    """Spending that follows pay (`services/advice/pay_cycle.py`), when the policy sets `pay_cycle_prior_days`:
-    each past day's outgoings against the customer's own mean at its days since a regular pay, and the days
-    until the due date at theirs (a payment due a few days after payday falls in the days of spending after it)."""
-    if th.pay_cycle_prior_days is None:
-        return None
-    regular = [(stream, model) for stream, model in models if model.regular]
-    if not regular:
-        return None
-    pays = sorted({d for stream, _ in regular for d in stream.dates}
-                  | {d for _, model in regular for d in model.expected_between(today, due)})
-    ahead = [today + timedelta(days=j) for j in range((due - today).days)]
-    return cycle_means(daily, today - timedelta(days=len(daily)), ahead, pays, th.pay_cycle_prior_days)
 
 
 def _window(today: date, days: int, offset: int = 0) -> tuple[date, date]:
