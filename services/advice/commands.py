@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from services.platform.cli_types import share
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     advice = sub.add_parser("advice", help="advice nudges: evaluation and client calls")
@@ -17,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--days", type=int, default=183, help="simulated days")
     evaluate.add_argument("--market", default="default", choices=["default", "UK", "US"],
                           help="the simulator's pay-rhythm mix (see `proactive-care simulate --help`)")
-    evaluate.add_argument("--payday-spending", type=float, default=0.0, metavar="SHARE",
+    evaluate.add_argument("--payday-spending", type=share, default=0.0, metavar="SHARE",
                           help="the simulator's spending that follows pay (see `proactive-care simulate --help`)")
     evaluate.add_argument("--kafka", action="store_true",
                           help="through the real pipeline: simulator -> Kafka -> the advice StreamRunner "

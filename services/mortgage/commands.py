@@ -13,6 +13,7 @@ from pathlib import Path
 from google.protobuf import json_format
 
 from services.gen.proactivecare.v1 import mortgage_pb2
+from services.platform.cli_types import share
 from services.platform.clock import utc_today
 
 EXAMPLE = {
@@ -49,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="through the real pipeline: embedded Kafka, the service's StreamRunner, topics")
     ev.add_argument("--market", default="default", choices=["default", "UK", "US"],
                     help="the simulator's pay-rhythm mix (see `proactive-care simulate --help`)")
-    ev.add_argument("--payday-spending", type=float, default=0.0, metavar="SHARE",
+    ev.add_argument("--payday-spending", type=share, default=0.0, metavar="SHARE",
                     help="the simulator's spending that follows pay (see `proactive-care simulate --help`)")
     ev.set_defaults(func=_evaluate)
 
@@ -118,6 +119,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                       "path": info["path"], "customers": args.customers, "seed": args.seed,
                       "offers": figures["offers"], "customers_with_missed_payment":
                           figures["customers_with_missed_payment"], "market": args.market,
+                      "payday_spending": args.payday_spending,
                       "by_pay_rhythm": {r: {k: f[k] for k in SEGMENT_KEYS}
                                         for r, f in figures["by_pay_rhythm"].items()}}))
     return 0

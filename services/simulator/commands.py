@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services.platform.cli_types import share
 from services.simulator import catalog, handbook, handbook_csv, truth
 from services.simulator.handbook import HandbookConfig
 
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pay-rhythm mix: default = everyone paid monthly on their payday (the bank as before); "
                         "UK = mostly monthly with four-weekly, last-working-day, weekly and gig pay; US = mostly "
                         "weekly and bi-weekly; both with weekend shifts and usage-priced bills that vary")
-    p.add_argument("--payday-spending", type=float, default=0.0, metavar="SHARE",
+    p.add_argument("--payday-spending", type=share, default=0.0, metavar="SHARE",
                    help="spending that follows pay: the share of genuine card payments moved to the 3 days after "
                         "the pay before them; 0 = the Handbook's spending, as before")
     p.set_defaults(func=run)
