@@ -353,13 +353,17 @@ def _interest(rows: _Rows, c: BankCustomer, n_days: int, start: dt.date) -> None
         )
 
 
+_PAY_CYCLE_MAX_DAYS = 35  # the longest pay cycle (monthly, with a weekend shift and a late payment)
+
+
 def _spending_after_pay(tx: Transactions, rows: _Rows, config: BankConfig, rng: np.random.Generator) -> np.ndarray:
     """The card payments' times, with spending that follows pay (`BankConfig.payday_spending`): each genuine
     card payment, with that probability, moves to one of the `payday_spending_days` days after the customer's
-    last pay before it (same time of day; a payment already that close to its pay stays), so the days after pay
-    carry more of a pay cycle's spending and the days before the next pay less. Amounts, and what a customer
-    spends over a pay cycle, are unchanged; fraud rows stay where the Handbook put them. No random draws when
-    off: the same seed gives the same bank as before."""
+    last pay before it (same time of day; a payment already that close to its pay stays, and so does one more
+    than `_PAY_CYCLE_MAX_DAYS` after it: a salary that stopped is no pay cycle), so the days after pay carry
+    more of a pay cycle's spending and the days before the next pay less. Amounts, and what a customer spends
+    over a pay cycle, are unchanged; fraud rows stay where the Handbook put them. No random draws when off: the
+    same seed gives the same bank as before."""
     time_s = tx.tx_time_seconds.copy()
     kind = np.asarray(rows.cols["kind"], dtype=np.int64)
     pay = (kind == int(Kind.SALARY)) & (np.asarray(rows.cols["account"], dtype=np.int64) == CURRENT)
@@ -375,7 +379,8 @@ def _spending_after_pay(tx: Transactions, rows: _Rows, config: BankConfig, rng: 
                                       side="right") - 1, 0)
     paid_before = (pay_customer[last] == tx.customer_id) & (pay_day[last] <= day)
     window = config.payday_spending_days
-    moves = (paid_before & (tx.tx_fraud == 0) & (day - pay_day[last] >= window)
+    since = day - pay_day[last]
+    moves = (paid_before & (tx.tx_fraud == 0) & (since >= window) & (since <= _PAY_CYCLE_MAX_DAYS)
              & (rng.random(len(time_s)) < config.payday_spending))
     new_day = pay_day[last] + rng.integers(0, window, len(time_s))
     return np.where(moves, new_day * SECONDS_PER_DAY + time_s % SECONDS_PER_DAY, time_s)
