@@ -178,7 +178,9 @@ class SignalThresholds(PolicySection):
     spending_window_days: int = Field(28, gt=0)
     spending_min_history_days: int = Field(7, ge=0)
     at_risk_min_chance: float = Field(0.5, gt=0.0, le=1.0, description="PAYMENT_AT_RISK: the share of the customer's "
-                                      "own k-day net outgoings that would leave the payment short")
+                                      "own k-day outgoings that would leave the payment short")
+    irregular_income_window_days: int = Field(84, gt=0, description="PAYMENT_AT_RISK: irregular income (gig payouts) "
+                                              "counts at its rate over this many days")
 
     @field_validator("payday_loan_keywords")
     @classmethod

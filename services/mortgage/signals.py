@@ -17,7 +17,7 @@ from itertools import pairwise
 from services.advice import income
 from services.advice.overdraft_odds import quantile, share_above, window_sums
 from services.mortgage import wording as w
-from services.mortgage.activity import Activity, DayStats, SalaryStream
+from services.mortgage.activity import KEEP_SALARIES, Activity, DayStats, SalaryStream
 from services.mortgage.policy import SignalThresholds
 
 # Signal codes, strongest first. A strong signal on its own justifies an offer; weak ones need company.
@@ -208,14 +208,18 @@ def _replaced(activity: Activity, stopped: SalaryStream, usual: int, th: SignalT
     return False
 
 
-def _expected_income_before(models: Models, today: date, due: date, th: SignalThresholds, ctx: Context) -> int:
-    """Pay still expected from the regular sources between now and the due date (a payment within its tolerance
-    and grace counts). Irregular income has no date: it is in the customer's own daily net flows instead."""
+def _expected_income_before(activity: Activity, models: Models, today: date, due: date, th: SignalThresholds,
+                            ctx: Context) -> int:
+    """Pay still expected between now and the due date: each regular source's payments due by then (one within
+    its tolerance and grace counts), and irregular income (gig payouts, which have no date) at its rate over the
+    last `irregular_income_window_days` (`irregular_rate`)."""
     total = 0
-    for _, model in models:
+    for stream, model in models:
         if model.regular:
             since = today - timedelta(days=model.tolerance_days + th.salary_grace_days)
             total += model.usual_minor * len(model.expected_between(since, due))
+        else:
+            total += irregular_rate(activity, stream, today, th.irregular_income_window_days, (due - today).days)
     if not models and ctx.monthly_income_minor:
         # No source learned yet: when the pay comes is unknown (the profile's payday is only a hint, and wrong
         # for anyone not paid monthly), so the profile's monthly income counts pro rata: its expected value.
@@ -223,11 +227,26 @@ def _expected_income_before(models: Models, today: date, due: date, th: SignalTh
     return total
 
 
-def daily_net_outgoings(activity: Activity, today: date, th: SignalThresholds,
-                        irregular: Sequence[SalaryStream] = ()) -> list[int] | None:
+def irregular_rate(activity: Activity, stream: SalaryStream, today: date, window_days: int, days: int) -> int:
+    """What an irregular source (gig payouts) brings in `days` at its rate over the last `window_days` before
+    today: over the days that history covers, when it is shorter (a new customer, or a stream whose oldest
+    payments were dropped)."""
+    start = today - timedelta(days=window_days)
+    if activity.first_seen is not None:
+        start = max(start, activity.first_seen)
+    if len(stream.dates) >= KEEP_SALARIES:
+        start = max(start, stream.dates[0])
+    covered = (today - start).days
+    if covered <= 0 or days <= 0:
+        return 0
+    paid = sum(amount for d, amount in zip(stream.dates, stream.amounts, strict=True) if start <= d < today)
+    return paid * days // covered
+
+
+def daily_outgoings(activity: Activity, today: date, th: SignalThresholds) -> list[int] | None:
     """Each of the last `spending_window_days` complete days' day-to-day outgoings other than the mortgage and the
-    direct debits (card spending, cash, transfers), less what the `irregular` income sources (gig payouts) paid in
-    that day; oldest first. None with less than `spending_min_history_days` of history."""
+    direct debits (card spending, cash, transfers); oldest first. None with less than `spending_min_history_days`
+    of history."""
     if activity.first_seen is None:
         return None
     days = min(th.spending_window_days, (today - activity.first_seen).days)
@@ -238,10 +257,6 @@ def daily_net_outgoings(activity: Activity, today: date, th: SignalThresholds,
     for d, s in activity.days.items():
         if start <= d < today:
             values[(d - start).days] += s.spend_minor - s.mortgage_minor - s.scheduled_minor
-    for stream in irregular:
-        for d, amount in zip(stream.dates, stream.amounts, strict=True):
-            if start <= d < today:
-                values[(d - start).days] -= amount
     return values
 
 
@@ -273,17 +288,19 @@ def _payment_at_risk(activity: Activity, models: Models, today: date, th: Signal
     plus the pay each regular source is expected to make before the date, minus the direct debits due before it
     (a month ago on the same days), fall short of the payment by the customer's day-to-day net outgoings until
     then in at least `at_risk_min_chance` of the ways those days went in the recent past (every run of as many
-    consecutive days in the last `spending_window_days`, gig payouts netted off: `overdraft_odds`' reading of a
-    customer's own spending, so lumpy spending and lumpy income both count as they come)."""
+    consecutive days in the last `spending_window_days`: `overdraft_odds`' reading of a customer's own spending,
+    so lumpy spending counts as it comes). Gig payouts count at their rate over a longer window, not in those
+    runs: which days of four weeks a dozen payouts fell on is noise, and a gig earner with a thin month behind
+    them was told their payment was at risk when their usual pay was about to cover it."""
     if ctx.next_due is None or not ctx.next_payment_minor or activity.balance_minor is None:
         return None
     days = max((ctx.next_due - today).days, 0)
-    irregular = [stream for stream, model in models if not model.regular]
-    daily = daily_net_outgoings(activity, today, th, irregular)
+    daily = daily_outgoings(activity, today, th)
     sums = k_day_sums(daily, days) if daily else [0]
     scheduled = scheduled_before(activity, today, ctx.next_due) if daily else 0
     headroom = (activity.balance_minor + ctx.overdraft_limit_minor
-                + _expected_income_before(models, today, ctx.next_due, th, ctx) - scheduled - ctx.next_payment_minor)
+                + _expected_income_before(activity, models, today, ctx.next_due, th, ctx) - scheduled
+                - ctx.next_payment_minor)
     if share_above(sums, headroom) < th.at_risk_min_chance:
         return None
     cur = activity.currency

@@ -277,16 +277,58 @@ def _gig_payouts() -> list[act.Txn]:
                 counterparty_id="gig_rideco", balance_after_minor=300_00) for d, amount in days_and_amounts]
 
 
-def test_gig_payouts_count_against_the_spending_as_they_came() -> None:
-    spending = [txn(date(2025, 3, 1) + timedelta(days=i), 50_00, merchant_name="Shop", mcc="5411",
-                    balance_after_minor=300_00) for i in range(28)]
+def test_gig_payouts_count_at_their_rate() -> None:
+    spending = _spending(date(2025, 3, 1), 28, 50_00)
     with_payouts, without = history(*spending, *_gig_payouts()), history(*spending)
     assert [m.rhythm for _, m in sig._models(with_payouts, TH)] == ["IRREGULAR"]
     with_payouts.balance_minor = without.balance_minor = 300_00
-    # 300.00 today and 10 days of 50.00 before a 200.00 payment: short, unless the payouts keep coming as they
-    # did (2,390.00 in the last 28 days against 1,400.00 spent: about 35.00 a day more in than out)
+    # 300.00 today and 10 days of 50.00 before a 200.00 payment: short, unless the payouts keep coming at their
+    # rate (2,390.00 in the 28 days seen: 853.57 in 10 days)
     assert _at_risk(without, date(2025, 4, 8), 200_00)
     assert not _at_risk(with_payouts, date(2025, 4, 8), 200_00)
+
+
+def test_a_gig_earner_with_a_thin_month_behind_them_is_judged_on_their_usual_pay() -> None:
+    # 200.00 every third day from 1 January to the end of February (20 payouts), then two in March; 50.00 spent
+    # a day throughout. On 29 March, 300.00 in the account and a 200.00 payment due on 8 April.
+    payouts = [txn(date(2025, 1, 1) + timedelta(days=3 * i), 200_00, "SALARY", credit=True, merchant_name="RideCo",
+                   counterparty_id="gig_rideco", balance_after_minor=300_00) for i in range(20)]
+    payouts += [txn(date(2025, 3, d), 200_00, "SALARY", credit=True, merchant_name="RideCo",
+                    counterparty_id="gig_rideco", balance_after_minor=300_00) for d in (7, 19)]
+    a = history(*_spending(date(2025, 1, 1), 87, 50_00), *payouts)
+    a.balance_minor = 300_00
+    assert [m.rhythm for _, m in sig._models(a, TH)] == ["IRREGULAR"]
+    # March alone (400.00 in, 1,400.00 out) says short; the last 84 days bring 4,400.00 (523.80 in 10 days), and
+    # 300.00 + 523.80 - 200.00 covers 10 days of 50.00; a 400.00 payment it does not
+    assert not _at_risk(a, date(2025, 4, 8), 200_00)
+    assert _at_risk(a, date(2025, 4, 8), 400_00)
+
+
+def _stream(days: list[date], amount: int = 100_00) -> act.SalaryStream:
+    return act.SalaryStream("RideCo", list(days), [amount] * len(days))
+
+
+WEEKLY_FROM_JANUARY = [date(2025, 1, 1) + timedelta(days=7 * i) for i in range(12)]
+
+
+@pytest.mark.parametrize(("first_seen", "payout_days", "window", "days", "expected"), [
+    # 84 days of history before 26 March, 100.00 a week: 12 payouts, 100.00 in 7 days
+    (date(2025, 1, 1), WEEKLY_FROM_JANUARY, 84, 7, 100_00),
+    # a customer seen for 14 days: the rate over those 14 days (2 payouts)
+    (date(2025, 3, 12), [date(2025, 3, 12), date(2025, 3, 19)], 84, 7, 100_00),
+    # a window shorter than the history: only its payouts (the last two of the twelve) count
+    (date(2025, 1, 1), WEEKLY_FROM_JANUARY, 14, 14, 200_00),
+    # a full stream (its oldest payments dropped) covers only the days since its oldest kept payment:
+    # KEEP_SALARIES payouts of 100.00, one a day up to yesterday, bring 1,000.00 in 10 days
+    (date(2024, 10, 1), [date(2025, 3, 25) - timedelta(days=i) for i in range(act.KEEP_SALARIES)][::-1], 84, 10,
+     1_000_00),
+    # nothing to come before a payment due today
+    (date(2025, 1, 1), [date(2025, 3, 20)], 84, 0, 0),
+])
+def test_the_rate_of_irregular_income(first_seen: date, payout_days: list[date], window: int, days: int,
+                                      expected: int) -> None:
+    a = act.Activity(first_seen=first_seen)
+    assert sig.irregular_rate(a, _stream(payout_days), date(2025, 3, 26), window, days) == expected
 
 
 @pytest.mark.parametrize(("daily", "k", "sums"), [
