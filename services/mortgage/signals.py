@@ -285,8 +285,8 @@ def scheduled_before(activity: Activity, today: date, due: date) -> int:
 def _payment_at_risk(activity: Activity, models: Models, today: date, th: SignalThresholds,
                      ctx: Context) -> Signal | None:
     """The balance on the due date may not cover the mortgage payment: today's balance and the overdraft left,
-    plus the pay each regular source is expected to make before the date, minus the direct debits due before it
-    (a month ago on the same days), fall short of the payment by the customer's day-to-day net outgoings until
+    plus the pay expected before the date (`_expected_income_before`), minus the direct debits due before it
+    (a month ago on the same days), fall short of the payment by the customer's day-to-day outgoings until
     then in at least `at_risk_min_chance` of the ways those days went in the recent past (every run of as many
     consecutive days in the last `spending_window_days`: `overdraft_odds`' reading of a customer's own spending,
     so lumpy spending counts as it comes). Gig payouts count at their rate over a longer window, not in those
