@@ -298,8 +298,8 @@ def test_a_gig_earner_with_a_thin_month_behind_them_is_judged_on_their_usual_pay
     a = history(*_spending(date(2025, 1, 1), 87, 50_00), *payouts)
     a.balance_minor = 300_00
     assert [m.rhythm for _, m in sig._models(a, TH)] == ["IRREGULAR"]
-    # March alone (400.00 in, 1,400.00 out) says short; the last 84 days bring 4,400.00 (523.80 in 10 days), and
-    # 300.00 + 523.80 - 200.00 covers 10 days of 50.00; a 400.00 payment it does not
+    # March alone (400.00 in, 1,400.00 out) says short; the 84 days from 4 January bring 4,200.00 (500.00 in 10
+    # days), and 300.00 + 500.00 - 200.00 covers 10 days of 50.00; with a 400.00 payment it does not
     assert not _at_risk(a, date(2025, 4, 8), 200_00)
     assert _at_risk(a, date(2025, 4, 8), 400_00)
 
