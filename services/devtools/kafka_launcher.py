@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -45,19 +46,23 @@ class KafkaLaunchError(RuntimeError):
 
 
 def ensure_jars(settings: Settings) -> Path:
-    """Fetch Apache Kafka and its runtime dependencies with Maven, once."""
+    """Fetch Apache Kafka and its runtime dependencies with Maven, once: under a file lock, so processes starting
+    brokers at the same time on a fresh machine (the test workers) fetch them once, not into each other."""
     libs = settings.kafka_home / "libs"
     marker = libs / ".complete"
     if marker.exists():
         return libs
     libs.mkdir(parents=True, exist_ok=True)
-    log.info("fetching Apache Kafka jars from Maven Central into %s", libs)
-    subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(DEPLOY_DIR / "pom.xml"), "dependency:copy-dependencies",
-         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
-        check=True,
-    )
-    marker.touch()
+    with open(settings.kafka_home / ".fetch.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not marker.exists():
+            log.info("fetching Apache Kafka jars from Maven Central into %s", libs)
+            subprocess.run(
+                ["mvn", "-q", "-B", "-f", str(DEPLOY_DIR / "pom.xml"), "dependency:copy-dependencies",
+                 f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+                check=True,
+            )
+            marker.touch()
     return libs
 
 

@@ -44,7 +44,9 @@ class _Stream:
         except grpc.RpcError as err:
             self.items.put(err)
 
-    def take(self, n: int, timeout: float = 15.0) -> list:
+    def take(self, n: int, timeout: float = 30.0) -> list:
+        """Up to n items within the timeout (as long as `wait_for`'s: a new consumer group's first assignment can
+        take seconds on a loaded machine)."""
         got = []
         deadline = time.monotonic() + timeout
         while len(got) < n and time.monotonic() < deadline:
