@@ -98,8 +98,9 @@ def service_options(service: Service, model_dir: Path | None) -> dict[str, Path]
 
 def watch_fraud(handler: FraudHandler, result: Replayed) -> None:
     """Every scored card payment's score into `result.fraud_scores` (for AUC/AP, not only the alerts'), and the
-    handler's clock on the history's time: the latest payment it has scored, so an alert is dated by the payments
-    of its batch, as production dates it on their arrival."""
+    handler's clock on the history's time: the latest payment it has scored. An alert is dated by its own payment,
+    as production dates it milliseconds after the payment arrives, and not by the batch it came in: a replay's
+    batch spans hours of history, and through Kafka which payments share a batch varies from run to run."""
     latest = [datetime.fromtimestamp(0, UTC)]
 
     def observe(records: Sequence[Record], decisions: Sequence[FraudDecision]) -> None:
@@ -109,6 +110,7 @@ def watch_fraud(handler: FraudHandler, result: Replayed) -> None:
 
     handler.observe = observe
     handler.clock = lambda: latest[0]
+    handler.raised_at = lambda event, _now: datetime.fromtimestamp(event.ts, UTC)
 
 
 def _assemble(service: Service, settings: Settings, options: dict) -> tuple[Store, Parts]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from services.fraud.alerts import AlertRecord, AlertStatus, resolve
 from services.fraud.decision import FraudDecision
+from services.fraud.events import TxEvent
 from services.fraud.live_models import LiveModels
 from services.fraud.messages import (
     is_card_debit,
@@ -69,6 +70,9 @@ class FraudHandler:
         self.followups_topic = settings.topic(CARE_FOLLOWUPS)
         # sees every scored payment's decision (the backtest, which needs every score, not only the alerts)
         self.observe: Callable[[Sequence[Record], Sequence[FraudDecision]], None] | None = None
+        # when an alert counts as raised: the clock's now (production: milliseconds after the payment), or in a
+        # replay the payment's own time, which does not depend on which poll batch the payment came in
+        self.raised_at: Callable[[TxEvent, datetime], datetime] = lambda _event, now: now
 
     def handle(self, records: list[Record], tx: Tx) -> Mapping[str, Sequence[Output]]:
         repo = FraudRepository(tx)
@@ -122,7 +126,7 @@ class FraudHandler:
         for record, event, decision in zip(records, events, decisions, strict=True):
             if not decision.alerts:
                 continue
-            alert = new_alert(record.value, event, decision, now)
+            alert = new_alert(record.value, event, decision, self.raised_at(event, now))
             if repo.add_alert(alert):
                 self.metrics.alerts.labels(decision.verdict.name).inc()
                 note = notification(alert, decision, record.timestamp_ms)

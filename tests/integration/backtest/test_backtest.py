@@ -109,13 +109,11 @@ def test_through_kafka_the_hand_made_history_gives_the_in_process_report(
     """`--kafka`: the same history produced to the session's broker and consumed by the fraud, advice and mortgage
     services' own stream runners gives the in-process report, figure for figure.
 
-    The two paths may differ where arrival matters, and would not be wrong to (README, "Backtest on your own
-    history"): `transactions` is partitioned by customer and a poll batch comes partition by partition, so fraud's
-    terminal and merchant state, which customers share, sees different customers' payments in Kafka's order, not
-    the history's (advice and mortgage keep state per customer only); and fraud dates an alert by the latest
-    payment of its batch, a poll batch here. In this history no terminal is shared and the two frauds come a
-    minute apart at night, so neither moves a figure; the routing is the gateway's policy at each notification's
-    own instant on both paths."""
+    Within a day of history the partitions come in Kafka's order, not the history's, so fraud's terminal and
+    merchant state, which customers share, may see that day's payments of different customers in another order
+    (the windows it scores on end a week back, README, "Backtest on your own history"); an alert is dated by its
+    own payment on both paths. The routing is the gateway's policy at each notification's own instant on both
+    paths."""
     history, _, _ = _hand_made_history(tmp_path)
     reports = {}
     for path, flags in (("in-process", []), ("kafka", ["--kafka"])):
